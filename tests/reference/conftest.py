@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ def random_params(sizes: tuple[int, ...], seed: int = 0, scale: float = 1.0) -> 
     """Uniform(-scale, scale) weights and biases for layer sizes (D, H.., K)."""
     rng = np.random.default_rng(seed)
     return Params(
-        [rng.uniform(-scale, scale, (o, i)) for i, o in zip(sizes, sizes[1:], strict=False)],
+        [rng.uniform(-scale, scale, (o, i)) for i, o in pairwise(sizes)],
         [rng.uniform(-scale, scale, (o, 1)) for o in sizes[1:]],
     )
 

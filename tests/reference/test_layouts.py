@@ -32,7 +32,9 @@ def test_rows_layout_round_trip_and_forward():
     params, X, _ = problem((5, 4, 3))
     weights, biases = to_rows(params)
     assert weights[0].shape == (5, 4) and biases[0].shape == (4,)
-    np.testing.assert_allclose(X.T @ weights[0] + biases[0], forward(params, X, Model()).Z[0].T, rtol=1e-14)
+    np.testing.assert_allclose(
+        X.T @ weights[0] + biases[0], forward(params, X, Model()).Z[0].T, rtol=1e-14
+    )
     back = from_rows(weights, biases)
     for a, b in zip(back.arrays(), params.arrays(), strict=True):
         np.testing.assert_array_equal(a, b)

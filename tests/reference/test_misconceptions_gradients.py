@@ -37,7 +37,9 @@ def test_every_gradient_misconception_differs_from_the_reference(pair):
     names = [m.name for m in misconceptions.all_misconceptions("gradient")]
     assert len(names) >= 9
     for name in names:
-        assert max(rel(a, b) for a, b in zip(bug(name).arrays(), ref.arrays(), strict=True)) > 1e-3, name
+        assert (
+            max(rel(a, b) for a, b in zip(bug(name).arrays(), ref.arrays(), strict=True)) > 1e-3
+        ), name
 
 
 def test_sign_flip_points_every_layer_uphill(pair):
@@ -55,7 +57,9 @@ def test_missing_output_derivative_keeps_the_direction(pair):
         assert cos(a, b) > 0.9 and rel(a, b) > 0.3
 
 
-@pytest.mark.parametrize("name", ["missing_hidden_derivative", "derivative_on_z", "bias_row_off_by_one"])
+@pytest.mark.parametrize(
+    "name", ["missing_hidden_derivative", "derivative_on_z", "bias_row_off_by_one"]
+)
 def test_hidden_layer_bugs_leave_the_last_layer_exact(pair, name):
     """Bugs in V1 leave W2's gradient exact and change only W1's."""
     ref, bug = pair
@@ -88,7 +92,9 @@ def test_bias_regularised_changes_only_the_biases_by_the_penalty(small_problem, 
 
 
 @pytest.mark.parametrize(("name", "factor"), [("penalty_doubled", 1.0), ("penalty_halved", -0.5)])
-def test_penalty_factor_bugs_differ_by_an_exact_multiple_of_the_penalty(small_problem, pair, name, factor):
+def test_penalty_factor_bugs_differ_by_an_exact_multiple_of_the_penalty(
+    small_problem, pair, name, factor
+):
     """C vs 2C vs C/2: the difference is exactly a multiple of the penalty gradient."""
     params, _, _ = small_problem
     ref, bug = pair
@@ -110,10 +116,13 @@ def test_averaged_data_not_penalty_is_data_over_n_plus_full_penalty(small_proble
 def test_every_misconception_is_documented():
     """Each registered misconception has a title, description, topic, signature and next step."""
     for m in misconceptions.all_misconceptions():
-        assert all(len(getattr(m, f)) > 5 for f in ("title", "description", "topic", "signature", "next_step")), m.name
+        assert all(
+            len(getattr(m, f)) > 5
+            for f in ("title", "description", "topic", "signature", "next_step")
+        ), m.name
 
 
 def test_unknown_misconception_lists_the_known_ones():
     """Asking for an unknown name says which names exist."""
-    with pytest.raises(KeyError, match="known: .*sign_flip_output_delta"):
+    with pytest.raises(KeyError, match=r"known: .*sign_flip_output_delta"):
         misconceptions.get("no_such_bug")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.network import forward, gradients, objective_value, Model
+from reference.network import Model, forward, gradients, objective_value
 from reference.objectives import Objective, data_term, penalty_gradient, penalty_term, printed_cost
 from tests.reference.conftest import problem
 
@@ -26,7 +26,9 @@ def test_l2_penalty_forms_are_half_full_and_sklearns():
     sq = sum(np.sum(W**2) for W in params.W)
     assert penalty_term(Objective(penalty="l2_half", C=0.3), params, 7) == pytest.approx(0.15 * sq)
     assert penalty_term(Objective(penalty="l2", C=0.3), params, 7) == pytest.approx(0.3 * sq)
-    assert penalty_term(Objective(penalty="l2_half_mean", C=0.3), params, 7) == pytest.approx(0.3 * sq / 14)
+    assert penalty_term(Objective(penalty="l2_half_mean", C=0.3), params, 7) == pytest.approx(
+        0.3 * sq / 14
+    )
 
 
 def test_penalised_bias_counts_in_value_and_gradient():
@@ -48,7 +50,11 @@ def test_l1_penalty_gradient_is_c_sign_w():
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("loss", "hinge", "loss 'hinge' is not one of"), ("penalty", "l3", "penalty 'l3'"), ("C", -1.0, "C must be")],
+    [
+        ("loss", "hinge", "loss 'hinge' is not one of"),
+        ("penalty", "l3", "penalty 'l3'"),
+        ("C", -1.0, "C must be"),
+    ],
 )
 def test_objective_validation_names_the_field(field, value, message):
     """A bad objective field is refused with its name and what is allowed."""
@@ -59,7 +65,10 @@ def test_objective_validation_names_the_field(field, value, message):
 def test_describe_writes_the_objective_in_the_lectures_notation():
     """describe() renders the declared objective for reports."""
     assert Objective(C=0.1).describe() == "sum((Y-A)^2) + C/2·||W||^2 (C=0.1)"
-    assert Objective(loss="cce", reduction="mean_instances", penalty="none").describe() == "(1/N)·-sum(Y ln A)"
+    assert (
+        Objective(loss="cce", reduction="mean_instances", penalty="none").describe()
+        == "(1/N)·-sum(Y ln A)"
+    )
 
 
 def test_printed_cost_is_the_course_formula_and_not_the_objective():
