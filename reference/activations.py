@@ -39,8 +39,16 @@ class Activation:
 
 
 def sigmoid(Z: Array) -> Array:
-    """1 / (1 + exp(-Z)), written as (1 + tanh(Z/2)) / 2: equal, but never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * Z))
+    """1 / (1 + exp(-Z)), computed in place.
+
+    For Z < -709 exp(-Z) overflows to inf and the result is exactly 0, the
+    right limit, so the overflow warning is silenced rather than avoided.
+    """
+    out = np.negative(Z)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 def softmax(Z: Array) -> Array:

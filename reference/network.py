@@ -108,8 +108,10 @@ def forward(params: Params, X: Array, model: Model) -> Forward:
     A = [X]
     Z = []
     for W, b, phi in zip(params.W, params.b, model.activations(params.depth), strict=True):
-        Z.append(W @ A[-1] + b)
-        A.append(phi.forward(Z[-1]))
+        z = W @ A[-1]
+        z += b
+        Z.append(z)
+        A.append(phi.forward(z))
     return Forward(Z, A)
 
 
@@ -186,11 +188,11 @@ def backprop(
         db[l] = rules.bias_gradient(V)
         if l:
             V = rules.hidden_delta(phis[l - 1], fwd.Z[l - 1], fwd.A[l], params.W[l], V)
-    pen = rules.penalty_gradient(objective, params, Y.shape[1])
-    return Params(
-        [g + p for g, p in zip(dW, pen.W, strict=True)],
-        [g + p for g, p in zip(db, pen.b, strict=True)],
-    )
+    if objective.penalty != "none" and objective.C:
+        pen = rules.penalty_gradient(objective, params, Y.shape[1])
+        for g, p in zip(dW + db, pen.W + pen.b, strict=True):
+            g += p  # dW, db are fresh arrays: adding in place is safe and saves a copy
+    return Params.trusted(dW, db)
 
 
 def gradients(

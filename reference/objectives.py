@@ -149,7 +149,7 @@ def penalty_gradient(objective: Objective, params: Params, N: int) -> Params:
     def term(M: Array, penalised: bool) -> Array:
         return factor * grad(M) if penalised and factor else np.zeros_like(M, dtype=float)
 
-    return Params(
+    return Params.trusted(
         [term(W, True) for W in params.W], [term(b, objective.penalize_bias) for b in params.b]
     )
 

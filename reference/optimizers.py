@@ -165,11 +165,19 @@ class _Base:
         self._shapes: list[tuple[int, ...]] | None = None
 
     def _start(self, params: list[Array], grads: list[Array], eta: float) -> None:
+        # Fast path (every step after the first): one comparison of shapes.
+        # Training calls this once per mini-batch, so its cost is per-batch overhead.
+        if (
+            self._shapes is not None
+            and 0.0 <= eta < math.inf
+            and [W.shape for W in params] == self._shapes == [g.shape for g in grads]
+        ):
+            return
         if not 0.0 <= eta < math.inf:
             raise ValueError(f"learning rate must be finite and >= 0: got {eta!r}")
         if len(params) != len(grads):
             raise ValueError(f"{len(params)} parameter arrays but {len(grads)} gradients")
-        shapes = [np.shape(W) for W in params]
+        shapes = [tuple(np.shape(W)) for W in params]
         for i, (W, g) in enumerate(zip(params, grads, strict=True)):
             if np.shape(g) != np.shape(W):
                 raise ValueError(f"array {i}: gradient {np.shape(g)} != parameter {np.shape(W)}")

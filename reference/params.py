@@ -43,6 +43,13 @@ class Params:
                     f"W{l} takes {W.shape[1]} inputs but layer {l - 1} has {self.W[l - 2].shape[0]} units"
                 )
 
+    @classmethod
+    def trusted(cls, W: list[np.ndarray], b: list[np.ndarray]) -> Params:
+        """Build without the shape checks: for the hot path, where shapes are known to fit."""
+        p = object.__new__(cls)
+        p.W, p.b = W, b
+        return p
+
     @property
     def depth(self) -> int:
         """Number of weight layers L (a two-layer perceptron has L = 2)."""
