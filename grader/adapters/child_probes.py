@@ -1,0 +1,794 @@
+"""Child side of the probe contract: ask a student's code one question.
+
+This file is copied into the sandbox's job directory and runs in the child,
+beside the student's code, so it imports only the standard library and numpy
+(never ``grader`` or ``reference``).
+
+One function per probe call, each ``fn(ns, inputs, params) -> dict[str, ndarray]``:
+
+- ``ns``      the namespace the student's prepared code was executed into
+- ``inputs``  arrays already in the student's layout (the parent prepared them)
+- ``params``  JSON: ``params["adapter"]`` is the complete binding
+              (``grader.adapters.binding.AdapterBinding.to_json``), the rest are
+              the probe's hyper-parameters (C, eta, alpha, epochs, ...); an
+              optional ``input_prefix`` is stripped from the input names (for a
+              plan that namespaces each probe's inputs in one shared file)
+
+Each returns the student's RAW arrays, in the student's own layout, under the
+output names fixed per style (``grader.probes`` converts them to the lecture's
+layout in the trusted parent). A call the student's API cannot answer raises
+:class:`ProbeUnsupported`; a method that returns something unusable raises a
+TypeError naming the method and what it returned.
+
+Styles: ``template`` (the project's assignment: plain functions),
+``course_separate`` / ``course_folded`` (the course's ``TLPMiniBatch``
+classes), ``textbook_rows`` (``NeuralNetMLP``), and ``custom`` (a file shipped
+with the rubric, defining these same functions, embedded in ``CUSTOM_SOURCES``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = np.ndarray
+Outputs = dict[str, Array]
+
+
+class ProbeUnsupported(Exception):  # noqa: N818 (the contract's name)
+    """The student's API cannot answer this call: the check is "not assessed", never failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------
+# Guards on what student code returns
+
+
+def _array(value: Any, what: str, dtype: type = np.float64) -> Array:
+    """``value`` as a fresh numeric array (lists, tuples of numbers, pandas objects, bools)."""
+    if isinstance(value, dict):
+        raise TypeError(f"{what} returned a dict (keys {list(value)[:6]}), expected an array")
+    try:
+        a = np.array(value)  # a copy: later in-place changes by the student cannot alter it
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{what} returned {type(value).__name__}, not an array: {e}") from None
+    if a.dtype == object or not (a.dtype == bool or np.issubdtype(a.dtype, np.number)):
+        raise TypeError(
+            f"{what} returned {type(value).__name__} of dtype {a.dtype}, expected numbers"
+        )
+    if np.iscomplexobj(a):
+        raise TypeError(f"{what} returned complex numbers")
+    whole = a.dtype == bool or np.issubdtype(a.dtype, np.integer)
+    if (
+        dtype is np.int64
+        and not whole
+        and a.size
+        and not np.all(np.isfinite(a) & (a == np.round(a)))
+    ):
+        raise TypeError(f"{what} returned non-integer values, expected class labels")
+    return a.astype(dtype)
+
+
+def _scalar(value: Any, what: str) -> Array:
+    a = _array(value, what)
+    if a.size != 1:
+        raise TypeError(f"{what} returned an array of shape {a.shape}, expected one number")
+    return a.reshape(())
+
+
+def _unpack(value: Any, names: Sequence[str], what: str) -> list[Any]:
+    """A returned tuple of ``len(names)`` values, or a TypeError saying what came back."""
+    n = len(names)
+    if isinstance(value, np.ndarray) or not isinstance(value, tuple | list):
+        kind = f"one {type(value).__name__}"
+        if isinstance(value, np.ndarray):
+            kind += f" of shape {value.shape}"
+        raise TypeError(f"{what} returned {kind}, expected {n} values: {', '.join(names)}")
+    if len(value) != n:
+        raise TypeError(f"{what} returned {len(value)} values, expected {n}: {', '.join(names)}")
+    return list(value)
+
+
+def _keyed(value: Any, keys: Sequence[str], what: str) -> dict[str, Array]:
+    """A returned dict holding ``keys``, as arrays; a TypeError naming what is missing."""
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{what} returned {type(value).__name__}, expected a dict with {', '.join(keys)}"
+        )
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise TypeError(f"{what} returned a dict without {', '.join(missing)}")
+    return {k: _array(value[k], f"{what}[{k!r}]") for k in keys}
+
+
+def _check_order(
+    arrays: Sequence[Array], shapes: Sequence[tuple[int, ...]], names: Sequence[str], what: str
+) -> None:
+    """A TypeError when the returned shapes are the expected ones in another order."""
+    got = [a.shape for a in arrays]
+    if got != list(shapes) and sorted(got) == sorted(shapes):
+        wanted = ", ".join(f"{n} {s}" for n, s in zip(names, shapes, strict=True))
+        raise TypeError(
+            f"{what} returned its arrays in another order: got shapes {got}, "
+            f"expected {wanted} in that order"
+        )
+
+
+def _function(ns: Mapping[str, Any], name: str, what: str) -> Callable[..., Any]:
+    if not name:
+        raise ProbeUnsupported(f"the binding names no {what}")
+    fn = ns.get(name)
+    if fn is None:
+        raise ProbeUnsupported(f"the submission defines no {name!r} ({what})")
+    if not callable(fn):
+        raise ProbeUnsupported(
+            f"{name!r} in the submission is a {type(fn).__name__}, not a function"
+        )
+    return fn
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    fn()  # warm-up: first-call costs (imports, caches) are not the method's speed
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(statistics.median(times))
+
+
+def _baseline_gradients(W: list[Array], b: list[Array], X: Array, Y: Array) -> list[Array]:
+    """Plain vectorised back-propagation (sigmoid, squared error), columns are instances."""
+    A = [X]
+    for Wl, bl in zip(W, b, strict=True):
+        A.append(0.5 * (1.0 + np.tanh(0.5 * (Wl @ A[-1] + bl))))  # the sigmoid, never overflows
+    V = -2.0 * (Y - A[-1]) * A[-1] * (1.0 - A[-1])
+    grads = []
+    for l in range(len(W) - 1, -1, -1):
+        grads.append((V @ A[l].T, V.sum(axis=1, keepdims=True)))
+        if l:
+            V = A[l] * (1.0 - A[l]) * (W[l].T @ V)
+    return [g for pair in grads for g in pair]
+
+
+def _timing(
+    student: Callable[[], Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    L = sum(1 for k in inputs if k.startswith("base_W"))
+    W = [inputs[f"base_W{l}"] for l in range(1, L + 1)]
+    b = [inputs[f"base_b{l}"] for l in range(1, L + 1)]
+    repeats = int(params.get("repeats", 5))
+    base = _median_seconds(
+        lambda: _baseline_gradients(W, b, inputs["base_X"], inputs["base_Y"]), repeats
+    )
+    mine = _median_seconds(student, repeats)
+    return {"student_seconds": np.array(mine), "baseline_seconds": np.array(base)}
+
+
+class _Permutations:
+    """Stands in for ``np.random.permutation`` during ``fit``: hands out the parent's draws in order."""
+
+    def __init__(self, perms: Array) -> None:
+        self.perms = perms
+        self.calls = 0
+
+    def __call__(self, x: Any) -> Array:
+        N = self.perms.shape[1]
+        n = int(x) if np.ndim(x) == 0 else len(x)
+        if not len(self.perms):
+            raise RuntimeError("fit called np.random.permutation although shuffle=False")
+        if self.calls >= len(self.perms):
+            raise RuntimeError(
+                f"fit called np.random.permutation more than once per epoch "
+                f"({len(self.perms)} epochs); the grader replays one permutation per epoch"
+            )
+        if n != N:
+            raise RuntimeError(f"fit asked np.random.permutation for {n} items; the data has {N}")
+        p = self.perms[self.calls].copy()
+        self.calls += 1
+        return p if np.ndim(x) == 0 else np.asarray(x)[p]
+
+
+# ---------------------------------------------------------------------------
+# Adapters
+
+
+def _unsupported(call: str) -> Callable[..., Outputs]:
+    def answer(self: _Adapter, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        raise ProbeUnsupported(f"the {self.style} adapter has no way to ask for {call!r}")
+
+    answer.__name__ = call
+    return answer
+
+
+class _Adapter:
+    """Base: every call unsupported until a style says how to answer it."""
+
+    style = ""
+
+    def __init__(self, ns: Mapping[str, Any], binding: Mapping[str, Any]) -> None:
+        self.ns, self.b = ns, binding
+
+    forward = _unsupported("forward")
+    gradients = _unsupported("gradients")
+    cost = _unsupported("cost")
+    optimizer = _unsupported("optimizer")
+    schedule = _unsupported("schedule")
+    train = _unsupported("train")
+    predict = _unsupported("predict")
+    one_hot = _unsupported("one_hot")
+    timing = _unsupported("timing")
+
+
+class Template(_Adapter):
+    """The project's assignment: plain functions on a dict of W1..WL, b1..bL, columns are instances."""
+
+    style = "template"
+
+    def fn(self, role: str) -> Callable[..., Any]:
+        return _function(self.ns, self.b["methods"].get(role, ""), f"{role} function")
+
+    @staticmethod
+    def params_of(inputs: Mapping[str, Array]) -> dict[str, Array]:
+        return {k: inputs[k].copy() for k in inputs if k[0] in "Wb" and k[1:].isdigit()}
+
+    def forward(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        P = self.params_of(inputs)
+        name = self.b["methods"]["forward"]
+        A = self.fn("forward")(P, inputs["X"].copy())
+        L = len(P) // 2
+        A = _unpack(A, [f"A{l}" for l in range(1, L + 2)], f"{name}(params, X)")
+        return {"A_out": _array(A[-1], name)}
+
+    def _gradients(self, P: dict[str, Array], X: Array, Y: Array, C: float) -> Outputs:
+        name = self.b["methods"]["gradients"]
+        return _keyed(self.fn("gradients")(P, X, Y, C), [f"d{k}" for k in P], name)
+
+    def gradients(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        return self._gradients(
+            self.params_of(inputs), inputs["X"].copy(), inputs["Y"].copy(), float(params["C"])
+        )
+
+    def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["cost"]
+        J = self.fn("cost")(
+            self.params_of(inputs), inputs["X"].copy(), inputs["Y"].copy(), float(params["C"])
+        )
+        return {"cost": _scalar(J, name)}
+
+    def optimizer(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["optimizer"]
+        step = self.fn("optimizer")
+        P = self.params_of(inputs)
+        rho = {k: np.zeros_like(v) for k, v in P.items()}
+        T = inputs[f"d{next(iter(P))}"].shape[0]
+        trail: dict[str, list[Array]] = {k: [] for k in P}
+        for t in range(T):
+            grads = {f"d{k}": inputs[f"d{k}"][t].copy() for k in P}
+            out = _unpack(
+                step(P, grads, rho, float(params["eta"]), float(params["alpha"])),
+                ["params", "rho"],
+                name,
+            )
+            P, rho = (
+                _keyed(out[0], list(trail), f"{name} params"),
+                _keyed(out[1], list(trail), f"{name} rho"),
+            )
+            for k in trail:
+                trail[k].append(P[k])
+        return {k: np.stack(v) for k, v in trail.items()}
+
+    def schedule(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["schedule"]
+        fn = self.fn("schedule")
+        eta0, d = float(params["eta"]), float(params["decrease_const"])
+        return {
+            "eta": np.array([_scalar(fn(eta0, d, k), name) for k in range(int(params["epochs"]))])
+        }
+
+    def train(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["train"]
+        P = self.params_of(inputs)
+        out = self.fn("train")(
+            P,
+            inputs["X"].copy(),
+            inputs["y"].copy(),
+            inputs["orders"].copy(),
+            float(params["eta"]),
+            float(params["alpha"]),
+            float(params["C"]),
+            float(params["decrease_const"]),
+            int(params["minibatches"]),
+        )
+        P_out, cost, acc = _unpack(out, ["params", "cost", "accuracy"], name)
+        return _keyed(P_out, list(P), f"{name} params") | {
+            "cost": _array(cost, f"{name} cost"),
+            "accuracy": _array(acc, f"{name} accuracy"),
+        }
+
+    def predict(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["predict"]
+        labels = self.fn("predict")(self.params_of(inputs), inputs["X"].copy())
+        return {"labels": _array(labels, name, np.int64)}
+
+    def one_hot(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["one_hot"]
+        return {"Y": _array(self.fn("one_hot")(inputs["y"].copy(), int(params["n_classes"])), name)}
+
+    def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        P, X, Y, C = self.params_of(inputs), inputs["X"], inputs["Y"], float(params["C"])
+        self.fn("gradients")
+        return _timing(lambda: self._gradients(P, X, Y, C), inputs, params)
+
+
+class _ClassAdapter(_Adapter):
+    """A student's class: construct it from the binding's keywords, call its bound methods."""
+
+    def method_name(self, role: str) -> str:
+        name = self.b["methods"].get(role, "")
+        if not name:
+            raise ProbeUnsupported(
+                f"{self.b['class']} has no {role} method in this binding"
+                + (
+                    " (the course computes it inline in fit)"
+                    if role in ("schedule", "optimizer")
+                    else ""
+                )
+            )
+        return name
+
+    def call(self, net: Any, role: str, *args: Any, **kwargs: Any) -> Any:
+        name = self.method_name(role)
+        method = getattr(net, name, None)
+        if method is None or not callable(method):
+            raise ProbeUnsupported(f"{self.b['class']} has no method {name!r}")
+        return method(*args, **kwargs)
+
+    def net(self, params: Mapping[str, Any], sizes: bool = True) -> Any:
+        """A fresh instance built with the probe's hyper-parameters, sized as fit would size it."""
+        cls = self.ns.get(self.b["class"])
+        if cls is None or not isinstance(cls, type):
+            raise ProbeUnsupported(f"the submission defines no class {self.b['class']!r}")
+        kwargs = {kw: params[k] for k, kw in self.b["constructor"].items() if kw and k in params}
+        try:
+            net = cls(**kwargs)
+        except TypeError as e:  # most often a keyword the binding maps but the class lacks
+            raise TypeError(
+                f"{self.b['class']}({', '.join(f'{k}=...' for k in kwargs)}) failed: {e} "
+                "(the keywords come from adapter.constructor)"
+            ) from e
+        if sizes:
+            for role in ("n_features", "n_output"):
+                attr = self.b["attributes"].get(role, "")
+                if attr and role in params:
+                    setattr(net, attr, int(params[role]))
+        return net
+
+
+class CourseSeparate(_ClassAdapter):
+    """The course's separate-bias classes (``TLPMiniBatch``): X rows in, columns inside."""
+
+    style = "course_separate"
+    grad_names: ClassVar[dict[str, str]] = {
+        "W1": "gradW1",
+        "W2": "gradW2",
+        "b1": "gradb1",
+        "b2": "gradb2",
+    }
+
+    def params_of(self, inputs: Mapping[str, Array]) -> list[Array]:
+        return [inputs[k].copy() for k in self.param_names()]
+
+    def param_names(self) -> tuple[str, ...]:
+        return ("W1", "W2", "b1", "b2")
+
+    def set_params(self, net: Any, inputs: Mapping[str, Array]) -> None:
+        for k in self.param_names():
+            setattr(net, self.b["attributes"][k], inputs[k].copy())
+
+    def feedforward(self, net: Any, inputs: Mapping[str, Array], X: Array) -> list[Any]:
+        out = self.call(net, "forward", X.copy(), *self.params_of(inputs))
+        return _unpack(out, ["A1", "Z1", "A2", "Z2", "A3"], self.b["methods"]["forward"])
+
+    def forward(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.net(params)
+        self.set_params(net, inputs)
+        A = self.feedforward(net, inputs, inputs["X"])
+        return {"A3": _array(A[4], self.b["methods"]["forward"])}
+
+    def _gradients(self, net: Any, inputs: Mapping[str, Array], X: Array, Y: Array) -> Outputs:
+        A1, Z1, A2, Z2, A3 = self.feedforward(net, inputs, X)
+        W1, W2 = inputs["W1"].copy(), inputs["W2"].copy()
+        out = self.call(
+            net, "gradients", A1=A1, A2=A2, A3=A3, Z1=Z1, Z2=Z2, Y_enc=Y.copy(), W1=W1, W2=W2
+        )
+        roles = self.b["gradient_returns"]
+        names = [self.grad_names[r] for r in roles]
+        what = self.b["methods"]["gradients"]
+        arrays = [_array(g, what) for g in _unpack(out, names, what)]
+        _check_order(arrays, [inputs[r].shape for r in roles], names, what)
+        return dict(zip(names, arrays, strict=True))
+
+    def gradients(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.net(params)
+        self.set_params(net, inputs)
+        return self._gradients(net, inputs, inputs["X"], inputs["Y"])
+
+    def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.net(params)
+        self.set_params(net, inputs)
+        A3 = self.feedforward(net, inputs, inputs["X"])[4]
+        J = self.call(net, "cost", A3, inputs["Y"].copy(), inputs["W1"].copy(), inputs["W2"].copy())
+        return {"cost": _scalar(J, self.b["methods"]["cost"])}
+
+    def predict(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.net(params)
+        self.set_params(net, inputs)
+        labels = self.call(net, "predict", inputs["X"].copy())
+        return {"labels": _array(labels, self.b["methods"]["predict"], np.int64)}
+
+    def one_hot(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        Y = self.call(self.net(params, sizes=False), "one_hot", inputs["y"].copy())
+        return {"Y_enc": _array(Y, self.b["methods"]["one_hot"])}
+
+    def schedule(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("schedule")
+        net = self.net(params)
+        what = self.b["methods"]["schedule"]
+        # one instance, epochs in order: a rule that overwrites self.eta compounds as in fit
+        return {
+            "eta": np.array(
+                [_scalar(self.call(net, "schedule", k), what) for k in range(int(params["epochs"]))]
+            )
+        }
+
+    def optimizer(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("optimizer")
+        net = self.net(params)
+        self.set_params(net, inputs)
+        for attr, W in zip(self.b["optimizer_state"], ("W1", "W2"), strict=False):
+            setattr(net, attr, np.zeros_like(inputs[W]))
+        keys = self.param_names()
+        T = inputs[f"d{keys[0]}"].shape[0]
+        trail: dict[str, list[Array]] = {k: [] for k in keys}
+        for t in range(T):
+            self.call(
+                net, "optimizer", float(params["eta"]), *[inputs[f"d{k}"][t].copy() for k in keys]
+            )
+            for k in keys:
+                trail[k].append(
+                    _array(
+                        getattr(net, self.b["attributes"][k]),
+                        f"attribute {self.b['attributes'][k]}",
+                    )
+                )
+        return {k: np.stack(v) for k, v in trail.items()}
+
+    def train(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """``fit(X, y)`` with the parent's initial weights and per-epoch permutations injected."""
+        E, keys = int(params["epochs"]), self.param_names()
+        X, y = inputs["X"], inputs["y"]
+        init_name = self.b["methods"].get("initialize", "")
+        if not init_name:
+            raise ProbeUnsupported(
+                "the binding names no weight initialiser, so initial weights cannot be injected"
+            )
+        initial = [inputs[k] for k in keys]
+        injected = {"calls": 0}
+
+        def initialize_weights(*args: Any, **kwargs: Any) -> tuple[Array, ...]:
+            injected["calls"] += 1
+            return tuple(W.copy() for W in initial)
+
+        net = self.net(params, sizes=False)
+        setattr(net, init_name, initialize_weights)  # the instance's attribute shadows the method
+        shuffle = bool(params.get("shuffle", True))
+        perms = _Permutations(inputs["perms"] if shuffle else np.zeros((0, len(y)), dtype=np.int64))
+        saved = np.random.permutation
+        np.random.permutation = perms
+        try:
+            self.call(net, "train", X.copy(), y.copy())
+        finally:
+            np.random.permutation = saved
+        if not injected["calls"]:
+            raise ProbeUnsupported(
+                f"fit never called {init_name}, so initial weights cannot be injected"
+            )
+        if shuffle and not perms.calls:
+            raise ProbeUnsupported(
+                "fit never called np.random.permutation, so its batch order cannot be injected"
+            )
+        attrs = self.b["attributes"]
+        out = {k: _array(getattr(net, attrs[k]), f"attribute {attrs[k]}") for k in keys}
+        out["cost_"] = self._epoch_costs(
+            self._attribute(net, "cost"), E, int(params["minibatches"])
+        )
+        score = _array(self._attribute(net, "score"), f"attribute {attrs['score']}")
+        if score.shape == (E,):
+            # versions whose score_ starts after epoch 1: the accuracy before any update, from
+            # the student's predict on the initial weights (a fresh instance, fit's untouched)
+            first = self.net(params)
+            self.set_params(first, inputs)
+            labels = _array(self.call(first, "predict", X.copy()), "predict", np.int64)
+            score = np.concatenate([[np.mean(labels == y)], score])
+        out["score_"] = score
+        return out
+
+    def _attribute(self, net: Any, role: str) -> Any:
+        attr = self.b["attributes"].get(role, "")
+        if not attr or not hasattr(net, attr):
+            raise TypeError(f"fit did not set attribute {attr or role!r}")
+        return getattr(net, attr)
+
+    def _epoch_costs(self, cost: Any, E: int, M: int) -> Array:
+        """One cost per epoch: the mean of each epoch's batch costs (list of lists or flat)."""
+        what = f"attribute {self.b['attributes']['cost']}"
+        if isinstance(cost, list | tuple) and len(cost) == E and all(np.ndim(c) == 1 for c in cost):
+            return np.array([np.mean(_array(c, what)) for c in cost])
+        flat = _array(cost, what)
+        if flat.ndim == 2 and flat.shape[0] == E:
+            return flat.mean(axis=1)
+        if flat.ndim == 1 and flat.size == E * M and M > 1:
+            return flat.reshape(E, M).mean(axis=1)
+        return flat
+
+    def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.net(params)
+        self.set_params(net, inputs)
+        self.method_name("gradients")
+        return _timing(
+            lambda: self._gradients(net, inputs, inputs["X"], inputs["Y"]), inputs, params
+        )
+
+
+class CourseFolded(CourseSeparate):
+    """The older folded-bias classes: W1 (H, D+1), W2 (K, H+1), bias in column 0."""
+
+    style = "course_folded"
+    grad_names: ClassVar[dict[str, str]] = {"W1": "grad1", "W2": "grad2"}
+
+    def param_names(self) -> tuple[str, ...]:
+        return ("W1", "W2")
+
+
+class TextbookRows(_ClassAdapter):
+    """The textbook's ``NeuralNetMLP``: rows are instances, w_h (D, H), 1-D biases."""
+
+    style = "textbook_rows"
+    grad_names: ClassVar[dict[str, str]] = {
+        "w_h": "grad_w_h",
+        "b_h": "grad_b_h",
+        "w_out": "grad_w_out",
+        "b_out": "grad_b_out",
+    }
+    keys = ("w_h", "b_h", "w_out", "b_out")
+
+    def ready(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Any:
+        net = self.net(params, sizes=False)
+        for k in self.keys:
+            setattr(net, self.b["attributes"][k], inputs[k].copy())
+        return net
+
+    def values(
+        self, net: Any, inputs: Mapping[str, Array], params: Mapping[str, Any], X: Array
+    ) -> dict[str, Any]:
+        """X, Y, y, n_classes and whatever forward returns, by the binding's names."""
+        names = self.b["forward_returns"]
+        out = self.call(net, "forward", X.copy())
+        out = [out] if len(names) == 1 else _unpack(out, names, self.b["methods"]["forward"])
+        vals: dict[str, Any] = {"X": X.copy(), "n_classes": int(params.get("n_classes", 0))}
+        vals |= {k: inputs[k].copy() for k in ("Y", "y") if k in inputs}
+        vals |= dict(zip(names, out, strict=True))
+        return vals
+
+    def args(self, key: str, vals: Mapping[str, Any]) -> list[Any]:
+        missing = [a for a in self.b[key] if a not in vals]
+        if missing:
+            raise ProbeUnsupported(
+                f"adapter.{key} needs {', '.join(missing)}, which this probe does not provide"
+            )
+        return [vals[a] for a in self.b[key]]
+
+    def forward(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.ready(inputs, params)
+        return {
+            "a_out": _array(
+                self.values(net, inputs, params, inputs["X"])["a_out"], self.b["methods"]["forward"]
+            )
+        }
+
+    def _gradients(
+        self, net: Any, inputs: Mapping[str, Array], params: Mapping[str, Any], X: Array
+    ) -> Outputs:
+        what = self.b["methods"].get("gradients", "")
+        if not what:
+            raise ProbeUnsupported(
+                f"{self.b['class']} back-propagates inline in fit; name a gradient method "
+                "(adapter.methods.gradients, e.g. the 4th edition's 'backward') to assess it"
+            )
+        out = self.call(
+            net, "gradients", *self.args("gradient_args", self.values(net, inputs, params, X))
+        )
+        roles = self.b["gradient_returns"]
+        names = [self.grad_names[r] for r in roles]
+        arrays = [_array(g, what) for g in _unpack(out, names, what)]
+        _check_order(arrays, [inputs[r].shape for r in roles], names, what)
+        return dict(zip(names, arrays, strict=True))
+
+    def gradients(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        return self._gradients(self.ready(inputs, params), inputs, params, inputs["X"])
+
+    def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.ready(inputs, params)
+        J = self.call(
+            net, "cost", *self.args("cost_args", self.values(net, inputs, params, inputs["X"]))
+        )
+        return {"cost": _scalar(J, self.b["methods"]["cost"])}
+
+    def predict(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        labels = self.call(self.ready(inputs, params), "predict", inputs["X"].copy())
+        return {"labels": _array(labels, self.b["methods"]["predict"], np.int64)}
+
+    def one_hot(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        Y = self.call(
+            self.net(params, sizes=False), "one_hot", inputs["y"].copy(), int(params["n_classes"])
+        )
+        return {"y_enc": _array(Y, self.b["methods"]["one_hot"])}
+
+    def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        net = self.ready(inputs, params)
+        self._gradients(
+            net, inputs, params, inputs["X"]
+        )  # unsupported / broken shows before timing
+        return _timing(lambda: self._gradients(net, inputs, params, inputs["X"]), inputs, params)
+
+
+ADAPTERS: dict[str, type[_Adapter]] = {
+    a.style: a for a in (Template, CourseSeparate, CourseFolded, TextbookRows)
+}
+
+
+# ---------------------------------------------------------------------------
+# Custom adapter files (shipped with the rubric)
+
+# Sources of custom adapter files by file name; the parent appends an entry to a
+# copy of this module (grader.adapters.probe_module_source), so nothing else
+# needs copying into the job directory.
+CUSTOM_SOURCES: dict[str, str] = {}
+_CUSTOM: dict[str, dict[str, Any]] = {}
+
+
+def _custom_module(file_name: str) -> dict[str, Any]:
+    """Execute the rubric's adapter file once; it sees ``ProbeUnsupported`` and ``np`` predefined.
+
+    The source is the one embedded in ``CUSTOM_SOURCES``, else the file of that
+    name beside this module (never the submission's folder: a student could plant one).
+    """
+    name = Path(file_name).name
+    if name not in _CUSTOM:
+        source = CUSTOM_SOURCES.get(name)
+        if source is None:
+            here = Path(str(globals().get("__file__") or ""))
+            # only beside a real module file: loaded from source, the directory would be the cwd
+            path = here.resolve().parent / name if here.suffix == ".py" and here.is_file() else None
+            if path is None or not path.is_file():
+                raise ProbeUnsupported(
+                    f"the custom adapter file {name!r} was not shipped with the job"
+                )
+            source = path.read_text(encoding="utf-8")
+        module: dict[str, Any] = {
+            "__name__": "custom_adapter",
+            "__file__": name,
+            "ProbeUnsupported": ProbeUnsupported,
+            "np": np,
+        }
+        exec(compile(source, name, "exec"), module)
+        _CUSTOM[name] = module
+    return _CUSTOM[name]
+
+
+def _run(
+    call: str, ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    binding = params["adapter"]
+    style = binding["style"]
+    prefix = str(params.get("input_prefix", ""))
+    if prefix:  # the plan namespaced this probe's inputs in the job's shared inputs.npz
+        inputs = {k[len(prefix) :]: v for k, v in inputs.items() if k.startswith(prefix)}
+    if style == "custom":
+        fn = _custom_module(binding["custom_file"]).get(call)
+        if not callable(fn):
+            raise ProbeUnsupported(
+                f"the custom adapter {binding['custom_file']} defines no {call!r}"
+            )
+        out = fn(ns, inputs, params)
+        if not isinstance(out, Mapping):
+            raise TypeError(
+                f"custom adapter {call!r} returned {type(out).__name__}, expected a dict of arrays"
+            )
+        return {
+            str(k): _array(
+                v, f"custom adapter {call!r}[{k!r}]", np.int64 if k == "labels" else np.float64
+            )
+            for k, v in out.items()
+        }
+    if style not in ADAPTERS:
+        raise ProbeUnsupported(f"unknown adapter style {style!r}")
+    adapter = ADAPTERS[style](ns, binding)
+    result: Outputs = getattr(adapter, call)(inputs, params)
+    return result
+
+
+def forward(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Output activation for params and X."""
+    return _run("forward", ns, inputs, params)
+
+
+def gradients(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Gradients of the student's objective for params, X, Y and C."""
+    return _run("gradients", ns, inputs, params)
+
+
+def cost(ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+    """The cost the student's code reports for params, X, Y and C."""
+    return _run("cost", ns, inputs, params)
+
+
+def optimizer(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Parameters after each of T update steps with given gradients."""
+    return _run("optimizer", ns, inputs, params)
+
+
+def schedule(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """The learning rate of each epoch."""
+    return _run("schedule", ns, inputs, params)
+
+
+def train(ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+    """Final parameters, per-epoch cost and accuracy of a replayed training run."""
+    return _run("train", ns, inputs, params)
+
+
+def predict(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Predicted class labels for params and X."""
+    return _run("predict", ns, inputs, params)
+
+
+def one_hot(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """One-hot targets for labels y."""
+    return _run("one_hot", ns, inputs, params)
+
+
+def timing(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Median seconds of the student's gradient and of a vectorised baseline, same batch."""
+    return _run("timing", ns, inputs, params)
+
+
+PROBES: dict[
+    str, Callable[[Mapping[str, Any], Mapping[str, Array], Mapping[str, Any]], Outputs]
+] = {
+    f.__name__: f
+    for f in (forward, gradients, cost, optimizer, schedule, train, predict, one_hot, timing)
+}

@@ -1,0 +1,400 @@
+"""One check: a probe's outcome, the expected values and the candidates -> a CheckResult.
+
+The order of questions, each answered with evidence rather than a bare verdict:
+
+1. Did every prerequisite pass?          no  -> not_assessed ("not assessed because 'x' did not pass")
+2. Did the probe answer?                 ProbeUnsupported -> not_assessed with the adapter's reason;
+                                         an exception, timeout, kill, missing or invalid output
+                                         -> failed, saying what happened (never a grader crash)
+3. Do the compared outputs match?        staged comparison per part (grader.compare) -> passed
+4. Do they match an accepted convention? -> passed, the convention named
+5. Which bug or other convention reproduces them (grader.diagnose)? -> failed, with it;
+   none -> failed, with :func:`~grader.diagnose.describe_difference`'s sentences.
+
+A missing or malformed output never passes. Problems on the grader's side (no
+expected value for a compared part, no probe outcome for a check) give status
+"error" and say so, so they are never mistaken for the student's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from grader.compare import Comparison, Tolerance, as_numeric, compare
+from grader.diagnose import Candidate, Diagnosis, describe_difference, diagnose, join_names
+from grader.results import CheckResult, CheckStatus
+from grader.rubric import CheckSpec, Rubric
+
+Array = np.ndarray
+ProbeStatus = Literal["ok", "error", "timeout", "killed", "missing", "invalid"]
+PROBE_STATUSES: tuple[ProbeStatus, ...] = ("ok", "error", "timeout", "killed", "missing", "invalid")
+UNSUPPORTED = "ProbeUnsupported"  # the adapter's exception: the student's API lacks the call
+
+TRACEBACK_LINES = 8
+TRACEBACK_CHARS = 1200
+DEFAULT_MAX_RATIO = 10.0  # timing: the student's code may take this many times the baseline
+
+NEXT_STEPS = {
+    "error": "Call the same function yourself on a small input and read the traceback from the bottom up: the last line names the error, the lines above it where it happened in your code.",
+    "timeout": "Look for a loop that never ends, or a Python loop over instances or weights that the lecture's matrix form (V @ A.T) replaces.",
+    "killed": "Look for arrays that grow every iteration or N×N intermediate arrays: your code used more memory or output than allowed.",
+    "missing": "Make sure your function returns its results (a function without `return` gives None).",
+    "invalid": "Return plain numeric numpy arrays (not lists of objects, strings or None).",
+    "shape": "Print the shape of every array you return and compare it with the shape in the message.",
+    "finite": "Find where the first NaN or inf appears: print the array after each step (look for log(0), a division by zero or an overflowing exp).",
+    "values": "Gradient-check your code: compare each array with central differences on a small non-square problem, one array at a time.",
+}
+
+
+@dataclass(frozen=True)
+class ProbeView:
+    """What the sandbox reports for the probe call behind one check (plain values).
+
+    status        : "ok" | "error" | "timeout" | "killed" | "missing" | "invalid"
+    outputs       : canonical name -> array in the canonical layout (status "ok")
+    error_type    : the exception's class name ("ValueError"; "ProbeUnsupported" from the adapter)
+    error_message : the exception's message
+    traceback     : the student's traceback, as text
+    detail        : what the sandbox observed ("killed by the memory limit", a validation message)
+    timeout       : the time limit that applied, in seconds
+    display_names : canonical name -> the student's own name ("dW1" -> "grad1")
+    shape_hints   : canonical name -> the expected shape in the student's layout, as text
+    """
+
+    status: ProbeStatus
+    outputs: Mapping[str, object] = field(default_factory=dict)
+    error_type: str = ""
+    error_message: str = ""
+    traceback: str = ""
+    detail: str = ""
+    timeout: float | None = None
+    display_names: Mapping[str, str] = field(default_factory=dict)
+    shape_hints: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in PROBE_STATUSES:
+            raise ValueError(f"probe status must be one of {PROBE_STATUSES}, got {self.status!r}")
+
+    @classmethod
+    def from_outcome(
+        cls,
+        status: ProbeStatus,
+        arrays: Mapping[str, object],
+        error: str = "",
+        traceback: str = "",
+        **more: Any,
+    ) -> ProbeView:
+        """From the sandbox's plain fields: ``error`` is ``"<Type>: <message>"`` for status
+        "error", and what the sandbox observed otherwise; ``more`` sets the other fields."""
+        if status == "error":
+            match = re.fullmatch(r"([A-Za-z_][\w.]*): (.*)", error, flags=re.DOTALL)
+            kind, message = (match.group(1), match.group(2)) if match else ("", error)
+            return cls(status, arrays, kind, message, traceback, **more)
+        return cls(status, arrays, traceback=traceback, detail=error, **more)
+
+
+@dataclass
+class _Verdict:
+    status: CheckStatus
+    evidence: list[str] = field(default_factory=list)
+    comparisons: tuple[Comparison, ...] = ()
+    diagnosis: Diagnosis | None = None
+    convention: str | None = None
+    next_step: str = ""
+    reason: str = ""
+
+
+class _GraderError(Exception):
+    """Something the grader, not the student, got wrong."""
+
+
+def trim_traceback(text: str, lines: int = TRACEBACK_LINES, chars: int = TRACEBACK_CHARS) -> str:
+    """The last ``lines`` lines (at most ``chars`` characters) of a traceback."""
+    kept = text.strip().splitlines()[-lines:]
+    out = "\n".join(kept)
+    return out if len(out) <= chars else "..." + out[-chars:]
+
+
+def _probe_failure(spec: CheckSpec, view: ProbeView) -> _Verdict:
+    """Status, evidence and next step when the probe gave no usable output."""
+    if view.status == "error" and view.error_type == UNSUPPORTED:
+        reason = view.error_message or "your code does not offer the call this check needs"
+        return _Verdict("not_assessed", [reason], reason=reason)
+    if view.status == "error":
+        what = f"your code raised {view.error_type or 'an exception'}"
+        what += f": {view.error_message}" if view.error_message else ""
+        evidence = [what]
+        if view.traceback.strip():
+            evidence.append("traceback (last lines):\n" + trim_traceback(view.traceback))
+    elif view.status == "timeout":
+        limit = f" after {view.timeout:.1f} s" if view.timeout is not None else ""
+        what = view.detail or f"the probe timed out{limit}"
+        evidence = [what]
+    elif view.status == "killed":
+        what = (
+            view.detail
+            or "the process running your code was killed before it answered (a memory, output or process limit)"
+        )
+        evidence = [what]
+    elif view.status == "missing":
+        what = "your code produced no output for this probe" + (
+            f": {view.detail}" if view.detail else ""
+        )
+        evidence = [what]
+    else:  # invalid
+        what = "your code's output was rejected: " + (
+            view.detail or "it could not be read as numeric arrays"
+        )
+        evidence = [what]
+    return _Verdict(
+        "failed",
+        evidence,
+        next_step=spec.feedback.next_step or NEXT_STEPS[view.status],
+        reason=what,
+    )
+
+
+def _tolerance(spec: CheckSpec) -> Tolerance:
+    return Tolerance(spec.compare.rtol, spec.compare.atol, spec.compare.form)
+
+
+def _problem_size(spec: CheckSpec) -> tuple[int | None, int | None]:
+    sizes = spec.params.get("sizes")
+    return spec.params.get("N"), (sizes[-1] if sizes else None)
+
+
+def _compare_all(
+    parts: Sequence[str], view: ProbeView, reference: Mapping[str, Array], tol: Tolerance
+) -> tuple[Comparison, ...]:
+    return tuple(
+        compare(
+            p,
+            view.outputs.get(p),
+            reference[p],
+            tol,
+            display_name=view.display_names.get(p),
+            shape_hint=view.shape_hints.get(p),
+        )
+        for p in parts
+    )
+
+
+def _judge_compare(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """Steps 3-5 of the module doc."""
+    tol = _tolerance(spec)
+    parts = spec.compare.parts or tuple(expected)
+    absent = [p for p in parts if p not in expected]
+    if not parts or absent:
+        raise _GraderError(
+            f"the grader has no expected value for {join_names([repr(p) for p in absent]) if absent else 'any output'} "
+            f"of probe {spec.probe!r}: a grader problem, not yours"
+        )
+    try:
+        comparisons = _compare_all(parts, view, expected, tol)
+    except ValueError as e:  # a non-finite expected value
+        raise _GraderError(str(e)) from None
+    if all(c.passed for c in comparisons):
+        return _Verdict("passed", [c.message for c in comparisons], comparisons)
+    failed = [c for c in comparisons if not c.passed]
+    evidence = [c.message for c in failed]
+    if any(c.stage != "values" for c in failed):
+        first = next(c for c in failed if c.stage != "values")
+        if first.stage == "type":
+            stage = "missing" if view.outputs.get(first.name) is None else "invalid"
+        else:
+            stage = first.stage  # "shape" or "finite"
+        return _Verdict(
+            "failed", evidence, comparisons, next_step=spec.feedback.next_step or NEXT_STEPS[stage]
+        )
+
+    accepted = [c for c in candidates if c.kind == "convention" and c.name in spec.compare.accept]
+    for cand in accepted:
+        if not all(p in cand.arrays for p in parts):
+            continue
+        under = _compare_all(parts, view, cand.arrays, tol)
+        if all(c.passed for c in under):
+            worst = max(c.measures.rel_error_max for c in under if c.measures is not None)
+            shown = join_names([view.display_names.get(p, p) for p in parts])
+            return _Verdict(
+                "passed",
+                [
+                    f"your {shown} follow{'s' if len(parts) == 1 else ''} an accepted convention, "
+                    f"{cand.title} (max relative error {worst:.1e} under it)"
+                ],
+                under,
+                convention=cand.name,
+            )
+
+    # identity, not ==: candidates hold arrays
+    others = [c for c in candidates if not any(c is a for a in accepted)]
+    found = diagnose(view.outputs, others, tol, expected=expected, display_names=view.display_names)
+    if found is None:
+        N, K = _problem_size(spec)
+        evidence += describe_difference(
+            view.outputs, expected, tol, N=N, K=K, penalty=penalty, display_names=view.display_names
+        )
+        return _Verdict(
+            "failed",
+            evidence,
+            comparisons,
+            next_step=spec.feedback.next_step or NEXT_STEPS["values"],
+        )
+    evidence.append(found.message)
+    if found.kind == "convention":
+        evidence.append(f"this check does not accept that convention ({found.title})")
+        next_step = found.next_step  # names the convention the assignment asks for
+    else:
+        next_step = spec.feedback.misconceptions.get(found.name) or found.next_step
+    return _Verdict("failed", evidence, comparisons, diagnosis=found, next_step=next_step)
+
+
+def _judge_timing(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """Passes when the student's time is at most ``params.max_ratio`` times the baseline's."""
+    seconds = {}
+    for name in ("student_seconds", "baseline_seconds"):
+        value = as_numeric(view.outputs.get(name))
+        if (
+            isinstance(value, str)
+            or value.size != 1
+            or not np.isfinite(value).all()
+            or value.item() <= 0
+        ):
+            what = f"the timing probe gave no usable '{name}' (got {value if isinstance(value, str) else value.tolist()})"
+            return _Verdict("failed", [what], next_step=NEXT_STEPS["timeout"], reason=what)
+        seconds[name] = float(value.item())
+    student, baseline = seconds["student_seconds"], seconds["baseline_seconds"]
+    limit = float(spec.params.get("max_ratio", DEFAULT_MAX_RATIO))
+    ratio = student / baseline
+    sentence = f"your code took {student:.3g} s where the vectorised reference took {baseline:.3g} s: {ratio:.1f}x (at most {limit:g}x passes)"
+    if ratio <= limit:
+        return _Verdict("passed", [sentence])
+    return _Verdict(
+        "failed", [sentence], next_step=spec.feedback.next_step or NEXT_STEPS["timeout"]
+    )
+
+
+Judge = Callable[
+    [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
+    _Verdict,
+]
+JUDGES: dict[str, Judge] = {"timing": _judge_timing}
+"""Probe name -> how its outputs are judged; every other probe compares with the expected values."""
+
+
+def evaluate_check(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate] = (),
+    prerequisite_results: Mapping[str, CheckResult] | None = None,
+    *,
+    penalty: Mapping[str, Array] | None = None,
+) -> CheckResult:
+    """Judge one check (see the module doc for the order of questions).
+
+    Parameters
+    ----------
+    spec : CheckSpec
+    view : ProbeView
+        The probe's outcome, outputs already in the canonical layout.
+    expected : mapping name -> ndarray
+        The reference's canonical outputs for the same inputs.
+    candidates : sequence of Candidate
+        Misconceptions and conventions computed on the same inputs (grader.diagnose).
+    prerequisite_results : mapping check id -> CheckResult
+        Results of (at least) every check in ``spec.requires``.
+    penalty : mapping name -> ndarray, optional
+        The declared penalty's gradient per output, to recognise a penalty-only difference.
+    """
+    prior = prerequisite_results or {}
+    unmet = []
+    for rid in spec.requires:
+        if rid not in prior:
+            raise ValueError(f"check {spec.id!r} requires {rid!r}: evaluate {rid!r} first")
+        if prior[rid].status != "passed":
+            unmet.append(rid)
+    if unmet:
+        reason = f"not assessed because {join_names([repr(r) for r in unmet])} did not pass"
+        verdict = _Verdict("not_assessed", [reason], reason=reason)
+    elif view.status != "ok":
+        verdict = _probe_failure(spec, view)
+    else:
+        try:
+            verdict = JUDGES.get(spec.probe, _judge_compare)(
+                spec, view, expected, candidates, penalty
+            )
+        except _GraderError as e:
+            verdict = _Verdict("error", [str(e)], reason=str(e))
+    feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")
+    return CheckResult(
+        check_id=spec.id,
+        objective=spec.objective,
+        status=verdict.status,
+        points=spec.points if verdict.status == "passed" else 0.0,
+        max_points=spec.points,
+        visibility=spec.visibility,
+        title=spec.title,
+        evidence=tuple(verdict.evidence),
+        comparisons=verdict.comparisons,
+        diagnosis=verdict.diagnosis,
+        convention=verdict.convention,
+        feedback=feedback,
+        next_step=verdict.next_step if verdict.status == "failed" else "",
+        reason=verdict.reason,
+    )
+
+
+def evaluate_all(
+    rubric: Rubric,
+    views: Mapping[str, ProbeView],
+    expected: Mapping[str, Mapping[str, Array]],
+    candidates: Mapping[str, Sequence[Candidate]] | None = None,
+    penalties: Mapping[str, Mapping[str, Array]] | None = None,
+) -> tuple[CheckResult, ...]:
+    """Every check of ``rubric`` (prerequisites first), returned in the rubric's order.
+
+    Each mapping is keyed by check id; a check without a view or expected
+    values gets status "error" (the grader's plan lost it).
+    """
+    done: dict[str, CheckResult] = {}
+    for spec in rubric.ordered_checks():
+        if spec.id not in views or spec.id not in expected:
+            reason = f"the grader has no probe outcome or expected value for check {spec.id!r}: a grader problem, not yours"
+            done[spec.id] = CheckResult(
+                spec.id,
+                spec.objective,
+                "error",
+                0.0,
+                spec.points,
+                spec.visibility,
+                spec.title,
+                (reason,),
+                reason=reason,
+            )
+            continue
+        done[spec.id] = evaluate_check(
+            spec,
+            views[spec.id],
+            expected[spec.id],
+            (candidates or {}).get(spec.id, ()),
+            done,
+            penalty=(penalties or {}).get(spec.id),
+        )
+    return tuple(done[c.id] for c in rubric.checks)

@@ -1,0 +1,455 @@
+"""The ``grader`` command: a thin layer that parses, calls the library, and prints.
+
+    grader check SUBMISSION            a student's self-check (public checks only)
+    grader kit --rubric R --out DIR    build the student kit
+    grader grade DIR --rubric R --out OUT     the instructor's batch
+    grader grade-one SUBMISSION --rubric R    one submission (Gradescope, CI)
+
+Exit status: 0 success (``check``: every public check passed); 1 some check did
+not pass (``check``, ``grade-one --strict``) or some submission's grading failed
+(``grade``); 2 bad input, said in one sentence, never a traceback; 130 stopped
+by Ctrl-C. The grading pipeline, kit builder and report renderers are imported
+only when a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from grader.batch import GradeJob, resume_hint, run_batch
+from grader.cache import atomic_write_text, file_stem
+from grader.executors import ExecutorUnavailableError, error_reason
+from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv
+from grader.exports.gradescope import VISIBILITIES, write_gradescope
+from grader.exports.junit import write_junit
+from grader.results import GradeResult, SubmissionRef
+from grader.rubric import Rubric, RubricError, load_rubric
+from grader.submission import SubmissionError, discover_submissions, load_submission
+
+GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
+KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
+
+
+class UsageError(Exception):
+    """Bad input from the command line: one sentence, exit status 2."""
+
+
+EXAMPLES = {
+    "check": """examples:
+  grader check lab3.ipynb --kit mlp-kit/          # the kit you were given
+  grader check lab3.ipynb --rubric rubric.toml --html report.html
+  grader check my_submission/                     # a folder: notebook + data files""",
+    "kit": """examples:
+  grader kit --rubric rubrics/mlp_backprop.toml --out mlp-kit/""",
+    "grade": """examples:
+  grader grade submissions/ --rubric rubrics/mlp_backprop.toml --out graded/
+  grader grade submissions/ --rubric R --out graded/ --workers 8 --timeout 600
+  grader grade submissions/ --rubric R --out graded/ --only alice bob      # just these
+  grader grade submissions/ --rubric R --out graded/ --regrade alice       # ignore alice's cache
+  grader grade submissions/ --rubric R --out graded/ --scheduler tcp://10.0.0.5:8786
+  grader grade submissions/ --rubric R --out graded/ \\
+      --canvas-assignment "Lab 3: back-propagation" --canvas-id 12345 --canvas-roster export.csv
+Re-running the same command after a crash or Ctrl-C grades only what is missing.""",
+    "grade-one": """examples:
+  grader grade-one /autograder/submission --rubric /autograder/source/rubric.toml \\
+      --gradescope /autograder/results/results.json
+  grader grade-one lab3.ipynb --rubric rubric.toml --json result.json --junit junit.xml --strict
+  grader grade-one lab3.ipynb --rubric rubric.toml --markdown report.md   # e.g. $GITHUB_STEP_SUMMARY""",
+}
+
+
+# ---------------------------------------------------------------------------
+# Lazy links to the rest of the grader
+
+
+def _pipeline() -> GradeSubmission:
+    try:
+        from grader.grade import grade_submission
+    except ImportError as error:
+        raise UsageError(f"this installation has no grading pipeline ({error})") from None
+    return grade_submission
+
+
+def _settings() -> Any:
+    try:
+        from grader.grade import GradeSettings
+    except ImportError:
+        return None
+    return GradeSettings()
+
+
+def _report(name: str) -> Callable[..., str] | None:
+    """A renderer of grader.report by name, or None when this installation lacks it."""
+    try:
+        return getattr(importlib.import_module("grader.report"), name, None)
+    except ImportError:
+        return None
+
+
+def _plain_terminal(result: GradeResult, color: bool = False) -> str:
+    """A minimal terminal view, used only when grader.report is unavailable."""
+    if result.status != "graded" or result.score is None:
+        return f"{result.submission.identity}: could not be graded: {result.reason}\n"
+    lines = [
+        f"{result.submission.identity}: {result.score.points:g} / {result.score.max_points:g} points"
+    ]
+    for c in result.public_view().checks:
+        lines.append(f"  [{c.status}] {c.title or c.check_id}: {c.headline}")
+        if c.status != "passed" and c.next_step:
+            lines.append(f"      next step: {c.next_step}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Arguments
+
+
+def _rubric(path: Path) -> Rubric:
+    """Load and validate; a RubricError (one sentence) becomes exit status 2."""
+    return load_rubric(path)
+
+
+def _existing(path: Path, what: str) -> Path:
+    if not os.path.lexists(path):
+        raise UsageError(f"{path} does not exist (expected {what}).")
+    return path
+
+
+def _use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _job(
+    grade_fn: GradeSubmission | None, rubric_path: Path, public_only: bool = False
+) -> GradeJob:
+    grade = grade_fn if grade_fn is not None else _pipeline()
+    settings = None if grade_fn is not None else _settings()
+    return GradeJob.from_file(grade, rubric_path, settings, public_only)
+
+
+def _grade_here(job: GradeJob, path: Path) -> tuple[GradeResult, float, bool]:
+    """Grade in this process; a grader crash becomes an ungradable result (and crashed=True)."""
+    start = time.monotonic()
+    try:
+        return job(path), time.monotonic() - start, False
+    except Exception as error:  # the pipeline should never raise; if it does, still answer
+        identity = path.name if path.is_dir() else path.stem
+        result = GradeResult(
+            SubmissionRef(identity, str(path)), "ungradable", reason=error_reason(error)
+        )
+        return result, time.monotonic() - start, True
+
+
+# ---------------------------------------------------------------------------
+# Commands
+
+
+def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
+    if args.rubric is not None:
+        rubric_path = _existing(args.rubric, "a rubric file")
+    else:
+        kit = args.kit if args.kit is not None else Path.cwd()
+        rubric_path = kit / KIT_RUBRIC
+        if not rubric_path.is_file():
+            where = f"kit folder {kit}" if args.kit is not None else "the current folder"
+            raise UsageError(f"no {KIT_RUBRIC} in {where}; pass --kit DIR or --rubric FILE.")
+    _rubric(rubric_path)
+    path = _existing(args.submission, "a notebook, a .py module, or a folder")
+    load_submission(path)  # a file that is not a submission is bad input: one sentence, exit 2
+    result, _, _ = _grade_here(_job(grade_fn, rubric_path, public_only=True), path)
+    render = _report("render_terminal") or _plain_terminal
+    sys.stdout.write(render(result, _use_color(args.color)))
+    if args.html is not None:
+        html = _report("render_html")
+        if html is None:
+            raise UsageError("HTML reports are not available in this installation.")
+        atomic_write_text(args.html, html(result))
+        print(f"HTML report: {args.html}")
+    passed = (
+        result.status == "graded"
+        and bool(result.checks)
+        and all(c.status == "passed" for c in result.checks)
+    )
+    return 0 if passed else 1
+
+
+def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
+    _rubric(_existing(args.rubric, "a rubric file"))
+    try:
+        from grader.kit import build_kit
+    except ImportError as error:
+        raise UsageError(f"this installation cannot build kits ({error})") from None
+    built = build_kit(args.rubric, args.out)
+    print(f"student kit: {built if built is not None else args.out}")
+    return 0
+
+
+def _write_reports(result: GradeResult, out_dir: Path) -> None:
+    """The on_result hook: each student's HTML and Markdown report (a student's view)."""
+    for ext, name in (("html", "render_html"), ("md", "render_markdown")):
+        render = _report(name)
+        if render is not None:
+            path = out_dir / "reports" / f"{file_stem(result.submission.identity)}.{ext}"
+            atomic_write_text(path, render(result))
+
+
+def _class_page(summary_rows: Sequence[Row], out_dir: Path) -> Path | None:
+    render = _report("render_class_summary")
+    results = [r.result for r in summary_rows if r.result is not None]
+    if render is None or not results:
+        return None
+    links = {
+        r.identity: f"reports/{file_stem(r.identity)}.html"
+        for r in summary_rows
+        if (out_dir / "reports" / f"{file_stem(r.identity)}.html").exists()
+    }
+    path = out_dir / "summary.html"
+    atomic_write_text(path, render(results, links))
+    return path
+
+
+def cmd_grade(
+    args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
+) -> int:
+    rubric = _rubric(_existing(args.rubric, "a rubric file"))
+    _existing(args.folder, "a folder of submissions")
+    paths = [e if isinstance(e, Path) else e.path for e in discover_submissions(args.folder)]
+    if not paths:
+        raise UsageError(f"{args.folder} holds no submissions.")
+    job = _job(grade_fn, args.rubric)
+    roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
+    summary = run_batch(
+        paths,
+        job,
+        args.out,
+        executor="dask" if args.scheduler else ("serial" if args.serial else "local"),
+        workers=args.workers,
+        timeout=args.timeout or None,
+        scheduler=args.scheduler,
+        only=args.only,
+        regrade="all" if args.regrade_all else args.regrade,
+        progress=not args.no_progress,
+        on_result=_write_reports,
+        rubric=rubric,
+        title=f"Class summary: {rubric.assignment.title}",
+    )
+    print(summary.describe())
+    print(f"results:    {args.out / 'results'}/")
+    if (args.out / "reports").is_dir():
+        print(f"reports:    {args.out / 'reports'}/")
+    print(f"gradebook:  {summary.gradebook}")
+    print(f"summary:    {summary.summary}")
+    page = _class_page(summary.rows, args.out)
+    if page is not None:
+        print(f"class page: {page}")
+    if args.canvas_assignment:
+        canvas = args.out / "canvas.csv"
+        warnings = write_canvas_csv(
+            canvas,
+            summary.rows,
+            assignment=args.canvas_assignment,
+            assignment_id=args.canvas_id,
+            identity_column=args.canvas_identity_column,
+            roster=roster,
+            points_possible=rubric.max_points,
+        )
+        print(f"canvas:     {canvas}")
+        for w in warnings:
+            print(f"  warning: {w}", file=sys.stderr)
+    for identity, reason in summary.failures[:20]:
+        print(f"  {identity}: {reason}", file=sys.stderr)
+    if len(summary.failures) > 20:
+        print(f"  ... and {len(summary.failures) - 20} more (see the gradebook)", file=sys.stderr)
+    for identity, message in summary.hook_errors:
+        print(f"  {identity}: the report could not be written ({message})", file=sys.stderr)
+    if summary.interrupted:
+        print(resume_hint(["grader", *argv]), file=sys.stderr)
+        return 130
+    return 1 if summary.failed else 0
+
+
+def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
+    _rubric(_existing(args.rubric, "a rubric file"))
+    job = _job(grade_fn, args.rubric)
+    # No check of the submission first: Gradescope needs results.json even for a bad upload.
+    result, seconds, crashed = _grade_here(job, args.submission)
+    if args.json is not None:
+        atomic_write_text(args.json, result.to_json())
+    if args.gradescope is not None:
+        write_gradescope(
+            args.gradescope,
+            result,
+            hidden_visibility=args.hidden_visibility,
+            execution_time=seconds,
+        )
+    if args.junit is not None:
+        write_junit(args.junit, [result])
+    if args.markdown is not None:
+        markdown = _report("render_markdown")
+        if markdown is None:
+            raise UsageError("Markdown reports are not available in this installation.")
+        atomic_write_text(args.markdown, markdown(result))
+    if result.score is not None:
+        print(
+            f"{result.submission.identity}: {result.score.points:g} / {result.score.max_points:g}"
+        )
+    else:
+        print(f"{result.submission.identity}: could not be graded: {result.reason}")
+    if crashed:
+        return 1
+    if args.strict and not (
+        result.status == "graded" and all(c.status == "passed" for c in result.checks)
+    ):
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Parser and entry point
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Grade multi-layer perceptron assignments with evidence and next steps.",
+        epilog="Run 'grader COMMAND --help' for a command's options and examples.",
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "check",
+        help="check your own submission against the public checks",
+        description="A student's self-check: runs the public checks and shows what to do next. "
+        "Exit status 0 only when every public check passes.",
+        epilog=EXAMPLES["check"],
+        formatter_class=fmt,
+    )
+    p.add_argument("submission", type=Path, help="a notebook, a .py module, or a folder")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--kit", type=Path, help=f"the student kit's folder (holds {KIT_RUBRIC}; default: here)"
+    )
+    source.add_argument("--rubric", type=Path, help="a rubric file instead of a kit")
+    p.add_argument("--html", type=Path, metavar="OUT.html", help="also write an HTML report")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    p = sub.add_parser(
+        "kit",
+        help="build the student kit from a rubric",
+        description="Build the kit students use with 'grader check' (public checks only).",
+        epilog=EXAMPLES["kit"],
+        formatter_class=fmt,
+    )
+    p.add_argument("--rubric", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    p = sub.add_parser(
+        "grade",
+        help="grade a folder of submissions (parallel, resumable)",
+        description="Grade every submission in a folder: per-student results and reports, "
+        "gradebook.csv and a class summary. Resumable: a re-run grades only what is "
+        "missing or changed.",
+        epilog=EXAMPLES["grade"],
+        formatter_class=fmt,
+    )
+    p.add_argument("folder", type=Path, help="one notebook, module or folder per student")
+    p.add_argument("--rubric", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, metavar="OUT")
+    p.add_argument("--workers", type=_positive_int, help="submissions at once (default: CPU count)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="limit for one whole submission (default 900; 0: none)",
+    )
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="grade on a Dask cluster")
+    p.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
+    p.add_argument("--only", nargs="+", metavar="ID", help="grade only these students")
+    p.add_argument("--regrade", nargs="+", metavar="ID", help="grade these again, cached or not")
+    p.add_argument("--regrade-all", action="store_true", help="ignore every cached result")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--canvas-assignment", metavar="NAME", help="also write canvas.csv")
+    p.add_argument("--canvas-id", metavar="ID", help="the Canvas assignment's id")
+    p.add_argument("--canvas-roster", type=Path, metavar="CSV", help="Canvas gradebook export")
+    p.add_argument(
+        "--canvas-identity-column",
+        default="SIS Login ID",
+        choices=("ID", "SIS User ID", "SIS Login ID"),
+        help="where a student's identity goes without a roster (default: SIS Login ID)",
+    )
+
+    p = sub.add_parser(
+        "grade-one",
+        help="grade one submission (Gradescope, CI)",
+        description="Grade one submission with every check and write the requested files.",
+        epilog=EXAMPLES["grade-one"],
+        formatter_class=fmt,
+    )
+    p.add_argument("submission", type=Path)
+    p.add_argument("--rubric", type=Path, required=True)
+    p.add_argument("--json", type=Path, metavar="OUT", help="the full result (JSON)")
+    p.add_argument("--gradescope", type=Path, metavar="OUT", help="Gradescope's results.json")
+    p.add_argument("--junit", type=Path, metavar="OUT", help="JUnit XML (public view)")
+    p.add_argument(
+        "--markdown", type=Path, metavar="OUT", help="a Markdown report (public view), e.g. for CI"
+    )
+    p.add_argument(
+        "--hidden-visibility",
+        choices=[v for v in VISIBILITIES if v != "visible"],
+        default="after_published",
+        help="Gradescope visibility of hidden checks (default: after_published)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every check passed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    ``grade_fn`` replaces grader.grade.grade_submission (same signature), e.g. in tests.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return cmd_check(args, grade_fn)
+        if args.command == "kit":
+            return cmd_kit(args, grade_fn)
+        if args.command == "grade":
+            return cmd_grade(args, grade_fn, argv)
+        return cmd_grade_one(args, grade_fn)
+    except (UsageError, RubricError, ExecutorUnavailableError) as error:
+        return _fail(str(error))
+    except SubmissionError as error:
+        return _fail(error.reason)
+    except ValueError as error:  # --only / --regrade naming nobody, a bad Canvas roster
+        return _fail(str(error))
+    except OSError as error:
+        return _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"grader: error: {message}", file=sys.stderr)
+    return 2

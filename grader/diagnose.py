@@ -1,0 +1,571 @@
+"""Which known bug or legitimate convention reproduces the student's output.
+
+The reference can compute every registered misconception
+(``reference.misconceptions``) and every alternative convention
+(:data:`CONVENTIONS`) on the same inputs as the student. Each such output is a
+:class:`Candidate`; :func:`diagnose` returns the one the student's arrays
+equal within tolerance, and :func:`describe_difference` says *what* differs
+when none does, instead of guessing.
+
+Conventions are legitimate choices the course has seen (averaging over N,
+C·||W||² instead of C/2·||W||², heavy-ball momentum, ...). A rubric lists the
+ones it credits in ``compare.accept``; a student following another one is
+told which convention they used, and that it is not the one asked for.
+
+Ranking when several candidates match: conventions before misconceptions
+(identical outputs give the student the benefit of the doubt: the gradient
+of C·||W||² *is* "the penalty doubled"), then the smallest max difference.
+Candidates that also equal the expected output on every compared array are
+no evidence and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from grader.compare import Tolerance, as_numeric, cosine, norm_ratio, rel_error_norm, within
+from reference.misconceptions import Misconception, all_misconceptions
+from reference.network import Model, gradients
+from reference.objectives import Objective
+from reference.params import Params
+
+Array = np.ndarray
+CandidateKind = Literal["misconception", "convention"]
+
+
+# ---------------------------------------------------------------------------
+# Conventions
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A legitimate alternative a rubric may accept.
+
+    name        : the key rubrics use in ``compare.accept``
+    title       : a short phrase ("data term averaged over the N instances")
+    description : what the student's code does under it, in the lecture's notation
+    topic       : lecture topic
+    probes      : probe calls on which it can show
+    changes     : check parameters that compute it with the reference
+                  (``{"reduction": "mean_instances", "penalty": "l2_half_mean"}``)
+    next_step   : what to do when the rubric does not accept it
+    """
+
+    name: str
+    title: str
+    description: str
+    topic: str
+    probes: tuple[str, ...]
+    changes: Mapping[str, str]
+    next_step: str
+
+    def apply(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A check's probe parameters changed to this convention (to compute its candidate)."""
+        return {**params, **self.changes}
+
+
+_OBJECTIVE_PROBES = ("gradients", "gradcheck_self", "cost", "train")
+_DECLARED = "Use the objective this assignment declares (see the check's description); your gradient must be the gradient of exactly that function."
+
+CONVENTIONS: dict[str, Convention] = {
+    c.name: c
+    for c in (
+        Convention(
+            "mean_instances",
+            "data term averaged over the N instances",
+            "J = (1/N)·sum((Y-A)^2) + C/(2N)·||W||^2, as scikit-learn does: every gradient is the summed one divided by N",
+            "objectives",
+            _OBJECTIVE_PROBES,
+            {"reduction": "mean_instances", "penalty": "l2_half_mean"},
+            _DECLARED + " Here the data term is summed over instances, not averaged.",
+        ),
+        Convention(
+            "l2",
+            "penalty C·||W||^2 (gradient 2C·W)",
+            "the penalty is C·||W||^2, so its gradient is 2C·W",
+            "regularisation",
+            _OBJECTIVE_PROBES,
+            {"penalty": "l2"},
+            _DECLARED + " Check the penalty's factor: C/2·||W||^2 has gradient C·W.",
+        ),
+        Convention(
+            "l2_half",
+            "penalty C/2·||W||^2 (gradient C·W)",
+            "the penalty is C/2·||W||^2, so its gradient is C·W",
+            "regularisation",
+            _OBJECTIVE_PROBES,
+            {"penalty": "l2_half"},
+            _DECLARED + " Check the penalty's factor: C·||W||^2 has gradient 2C·W.",
+        ),
+        Convention(
+            "l1",
+            "the textbook's L1 penalty C·sum|W|",
+            "the penalty is C·sum|W|, so its gradient is C·sign(W)",
+            "regularisation",
+            _OBJECTIVE_PROBES,
+            {"penalty": "l1"},
+            _DECLARED + " This assignment uses an L2 penalty.",
+        ),
+        Convention(
+            "heavy_ball",
+            "heavy-ball momentum (the lecture slide's form)",
+            "ρ_k = η g + α ρ_{k-1};  W -= ρ_k",
+            "momentum",
+            ("optimizer", "train"),
+            {"optimizer": "momentum_heavy_ball"},
+            "This assignment asks for the course's momentum: r = η g; W -= r + α r_prev; r_prev = r.",
+        ),
+        Convention(
+            "course_momentum",
+            "the course notebooks' momentum (previous raw step)",
+            "r = η g;  W -= r + α r_prev;  r_prev = r",
+            "momentum",
+            ("optimizer", "train"),
+            {"optimizer": "momentum_course"},
+            "This assignment asks for heavy-ball momentum: ρ_k = η g + α ρ_{k-1}; W -= ρ_k.",
+        ),
+        Convention(
+            "adagrad_slide",
+            "the slide's AdaGrad (ε inside the square root)",
+            "G = γ G + g²;  W -= η g / sqrt(G + ε)",
+            "adaptive methods",
+            ("optimizer", "train"),
+            {"optimizer": "adagrad_slide"},
+            "This assignment asks for the course notebook's AdaGrad: G = g² + γ G + ε; W -= η g / sqrt(G).",
+        ),
+        Convention(
+            "adagrad_course",
+            "the course notebook's AdaGrad (ε added to G)",
+            "G = g² + γ G + ε;  W -= η g / sqrt(G)",
+            "adaptive methods",
+            ("optimizer", "train"),
+            {"optimizer": "adagrad_course"},
+            "This assignment asks for the slide's AdaGrad: G = γ G + g²; W -= η g / sqrt(G + ε).",
+        ),
+        Convention(
+            "inverse_time",
+            "inverse-time cooling η_0/(1 + d k)",
+            "η_k = η_0 / (1 + d k)",
+            "learning-rate schedules",
+            ("schedule", "train"),
+            {"schedule": "inverse_time"},
+            "Use the cooling schedule this assignment declares.",
+        ),
+        Convention(
+            "step_decay",
+            "step decay η_0·d^floor(k/k_d)",
+            "η_k = η_0 d^floor(k / k_d)",
+            "learning-rate schedules",
+            ("schedule", "train"),
+            {"schedule": "step"},
+            "Use the cooling schedule this assignment declares.",
+        ),
+    )
+}
+
+
+# ---------------------------------------------------------------------------
+# Candidates
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variant's output on the student's inputs, with its documentation.
+
+    arrays : canonical output name -> ndarray, e.g. ``{"dW1": ..., "db1": ...}``
+    The other fields come from the :class:`~reference.misconceptions.Misconception`
+    or :class:`Convention` (``signature`` is "" for conventions).
+    """
+
+    name: str
+    kind: CandidateKind
+    arrays: Mapping[str, Array]
+    title: str
+    description: str
+    topic: str
+    next_step: str
+    signature: str = ""
+
+    @classmethod
+    def from_misconception(cls, m: Misconception, arrays: Mapping[str, Array]) -> Candidate:
+        return cls(
+            m.name,
+            "misconception",
+            arrays,
+            m.title,
+            m.description,
+            m.topic,
+            m.next_step,
+            m.signature,
+        )
+
+    @classmethod
+    def from_convention(cls, c: Convention, arrays: Mapping[str, Array]) -> Candidate:
+        return cls(c.name, "convention", arrays, c.title, c.description, c.topic, c.next_step)
+
+
+def gradient_outputs(grads: Params) -> dict[str, Array]:
+    """Canonical names of the gradients probe: ``{"dW1": .., "dWL": .., "db1": .., "dbL": ..}``."""
+    return {f"d{k}": v for k, v in grads.as_dict().items()}
+
+
+def gradient_candidates(
+    params: Params,
+    X: Array,
+    Y: Array,
+    model: Model,
+    objective: Objective,
+    conventions: Iterable[str] | None = None,
+) -> list[Candidate]:
+    """Every gradient misconception and objective convention, computed on one problem.
+
+    X : ndarray (D, N), Y : ndarray (K, N). ``conventions`` defaults to every
+    convention that applies to the gradients probe.
+    """
+    out = [
+        Candidate.from_misconception(m, gradient_outputs(m.impl(params, X, Y, model, objective)))
+        for m in all_misconceptions("gradient")
+    ]
+    names = (
+        [c.name for c in CONVENTIONS.values() if "gradients" in c.probes]
+        if conventions is None
+        else list(conventions)
+    )
+    for name in names:
+        conv = CONVENTIONS[name]
+        changed = objective.with_(**conv.changes)
+        if changed == objective:  # the declared objective already follows it
+            continue
+        grads = gradients(params, X, Y, model, changed)
+        out.append(Candidate.from_convention(conv, gradient_outputs(grads)))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Diagnosis
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The candidate that reproduces the student's output.
+
+    parts          : the arrays where the candidate differs from the expected output
+                     (all compared arrays when no expected output was given)
+    max_difference : max |student - candidate| over the compared arrays
+    alternatives   : other candidates that matched as well (the evidence cannot tell them apart)
+    message        : one sentence for the student
+    """
+
+    name: str
+    kind: CandidateKind
+    title: str
+    description: str
+    topic: str
+    next_step: str
+    parts: tuple[str, ...]
+    max_difference: float
+    alternatives: tuple[str, ...]
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["parts"], d["alternatives"] = list(self.parts), list(self.alternatives)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
+        return cls(**{**d, "parts": tuple(d["parts"]), "alternatives": tuple(d["alternatives"])})
+
+
+def join_names(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _fmt_diff(d: float) -> str:
+    return "0" if d == 0 else f"{d:.0e}"
+
+
+def _matches(
+    student: Mapping[str, object], arrays: Mapping[str, Array], names: Sequence[str], tol: Tolerance
+) -> float | None:
+    """max |student - arrays| over ``names`` if every one is within ``tol``, else None."""
+    worst = 0.0
+    for k in names:
+        a = as_numeric(student.get(k))
+        n = np.asarray(arrays[k], dtype=np.float64)
+        if isinstance(a, str) or a.shape != n.shape or not np.isfinite(a).all():
+            return None
+        if not within(a, n, tol):
+            return None
+        worst = max(worst, float(np.abs(a - n).max()) if a.size else 0.0)
+    return worst
+
+
+def diagnose(
+    student: Mapping[str, object],
+    candidates: Sequence[Candidate],
+    tol: Tolerance | None = None,
+    *,
+    expected: Mapping[str, Array] | None = None,
+    parts: Sequence[str] | None = None,
+    display_names: Mapping[str, str] | None = None,
+) -> Diagnosis | None:
+    """The candidate whose arrays the student's equal within ``tol``, or None.
+
+    Compared arrays: ``parts`` if given (a candidate lacking one is skipped),
+    else every array the candidate and the student both have. With
+    ``expected``, candidates equal to it on every compared array are skipped.
+    """
+    tol = tol or Tolerance()
+    shown = dict(display_names or {})
+    found: list[tuple[bool, float, Candidate, list[str]]] = []
+    for c in candidates:
+        names = list(parts) if parts is not None else [k for k in c.arrays if k in student]
+        if not names or any(k not in c.arrays for k in names):
+            continue
+        worst = _matches(student, c.arrays, names, tol)
+        if worst is None:
+            continue
+        differing = [
+            k
+            for k in names
+            if expected is None
+            or k not in expected
+            or _matches(c.arrays, expected, [k], tol) is None
+        ]
+        if not differing:
+            continue
+        found.append((c.kind != "convention", worst, c, differing))
+    if not found:
+        return None
+    found.sort(key=lambda t: (t[0], t[1], t[2].name))
+    _, worst, best, differing = found[0]
+    where = join_names([shown.get(k, k) for k in differing])
+    verb = "equals" if len(differing) == 1 else "equal"
+    if best.kind == "convention":
+        what = f"what the reference computes under another convention: {best.title}"
+    else:
+        what = f"what the reference computes with a known bug: {best.title}"
+    return Diagnosis(
+        name=best.name,
+        kind=best.kind,
+        title=best.title,
+        description=best.description,
+        topic=best.topic,
+        next_step=best.next_step,
+        parts=tuple(differing),
+        max_difference=worst,
+        alternatives=tuple(c.name for _, _, c, _ in found[1:]),
+        message=f"your {where} {verb} {what} (max difference {_fmt_diff(worst)})",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Describing a difference nobody reproduces
+
+
+def _factor_hint(s: float, N: int | None, K: int | None) -> str:
+    """Why an output might be ``s`` times the expected one."""
+    hints: list[tuple[float, str]] = [
+        (2.0, "a factor 2: check the 2 of dJ/dA = -2 (Y - A), or C·W against 2C·W"),
+        (0.5, "a factor 1/2: check the 2 of dJ/dA = -2 (Y - A), or C·W against 2C·W"),
+    ]
+    if N and N > 2:
+        hints += [
+            (1.0 / N, f"1/N: did you average over N={N} instances where the objective sums?"),
+            (float(N), f"N: did you sum over N={N} instances where the objective averages?"),
+        ]
+    if N and K and K > 1:
+        hints += [
+            (1.0 / (N * K), f"1/(N·K): did you take np.mean over all N·K={N * K} entries?"),
+            (1.0 / K, f"1/K: did you average over the K={K} outputs?"),
+        ]
+    for value, hint in hints:
+        if abs(s - value) <= 1e-6 * value:
+            return hint
+    return ""
+
+
+def _scale(a: Array, n: Array, tol: Tolerance) -> float | None:
+    """s with a == s·n within tol (s != 1), by least squares; None when no such s."""
+    nn = float(np.sum(n * n))
+    if nn == 0:
+        return None
+    s = float(np.sum(a * n) / nn)
+    return s if within(a, s * n, tol) and not within(a, n, tol) else None
+
+
+def _explain(
+    shown: str, a: Array, n: Array, tol: Tolerance, pen: Array | None
+) -> tuple[str, float | None]:
+    """One sentence on how ``a`` differs from ``n``, and its scale factor if it is one."""
+    if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and within(a.T, n, tol):
+        return f"'{shown}' equals the transpose of the expected value", None
+    s = _scale(a, n, tol)
+    if s is not None:
+        return "", s
+    if a.ndim == 2 and a.shape[1] > 1 and within(a[:, 1:], n[:, 1:], tol):
+        return (
+            f"only column 0 of '{shown}' differs (the bias column when the bias is folded into W); "
+            f"the other {a.shape[1] - 1} columns match"
+        ), None
+    if pen is not None and np.any(pen):
+        r = a - n
+        lam = float(np.sum(r * pen) / np.sum(pen * pen))
+        if within(a, n + lam * pen, tol):
+            factor = 1.0 + lam
+            if abs(factor) < 1e-6:
+                return (
+                    f"'{shown}' equals the expected value without the penalty's gradient: is the penalty term missing?"
+                ), None
+            return (
+                f"'{shown}' differs only in the penalty term: it holds {factor:.2f}x the declared penalty's gradient"
+            ), None
+    cos, ratio, rel = cosine(a, n), norm_ratio(a, n), rel_error_norm(a, n)
+    measures = (
+        f"relative error {rel:.2g}, cosine {cos:.2f}"
+        if cos is not None
+        else f"relative error {rel:.2g}"
+    )
+    if ratio is not None:
+        measures += f", norm ratio {ratio:.2f}"
+    if cos is not None and cos < -0.9:
+        return f"'{shown}' points the opposite way ({measures}): look for a sign error", None
+    if cos is not None and cos > 0.9:
+        return f"'{shown}' has nearly the right direction but not the right size ({measures})", None
+    return f"'{shown}' differs ({measures})", None
+
+
+def _scale_sentence(names: list[str], s: float, N: int | None, K: int | None) -> str:
+    subject = (
+        f"'{names[0]}' is"
+        if len(names) == 1
+        else f"{join_names([repr(x) for x in names])} are each"
+    )
+    if abs(s + 1) <= 1e-6:
+        return f"{subject} exactly the negative of the expected value: a sign error"
+    hint = _factor_hint(abs(s), N, K)
+    sign = "minus " if s < 0 else ""
+    return f"{subject} {sign}{abs(s):.3g}x the expected value" + (f" ({hint})" if hint else "")
+
+
+def _canonical_order(names: Iterable[str]) -> list[str]:
+    def key(name: str) -> tuple[int, int, str]:
+        digits = "".join(ch for ch in name if ch.isdigit())
+        group = 1 if _is_bias(name) else 0
+        return (group, int(digits) if digits else 0, name)
+
+    return sorted(names, key=key)
+
+
+def describe_difference(
+    student: Mapping[str, object],
+    expected: Mapping[str, Array],
+    tol: Tolerance | None = None,
+    *,
+    N: int | None = None,
+    K: int | None = None,
+    penalty: Mapping[str, Array] | None = None,
+    display_names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Concrete sentences on what differs between the student's arrays and the expected ones.
+
+    Parameters
+    ----------
+    student, expected : mapping name -> ndarray (canonical names and layout)
+    N, K : int, optional
+        Instances and outputs of the problem, to name factors like 1/N.
+    penalty : mapping name -> ndarray, optional
+        The declared penalty's gradient per array (zeros for biases), to recognise
+        an output that differs only in the penalty term.
+    """
+    tol = tol or Tolerance()
+    shown = dict(display_names or {})
+    sentences: list[str] = []
+    exact: list[str] = []
+    differ: list[str] = []
+    scales: dict[float, list[str]] = {}
+    for name in _canonical_order(expected):
+        label = shown.get(name, name)
+        n = np.asarray(expected[name], dtype=np.float64)
+        a = as_numeric(student.get(name))
+        if isinstance(a, str):
+            sentences.append(
+                f"your code returned no '{label}'"
+                if student.get(name) is None
+                else f"'{label}' is {a}, not a numeric array"
+            )
+            differ.append(name)
+            continue
+        if a.shape != n.shape:
+            if a.ndim == 2 and a.shape == n.shape[::-1] and within(a.T, n, tol):
+                sentences.append(
+                    f"'{label}' is the transpose of the expected value: shape {a.shape} where {n.shape} was expected"
+                )
+            else:
+                sentences.append(f"'{label}' has shape {a.shape} where {n.shape} was expected")
+            differ.append(name)
+            continue
+        if not np.isfinite(a).all():
+            sentences.append(f"'{label}' contains NaN or inf values")
+            differ.append(name)
+            continue
+        if within(a, n, tol):
+            exact.append(name)
+            continue
+        differ.append(name)
+        sentence, s = _explain(label, a, n, tol, None if penalty is None else penalty.get(name))
+        if s is not None:
+            scales.setdefault(float(f"{s:.9g}"), []).append(label)
+        else:
+            sentences.append(sentence)
+    for s, names in scales.items():
+        sentences.append(_scale_sentence(names, s, N, K))
+    if not differ:
+        return ["every output matches the expected values"]
+    labels = {k: repr(shown.get(k, k)) for k in expected}
+    if exact:
+        head = (
+            f"{join_names([labels[k] for k in differ])} "
+            f"{'differs' if len(differ) == 1 else 'differ'}; "
+            f"{join_names([labels[k] for k in exact])} "
+            f"{'matches' if len(exact) == 1 else 'match'} within tolerance"
+        )
+        sentences.insert(0, head)
+        sentences += _pattern_sentences(differ, exact, labels)
+    return sentences
+
+
+def _is_bias(name: str) -> bool:
+    return re.fullmatch(r"d?b\d+", name) is not None
+
+
+def _layer(name: str) -> int | None:
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return int(digits) if digits else None
+
+
+def _pattern_sentences(differ: list[str], exact: list[str], labels: Mapping[str, str]) -> list[str]:
+    """Where the differences sit: only biases, or only layers before the last."""
+    out = []
+    if all(_is_bias(k) for k in differ) and any(not _is_bias(k) for k in exact):
+        out.append(
+            f"only the biases differ ({join_names([labels[k] for k in differ])}); every weight array matches: "
+            "look at how the bias gradient is formed (the sum of V over instances, no penalty on b)"
+        )
+    layers = [_layer(k) for k in [*differ, *exact]]
+    if all(x is not None for x in layers):
+        last = max(x for x in layers if x is not None)
+        if all(_layer(k) != last for k in differ) and any(_layer(k) == last for k in exact):
+            out.append(
+                f"the last layer ({join_names([labels[k] for k in exact if _layer(k) == last])}) matches, "
+                "so the output sensitivity is right; the error is in passing it back to earlier layers"
+            )
+    return out

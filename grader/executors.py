@@ -1,0 +1,500 @@
+"""Run a grade function over many submissions; every submission ends in an Outcome.
+
+An executor turns ``Task``s into ``Outcome``s, yielded as each finishes (in any
+order). Whatever happens inside, a task ends in exactly one outcome::
+
+    result   the grade function returned a GradeResult (graded or ungradable)
+    error    it raised: the exception and traceback are kept for the instructor
+    died     the process grading it died (os._exit, a segfault, the OOM killer)
+    timeout  it ran past the batch's limit and its whole process group was killed
+
+Executors (the registry :data:`EXECUTORS`)::
+
+    local   one supervised process per submission, ``workers`` at a time (default).
+            A death or a timeout loses that submission only: there is no shared pool
+            to break. Each process leads its own session, so Ctrl-C reaches only the
+            supervisor, and a kill reaches the whole tree below it.
+    dask    each task runs on a Dask cluster (``scheduler="tcp://host:8786"``) and
+            there, the same supervised process as ``local``: outcomes are identical.
+            Dask is optional (``pip install "dask[distributed]"``); workers must see
+            the submissions' paths (a shared file system) and have the grader installed.
+    serial  a plain loop in this process, for debugging and a student's single check:
+            no isolation and no timeout.
+
+The grade function must be picklable for ``local`` and ``dask`` (a module-level
+function, a functools.partial of one, or :class:`grader.batch.GradeJob`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from grader.results import GradeResult
+
+GradeFn = Callable[[Path], GradeResult]
+Kind = Literal["result", "error", "died", "timeout"]
+
+STDERR_TAIL = 4000  # characters of a dead worker's stderr kept for the instructor
+
+
+class ExecutorUnavailableError(RuntimeError):
+    """An executor that cannot run here (a missing optional dependency, no scheduler)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade; ``index`` is its position in the batch."""
+
+    index: int
+    path: Path
+    identity: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one task ended.
+
+    result  : the GradeResult as a dict (kind "result" only)
+    reason  : one sentence for the gradebook ("" for a result)
+    detail  : a traceback or the tail of the worker's stderr, for the instructor
+    exitcode: the worker's exit code (negative: killed by that signal), when known
+    """
+
+    task: Task
+    kind: Kind
+    seconds: float
+    result: dict[str, Any] | None = None
+    reason: str = ""
+    detail: str = ""
+    exitcode: int | None = None
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """Yield one Outcome per task as each finishes. Closing the iterator stops the rest."""
+        ...
+
+
+# ---------------------------------------------------------------------------
+# Sentences
+
+
+def died_reason(exitcode: int | None) -> str:
+    """'the grading worker died while grading this submission (exit code -9: SIGKILL, ...)'."""
+    code = "unknown" if exitcode is None else str(exitcode)
+    why = ""
+    if exitcode is not None and exitcode < 0:
+        with contextlib.suppress(ValueError):
+            why = f": {signal.Signals(-exitcode).name}"
+        if exitcode == -signal.SIGKILL:
+            why += ", often the out-of-memory killer"
+    return f"the grading worker died while grading this submission (exit code {code}{why})"
+
+
+def timeout_reason(timeout: float) -> str:
+    return (
+        f"grading this submission took longer than the batch's limit of {timeout:g} s; "
+        "its grading worker was stopped"
+    )
+
+
+def error_reason(error: BaseException | str) -> str:
+    what = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return f"the grader failed on this submission ({what})"
+
+
+# ---------------------------------------------------------------------------
+# The child side: grade one submission, leave the answer in a file
+
+
+def _answer(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
+    """Call the grade function; its result or its exception as a JSON-able dict."""
+    try:
+        result = grade_fn(path)
+        if not isinstance(result, GradeResult):
+            raise TypeError(f"the grade function returned {type(result).__name__}, not GradeResult")
+        return {"kind": "result", "result": result.to_dict()}
+    except Exception as error:  # anything the grader raises becomes that submission's row
+        return {
+            "kind": "error",
+            "reason": error_reason(error),
+            "detail": traceback.format_exc(),
+        }
+
+
+def _write_answer(answer: dict[str, Any], answer_file: str) -> None:
+    tmp = answer_file + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(answer, handle, allow_nan=True)
+    os.replace(tmp, answer_file)
+
+
+def _redirect_output(log_file: str) -> None:
+    # The grade function's prints must not draw over the progress bar.
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _process_main(grade_fn: GradeFn, path: str, answer_file: str, log_file: str) -> None:
+    """Entry of a ``local`` worker process (multiprocessing)."""
+    os.setsid()  # its own session: Ctrl-C spares it, and killpg reaches its whole tree
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _redirect_output(log_file)
+    _write_answer(_answer(grade_fn, Path(path)), answer_file)
+
+
+def _subprocess_main(argv: Sequence[str]) -> int:
+    """Entry of ``python -m grader.executors PAYLOAD ANSWER`` (the supervised child of a Dask task)."""
+    payload, answer_file = argv
+    with open(payload, "rb") as handle:
+        grade_fn, path = pickle.load(handle)  # written a moment ago by our own supervisor
+    _write_answer(_answer(grade_fn, Path(path)), answer_file)
+    return 0
+
+
+def _read_answer(
+    task: Task, answer_file: Path, log_file: Path, exitcode: int | None, seconds: float
+) -> Outcome:
+    """Turn what a finished child left behind into its Outcome."""
+    try:
+        answer = json.loads(answer_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        answer = None
+    if answer is None or exitcode not in (0, None):
+        return Outcome(
+            task,
+            "died",
+            seconds,
+            reason=died_reason(exitcode),
+            detail=_tail(log_file),
+            exitcode=exitcode,
+        )
+    if answer["kind"] == "result":
+        return Outcome(task, "result", seconds, result=answer["result"], exitcode=exitcode)
+    return Outcome(
+        task, "error", seconds, reason=answer["reason"], detail=answer["detail"], exitcode=exitcode
+    )
+
+
+def _tail(log_file: Path) -> str:
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - STDERR_TAIL))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (it outlives its leader while any member lives)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _stop(proc: Any) -> None:
+    """Kill a live worker and its tree, then reap it.
+
+    The worker itself is killed too: it may not have called setsid() yet. Only an
+    unreaped pid is signalled, so a reused pid can never be hit.
+    """
+    _kill_group(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+
+
+def check_picklable(grade_fn: GradeFn, executor: str) -> None:
+    """ValueError with advice when ``grade_fn`` cannot be sent to another process."""
+    try:
+        pickle.dumps(grade_fn)
+    except Exception as error:
+        raise ValueError(
+            f"the {executor!r} executor sends the grade function to other processes, but it "
+            f"cannot be pickled ({error}); use a module-level function, a functools.partial "
+            "of one, or grader.batch.GradeJob (or the 'serial' executor)"
+        ) from None
+
+
+# ---------------------------------------------------------------------------
+# local: supervised processes
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    count = getattr(os, "process_cpu_count", None)
+    if count is not None:
+        return count() or 1
+    with contextlib.suppress(AttributeError):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # forkserver: a fresh, single-threaded parent for every worker (fork from a process
+    # running threads, as tqdm and Dask do, can deadlock), yet far cheaper than spawn.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+class LocalExecutor:
+    """``workers`` supervised processes at a time, one per submission (module doc)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
+        self.workers = max(1, workers or default_workers())
+        self.timeout = timeout
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        check_picklable(grade_fn, self.name)
+        ctx = _context()
+        if ctx.get_start_method() == "forkserver":
+            module = getattr(grade_fn, "__module__", None)
+            ctx.set_forkserver_preload(["grader.executors", *([module] if module else [])])
+        pending = list(tasks)[::-1]
+        running: dict[int, tuple[Task, Any, float]] = {}  # sentinel -> (task, process, start)
+        with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
+            work = Path(tmp)
+            try:
+                while pending or running:
+                    while pending and len(running) < self.workers:
+                        task = pending.pop()
+                        proc = ctx.Process(  # type: ignore[attr-defined]
+                            target=_process_main,
+                            args=(
+                                grade_fn,
+                                str(task.path),
+                                str(work / f"{task.index}.json"),
+                                str(work / f"{task.index}.log"),
+                            ),
+                            name=f"grade-{task.identity}",
+                        )
+                        proc.start()
+                        running[proc.sentinel] = (task, proc, time.monotonic())
+                    ready = multiprocessing.connection.wait(
+                        list(running), timeout=self._wait(running)
+                    )
+                    for sentinel in ready:
+                        task, proc, start = running.pop(sentinel)  # type: ignore[arg-type]
+                        proc.join()
+                        _kill_group(proc.pid)  # leftovers the grade left behind
+                        answer, log = work / f"{task.index}.json", work / f"{task.index}.log"
+                        outcome = _read_answer(
+                            task, answer, log, proc.exitcode, time.monotonic() - start
+                        )
+                        answer.unlink(missing_ok=True)
+                        log.unlink(missing_ok=True)
+                        yield outcome
+                    for sentinel, (task, proc, start) in list(running.items()):
+                        if self.timeout is not None and time.monotonic() - start > self.timeout:
+                            _stop(proc)
+                            del running[sentinel]
+                            yield Outcome(
+                                task,
+                                "timeout",
+                                time.monotonic() - start,
+                                reason=timeout_reason(self.timeout),
+                                detail=_tail(work / f"{task.index}.log"),
+                                exitcode=proc.exitcode,
+                            )
+            finally:  # Ctrl-C, an error, or the consumer stopped early: stop every worker
+                for _, proc, _ in running.values():
+                    _stop(proc)
+
+    def _wait(self, running: dict[int, tuple[Task, Any, float]]) -> float | None:
+        if self.timeout is None:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(start + self.timeout - now for _, _, start in running.values())) + 0.01
+
+
+# ---------------------------------------------------------------------------
+# serial: in this process
+
+
+class SerialExecutor:
+    """A loop in this process: exceptions are caught, deaths and timeouts are not."""
+
+    name = "serial"
+
+    def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
+        del workers, timeout  # one at a time, no limit: this is the debugging executor
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        for task in tasks:
+            start = time.monotonic()
+            answer = _answer(grade_fn, task.path)
+            seconds = time.monotonic() - start
+            if answer["kind"] == "result":
+                yield Outcome(task, "result", seconds, result=answer["result"])
+            else:
+                yield Outcome(
+                    task, "error", seconds, reason=answer["reason"], detail=answer["detail"]
+                )
+
+
+# ---------------------------------------------------------------------------
+# dask: the same supervised child, on a cluster
+
+
+def supervise_one(grade_fn: GradeFn, task: Task, timeout: float | None) -> Outcome:
+    """Grade one task in a supervised ``python -m grader.executors`` child; always an Outcome.
+
+    A subprocess, not multiprocessing: Dask workers are daemonic processes, which
+    multiprocessing forbids to have children.
+    """
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+        payload, answer, log = (
+            Path(tmp, "payload.pkl"),
+            Path(tmp, "answer.json"),
+            Path(tmp, "log.txt"),
+        )
+        payload.write_bytes(pickle.dumps((grade_fn, str(task.path))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.executors", str(payload), str(answer)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=env,
+                start_new_session=True,
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait()
+                return Outcome(
+                    task,
+                    "timeout",
+                    time.monotonic() - start,
+                    reason=timeout_reason(timeout or 0),
+                    detail=_tail(log),
+                    exitcode=proc.returncode,
+                )
+            finally:
+                _kill_group(proc.pid)
+        return _read_answer(task, answer, log, proc.returncode, time.monotonic() - start)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ExecutorUnavailableError(
+            "the 'dask' executor needs Dask's distributed scheduler, which is not installed: "
+            'pip install "dask[distributed]"'
+        ) from None
+    return distributed
+
+
+class DaskExecutor:
+    """Each task is :func:`supervise_one` on a Dask cluster (module doc).
+
+    scheduler : "tcp://host:8786", or a ``distributed.Client`` to use as it is
+    """
+
+    name = "dask"
+
+    def __init__(
+        self, workers: int | None = None, timeout: float | None = None, scheduler: Any = None
+    ) -> None:
+        del workers  # the cluster decides how many run at once
+        if scheduler is None:
+            raise ExecutorUnavailableError(
+                "the 'dask' executor needs a scheduler address, e.g. tcp://host:8786"
+            )
+        self.timeout = timeout
+        self.scheduler = scheduler
+        self.distributed = _import_distributed()
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        check_picklable(grade_fn, self.name)
+        dist = self.distributed
+        own = isinstance(self.scheduler, str)
+        try:
+            client = dist.Client(self.scheduler, timeout="10s") if own else self.scheduler
+        except OSError as error:
+            raise ExecutorUnavailableError(
+                f"cannot reach the Dask scheduler at {self.scheduler}: {error}"
+            ) from None
+        submitted: list[Any] = []
+        started: dict[str, tuple[Task, float]] = {}
+        try:
+            for task in tasks:
+                future = client.submit(
+                    supervise_one,
+                    grade_fn,
+                    task,
+                    self.timeout,
+                    pure=False,
+                    key=f"grade-{task.index}-{os.urandom(4).hex()}",
+                )
+                submitted.append(future)
+                started[future.key] = (task, time.monotonic())
+            for future in dist.as_completed(submitted):
+                task, start = started[future.key]
+                if future.status == "finished":
+                    yield future.result()
+                    continue
+                # The supervising task itself failed: its Dask worker died, or Dask erred.
+                failure = future.exception()
+                killed = type(failure).__name__ == "KilledWorker"
+                yield Outcome(
+                    task,
+                    "died" if killed else "error",
+                    time.monotonic() - start,
+                    reason=died_reason(None) + " (the Dask worker running it died)"
+                    if killed
+                    else error_reason(failure),
+                    detail=repr(failure),
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                client.cancel([f for f in submitted if not f.done()])
+            if own:
+                client.close()
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {
+    "local": LocalExecutor,
+    "serial": SerialExecutor,
+    "dask": DaskExecutor,
+}
+
+
+def make_executor(
+    name: str, *, workers: int | None = None, timeout: float | None = None, scheduler: Any = None
+) -> Executor:
+    """An executor from :data:`EXECUTORS` by name."""
+    if name not in EXECUTORS:
+        raise ValueError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    if name == "dask":
+        return DaskExecutor(workers, timeout, scheduler=scheduler)
+    return EXECUTORS[name](workers, timeout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_subprocess_main(sys.argv[1:]))

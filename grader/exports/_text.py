@@ -1,0 +1,33 @@
+"""Small text helpers shared by the exports: numbers, Markdown, spreadsheet cells, XML."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+# XML 1.0 allows tab, newline, carriage return and everything from U+0020 on
+# (minus surrogates and U+FFFE/U+FFFF); a student's output may hold anything.
+_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def number(x: float) -> str:
+    """2.0 -> '2', 1.5 -> '1.5': shortest exact form, no exponent for whole numbers."""
+    if not math.isfinite(x):
+        return repr(x)
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally in Markdown (table cells included), on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP: CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold."""
+    return _XML_INVALID.sub("\ufffd", text)

@@ -1,0 +1,93 @@
+"""A Markdown class summary, e.g. for a GitHub Actions job summary (``$GITHUB_STEP_SUMMARY``).
+
+Sections: how many submissions ended how, the points of those graded, how many
+students demonstrated each objective, the most common misconceptions (students
+per diagnosis), and the submissions that need the instructor's attention.
+Counts and names only: no check's evidence, so no hidden input or expected value.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader.cache import atomic_write_text
+from grader.exports._text import md_escape, number
+from grader.exports.gradebook import Row
+from grader.results import LEVELS
+
+STATUS_LABELS = {
+    "graded": "graded",
+    "ungradable": "ungradable (the submission's problem)",
+    "failed": "grading failed (the grader's problem: run the batch again)",
+    "pending": "not graded yet",
+}
+
+
+def class_summary(rows: Sequence[Row], *, title: str = "Class summary", top: int = 5) -> str:
+    """The Markdown summary of a batch (module doc); ``top`` misconceptions are listed."""
+    lines = [f"# {md_escape(title)}", ""]
+    counts: Counter[str] = Counter(r.status for r in rows)
+    lines += ["| Submissions | Count |", "|---|---:|", f"| all | {len(rows)} |"]
+    lines += [f"| {label} | {counts[s]} |" for s, label in STATUS_LABELS.items() if counts[s]]
+    scores = [r.result.score for r in rows if r.graded and r.result and r.result.score]
+    if scores:
+        points = [s.points for s in scores]
+        lines += [
+            "",
+            f"**Points** (graded, out of {number(scores[0].max_points)}): "
+            f"mean {number(round(statistics.fmean(points), 2))}, "
+            f"median {number(round(statistics.median(points), 2))}, "
+            f"min {number(min(points))}, max {number(max(points))}",
+        ]
+
+        titles: dict[str, str] = {}
+        levels: dict[str, Counter[str]] = {}
+        for s in scores:
+            for o in s.objectives:
+                titles.setdefault(o.objective, o.title or o.objective)
+                levels.setdefault(o.objective, Counter())[o.level] += 1
+        lines += ["", "## Objectives", ""]
+        lines += ["| Objective | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * len(LEVELS)]
+        lines += [
+            f"| {md_escape(titles[o])} | " + " | ".join(str(c[lv]) for lv in LEVELS) + " |"
+            for o, c in levels.items()
+        ]
+
+    students: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for r in rows:
+        if not (r.graded and r.result):
+            continue
+        found = {
+            c.diagnosis.name: c.diagnosis.title
+            for c in r.result.checks
+            if c.diagnosis is not None and c.diagnosis.kind == "misconception"
+        }
+        names.update(found)
+        students.update(found.keys())  # once per student, however many checks show it
+    if students:
+        lines += ["", "## Most common misconceptions", "", "| Misconception | Students |"]
+        lines += ["|---|---:|"]
+        lines += [
+            f"| {md_escape(names[n] or n)} | {k} |"
+            for n, k in sorted(students.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        ]
+
+    attention = [r for r in rows if r.status != "graded" or r.reason]
+    if attention:
+        lines += ["", "## Needs attention", ""]
+        lines += [
+            f"- **{md_escape(r.identity)}** ({r.status}): {md_escape(r.reason)}" for r in attention
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_class_summary(
+    path: Path, rows: Sequence[Row], *, title: str = "Class summary", top: int = 5
+) -> Path:
+    """Write :func:`class_summary` atomically; returns ``path``."""
+    atomic_write_text(Path(path), class_summary(rows, title=title, top=top))
+    return Path(path)

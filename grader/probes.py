@@ -1,0 +1,501 @@
+"""What a probe asks of an adapter, and its output contract (the trusted parent's side).
+
+A probe is one question asked of the student's code (ARCHITECTURE, "The probe
+contract"). For each ``call`` this module says, in the parent:
+
+- :func:`prepare`      canonical inputs -> the student's layout, plus a :class:`ProbeContext`
+                       (kept by the parent, never sent; :meth:`ProbeContext.child_params`
+                       is the JSON the child gets)
+- :func:`output_specs` output name -> expected shape, in the student's layout, so a
+                       wrong shape is reported in the student's terms
+- :func:`to_canonical` the child's raw arrays -> the canonical names and layout
+- :func:`expected`     the reference's canonical values (only after the child is gone)
+
+Conventions (objective, optimiser, schedule, cost) default per style
+(``grader.adapters.conventions.STYLE_CONVENTIONS``: what a faithful copy of that
+code computes) and a rubric may override each in the probe's parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from grader.adapters.binding import CALLS, AdapterBinding
+from grader.adapters.conventions import (
+    CONVENTION_KEYS,
+    COST_KINDS,
+    STYLE_CONVENTIONS,
+    build_optimizer,
+    conventions,
+    optimizer_hyper,
+    schedule_hyper,
+)
+from grader.adapters.styles import Style, style_of
+from reference import network
+from reference.encoding import one_hot
+from reference.network import Model
+from reference.objectives import Objective, printed_cost
+from reference.params import Params
+from reference.schedules import make_schedule
+from reference.training import TrainConfig, train
+
+Array = np.ndarray
+__all__ = [
+    "CONVENTION_KEYS",
+    "COST_KINDS",
+    "PLAN_KEYS",
+    "PROBES",
+    "STYLE_CONVENTIONS",
+    "Probe",
+    "ProbeContext",
+    "Sizes",
+    "batch_orders",
+    "expected",
+    "output_specs",
+    "prepare",
+    "to_canonical",
+]
+
+# A check's parameters that belong to the plan (the problem) or the grader, not to a probe.
+PLAN_KEYS = ("sizes", "N", "seed", "init", "timeout", "max_ratio", "h", "steps")
+HYPER_DEFAULTS: dict[str, Any] = {
+    "C": 0.0,
+    "eta": 0.001,
+    "alpha": 0.0,
+    "epochs": None,  # from the permutations, else required
+    "minibatches": 1,
+    "decrease_const": 0.1,
+    "decrease_iter": 10,
+    "shuffle": True,
+    "random_state": None,
+    "repeats": 5,
+    "n_classes": None,
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Sizes of one probe: layers (D, H.., K), N instances, E epochs, T optimiser steps.
+
+    K is the number of classes: the last layer's size, or given on its own (one_hot).
+    """
+
+    layers: tuple[int, ...] = ()
+    N: int = 0
+    E: int = 0
+    T: int = 0
+    K: int = 0
+
+    def __post_init__(self) -> None:
+        if self.layers and not self.K:
+            object.__setattr__(self, "K", int(self.layers[-1]))
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """Everything :func:`expected` needs; kept by the parent, never sent to the child.
+
+    inputs     : canonical arrays (read-only copies): W1.., b1.., X (D, N), Y (K, N), y (N,),
+                 perms (E, N), dW1.. (T, ...)
+    hyper      : the probe's hyper-parameters, defaults filled in
+    objective  : what the gradient differentiates (C included)
+    cost_kind  : "printed" (the course's _cost) or "objective" (``cost_objective``'s value)
+    """
+
+    call: str
+    binding: AdapterBinding
+    inputs: Mapping[str, Array]
+    hyper: Mapping[str, Any]
+    model: Model
+    objective: Objective
+    cost_kind: str
+    cost_objective: Objective
+    printed_loss: str
+    optimizer: str
+    optimizer_hyper: Mapping[str, Any]
+    bias_momentum: bool
+    schedule: str
+    sizes: Sizes = field(default_factory=Sizes)
+
+    def params(self) -> Params:
+        """The canonical parameters among the inputs."""
+        return Params.from_dict({k: v for k, v in self.inputs.items() if _is_param(k)})
+
+    def child_params(self) -> dict[str, Any]:
+        """The JSON ``params`` the child gets: the complete binding, hyper-parameters, sizes."""
+        out: dict[str, Any] = {"adapter": self.binding.to_json()}
+        out |= {k: v for k, v in self.hyper.items() if v is not None}
+        if self.call == "one_hot":
+            out["n_classes"] = self.sizes.K
+        if len(self.sizes.layers) >= 3:
+            D, H, K = self.sizes.layers[0], self.sizes.layers[1], self.sizes.layers[-1]
+            out |= {"n_features": D, "n_hidden": H, "n_output": K}
+        return out
+
+    def train_config(self) -> TrainConfig:
+        """The reference's configuration of the replayed ``fit``."""
+        return TrainConfig(
+            epochs=int(self.hyper["epochs"]),
+            minibatches=int(self.hyper["minibatches"]),
+            shuffle="none",  # the batch order is given
+            optimizer=self.optimizer,
+            optimizer_hyper=self.optimizer_hyper,
+            schedule=self.schedule,
+            schedule_hyper=schedule_hyper(self.schedule, self.hyper),
+            bias_momentum=self.bias_momentum,
+            model=self.model,
+            objective=self.objective,
+            printed_loss=self.printed_loss,
+            printed_bias_style=self.binding.bias,
+        )
+
+
+def _is_param(name: str) -> bool:
+    return len(name) > 1 and name[0] in "Wb" and name[1:].isdigit()
+
+
+def _readonly(a: Any) -> Array:
+    a = np.array(a)
+    a.flags.writeable = False
+    return a
+
+
+# ---------------------------------------------------------------------------
+# The registry: one entry per call
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One call: the canonical inputs it needs and the hyper-parameters it takes."""
+
+    call: str
+    inputs: tuple[str, ...]  # "params" = W1..WL, b1..bL
+    hyper: tuple[str, ...]
+    expected: Callable[[ProbeContext], dict[str, Array]]
+
+
+def _forward(ctx: ProbeContext) -> dict[str, Array]:
+    return {"A_out": network.forward(ctx.params(), ctx.inputs["X"], ctx.model).output}
+
+
+def _gradients(ctx: ProbeContext) -> dict[str, Array]:
+    g = network.gradients(ctx.params(), ctx.inputs["X"], ctx.inputs["Y"], ctx.model, ctx.objective)
+    return {f"d{k}": v for k, v in g.as_dict().items()}
+
+
+def _cost(ctx: ProbeContext) -> dict[str, Array]:
+    P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
+    if ctx.cost_kind == "printed":
+        A = network.forward(P, X, ctx.model).output
+        C = float(ctx.hyper["C"])
+        J = printed_cost(P, A, Y, ctx.printed_loss, C, ctx.binding.bias)
+    else:
+        J = network.objective_value(P, X, Y, ctx.model, ctx.cost_objective)
+    return {"cost": np.array(J)}
+
+
+def _optimizer(ctx: ProbeContext) -> dict[str, Array]:
+    P = ctx.params().copy()
+    names, arrays = P.names(), P.arrays()
+    opt = build_optimizer(ctx.optimizer, ctx.optimizer_hyper, ctx.bias_momentum, P)
+    trail: list[list[Array]] = [[] for _ in names]
+    for t in range(ctx.sizes.T):
+        opt.step(arrays, [ctx.inputs[f"d{n}"][t] for n in names], float(ctx.hyper["eta"]))
+        for i, W in enumerate(arrays):
+            trail[i].append(W.copy())
+    return {n: np.stack(tr) for n, tr in zip(names, trail, strict=True)}
+
+
+def _schedule(ctx: ProbeContext) -> dict[str, Array]:
+    s = make_schedule(ctx.schedule, **schedule_hyper(ctx.schedule, ctx.hyper))
+    return {"eta": np.array([s.rate(k) for k in range(int(ctx.hyper["epochs"]))])}
+
+
+def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Array:
+    """Each epoch's order of the ORIGINAL instances, (E, N): the course composes its draws.
+
+    The course shuffles the already shuffled arrays, ``X_data = X_data[p_k]``, so
+    epoch k sees ``order_k = order_{k-1}[p_k]``.
+    """
+    order, out = np.arange(N), []
+    for k in range(epochs):
+        if shuffle and perms is not None:
+            order = order[perms[k]]
+        out.append(order)
+    return np.array(out, dtype=np.int64).reshape(epochs, N)
+
+
+def _train(ctx: ProbeContext) -> dict[str, Array]:
+    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
+    orders = batch_orders(ctx.inputs.get("perms"), X.shape[1], E, bool(ctx.hyper["shuffle"]))
+    parts = np.array_split(np.arange(X.shape[1]), int(ctx.hyper["minibatches"]))
+    batches = [[o[p] for p in parts] for o in orders]
+    P, trace = train(ctx.params(), X.T, y, ctx.train_config(), batches)
+    cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
+    return P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
+
+
+def _predict(ctx: ProbeContext) -> dict[str, Array]:
+    return {"labels": network.predict(ctx.params(), ctx.inputs["X"], ctx.model).astype(np.int64)}
+
+
+def _one_hot(ctx: ProbeContext) -> dict[str, Array]:
+    return {"Y": one_hot(ctx.inputs["y"], ctx.hyper["n_classes"])}
+
+
+def _timing(ctx: ProbeContext) -> dict[str, Array]:
+    return {}  # no reference value: the check compares the two times the child measured
+
+
+_TRAIN_HYPER = (
+    "C",
+    "eta",
+    "alpha",
+    "epochs",
+    "minibatches",
+    "decrease_const",
+    "decrease_iter",
+    "shuffle",
+    "random_state",
+)
+
+PROBES: dict[str, Probe] = {
+    p.call: p
+    for p in (
+        Probe("forward", ("params", "X"), (), _forward),
+        Probe("gradients", ("params", "X", "Y"), ("C",), _gradients),
+        Probe("cost", ("params", "X", "Y"), ("C",), _cost),
+        Probe("optimizer", ("params", "grads"), ("eta", "alpha"), _optimizer),
+        Probe("schedule", (), ("eta", "decrease_const", "decrease_iter", "epochs"), _schedule),
+        Probe(
+            "train",
+            ("params", "X", "y"),
+            _TRAIN_HYPER,
+            _train,
+        ),
+        Probe("predict", ("params", "X"), (), _predict),
+        Probe("one_hot", ("y",), ("n_classes",), _one_hot),
+        Probe("timing", ("params", "X", "Y"), ("C", "repeats"), _timing),
+    )
+}
+assert tuple(PROBES) == CALLS
+
+
+def _probe(call: str) -> Probe:
+    if call not in PROBES:
+        raise ValueError(f"unknown probe call {call!r}; known: {', '.join(PROBES)}")
+    return PROBES[call]
+
+
+# ---------------------------------------------------------------------------
+# The four functions of the contract
+
+
+def prepare(
+    call: str,
+    binding: AdapterBinding,
+    probe_params: Mapping[str, Any],
+    canonical_inputs: Mapping[str, Array],
+) -> tuple[dict[str, Array], ProbeContext]:
+    """Inputs in the student's layout, and the context :func:`expected` needs.
+
+    Parameters
+    ----------
+    call : a name in ``PROBES``
+    binding : the rubric's adapter binding
+    probe_params : hyper-parameters (``PROBES[call].hyper``) and conventions
+        (``CONVENTION_KEYS``); the plan's and grader's own keys (``PLAN_KEYS``) are ignored
+    canonical_inputs : W1..WL, b1..bL; X (D, N); Y (K, N); y (N,) ints; perms (E, N) (train,
+        the course's per-epoch ``np.random.permutation`` draws); dW1.., db1.. (T, *shape) (optimizer)
+    """
+    probe, style = _probe(call), style_of(binding)
+    allowed = (*probe.hyper, *CONVENTION_KEYS, *PLAN_KEYS)
+    unknown = sorted(set(probe_params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"probe {call!r}: unknown parameter {unknown[0]!r}; allowed: {', '.join(allowed)}"
+        )
+    inputs = {k: _readonly(v) for k, v in canonical_inputs.items()}
+    P = None
+    if "params" in probe.inputs:
+        P = Params.from_dict({k: v for k, v in inputs.items() if _is_param(k)})
+        style.check_depth(P)
+    hyper = _hyper(probe, probe_params, inputs)
+    ctx = _context(probe, binding, inputs, hyper, conventions(binding, probe_params), P)
+    return _student_inputs(ctx, style, P), ctx
+
+
+def _hyper(probe: Probe, given: Mapping[str, Any], inputs: Mapping[str, Array]) -> dict[str, Any]:
+    """The probe's hyper-parameters with defaults, after checking the inputs it needs."""
+    hyper = {k: given.get(k, HYPER_DEFAULTS[k]) for k in probe.hyper}
+    needed = [k for k in probe.inputs if k not in ("params", "grads") and k not in inputs]
+    if probe.call == "train" and hyper["shuffle"] and "perms" not in inputs:
+        needed.append("perms")
+    if needed:
+        raise ValueError(f"probe {probe.call!r} needs canonical inputs {', '.join(needed)}")
+    if "epochs" in hyper and hyper["epochs"] is None:
+        if "perms" not in inputs:
+            raise ValueError(f"probe {probe.call!r} needs 'epochs'")
+        hyper["epochs"] = int(inputs["perms"].shape[0])
+    return hyper
+
+
+def _context(
+    probe: Probe,
+    binding: AdapterBinding,
+    inputs: dict[str, Array],
+    hyper: dict[str, Any],
+    conv: Mapping[str, Any],
+    P: Params | None,
+) -> ProbeContext:
+    """The declared conventions made into reference objects, each checked now (not after the run)."""
+    C = float(hyper.get("C", 0.0))
+    objective = Objective(
+        conv["loss"], conv["reduction"], conv["penalty"], C, conv["penalize_bias"]
+    )
+    cost_objective = objective.with_(
+        **{k[5:]: conv[k] for k in ("cost_loss", "cost_penalty", "cost_reduction") if conv[k]}
+    )
+    model = Model(conv["hidden"], conv["output"])
+    network.check_compatible(model, objective)
+    uses_optimizer = probe.call in ("optimizer", "train") and P is not None
+    opt_hyper = optimizer_hyper(conv, hyper, P) if uses_optimizer and P else {}
+    if probe.call in ("schedule", "train"):
+        make_schedule(conv["schedule"], **schedule_hyper(conv["schedule"], hyper))
+    N = next((inputs[k].shape[-1] for k in ("X", "y") if k in inputs), 0)
+    T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
+    layers = P.sizes if P is not None else ()
+    E, K = int(hyper.get("epochs") or 0), int(hyper.get("n_classes") or 0)
+    if probe.call == "one_hot" and not K:  # K from the labels: the sorted distinct classes
+        K = int(np.unique(inputs["y"]).size)
+    return ProbeContext(
+        call=probe.call,
+        binding=binding,
+        inputs=MappingProxyType(inputs),
+        hyper=MappingProxyType(hyper),
+        model=model,
+        objective=objective,
+        cost_kind=conv["cost_kind"],
+        cost_objective=cost_objective,
+        printed_loss=conv["printed_loss"] or objective.loss,
+        optimizer=conv["optimizer"],
+        optimizer_hyper=MappingProxyType(opt_hyper),
+        bias_momentum=bool(conv["bias_momentum"]),
+        schedule=conv["schedule"],
+        sizes=Sizes(layers, int(N), E, int(T), K),
+    )
+
+
+def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[str, Array]:
+    inputs, b = ctx.inputs, ctx.binding
+    out: dict[str, Array] = {}
+    if P is not None:
+        out |= style.params_to(P, b)
+    if "X" in inputs:
+        out["X"] = style.X_to(inputs["X"])
+    if "Y" in inputs:
+        out["Y"] = style.Y_to(inputs["Y"])
+    if "y" in inputs:
+        out["y"] = np.array(inputs["y"], dtype=np.int64)
+    if ctx.call == "optimizer" and P is not None:
+        steps = [
+            style.params_to(Params.from_dict({n: inputs[f"d{n}"][t] for n in P.names()}), b)
+            for t in range(ctx.sizes.T)
+        ]
+        out |= {f"d{k}": np.stack([s[k] for s in steps]) for k in steps[0]} if steps else {}
+    if ctx.call == "train":
+        if style.name == "template":  # the template takes each epoch's order of the original data
+            out["orders"] = batch_orders(
+                inputs.get("perms"), ctx.sizes.N, ctx.sizes.E, bool(ctx.hyper["shuffle"])
+            )
+        elif "perms" in inputs:
+            out["perms"] = np.array(inputs["perms"], dtype=np.int64)
+    if ctx.call == "timing" and P is not None:  # the baseline runs in the child, canonical layout
+        out |= {f"base_{k}": np.array(v) for k, v in P.as_dict().items()}
+        out |= {"base_X": np.array(inputs["X"]), "base_Y": np.array(inputs["Y"])}
+    return out
+
+
+def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, tuple[int, ...]]:
+    """Output name -> expected shape, in the student's layout (what the sandbox validates)."""
+    _probe(call)
+    style = style_of(binding)
+    N, E, T, K = sizes.N, sizes.E, sizes.T, sizes.K
+    shapes: dict[str, tuple[int, ...]] = {}
+    if sizes.layers:
+        dummy = Params(
+            [np.zeros((o, i)) for i, o in zip(sizes.layers, sizes.layers[1:], strict=False)],
+            [np.zeros((o, 1)) for o in sizes.layers[1:]],
+        )
+        shapes = {k: v.shape for k, v in style.params_to(dummy, binding).items()}
+    if call == "forward":
+        return {style.forward_out: style.Y_to(np.zeros((K, N))).shape}
+    if call == "gradients":
+        return {style.grad_name(k): s for k, s in shapes.items()}
+    if call == "cost":
+        return {"cost": ()}
+    if call == "optimizer":
+        return {k: (T, *s) for k, s in shapes.items()}
+    if call == "schedule":
+        return {"eta": (E,)}
+    if call == "train":
+        return shapes | {style.train_cost: (E,), style.train_accuracy: (E + 1,)}
+    if call == "predict":
+        return {"labels": (N,)}
+    if call == "one_hot":
+        return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
+    return {"student_seconds": (), "baseline_seconds": ()}
+
+
+# Outputs that need no conversion: the same name and meaning in every style.
+_PLAIN_OUTPUTS = {
+    "cost": ("cost",),
+    "schedule": ("eta",),
+    "timing": ("student_seconds", "baseline_seconds"),
+}
+
+
+def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -> dict[str, Array]:
+    """The child's raw arrays (already validated against :func:`output_specs`) -> canonical."""
+    _probe(call)
+    style = style_of(binding)
+
+    def get(name: str) -> Array:
+        if name not in raw:
+            raise ValueError(f"probe {call!r}: the child returned no {name!r}")
+        return np.asarray(raw[name])
+
+    # the template's depth shows in its names; the course and textbook classes have two layers
+    L = sum(1 for k in raw if k.startswith(("W", "dW"))) or 2
+    names = style.param_names(L)
+    if call == "forward":
+        return {"A_out": style.Y_from(get(style.forward_out))}
+    if call == "gradients":
+        g = style.params_from({n: get(style.grad_name(n)) for n in names}, binding)
+        return {f"d{k}": v for k, v in g.as_dict().items()}
+    if call == "optimizer":
+        T = get(names[0]).shape[0]
+        steps = [style.params_from({n: get(n)[t] for n in names}, binding) for t in range(T)]
+        return (
+            {k: np.stack([P.as_dict()[k] for P in steps]) for k in Params.names(steps[0])}
+            if T
+            else {}
+        )
+    if call == "train":
+        P = style.params_from({n: get(n) for n in names}, binding)
+        return P.as_dict() | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}
+    if call == "one_hot":
+        return {"Y": style.Y_from(get(style.one_hot_out))}
+    if call == "predict":
+        return {"labels": get("labels").astype(np.int64)}
+    return {n: get(n) for n in _PLAIN_OUTPUTS[call]}
+
+
+def expected(context: ProbeContext) -> dict[str, Array]:
+    """The reference's canonical values for this probe (call only after the child is gone)."""
+    return _probe(context.call).expected(context)

@@ -1,0 +1,304 @@
+"""Outcomes: what one check found, what the checks add up to, and the whole grade.
+
+Outcomes never hold definitions beyond the ids they refer to. Everything here
+is a frozen dataclass with ``to_dict`` / ``from_dict``; :class:`GradeResult`
+adds a versioned JSON form.
+
+JSON schema ``"mlp-grader/result/1"`` (one object; every key always present)::
+
+    schema      "mlp-grader/result/1"
+    submission  {identity, path, content_hash}
+    status      "graded" | "ungradable";  reason: str ("" when graded)
+    checks      [CheckResult]:
+                  check_id, objective, title, status ("passed" | "failed" | "not_assessed" | "error"),
+                  points, max_points, visibility ("public" | "hidden"),
+                  evidence [str], comparisons [Comparison], diagnosis Diagnosis | null,
+                  convention str | null, feedback str, next_step str, reason str
+                Comparison: name, stage, passed, message, display_name, shape [int] | null,
+                  expected_shape [int], measures null | {rel_error_max, rel_error_norm,
+                  max_abs_diff, cosine (null if undefined), norm_ratio (null if undefined),
+                  n_outside, n_total}
+                Diagnosis: name, kind ("misconception" | "convention"), title, description,
+                  topic, next_step, parts [str], max_difference, alternatives [str], message
+    score       null (ungradable) | {points, max_points, complete, counts {status: n},
+                  objectives [{objective, title, level, points, max_points,
+                               evidence [{check_id, status, visibility, sentence}]}]}
+                level: "demonstrated" | "partly" | "not yet" | "not assessed"
+    provenance  {grader_version, rubric_hash, reference_version, python, numpy, seeds,
+                 sandbox_tier, ...}: JSON values, kept as given
+    notes       [str]       e.g. what definitions mode skipped, a sandbox advisory
+    stdout, stderr  str     excerpts of the student's output
+
+Floats are written with Python's shortest round-trip repr, so ``from_json(to_json())``
+reproduces every value exactly. Undefined measures are null; a measure that overflowed
+(arrays near 1e308) would be written as JSON's non-standard ``Infinity``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from grader.compare import Comparison
+from grader.diagnose import Diagnosis
+
+SCHEMA = "mlp-grader/result/1"
+
+CheckStatus = Literal["passed", "failed", "not_assessed", "error"]
+CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "not_assessed", "error")
+Level = Literal["demonstrated", "partly", "not yet", "not assessed"]
+LEVELS: tuple[Level, ...] = ("demonstrated", "partly", "not yet", "not assessed")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check observed.
+
+    evidence  : short sentences of what was observed, with numbers
+    comparisons: one per compared part, against the expected values (against the
+                accepted convention's values when ``convention`` is set)
+    convention: the accepted convention the student's output follows, if any
+    feedback  : the rubric's pass or fail wording
+    next_step : what to do next ("" when passed)
+    reason    : why it was not assessed, what happened to the probe (a timeout, an
+                exception), or what went wrong on the grader's side; "" otherwise
+    """
+
+    check_id: str
+    objective: str
+    status: CheckStatus
+    points: float
+    max_points: float
+    visibility: str = "public"
+    title: str = ""
+    evidence: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    diagnosis: Diagnosis | None = None
+    convention: str | None = None
+    feedback: str = ""
+    next_step: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in CHECK_STATUSES:
+            raise ValueError(f"check status must be one of {CHECK_STATUSES}, got {self.status!r}")
+
+    @property
+    def assessed(self) -> bool:
+        """True when the check produced evidence about the student (passed or failed)."""
+        return self.status in ("passed", "failed")
+
+    @property
+    def headline(self) -> str:
+        """One line of evidence: the reason, the diagnosis, or the first observation."""
+        if self.reason:
+            return self.reason
+        if self.diagnosis is not None:
+            return self.diagnosis.message
+        return self.evidence[0] if self.evidence else self.feedback
+
+    def public_view(self) -> CheckResult:
+        """Hidden checks keep status, points and diagnosis; inputs and expected values go.
+
+        The reason goes too when the check failed: a student's exception message
+        can quote the hidden inputs' shapes.
+        """
+        if self.visibility != "hidden":
+            return self
+        return replace(
+            self,
+            evidence=(f"a hidden check {'passed' if self.status == 'passed' else 'did not pass'}",),
+            comparisons=(),
+            reason="" if self.status == "failed" else self.reason,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "objective": self.objective,
+            "title": self.title,
+            "status": self.status,
+            "points": self.points,
+            "max_points": self.max_points,
+            "visibility": self.visibility,
+            "evidence": list(self.evidence),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
+            "convention": self.convention,
+            "feedback": self.feedback,
+            "next_step": self.next_step,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        return cls(
+            **{
+                **d,
+                "evidence": tuple(d["evidence"]),
+                "comparisons": tuple(Comparison.from_dict(c) for c in d["comparisons"]),
+                "diagnosis": None
+                if d["diagnosis"] is None
+                else Diagnosis.from_dict(d["diagnosis"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One check's contribution to an objective."""
+
+    check_id: str
+    status: CheckStatus
+    visibility: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class ObjectiveMastery:
+    """How far the evidence shows one objective (see grader.scoring for the levels)."""
+
+    objective: str
+    title: str
+    level: Level
+    points: float
+    max_points: float
+    evidence: tuple[Evidence, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "title": self.title,
+            "level": self.level,
+            "points": self.points,
+            "max_points": self.max_points,
+            "evidence": [asdict(e) for e in self.evidence],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ObjectiveMastery:
+        return cls(**{**d, "evidence": tuple(Evidence(**e) for e in d["evidence"])})
+
+
+@dataclass(frozen=True)
+class Score:
+    """A summary of evidence: points and per-objective mastery.
+
+    complete : False when a check ended in a grader-side error (the score may rise on a re-run)
+    counts   : checks per status
+    """
+
+    points: float
+    max_points: float
+    complete: bool
+    counts: dict[str, int]
+    objectives: tuple[ObjectiveMastery, ...]
+
+    def public_view(self) -> Score:
+        """Hidden checks' evidence replaced by "a hidden check of this objective passed/failed"."""
+
+        def hide(e: Evidence) -> Evidence:
+            if e.visibility != "hidden":
+                return e
+            verb = {"passed": "passed", "failed": "failed"}.get(e.status, "was not assessed")
+            return replace(e, sentence=f"a hidden check of this objective {verb}")
+
+        return replace(
+            self,
+            objectives=tuple(
+                replace(o, evidence=tuple(hide(e) for e in o.evidence)) for o in self.objectives
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": self.points,
+            "max_points": self.max_points,
+            "complete": self.complete,
+            "counts": dict(self.counts),
+            "objectives": [o.to_dict() for o in self.objectives],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Score:
+        return cls(
+            **{**d, "objectives": tuple(ObjectiveMastery.from_dict(o) for o in d["objectives"])}
+        )
+
+
+@dataclass(frozen=True)
+class SubmissionRef:
+    """Who and what was graded (from grader.submission.Submission)."""
+
+    identity: str
+    path: str = ""
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """Everything the grader concluded about one submission."""
+
+    submission: SubmissionRef
+    status: Literal["graded", "ungradable"]
+    checks: tuple[CheckResult, ...] = ()
+    score: Score | None = None
+    reason: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    stdout: str = ""
+    stderr: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in ("graded", "ungradable"):
+            raise ValueError(f"grade status must be 'graded' or 'ungradable', got {self.status!r}")
+        if self.status == "ungradable" and not self.reason:
+            raise ValueError("an ungradable result needs a reason")
+
+    def public_view(self) -> GradeResult:
+        """What a student may see: hidden checks without inputs or expected values."""
+        return replace(
+            self,
+            checks=tuple(c.public_view() for c in self.checks),
+            score=None if self.score is None else self.score.public_view(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "submission": asdict(self.submission),
+            "status": self.status,
+            "reason": self.reason,
+            "checks": [c.to_dict() for c in self.checks],
+            "score": None if self.score is None else self.score.to_dict(),
+            "provenance": self.provenance,
+            "notes": list(self.notes),
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GradeResult:
+        if d.get("schema") != SCHEMA:
+            raise ValueError(
+                f"not a grade result of schema {SCHEMA!r}: schema is {d.get('schema')!r}"
+            )
+        return cls(
+            submission=SubmissionRef(**d["submission"]),
+            status=d["status"],
+            reason=d["reason"],
+            checks=tuple(CheckResult.from_dict(c) for c in d["checks"]),
+            score=None if d["score"] is None else Score.from_dict(d["score"]),
+            provenance=d["provenance"],
+            notes=tuple(d["notes"]),
+            stdout=d["stdout"],
+            stderr=d["stderr"],
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> GradeResult:
+        return cls.from_dict(json.loads(text))

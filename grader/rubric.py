@@ -1,0 +1,620 @@
+"""A rubric: a TOML file (stdlib ``tomllib``) validated into frozen definitions.
+
+Layout (every key below is allowed; any other key is an error naming the allowed ones)::
+
+    [assignment]         id, title, execution ("definitions" | "full"), course = "", version = "1"
+    [adapter]            a table kept as a mapping (validated by grader.adapters.binding)
+    [[objectives]]       id, title, demonstrates (what demonstrating it means)
+    [[checks]]           id, objective, probe, points (> 0), title = id,
+                         visibility = "public" | "hidden", requires = [check ids]
+      [checks.params]    the problem (sizes, N, seed, init), the probe's hyper-parameters
+                         (C, eta, alpha, epochs, ...: grader.probes) and conventions (loss,
+                         reduction, penalty, penalize_bias, optimizer, optimizer_hyper, ...);
+                         each probe allows its own names (:func:`allowed_params`)
+      [checks.compare]   rtol, atol, form ("max" | "norm"), parts (outputs to compare, each
+                         separately; default all), accept (conventions credited, see
+                         grader.diagnose.CONVENTIONS)
+      [checks.feedback]  pass, fail, next_step, and a [checks.feedback.misconceptions] table:
+                         misconception name -> the course's wording of the next step
+
+Errors are :class:`RubricError`, rendered ``"rubrics/x.toml: checks[3].compare.rtol: must be a
+number >= 0, got 'tight'"`` (list indices count from 0, as in TOML tools and Python).
+
+Definitions only: a :class:`Rubric` never holds outcomes. ``content_hash`` is the sha256
+of the file's bytes, recorded with every result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from grader.compare import DEFAULT_ATOL, DEFAULT_RTOL, FORMS, Form
+from grader.diagnose import CONVENTIONS
+from grader.probes import CONVENTION_KEYS, COST_KINDS
+from grader.probes import PROBES as PROBE_CALLS
+from reference.artifacts import FIELD_CHECKS
+from reference.misconceptions import KINDS, Kind, all_misconceptions
+from reference.objectives import LOSSES, PENALTIES, REDUCTIONS
+from reference.optimizers import OPTIMIZERS
+from reference.schedules import SCHEDULES
+
+Execution = Literal["definitions", "full"]
+Visibility = Literal["public", "hidden"]
+EXECUTIONS: tuple[Execution, ...] = ("definitions", "full")
+VISIBILITIES: tuple[Visibility, ...] = ("public", "hidden")
+
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+class RubricError(ValueError):
+    """A rubric problem: the file, the key path inside it, and what is wrong."""
+
+    def __init__(self, path: str | Path, key: str, message: str) -> None:
+        self.path, self.key, self.message = str(path), key, message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.key}: {self.message}"
+            if self.key
+            else f"{self.path}: {self.message}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Probes: what each call outputs (canonical names) and which misconception kinds show on it
+
+
+@dataclass(frozen=True)
+class Probe:
+    """outputs : regular expressions of canonical output names (None: not constrained)."""
+
+    name: str
+    outputs: tuple[str, ...] | None
+    kinds: tuple[Kind, ...]
+
+
+PROBES: dict[str, Probe] = {
+    p.name: p
+    for p in (
+        Probe("forward", ("A_out",), ()),
+        Probe("gradients", (r"dW\d+", r"db\d+"), ("gradient",)),
+        Probe("cost", ("cost",), ()),
+        Probe("optimizer", (r"W\d+", r"b\d+"), ("optimizer",)),
+        Probe("schedule", ("eta",), ("schedule",)),
+        Probe("train", (r"W\d+", r"b\d+", "cost", "accuracy"), KINDS),
+        Probe("predict", ("labels",), ()),
+        Probe("one_hot", ("Y",), ("encoding",)),
+        Probe("timing", ("student_seconds", "baseline_seconds"), ()),
+        Probe("gradcheck_self", None, ("gradient",)),
+    )
+}
+
+
+# ---------------------------------------------------------------------------
+# Check parameters. The names a probe takes come from grader.probes (its hyper-parameters
+# and CONVENTION_KEYS), so the rubric and the probe layer cannot drift apart; the plan adds
+# the problem's shape (sizes, N, seed, init) and the grader its own (timeout, max_ratio).
+
+
+def _number(low: float, strict: bool, high: float = math.inf) -> Callable[[object], float]:
+    def check(v: object) -> float:
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or not (v > low if strict else v >= low) or not v < high:  # type: ignore[operator]
+            bound = f"> {low:g}" if strict else f">= {low:g}"
+            raise ValueError(
+                f"must be a number {bound}" + (f" and < {high:g}" if high < math.inf else "")
+            )
+        return float(v)  # type: ignore[arg-type]
+
+    return check
+
+
+def _whole(low: int) -> Callable[[object], int]:
+    def check(v: object) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"must be a whole number >= {low}")
+        return v
+
+    return check
+
+
+def _boolean(v: object) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
+def _choice(names: Sequence[str]) -> Callable[[object], str]:
+    def check(v: object) -> str:
+        if v not in names:
+            raise ValueError(f"must be one of {', '.join(names)}")
+        return str(v)
+
+    return check
+
+
+PARAMS: dict[str, Callable[[object], Any]] = {
+    # the problem the plan builds
+    "sizes": FIELD_CHECKS["sizes"],
+    "N": _whole(1),
+    "seed": _whole(0),
+    "init": FIELD_CHECKS["init"],
+    # the probes' hyper-parameters (grader.probes.PROBES[call].hyper)
+    "C": _number(0, strict=False),
+    "eta": _number(0, strict=True),
+    "alpha": _number(0, strict=False, high=1),
+    "epochs": _whole(1),
+    "minibatches": _whole(1),
+    "decrease_const": _number(0, strict=False),
+    "decrease_iter": _whole(1),
+    "shuffle": _boolean,
+    "random_state": _whole(0),
+    "repeats": _whole(1),
+    "n_classes": _whole(1),
+    # conventions (grader.probes.CONVENTION_KEYS)
+    "loss": _choice(LOSSES),
+    "reduction": _choice(REDUCTIONS),
+    "penalty": _choice(PENALTIES),
+    "penalize_bias": _boolean,
+    "hidden": FIELD_CHECKS["hidden"],
+    "output": FIELD_CHECKS["output"],
+    "optimizer": _choice(tuple(OPTIMIZERS)),
+    "optimizer_hyper": FIELD_CHECKS["optimizer_hyper"],
+    "bias_momentum": _boolean,
+    "schedule": _choice(tuple(SCHEDULES)),
+    "cost_kind": _choice(COST_KINDS),
+    "cost_loss": _choice(LOSSES),
+    "cost_penalty": _choice(PENALTIES),
+    "cost_reduction": _choice(REDUCTIONS),
+    "printed_loss": _choice(LOSSES),
+    # the grader's own
+    "timeout": _number(0, strict=True),
+    "max_ratio": _number(0, strict=True),  # timing: at most this many times the baseline
+    "h": _number(0, strict=True),  # gradcheck_self: the finite-difference step
+    "steps": _whole(1),  # optimizer: T, the number of steps the plan feeds gradients for
+}
+"""Check parameter -> a check returning the value or raising ValueError("must be ...")."""
+
+_PROBLEM_KEYS = ("sizes", "N", "seed", "init", "timeout")
+# per probe, what the plan or the grader needs beyond grader.probes' hyper-parameters
+_EXTRA = {"optimizer": ("steps",), "timing": ("max_ratio",), "gradcheck_self": ("C", "h")}
+
+
+def allowed_params(probe: str) -> tuple[str, ...]:
+    """The parameter names a check of ``probe`` may set."""
+    hyper = PROBE_CALLS[probe].hyper if probe in PROBE_CALLS else ()
+    names = (*_PROBLEM_KEYS, *hyper, *_EXTRA.get(probe, ()), *CONVENTION_KEYS)
+    return tuple(dict.fromkeys(names))
+
+
+# ---------------------------------------------------------------------------
+# Definitions
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    execution: Execution
+    course: str = ""
+    version: str = "1"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A learning objective; ``demonstrates`` says what demonstrating it means."""
+
+    id: str
+    title: str
+    demonstrates: str
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """Tolerances (see grader.compare), outputs compared, conventions credited."""
+
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    form: Form = "max"
+    parts: tuple[str, ...] = ()  # empty: every output the reference gives
+    accept: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The rubric's wording; ``misconceptions`` maps a misconception name to its next step."""
+
+    pass_: str = ""
+    fail: str = ""
+    next_step: str = ""
+    misconceptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check: a probe call with inputs, how to compare, points, and feedback."""
+
+    id: str
+    title: str
+    objective: str
+    probe: str
+    params: Mapping[str, Any]
+    compare: CompareSpec
+    points: float
+    visibility: Visibility
+    requires: tuple[str, ...]
+    feedback: Feedback
+
+
+@dataclass(frozen=True)
+class Rubric:
+    path: str
+    assignment: Assignment
+    adapter: Mapping[str, Any]
+    objectives: tuple[Objective, ...]
+    checks: tuple[CheckSpec, ...]
+    content_hash: str
+    hidden_removed: bool = False
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def check(self, check_id: str) -> CheckSpec:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(f"no check {check_id!r} in {self.path}")
+
+    def objective(self, objective_id: str) -> Objective:
+        for o in self.objectives:
+            if o.id == objective_id:
+                return o
+        raise KeyError(f"no objective {objective_id!r} in {self.path}")
+
+    def checks_of(self, objective_id: str) -> tuple[CheckSpec, ...]:
+        return tuple(c for c in self.checks if c.objective == objective_id)
+
+    def ordered_checks(self) -> tuple[CheckSpec, ...]:
+        """The checks with every prerequisite before its dependents (else file order)."""
+        done: set[str] = set()
+        out: list[CheckSpec] = []
+        pending = list(self.checks)
+        while pending:  # validation guarantees no cycle, so every pass places one
+            ready = next(c for c in pending if set(c.requires) <= done)
+            out.append(ready)
+            done.add(ready.id)
+            pending.remove(ready)
+        return tuple(out)
+
+    def public(self) -> Rubric:
+        """The rubric without hidden checks (for the student kit); prerequisites on them dropped."""
+        kept = tuple(c for c in self.checks if c.visibility == "public")
+        ids = {c.id for c in kept}
+        kept = tuple(replace(c, requires=tuple(r for r in c.requires if r in ids)) for c in kept)
+        return replace(self, checks=kept, hidden_removed=True)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Read and validate a rubric file; RubricError on any problem."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise RubricError(path, "", f"cannot read the rubric: {e.strerror or e}") from None
+    return parse_rubric(data, path)
+
+
+def parse_rubric(data: bytes, path: str | Path = "<rubric>") -> Rubric:
+    """Validate rubric bytes (TOML); ``path`` is used in messages only."""
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RubricError(path, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise RubricError(path, "", f"not valid TOML: {e}") from None
+    return _Reader(str(path)).rubric(raw, hashlib.sha256(data).hexdigest())
+
+
+def _did_you_mean(word: str, allowed: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Reader:
+    """Validation with the path of every key, so each error names exactly one place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> RubricError:
+        return RubricError(self.path, key, message)
+
+    # -- small typed readers -------------------------------------------------
+
+    def table(self, value: object, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, got {value!r}")
+        return value
+
+    def keys(
+        self, table: dict[str, Any], key: str, allowed: Sequence[str], required: Sequence[str] = ()
+    ) -> None:
+        prefix = f"{key}." if key else ""
+        for k in table:
+            if k not in allowed:
+                raise self.fail(
+                    f"{prefix}{k}",
+                    f"unknown key{_did_you_mean(k, allowed)}; allowed keys: {', '.join(allowed)}",
+                )
+        for k in required:
+            if k not in table:
+                raise self.fail(f"{prefix}{k}", "is required")
+
+    def text(self, value: object, key: str, empty: bool = False) -> str:
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def ident(self, value: object, key: str) -> str:
+        if not isinstance(value, str) or not _ID.fullmatch(value):
+            raise self.fail(
+                key,
+                f"must be an id (a letter, then letters, digits, '_', '.' or '-'; at most 64), got {value!r}",
+            )
+        return value
+
+    def choice(self, value: object, key: str, allowed: Sequence[str]) -> Any:
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        return value
+
+    def number(self, value: object, key: str, low: float, strict: bool) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or not (value > low if strict else value >= low):  # type: ignore[operator]
+            raise self.fail(
+                key, f"must be a number {'>' if strict else '>='} {low:g}, got {value!r}"
+            )
+        return float(value)  # type: ignore[arg-type]
+
+    def strings(self, value: object, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"must be a list of strings, got {value!r}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, f"lists {next(v for v in value if value.count(v) > 1)!r} twice")
+        return tuple(value)
+
+    def array_of_tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        items = raw.get(key)
+        if items is None:
+            raise self.fail(key, f"is required: at least one [[{key}]] table")
+        if not isinstance(items, list) or not items or not all(isinstance(t, dict) for t in items):
+            raise self.fail(key, f"must be one or more [[{key}]] tables")
+        return items
+
+    # -- sections ------------------------------------------------------------
+
+    def rubric(self, raw: dict[str, Any], content_hash: str) -> Rubric:
+        self.keys(raw, "", ("assignment", "adapter", "objectives", "checks"), ("assignment",))
+        assignment = self.assignment(self.table(raw["assignment"], "assignment"))
+        adapter = MappingProxyType(dict(self.table(raw.get("adapter", {}), "adapter")))
+        objectives = tuple(
+            self.objective(t, f"objectives[{i}]")
+            for i, t in enumerate(self.array_of_tables(raw, "objectives"))
+        )
+        self.unique([o.id for o in objectives], "objectives")
+        checks = tuple(
+            self.check(t, f"checks[{i}]", {o.id for o in objectives})
+            for i, t in enumerate(self.array_of_tables(raw, "checks"))
+        )
+        ids = [c.id for c in checks]
+        self.unique(ids, "checks")
+        for i, c in enumerate(checks):
+            for j, r in enumerate(c.requires):
+                if r not in ids:
+                    raise self.fail(
+                        f"checks[{i}].requires[{j}]",
+                        f"unknown check {r!r}; known: {', '.join(ids)}",
+                    )
+                if r == c.id:
+                    raise self.fail(
+                        f"checks[{i}].requires[{j}]", f"check {c.id!r} cannot require itself"
+                    )
+        self.acyclic(checks)
+        for i, o in enumerate(objectives):
+            if not any(c.objective == o.id for c in checks):
+                raise self.fail(f"objectives[{i}]", f"no check assesses objective {o.id!r}")
+        return Rubric(self.path, assignment, adapter, objectives, checks, content_hash)
+
+    def unique(self, ids: list[str], key: str) -> None:
+        seen: set[str] = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                raise self.fail(f"{key}[{i}].id", f"duplicate id {x!r}")
+            seen.add(x)
+
+    def acyclic(self, checks: tuple[CheckSpec, ...]) -> None:
+        graph = {c.id: c.requires for c in checks}
+        index = {c.id: i for i, c in enumerate(checks)}
+        state: dict[str, int] = {}  # 1: on the current path, 2: finished
+
+        def visit(node: str, trail: list[str]) -> None:
+            state[node] = 1
+            for nxt in graph[node]:
+                if state.get(nxt) == 1:
+                    cycle = [*trail[trail.index(nxt) :], nxt]
+                    raise self.fail(
+                        f"checks[{index[nxt]}].requires", f"cycle: {' -> '.join(cycle)}"
+                    )
+                if nxt not in state:
+                    visit(nxt, [*trail, nxt])
+            state[node] = 2
+
+        for c in checks:
+            if c.id not in state:
+                visit(c.id, [c.id])
+
+    def assignment(self, t: dict[str, Any]) -> Assignment:
+        k = "assignment"
+        self.keys(
+            t, k, ("id", "title", "course", "execution", "version"), ("id", "title", "execution")
+        )
+        version = t.get("version", "1")
+        if isinstance(version, int) and not isinstance(version, bool):
+            version = str(version)
+        return Assignment(
+            id=self.ident(t["id"], f"{k}.id"),
+            title=self.text(t["title"], f"{k}.title"),
+            execution=self.choice(t["execution"], f"{k}.execution", EXECUTIONS),
+            course=self.text(t.get("course", ""), f"{k}.course", empty=True),
+            version=self.text(version, f"{k}.version"),
+        )
+
+    def objective(self, t: dict[str, Any], k: str) -> Objective:
+        self.keys(t, k, ("id", "title", "demonstrates"), ("id", "title", "demonstrates"))
+        return Objective(
+            self.ident(t["id"], f"{k}.id"),
+            self.text(t["title"], f"{k}.title"),
+            self.text(t["demonstrates"], f"{k}.demonstrates"),
+        )
+
+    def check(self, t: dict[str, Any], k: str, objectives: set[str]) -> CheckSpec:
+        allowed = (
+            "id",
+            "title",
+            "objective",
+            "probe",
+            "params",
+            "compare",
+            "points",
+            "visibility",
+            "requires",
+            "feedback",
+        )
+        self.keys(t, k, allowed, ("id", "objective", "probe", "points"))
+        check_id = self.ident(t["id"], f"{k}.id")
+        objective = self.text(t["objective"], f"{k}.objective")
+        if objective not in objectives:
+            raise self.fail(
+                f"{k}.objective",
+                f"unknown objective {objective!r}; known: {', '.join(sorted(objectives))}",
+            )
+        probe = self.choice(t["probe"], f"{k}.probe", tuple(PROBES))
+        params = self.params(self.table(t.get("params", {}), f"{k}.params"), f"{k}.params", probe)
+        return CheckSpec(
+            id=check_id,
+            title=self.text(t.get("title", check_id), f"{k}.title"),
+            objective=objective,
+            probe=probe,
+            params=params,
+            compare=self.compare(
+                self.table(t.get("compare", {}), f"{k}.compare"),
+                f"{k}.compare",
+                PROBES[probe],
+                params,
+            ),
+            points=self.number(t["points"], f"{k}.points", 0, strict=True),
+            visibility=self.choice(t.get("visibility", "public"), f"{k}.visibility", VISIBILITIES),
+            requires=self.strings(t.get("requires", []), f"{k}.requires"),
+            feedback=self.feedback(
+                self.table(t.get("feedback", {}), f"{k}.feedback"), f"{k}.feedback", PROBES[probe]
+            ),
+        )
+
+    def params(self, t: dict[str, Any], k: str, probe: str) -> Mapping[str, Any]:
+        self.keys(t, k, allowed_params(probe))
+        out: dict[str, Any] = {}
+        for name, value in t.items():
+            try:
+                out[name] = PARAMS[name](value)
+            except ValueError as e:
+                raise self.fail(f"{k}.{name}", f"{e}, got {value!r}") from None
+        if "optimizer_hyper" in out:
+            where = f"{k}.optimizer_hyper"
+            if "optimizer" not in out:
+                raise self.fail(where, "needs 'optimizer' to say whose hyper-parameters these are")
+            try:  # the reference's declarations check names and intervals
+                OPTIMIZERS[out["optimizer"]].validate(out["optimizer_hyper"])
+            except ValueError as e:
+                raise self.fail(where, str(e)) from None
+            # kept as written: the probe adds the course's bias mask and alpha itself
+            out["optimizer_hyper"] = MappingProxyType(out["optimizer_hyper"])
+        return MappingProxyType(out)
+
+    def compare(
+        self, t: dict[str, Any], k: str, probe: Probe, params: Mapping[str, Any]
+    ) -> CompareSpec:
+        self.keys(t, k, ("rtol", "atol", "form", "parts", "accept"))
+        parts = self.strings(t.get("parts", []), f"{k}.parts")
+        layers = len(params["sizes"]) - 1 if "sizes" in params else None
+        for i, part in enumerate(parts):
+            self.part(part, f"{k}.parts[{i}]", probe, layers)
+        accept = self.strings(t.get("accept", []), f"{k}.accept")
+        for i, name in enumerate(accept):
+            conv = CONVENTIONS.get(name)
+            if conv is None:
+                raise self.fail(
+                    f"{k}.accept[{i}]",
+                    f"unknown convention {name!r}; known: {', '.join(CONVENTIONS)}",
+                )
+            if probe.name not in conv.probes:
+                raise self.fail(
+                    f"{k}.accept[{i}]",
+                    f"convention {name!r} cannot show on probe {probe.name!r}; it applies to {', '.join(conv.probes)}",
+                )
+        return CompareSpec(
+            rtol=self.number(t.get("rtol", DEFAULT_RTOL), f"{k}.rtol", 0, strict=False),
+            atol=self.number(t.get("atol", DEFAULT_ATOL), f"{k}.atol", 0, strict=False),
+            form=self.choice(t.get("form", "max"), f"{k}.form", FORMS),
+            parts=parts,
+            accept=accept,
+        )
+
+    def part(self, part: str, k: str, probe: Probe, layers: int | None) -> None:
+        if probe.outputs is None:
+            return
+        if not any(re.fullmatch(p, part) for p in probe.outputs):
+            shown = ", ".join(p.replace(r"\d+", "<layer>") for p in probe.outputs)
+            raise self.fail(k, f"probe {probe.name!r} has no output {part!r}; its outputs: {shown}")
+        digits = re.search(r"\d+$", part)
+        if digits and layers is not None and not 1 <= int(digits.group()) <= layers:
+            raise self.fail(
+                k, f"{part!r} names layer {digits.group()}, but params.sizes gives {layers} layers"
+            )
+
+    def feedback(self, t: dict[str, Any], k: str, probe: Probe) -> Feedback:
+        self.keys(t, k, ("pass", "fail", "next_step", "misconceptions"))
+        wording = self.table(t.get("misconceptions", {}), f"{k}.misconceptions")
+        known = {m.name: m.kind for m in all_misconceptions()}
+        for name, text in wording.items():
+            where = f"{k}.misconceptions.{name}"
+            if name not in known:
+                raise self.fail(
+                    where,
+                    f"unknown misconception{_did_you_mean(name, known)}; known: {', '.join(sorted(known))}",
+                )
+            if known[name] not in probe.kinds:
+                raise self.fail(
+                    where,
+                    f"is a misconception of kind {known[name]!r}; it cannot show on probe {probe.name!r}",
+                )
+            self.text(text, where)
+        return Feedback(
+            pass_=self.text(t.get("pass", ""), f"{k}.pass", empty=True),
+            fail=self.text(t.get("fail", ""), f"{k}.fail", empty=True),
+            next_step=self.text(t.get("next_step", ""), f"{k}.next_step", empty=True),
+            misconceptions=MappingProxyType(dict(wording)),
+        )

@@ -1,0 +1,22 @@
+"""Script entry inside the sandbox (copied beside the ``_grader_child`` package).
+
+    python -s -P -B launch.py run <jobdir> <progress fd> <first probe index>
+    python -s -P -B launch.py worker <options>
+
+Not imported by the grader: it imports the child package under the private name
+it has inside the sandbox.
+"""
+
+import os
+import sys
+
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
+if sys.argv[1] == "run":
+    from _grader_child.runner import main
+
+    main(sys.argv[2:])
+else:
+    from _grader_child.worker import main
+
+    main(sys.argv[2:])

@@ -1,0 +1,214 @@
+"""The warm worker: one pre-started interpreter in the sandbox that forks per job.
+
+Start-up imports numpy (and whichever of scipy, pandas, scikit-learn,
+matplotlib are installed) once. Then, per job, three generations of process:
+
+    worker    holds nothing of any job: it reads one command byte, forks a
+              manager, waits for it, kills every process left, wipes the job's
+              directory and answers READY. Because it never reads job data, a
+              later job's fork cannot find an earlier job's code or outputs in
+              inherited memory.
+    manager   reads the job frame (files, plan, inputs, probe module) from the
+              pipe, writes the job directory, supervises runner children with
+              the same logic as the cold parent (``session.supervise``), and
+              sends back one frame: the report plus the output .npz bytes.
+    runner    a fork of the manager: new session, the job's rlimits, cwd in
+              the job directory, control pipes closed, then ``runner.run``.
+
+The worker and manager are child subreapers (orphans come back to them) and
+are not dumpable, so a submission running under the same uid can neither trace
+them nor open their file descriptors through /proc. A submission can kill them;
+the parent then sees a broken pipe, restarts the worker and retries cold.
+
+``launch.py worker <ctl in fd> <ctl out fd> <jobs dir> <preload,...>``
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import proctree, wire
+from .runner import ERROR_CAP, Progress, apply_limits, load_inputs, load_module, run
+from .session import read_outputs, supervise
+
+
+class ForkChild:
+    """A runner forked from the manager (the ``session.Child`` protocol)."""
+
+    def __init__(self, plan: dict, inputs: dict, probes: Any, jobdir: Path, start: int) -> None:
+        self.progress, progress_w = os.pipe()
+        self.stdout, out_w = os.pipe()
+        self.stderr, err_w = os.pipe()
+        self.status: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # the runner: never returns
+            code = 70
+            try:
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDONLY)
+                for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
+                    os.dup2(fd, target)
+                # nothing of the manager's stays open: not the control pipes, not other pipes
+                os.closerange(3, progress_w)
+                os.closerange(progress_w + 1, 1 << 16)
+                os.chdir(jobdir / "submission")
+                os.environ["HOME"] = str(jobdir / "home")
+                os.environ["MPLCONFIGDIR"] = str(jobdir / "home" / ".matplotlib")
+                proctree.set_dumpable(True)  # its own /proc entries stay usable
+                import numpy as np
+
+                np.random.seed()  # as fresh as a new interpreter, not the worker's state
+                apply_limits(plan["limits"])
+                run(plan, inputs, probes, jobdir, start, Progress(progress_w))
+                for stream in (sys.stdout, sys.stderr):
+                    stream.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        for fd in (progress_w, out_w, err_w):
+            os.close(fd)
+        try:
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def exited(self) -> int | None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+        return self.status
+
+    def exit_fd(self) -> int | None:
+        return self.pidfd
+
+    def kill(self) -> None:
+        proctree.kill_all({self.pid})
+        proctree.kill_descendants(os.getpid(), reap=False)
+        if self.status is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.status = os.waitstatus_to_exitcode(status)
+        proctree.reap_children()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+    def exit_note(self, status: int) -> str:
+        if status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = f"signal {-status}"
+            return f"the process was killed by {name}"
+        return f"the process exited with status {status} before finishing (sys.exit or os._exit?)"
+
+
+def manage(ctl_in: int, ctl_out: int, jobdir: Path) -> None:
+    """The per-job manager (a fork of the worker): read, run, answer, exit."""
+    proctree.set_subreaper()
+    # a frame that cannot be read is a broken pipe, not a job: exit without answering
+    header, blobs = wire.read_frame(ctl_in, max_header=1 << 22, max_blobs=1 << 31)
+    try:
+        files = dict(zip(header["files"], blobs, strict=True))
+        plan = header["plan"]
+        for top in ("submission", "outputs", "home"):
+            (jobdir / top).mkdir(parents=True)
+        for rel, data in files.items():
+            if rel.startswith("submission/") and ".." not in Path(rel).parts:
+                (jobdir / rel).parent.mkdir(parents=True, exist_ok=True)
+                (jobdir / rel).write_bytes(data)
+        inputs = load_inputs(files["inputs.npz"])
+        probes = load_module("_grader_probes", source=files["probes.py"])
+        if missing := sorted({p["call"] for p in plan["probes"]} - set(dir(probes))):
+            raise LookupError(f"the probe module has no function(s) {', '.join(missing)}")
+    except Exception as exc:
+        wire.write_frame(ctl_out, {"fatal": f"{type(exc).__name__}: {exc}"[:ERROR_CAP]})
+        return
+    budget = [int(plan["output_bytes"])]
+    collected: dict[str, bytes] = {}
+    problems: dict[str, str] = {}
+
+    def collect(ids: list[str]) -> None:
+        got, bad, budget[0] = read_outputs(str(jobdir / "outputs"), ids, budget[0])
+        collected.update(got)
+        problems.update(bad)
+
+    report = supervise(
+        plan["probes"],
+        lambda start: ForkChild(plan, inputs, probes, jobdir, start),
+        collect,
+        setup_timeout=float(plan["setup_timeout"]),
+        total_timeout=float(plan["total_timeout"]),
+        max_restarts=int(plan["max_restarts"]),
+        capture_bytes=int(plan["capture_bytes"]),
+    )
+    ids = list(collected)
+    wire.write_frame(
+        ctl_out,
+        {"report": report, "problems": problems, "outputs": ids},
+        [collected[i] for i in ids],
+    )
+
+
+def wipe(path: Path) -> None:
+    """Remove a job directory, restoring permissions the submission took away."""
+
+    def retry(func: Callable[[str], object], p: str, _exc: object) -> None:
+        os.chmod(os.path.dirname(p), 0o700)
+        os.chmod(p, 0o700)
+        func(p)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=retry)
+
+
+def main(argv: list[str]) -> None:
+    """Worker loop: preload, say hello, then one forked manager per JOB byte."""
+    ctl_in, ctl_out, jobs = int(argv[0]), int(argv[1]), Path(argv[2])
+    jobs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    proctree.set_dumpable(False)
+    proctree.set_subreaper()
+    loaded = []
+    for name in filter(None, argv[3].split(",")):
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except Exception:
+            continue  # not installed here: the submission will get an ImportError
+    wire.write_frame(ctl_out, {"hello": True, "preloaded": loaded, "pid": os.getpid()})
+    n = 0
+    while True:
+        try:
+            command = wire.read_exact(ctl_in, 1)
+        except wire.WireError:
+            break
+        if command != wire.JOB:
+            break
+        n += 1
+        jobdir = jobs / str(n)
+        t0 = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                manage(ctl_in, ctl_out, jobdir)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        clean = proctree.kill_descendants()  # whatever job n left behind dies before job n + 1
+        try:
+            wipe(jobdir)
+        except OSError:
+            clean = False
+        wire.write_all(ctl_out, wire.READY)
+        note = {"manager": os.waitstatus_to_exitcode(status), "clean": clean}
+        wire.write_frame(ctl_out, {**note, "seconds": time.monotonic() - t0})
+        if not clean:
+            break  # the parent starts a fresh worker
+    os._exit(0)

@@ -1,0 +1,228 @@
+"""What a sandboxed job is, and what comes back: frozen, plain values.
+
+A :class:`Job` is the student's prepared code, a plan of :class:`ProbeCall`
+(probe functions of a child-side *probe module*, called in order), the input
+arrays, and the contract of each probe's output (:class:`OutputSpec`). A
+:class:`JobResult` holds one :class:`ProbeOutcome` per probe whose arrays have
+been validated by the parent; every failure of the submission is a status:
+
+    ok       the probe returned arrays that met its contract
+    error    the probe (or setup) raised; type, message, trimmed traceback
+    timeout  it ran past its time limit (the child tree was killed)
+    killed   the process died mid-run: a signal, a limit, sys.exit / os._exit
+    missing  no output: the probe never ran, or it claimed success but wrote none
+    invalid  an output failed validation (shape, dtype, size, malformed file)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Status = Literal["ok", "error", "timeout", "killed", "missing", "invalid"]
+STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "killed", "missing", "invalid")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+PROBE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+class SandboxError(Exception):
+    """The grader, not the submission, is at fault (configuration, environment)."""
+
+
+class SandboxConfigError(SandboxError, ValueError):
+    """A job or its limits are malformed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission (each child process gets the rlimits).
+
+    Times are wall-clock seconds except ``cpu_seconds`` (RLIMIT_CPU, per process).
+    ``processes`` (RLIMIT_NPROC) counts per uid, so it is applied only where the
+    child has a uid of its own (the bwrap tier run as root).
+    """
+
+    setup_timeout: float = 30.0
+    total_timeout: float = 300.0
+    cpu_seconds: int = 600
+    memory_bytes: int = 4 << 30  # RLIMIT_AS: numpy needs ~0.2 GB, an IPython kernel ~1 GB
+    file_bytes: int = 64 << 20  # RLIMIT_FSIZE: one file
+    open_files: int = 256
+    processes: int = 128
+    output_bytes: int = 256 << 20  # all outputs of a job together
+    capture_bytes: int = 64 << 10  # kept of stdout, and of stderr (head and tail)
+    max_restarts: int = 3
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not (value >= 0 if name == "max_restarts" else value > 0):
+                raise SandboxConfigError(f"Limits.{name} must be positive, got {value!r}")
+
+    def rlimits(self, own_uid: bool) -> dict[str, int]:
+        """What the runner applies to itself before running any student code."""
+        return {
+            "cpu": self.cpu_seconds,
+            "memory": self.memory_bytes,
+            "file": self.file_bytes,
+            "open_files": self.open_files,
+            "processes": self.processes if own_uid else 0,
+        }
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """The contract of one output array, checked from its header before it is read.
+
+    shape        : exact shape, ``None`` entries match any length; None: any shape
+    ndim         : number of dimensions when ``shape`` is None
+    max_elements : refuse anything larger (a forged header claiming 80 GB, say)
+    """
+
+    shape: tuple[int | None, ...] | None = None
+    ndim: int | None = None
+    max_elements: int = 10_000_000
+
+    def problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why an array of this shape breaks the contract, or None."""
+        if math.prod(shape) > self.max_elements:
+            return f"{math.prod(shape)} elements exceeds the cap of {self.max_elements}"
+        want = self.shape
+        if want is not None and (
+            len(want) != len(shape)
+            or any(w is not None and w != s for w, s in zip(want, shape, strict=True))
+        ):
+            pretty = tuple("any" if w is None else w for w in want)
+            return f"shape {shape}, expected {pretty}".replace("'", "")
+        if want is None and self.ndim is not None and len(shape) != self.ndim:
+            return f"{len(shape)} dimensions (shape {shape}), expected {self.ndim}"
+        return None
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """One call of the plan: ``probe_module.<call>(namespace, {inputs}, params)``."""
+
+    id: str
+    call: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    timeout: float = 5.0
+
+    def as_plan(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "call": self.call,
+            "params": dict(self.params),
+            "inputs": list(self.inputs),
+            "timeout": self.timeout,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """Everything one sandboxed run needs; nothing more reaches the child.
+
+    code         : the student's prepared source (becomes submission/submission.py)
+    probes       : the plan, called in order
+    inputs       : {name: ndarray} numeric arrays, given to probes by name
+    probe_module : the child-side .py file holding the probe functions
+    output_specs : {probe id: {output name: OutputSpec}}, the exact set of outputs
+    data_files   : {relative path: bytes}, files shipped with the submission
+    """
+
+    code: str
+    probes: tuple[ProbeCall, ...]
+    inputs: Mapping[str, np.ndarray]
+    probe_module: Path
+    output_specs: Mapping[str, Mapping[str, OutputSpec]]
+    data_files: Mapping[str, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ids = [p.id for p in self.probes]
+        if len(set(ids)) != len(ids):
+            raise SandboxConfigError(f"probe ids repeat: {ids}")
+        for p in self.probes:
+            if not PROBE_ID.fullmatch(p.id) or not NAME.fullmatch(p.call):
+                raise SandboxConfigError(f"probe id {p.id!r} or call {p.call!r} is not simple")
+            if p.id not in self.output_specs or not self.output_specs[p.id]:
+                raise SandboxConfigError(f"probe {p.id!r} has no output spec")
+            if unknown := [n for n in p.inputs if n not in self.inputs]:
+                raise SandboxConfigError(f"probe {p.id!r} uses unknown inputs {unknown}")
+            if not (0 < p.timeout < math.inf):
+                raise SandboxConfigError(f"probe {p.id!r} needs a finite positive timeout")
+            try:
+                json.dumps(dict(p.params), allow_nan=False)
+            except (TypeError, ValueError) as e:
+                raise SandboxConfigError(f"probe {p.id!r} params are not JSON: {e}") from None
+            if bad := [n for n in self.output_specs[p.id] if not NAME.fullmatch(n)]:
+                raise SandboxConfigError(f"probe {p.id!r} output names {bad} are not simple")
+        for name, a in self.inputs.items():
+            if not NAME.fullmatch(name) or np.asarray(a).dtype.kind not in "biuf":
+                raise SandboxConfigError(f"input {name!r} must be a numeric array, simply named")
+        for rel in self.data_files:
+            parts = Path(rel).parts
+            if Path(rel).is_absolute() or ".." in parts or not parts or rel == "submission.py":
+                raise SandboxConfigError(f"data file name {rel!r} must be relative and inside")
+        if not Path(self.probe_module).is_file():
+            raise SandboxConfigError(f"probe module {self.probe_module} does not exist")
+
+    def plan(self, limits: Limits, own_uid: bool) -> dict[str, Any]:
+        """plan.json: the probes, the timeouts and the child's rlimits."""
+        return {
+            "probes": [p.as_plan() for p in self.probes],
+            "setup_timeout": limits.setup_timeout,
+            "limits": limits.rlimits(own_uid),
+            "probe_module": "probes.py",
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeOutcome:
+    """One probe's fate. ``arrays`` are validated copies (read-only) when status is ok.
+
+    flags : {output name: ("nan",) / ("inf",) / ("nan", "inf")} for non-finite values
+    """
+
+    id: str
+    status: Status
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+    error: str = ""
+    traceback: str = ""
+    flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class JobResult:
+    """The outcome of a job: one ProbeOutcome per probe, in plan order.
+
+    setup_status is the status of executing the submission itself ("missing"
+    if it never got that far). ``worker`` says "cold" or "warm"; ``notice`` is
+    non-empty when the sandbox was advisory or a fallback was taken.
+    """
+
+    probes: tuple[ProbeOutcome, ...]
+    tier: str
+    notice: str
+    stdout_excerpt: str
+    stderr_excerpt: str
+    setup_status: Status
+    setup_error: str
+    setup_traceback: str
+    wall_seconds: float
+    restarts: int
+    worker: str = "cold"
+
+    def outcome(self, probe_id: str) -> ProbeOutcome:
+        """The outcome of the probe with this id (KeyError if there is none)."""
+        for p in self.probes:
+            if p.id == probe_id:
+                return p
+        raise KeyError(probe_id)

@@ -1,0 +1,235 @@
+"""Starting one process inside the tier's sandbox, and killing everything it started.
+
+bwrap: the process is bubblewrap's command in a fresh PID namespace. Killing
+the namespace's init (held by a pidfd, so never a recycled pid) makes the
+kernel kill every process in it, ``setsid()`` daemons included; the init is
+gone only once the namespace is empty, and that is what :meth:`kill_tree`
+waits for.
+
+plain: the process starts a new session and carries a random marker in its
+environment. The kill walks /proc for its descendants, its session and every
+process holding the marker (a daemon that called ``setsid()`` keeps it), until
+none is left. One that scrubs its environment and re-execs escapes: the plain
+tier is advisory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+from .child import proctree
+from .jobs import SandboxError
+from .tiers import Tier, bwrap_command, child_env
+
+CHILD_DIR = Path(__file__).parent / "child"
+MARKER = "SANDBOX_JOB"
+
+
+@functools.cache
+def runner_files() -> dict[str, bytes]:
+    """runner/ relative path -> bytes: the launcher and the child package."""
+    files = {"launch.py": (CHILD_DIR / "launch.py").read_bytes()}
+    for f in sorted(CHILD_DIR.glob("*.py")):
+        if f.name != "launch.py":
+            files[f"_grader_child/{f.name}"] = f.read_bytes()
+    return files
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> None:
+    """Write {relative path: bytes} under ``root``, creating folders."""
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a directory even where the submission took permissions away."""
+
+    def retry(func: Callable[[str], object], p: str, _exc: object) -> None:
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=retry)
+
+
+class SandboxProcess:
+    """``argv`` run in the tier's sandbox.
+
+    rw, ro  : (host path, sandbox path) binds, read-write / read-only (bwrap only)
+    chdir   : working directory inside the sandbox (plain: on the host)
+    home    : $HOME inside
+    pass_fds: fds the process inherits (progress and control pipes)
+    """
+
+    def __init__(
+        self,
+        tier: Tier,
+        argv: Sequence[str],
+        *,
+        rw: Sequence[tuple[str, str]] = (),
+        ro: Sequence[tuple[str, str]] = (),
+        chdir: str,
+        home: str,
+        pass_fds: Sequence[int],
+        stdout: int | IO[bytes],
+        stderr: int | IO[bytes],
+    ) -> None:
+        self.tier = tier
+        self.marker = secrets.token_hex(16)
+        env = child_env(home)
+        info_r, info_w = os.pipe() if tier == "bwrap" else (-1, -1)
+        if tier == "bwrap":
+            argv = [*bwrap_command(rw, ro, chdir, info_fd=info_w), *argv]
+        else:
+            env[MARKER] = self.marker
+        try:
+            self.popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=[*pass_fds, *([info_w] if info_w >= 0 else [])],
+                cwd="/" if tier == "bwrap" else chdir,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise SandboxError(f"could not start the sandboxed process: {e}") from e
+        finally:
+            if info_w >= 0:
+                os.close(info_w)
+        self.pid = self.popen.pid
+        table = proctree.processes()
+        self.born = table[self.pid].start if self.pid in table else 0
+        self.pidfd = _pidfd(self.pid)
+        # bwrap reports its init's pid before starting the command: hold it by a pidfd
+        # at once, so the kill can never hit a recycled pid
+        self.init_pid = _namespace_init(info_r) if tier == "bwrap" else None
+        self.init = _pidfd(self.init_pid)
+        if info_r >= 0:
+            os.close(info_r)
+
+    def kill_tree(self) -> None:
+        """Kill the process and all it started; return once every one is gone."""
+        if self.tier == "bwrap":
+            if self.init is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self.init, signal.SIGKILL)
+            elif self.init_pid is not None:
+                _signal(self.init_pid, signal.SIGKILL)  # no pidfd on this kernel
+            elif self.popen.poll() is None:
+                self.popen.kill()  # --die-with-parent takes the namespace down
+            self.popen.wait()
+            # bwrap may exit before its init: only a dead init means an empty namespace
+            if self.init is not None:
+                gone = bool(select.select([self.init], [], [], 10.0)[0])
+            else:
+                gone = self.init_pid is None or proctree.wait_gone(self.init_pid, 10.0)
+            if not gone:
+                raise SandboxError("the sandbox's PID namespace did not die")
+        else:
+            _kill_plain_tree(self.pid, self.marker, self.born)
+            self.popen.wait()
+        for fd in (self.init, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+        self.init = self.pidfd = None
+
+    def exit_note(self, status: int) -> str:
+        """One sentence on how the process ended (bwrap reports a signal as 128 + n)."""
+        sig = -status if status < 0 else 0
+        if self.tier == "bwrap" and status > 128:
+            sig = status - 128
+        if sig:
+            return f"the process was killed by {signal_name(sig)}"
+        return f"the process exited with status {status} before finishing (sys.exit or os._exit?)"
+
+
+def signal_name(sig: int) -> str:
+    """ "SIGXCPU (CPU time limit)" and the like."""
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+    hints = {
+        "SIGXCPU": " (CPU time limit)",
+        "SIGKILL": " (out of memory, or a limit)",
+        "SIGSEGV": " (a crash in native code)",
+    }
+    return name + hints.get(name, "")
+
+
+def _namespace_init(info: int) -> int | None:
+    """The pid of bwrap's init in the new PID namespace, read from --info-fd."""
+    data = b""
+    deadline = time.monotonic() + 10.0
+    while True:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([info], [], [], wait)[0]:
+            return None
+        chunk = os.read(info, 4096)
+        if not chunk:
+            return None
+        data += chunk
+        try:
+            return int(json.loads(data)["child-pid"])
+        except (ValueError, KeyError):
+            continue
+
+
+def _pidfd(pid: int | None) -> int | None:
+    """A pidfd for ``pid`` (Linux 5.3+), else None."""
+    if pid is None:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _kill_plain_tree(pid: int, marker: str, born: int) -> None:
+    """Kill ``pid``, its descendants, its session, and every process with its marker."""
+    _signal(pid, signal.SIGKILL)
+    if not os.path.isdir("/proc"):
+        _signal(-pid, signal.SIGKILL)  # no /proc (macOS): the process group is all we can reach
+        return
+    tag = f"{MARKER}={marker}".encode()
+    for _ in range(400):
+        table = proctree.processes()
+        targets = proctree.descendants(pid, table)
+        targets |= {p.pid for p in table.values() if p.sid == pid}
+        for p in table.values():
+            if p.start >= born and p.pid not in targets and p.pid != os.getpid():
+                try:
+                    with open(f"/proc/{p.pid}/environ", "rb") as f:
+                        if tag in f.read():
+                            targets.add(p.pid)
+                except OSError:
+                    continue
+        targets = proctree.live(targets, table)
+        if not targets:
+            return
+        proctree.kill_all(targets)
+        time.sleep(0.002)

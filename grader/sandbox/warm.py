@@ -1,0 +1,235 @@
+"""The warm worker, parent side: one pre-started sandboxed interpreter for many jobs.
+
+Starting an interpreter and importing numpy costs ~0.1 s, scipy/scikit-learn
+~1 s more; the worker pays that once (see ``child/worker.py`` for what runs
+inside). Each job travels as one frame over a pipe (the submission's files, the
+plan, the inputs, the probe module) and comes back as one frame (the
+supervision report and the output .npz bytes), which is validated here exactly
+as for a cold job. Nothing of one job survives into the next: the worker
+forks a fresh manager per job, and kills every process and wipes the job's
+directory before it answers READY.
+
+If the worker dies, answers out of protocol or runs past the job's total
+limit, it is killed, the job is retried once on a cold child, and a fresh
+worker is started for the next job.
+
+Create and use a WarmWorker from one long-lived thread: bubblewrap's
+``--die-with-parent`` follows the thread that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from .child import wire
+from .cold import run_job
+from .jobs import Job, JobResult, Limits, SandboxError
+from .process import SandboxProcess, remove_tree, runner_files, write_tree
+from .tiers import Tier, as_root, harden_parent, notice, python_command, resolve_tier
+from .validate import judge
+
+PRELOAD = ("numpy", "scipy", "scipy.special", "pandas", "sklearn", "matplotlib")
+START_TIMEOUT = 120.0  # importing scikit-learn on a cold disk is slow
+SLACK = 15.0  # beyond the job's own limits, before the parent gives up on the worker
+
+
+class WorkerFailedError(Exception):
+    """The worker broke the protocol, died, or ran out of time."""
+
+
+def job_frame(job: Job, limits: Limits, own_uid: bool) -> tuple[dict[str, Any], list[bytes]]:
+    """The header and blobs that carry one job to the worker."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **{k: np.asarray(v) for k, v in job.inputs.items()})
+    files = {
+        "submission/submission.py": job.code.encode(),
+        **{f"submission/{rel}": data for rel, data in job.data_files.items()},
+        "inputs.npz": buffer.getvalue(),
+        "probes.py": job.probe_module.read_bytes(),
+    }
+    plan = job.plan(limits, own_uid)
+    plan.update(
+        total_timeout=limits.total_timeout,
+        max_restarts=limits.max_restarts,
+        capture_bytes=limits.capture_bytes,
+        output_bytes=limits.output_bytes,
+    )
+    return {"plan": plan, "files": list(files)}, list(files.values())
+
+
+class WarmWorker:
+    """A pre-started sandboxed worker; ``run(job)`` gives the same JobResult as ``run_job``.
+
+    limits  : applied to every job's children (fixed for the worker's life)
+    tier    : as for ``run_job`` (None: $GRADER_SANDBOX or the best available)
+    preload : modules imported once, if installed
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        tier: str | None = None,
+        preload: Sequence[str] = PRELOAD,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.tier: Tier = resolve_tier(tier)
+        self.preload = tuple(preload)
+        self.preloaded: tuple[str, ...] = ()
+        self.jobs_done = 0
+        self._lock = threading.Lock()
+        self._process: SandboxProcess | None = None
+        self._tmp: Path | None = None
+        self._to: int = -1
+        self._from: int = -1
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker and wait until it has imported its preload modules."""
+        if self._process is not None:
+            return
+        harden_parent()
+        self._tmp = Path(tempfile.mkdtemp(prefix="grader-worker-"))
+        runner = self._tmp / "runner"
+        write_tree(runner, runner_files())
+        jobs = self._tmp / "jobs"
+        jobs.mkdir()
+        bwrap = self.tier == "bwrap"
+        inside_runner, inside_jobs = ("/runner", "/tmp/jobs") if bwrap else (str(runner), str(jobs))
+        to_r, self._to = os.pipe()
+        self._from, from_w = os.pipe()
+        argv = [*python_command(), f"{inside_runner}/launch.py", "worker"]
+        argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
+        # the worker's own stderr goes to a log, for our error messages
+        with open(self._tmp / "worker.log", "wb") as log:
+            try:
+                self._process = SandboxProcess(
+                    self.tier,
+                    argv,
+                    ro=[(str(runner), "/runner")],
+                    chdir="/tmp" if bwrap else str(jobs),
+                    home="/tmp" if bwrap else str(jobs),
+                    pass_fds=[to_r, from_w],
+                    stdout=log,
+                    stderr=log,
+                )
+            finally:
+                for fd in (to_r, from_w):
+                    os.close(fd)
+        try:
+            hello, _ = wire.read_frame(self._from, deadline=time.monotonic() + START_TIMEOUT)
+            self.preloaded = tuple(str(m) for m in hello.get("preloaded", ()))
+        except wire.WireError as e:
+            why = self._log_tail()
+            self.close()
+            raise SandboxError(f"the warm worker did not start: {e}\n{why}") from None
+
+    def close(self) -> None:
+        """Stop the worker (asking first), kill its tree and remove its files."""
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                wire.write_all(self._to, wire.QUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.popen.wait(timeout=2.0)
+            self._process.kill_tree()
+            self._process = None
+        for fd in (self._to, self._from):
+            if fd >= 0:
+                os.close(fd)
+        self._to = self._from = -1
+        if self._tmp is not None:
+            remove_tree(self._tmp)
+            self._tmp = None
+
+    def __enter__(self) -> WarmWorker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the worker's outermost process (bwrap, or the interpreter)."""
+        return self._process.pid if self._process is not None else None
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def run(self, job: Job) -> JobResult:
+        """Run ``job`` in a fresh fork of the worker; a failing worker means a cold retry."""
+        with self._lock:
+            self.start()
+            t0 = time.perf_counter()
+            try:
+                result = self._run(job, t0)
+            except (WorkerFailedError, wire.WireError, OSError) as e:
+                self.close()  # a fresh worker for the next job
+                cold = run_job(job, self.limits, self.tier)
+                why = f"the warm worker failed ({e}); the job was retried on a cold child"
+                return replace(cold, notice="; ".join(filter(None, [cold.notice, why])))
+            self.jobs_done += 1
+            return result
+
+    def _run(self, job: Job, t0: float) -> JobResult:
+        limits = self.limits
+        header, blobs = job_frame(job, limits, own_uid=self.tier == "bwrap" and as_root())
+        wire.write_all(self._to, wire.JOB)
+        wire.write_frame(self._to, header, blobs)
+        budget = limits.total_timeout + limits.setup_timeout + SLACK
+        deadline = time.monotonic() + budget
+        reply, outputs = wire.read_frame(
+            self._from, max_header=1 << 22, max_blobs=limits.output_bytes, deadline=deadline
+        )
+        if wire.read_exact(self._from, 1, deadline) != wire.READY:
+            raise WorkerFailedError("no READY after the job")
+        note, _ = wire.read_frame(self._from, deadline=deadline)
+        if not note.get("clean"):
+            raise WorkerFailedError("the worker could not clean up after the job")
+        if reply.get("fatal"):
+            raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
+        report = reply.get("report")
+        ids = reply.get("outputs")
+        problems = reply.get("problems")
+        if not (isinstance(report, dict) and isinstance(ids, list) and isinstance(problems, dict)):
+            raise WorkerFailedError("malformed reply")
+        if len(ids) != len(outputs):
+            raise WorkerFailedError("the reply's outputs do not match their names")
+        if report.get("fatal"):
+            raise SandboxError(f"the sandbox runner failed: {report['fatal']}")
+        return judge(
+            job,
+            report,
+            dict(zip(map(str, ids), outputs, strict=True)),
+            {str(k): str(v)[:2000] for k, v in problems.items()},
+            tier=self.tier,
+            notice=notice(self.tier),
+            wall_seconds=time.perf_counter() - t0,
+            worker="warm",
+        )
+
+    def _log_tail(self) -> str:
+        """The end of the worker's own stderr (start-up errors)."""
+        try:
+            log = Path(self._tmp or "") / "worker.log"
+            return log.read_bytes()[-4000:].decode(errors="replace")
+        except OSError:
+            return ""

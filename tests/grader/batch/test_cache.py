@@ -1,0 +1,146 @@
+"""grader.cache: atomic files, keys, and when a stored result is reused."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader import cache
+from grader.cache import ResultStore, atomic_write_text, file_stem, identify, make_key
+from grader.results import GradeResult
+from tests.grader.batch import fakes
+
+# --- atomic writes ----------------------------------------------------------
+
+
+def test_atomic_write_replaces_the_content(tmp_path: Path) -> None:
+    """A second write replaces the first and leaves no temporary file behind."""
+    target = tmp_path / "r.json"
+    atomic_write_text(target, "old")
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_atomic_write_interrupted_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure just before the rename leaves the previous file whole and no temporary file."""
+    target = tmp_path / "r.json"
+    atomic_write_text(target, "old")
+
+    def boom(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_atomic_write_honours_the_umask(tmp_path: Path) -> None:
+    """Result files get the user's usual permissions, not a temporary file's 0600."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "r.json", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+
+
+# --- keys -------------------------------------------------------------------
+
+
+def test_key_changes_with_the_submission_content(subs: Path) -> None:
+    """Editing a submission changes its key; an identical copy elsewhere keeps it."""
+    a = fakes.write(subs, "alice.py")
+    key = make_key(identify(a).content_hash)
+    copy = fakes.write(subs / "elsewhere", "alice.py")
+    assert make_key(identify(copy).content_hash) == key
+    a.write_text("x = 2\n")
+    assert make_key(identify(a).content_hash) != key
+
+
+def test_key_changes_with_the_salt(subs: Path) -> None:
+    """A different rubric or settings (the salt) changes the key of the same submission."""
+    h = identify(fakes.write(subs, "alice.py")).content_hash
+    assert make_key(h, "rubric-1") != make_key(h, "rubric-2")
+
+
+def test_unloadable_submission_is_keyed_by_its_bytes(subs: Path) -> None:
+    """A file that is not a submission still gets a content key that follows its bytes."""
+    pdf = subs / "bob.pdf"
+    pdf.write_bytes(b"%PDF-1.4 one")
+    first = identify(pdf)
+    pdf.write_bytes(b"%PDF-1.4 two")
+    assert first.identity == "bob"
+    assert identify(pdf).content_hash != first.content_hash
+
+
+def test_raw_hash_does_not_follow_symlinks(subs: Path, tmp_path: Path) -> None:
+    """A link inside an unloadable folder is hashed as its target's name, never read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("one")
+    folder = subs / "eve"
+    folder.mkdir()
+    (folder / "link").symlink_to(secret)
+    before = cache.raw_content_hash(folder)
+    secret.write_text("two")
+    assert cache.raw_content_hash(folder) == before
+
+
+@pytest.mark.parametrize(
+    ("identity", "stem"),
+    [("alice", "alice"), ("../etc/passwd", "_.._etc_passwd"), (".hidden", "_.hidden"), ("", "_")],
+)
+def test_file_stem_is_a_safe_file_name(identity: str, stem: str) -> None:
+    """Identities become file names without path separators, leading dots or emptiness."""
+    assert file_stem(identity) == stem
+
+
+# --- the store ----------------------------------------------------------------
+
+
+def test_store_reuses_only_a_matching_key(out: Path, graded: GradeResult) -> None:
+    """A stored result is fresh for its own key and stale for any other."""
+    store = ResultStore(out)
+    store.save(graded, "alice", "k1", "graded")
+    assert store.fresh("alice", "k1") is not None
+    assert store.fresh("alice", "k2") is None
+    assert store.fresh("bob", "k1") is None
+
+
+def test_store_records_key_and_outcome_in_provenance(out: Path, graded: GradeResult) -> None:
+    """The file is a GradeResult whose provenance['batch'] holds the key and outcome."""
+    ResultStore(out).save(graded, "alice", "k1", "graded", seconds=1.5)
+    data = json.loads((out / "results" / "alice.json").read_text())
+    assert data["schema"] == "mlp-grader/result/1"
+    assert data["provenance"]["batch"]["key"] == "k1"
+    assert data["provenance"]["batch"]["outcome"] == "graded"
+    assert data["provenance"]["batch"]["seconds"] == 1.5
+    assert data["provenance"]["grader_version"] == "test"  # the grader's own entries stay
+
+
+def test_failed_results_are_never_fresh(out: Path, graded: GradeResult) -> None:
+    """A grader-side failure is retried on a re-run even though its key matches."""
+    store = ResultStore(out)
+    failed = replace(graded, status="ungradable", reason="the grading worker died", score=None)
+    store.save(failed, "alice", "k1", "failed")
+    assert store.load("alice") is not None
+    assert store.fresh("alice", "k1") is None
+
+
+def test_corrupt_result_file_counts_as_missing(out: Path) -> None:
+    """A truncated or foreign file is re-graded rather than crashing the batch."""
+    store = ResultStore(out)
+    store.root.mkdir(parents=True)
+    store.path("alice").write_text('{"schema": "mlp-grader/result/1", "subm')
+    store.path("bob").write_text('{"schema": "something else"}')
+    assert store.load("alice") is None
+    assert store.fresh("bob", "") is None

@@ -1,0 +1,303 @@
+"""grader.cli with the fake pipeline injected; the examples (workflow, Gradescope scripts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import types
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from tests.grader.batch import fakes
+
+ROOT = Path(__file__).parents[3]
+BAD_RUBRIC = ROOT / "tests" / "grader" / "fixtures" / "rubrics" / "unknown_check_key.toml"
+RUBRIC = str(fakes.RUBRIC_PATH)
+
+
+def run(argv: list[str]) -> int:
+    return cli.main(argv, grade_fn=fakes.grade_submission)
+
+
+def one_line_error(err: str) -> str:
+    """The error output, asserted to be a single line and no traceback."""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("grader: error: ")
+    return lines[0]
+
+
+# --- check -------------------------------------------------------------------------
+
+
+def test_check_passes_with_exit_0(subs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every public check passing exits 0 and prints the report."""
+    path = fakes.write(subs, "alice.py")
+    assert run(["check", str(path), "--rubric", RUBRIC, "--color", "never"]) == 0
+    assert "alice" in capsys.readouterr().out
+
+
+def test_check_runs_public_checks_only(subs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failing hidden check does not count: the student's check never runs it."""
+    path = fakes.write(subs, "alice.py", "# fake: fail grad_penalty")
+    assert run(["check", str(path), "--rubric", RUBRIC, "--color", "never"]) == 0
+    assert fakes.SECRET not in capsys.readouterr().out
+
+
+def test_check_failing_public_check_exits_1(subs: Path) -> None:
+    """A failing public check exits 1."""
+    path = fakes.write(subs, "bob.py", "# fake: fail grad_hidden")
+    assert run(["check", str(path), "--rubric", RUBRIC, "--color", "never"]) == 1
+
+
+def test_check_uses_the_kit_folder(
+    subs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--kit DIR (or the current folder) supplies the kit's rubric.toml."""
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "rubric.toml").write_bytes(fakes.RUBRIC_PATH.read_bytes())
+    path = fakes.write(subs, "alice.py")
+    assert run(["check", str(path), "--kit", str(kit), "--color", "never"]) == 0
+    monkeypatch.chdir(kit)
+    assert run(["check", str(path), "--color", "never"]) == 0
+
+
+def test_check_writes_html(subs: Path, tmp_path: Path) -> None:
+    """--html writes the lead's HTML report of the result."""
+    if cli._report("render_html") is None:
+        pytest.skip("grader.report.render_html is not available")
+    out = tmp_path / "report.html"
+    run(["check", str(fakes.write(subs, "alice.py")), "--rubric", RUBRIC, "--html", str(out)])
+    assert out.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "missing.ipynb", "--rubric", RUBRIC], "missing.ipynb does not exist"),
+        (["check", "{sub}", "--rubric", str(BAD_RUBRIC)], "unknown_check_key.toml"),
+        (["check", "{sub}", "--kit", "{tmp}"], "no rubric.toml in kit folder"),
+        (["check", "{pdf}", "--rubric", RUBRIC], "report.pdf has the unsupported extension"),
+        (["grade", "{tmp}/nope", "--rubric", RUBRIC, "--out", "{tmp}/o"], "nope does not exist"),
+        (["grade-one", "{sub}", "--rubric", "{tmp}/r.toml"], "r.toml does not exist"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(
+    argv: list[str],
+    message: str,
+    subs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Missing files, a rubric that fails validation, a non-submission: exit 2, one line."""
+    pdf = subs / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    sub = fakes.write(subs, "alice.py")
+    filled = [a.format(sub=sub, tmp=tmp_path, pdf=pdf) for a in argv]
+    assert run(filled) == 2
+    assert message in one_line_error(capsys.readouterr().err)
+
+
+def test_help_has_examples_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command's --help ends with runnable examples."""
+    for command in ("check", "kit", "grade", "grade-one"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert "examples:" in text and f"grader {command} " in text
+
+
+def test_python_dash_m_grader_runs() -> None:
+    """`python -m grader --help` works (the __main__ module)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0
+    assert "grade-one" in done.stdout
+
+
+# --- grade ----------------------------------------------------------------------------
+
+
+def test_grade_writes_everything_and_says_where(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The batch writes results, gradebook, summary and Canvas CSV, and prints their paths."""
+    fakes.write(subs, "alice.py")
+    fakes.write(subs, "bob.py", "# fake: fail grad_hidden")
+    (subs / "carol.pdf").write_bytes(b"%PDF-1.4")  # not a submission: still a row
+    out = tmp_path / "out"
+    code = run(
+        [
+            *("grade", str(subs), "--rubric", RUBRIC, "--out", str(out), "--workers", "2"),
+            *("--no-progress", "--canvas-assignment", "Lab 3", "--canvas-id", "77"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    for name in ("gradebook.csv", "summary.md", "canvas.csv", "results"):
+        assert name in printed
+        assert (out / name).exists()
+    with open(out / "gradebook.csv", newline="") as handle:
+        book = {r["student"]: r for r in csv.DictReader(handle)}
+    assert set(book) == {"alice", "bob", "carol"}
+    assert book["carol"]["status"] == "ungradable"
+    with open(out / "canvas.csv", newline="") as handle:
+        assert next(csv.reader(handle))[-1] == "Lab 3 (77)"
+
+
+def test_grade_reports_failures_and_exits_1(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A submission whose grading failed is listed on stderr and the exit status is 1."""
+    fakes.write(subs, "alice.py")
+    fakes.write(subs, "bob.py", "# fake: exit 4")
+    code = run(["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert "bob: the grading worker died" in capsys.readouterr().err
+
+
+def test_grade_only_with_unknown_name_exits_2(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--only naming nobody is bad input with a suggestion."""
+    fakes.write(subs, "alice.py")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o"), "--only", "alcie"]
+    assert run(argv) == 2
+    assert "did you mean 'alice'" in one_line_error(capsys.readouterr().err)
+
+
+def test_grade_regrade_all_ignores_the_cache(subs: Path, tmp_path: Path) -> None:
+    """--regrade-all grades every submission again."""
+    count = tmp_path / "count.txt"
+    fakes.write(subs, "alice.py", f"# fake: count {count}")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o"), "--serial"]
+    run(argv)
+    run(argv)
+    run([*argv, "--regrade-all"])
+    assert count.read_text().split() == ["alice", "alice"]
+
+
+def test_grade_with_dask_missing_is_a_clear_error(
+    subs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--scheduler without Dask installed names the package to install."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if absent
+    fakes.write(subs, "alice.py")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o")]
+    assert run([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert 'pip install "dask[distributed]"' in one_line_error(capsys.readouterr().err)
+
+
+# --- grade-one --------------------------------------------------------------------------
+
+
+def test_grade_one_writes_gradescope_junit_and_json(subs: Path, tmp_path: Path) -> None:
+    """All three files are written; the JSON is the full result, the others public."""
+    path = fakes.write(subs, "alice.py", "# fake: fail grad_penalty")
+    gs, junit, full = tmp_path / "results.json", tmp_path / "junit.xml", tmp_path / "r.json"
+    argv = ["grade-one", str(path), "--rubric", RUBRIC, "--gradescope", str(gs)]
+    assert run([*argv, "--junit", str(junit), "--json", str(full)]) == 0
+    doc = json.loads(gs.read_text())
+    assert doc["score"] == 6.0 and len(doc["tests"]) == 4
+    assert fakes.SECRET not in gs.read_text() + junit.read_text()
+    assert ET.fromstring(junit.read_text()).find("testsuite").get("failures") == "1"  # type: ignore[union-attr]
+    assert fakes.SECRET in full.read_text()  # the instructor's JSON keeps everything
+
+
+def test_grade_one_strict_fails_on_any_unpassed_check(subs: Path) -> None:
+    """--strict exits 1 unless every check passed; without it the exit is 0."""
+    path = str(fakes.write(subs, "bob.py", "# fake: fail grad_hidden"))
+    assert run(["grade-one", path, "--rubric", RUBRIC]) == 0
+    assert run(["grade-one", path, "--rubric", RUBRIC, "--strict"]) == 1
+
+
+def test_grade_one_answers_gradescope_even_for_a_bad_upload(tmp_path: Path) -> None:
+    """A missing submission still yields a results.json with score 0 and the reason."""
+    gs = tmp_path / "results.json"
+    missing = tmp_path / "submission"
+    assert run(["grade-one", str(missing), "--rubric", RUBRIC, "--gradescope", str(gs)]) == 0
+    doc = json.loads(gs.read_text())
+    assert doc["score"] == 0.0 and "does not exist" in doc["output"]
+
+
+def test_grade_one_survives_a_grader_crash(subs: Path, tmp_path: Path) -> None:
+    """A pipeline exception still writes results.json (score 0) and exits 1."""
+    gs = tmp_path / "results.json"
+    path = str(fakes.write(subs, "dan.py", "# fake: raise"))
+    assert run(["grade-one", path, "--rubric", RUBRIC, "--gradescope", str(gs)]) == 1
+    assert "fake grader bug" in json.loads(gs.read_text())["output"]
+
+
+# --- kit ---------------------------------------------------------------------------------
+
+
+def test_kit_calls_the_kit_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`grader kit` validates the rubric and hands it to grader.kit.build_kit."""
+    calls: list[tuple[Path, Path]] = []
+
+    def build_kit(rubric: Path, out: Path) -> Path:
+        calls.append((rubric, out))
+        return out
+
+    fake_kit = types.ModuleType("grader.kit")
+    fake_kit.build_kit = build_kit  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "grader.kit", fake_kit)
+    assert run(["kit", "--rubric", RUBRIC, "--out", str(tmp_path / "kit")]) == 0
+    assert calls == [(Path(RUBRIC), tmp_path / "kit")]
+    assert run(["kit", "--rubric", str(BAD_RUBRIC), "--out", str(tmp_path / "kit")]) == 2
+
+
+# --- examples -----------------------------------------------------------------------------
+
+
+def test_github_workflow_is_valid_and_complete() -> None:
+    """The workflow parses, grades, uploads an artifact and writes the job summary."""
+    yaml = pytest.importorskip("yaml", reason="parsing the workflow needs PyYAML")
+    text = (ROOT / "examples" / "github-actions" / "grade.yml").read_text()
+    workflow = yaml.safe_load(text)
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert "workflow_dispatch" in triggers
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "grader grade " in runs and "grader check " in runs
+    assert runs.count('>> "$GITHUB_STEP_SUMMARY"') == 2
+    assert sum(s.get("uses", "").startswith("actions/upload-artifact@") for s in steps) == 2
+    for job in workflow["jobs"].values():
+        assert job["runs-on"] and job["steps"][0]["uses"].startswith("actions/checkout@")
+
+
+def test_workflow_commands_parse_with_our_cli() -> None:
+    """Every grader command line in the workflow is accepted by the parser."""
+    yaml = pytest.importorskip("yaml", reason="parsing the workflow needs PyYAML")
+    text = (ROOT / "examples" / "github-actions" / "grade.yml").read_text()
+    parser = cli.build_parser()
+    for step in (s for j in yaml.safe_load(text)["jobs"].values() for s in j["steps"]):
+        for line in step.get("run", "").replace("\\\n", " ").splitlines():
+            if line.strip().startswith("grader "):
+                parser.parse_args(line.replace('"', "").split()[1:])
+
+
+def test_gradescope_scripts() -> None:
+    """run_autograder runs the documented grade-one command; both scripts are valid bash."""
+    folder = ROOT / "examples" / "gradescope"
+    script = (folder / "run_autograder").read_text().replace("\\\n", " ")
+    assert (
+        " ".join(script.split()).count(
+            "-m grader grade-one /autograder/submission --rubric /autograder/source/rubric.toml "
+            "--gradescope /autograder/results/results.json"
+        )
+        == 1
+    )
+    for name in ("run_autograder", "setup.sh"):
+        assert subprocess.run(["bash", "-n", str(folder / name)]).returncode == 0
+        assert (folder / name).stat().st_mode & 0o111  # executable
+    assert "pip install" not in script  # nothing is installed at grade time

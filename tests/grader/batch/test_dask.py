@@ -1,0 +1,88 @@
+"""The Dask executor on a local two-process cluster gives what the local executor gives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.batch import GradeJob, run_batch
+from grader.executors import DaskExecutor, LocalExecutor
+from tests.grader.batch import fakes
+
+distributed = pytest.importorskip(
+    "distributed", reason='Dask is an optional dependency: pip install "dask[distributed]"'
+)
+
+pytestmark = pytest.mark.slow  # starting a cluster takes a few seconds
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=2, dashboard_address=None
+    ) as local:
+        yield local
+
+
+def comparable(out: Path) -> dict[str, Any]:
+    """Each stored result without the batch's own bookkeeping (times, executor name)."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        data = json.loads(path.read_text())
+        batch = data["provenance"].pop("batch")
+        found[path.stem] = (data, batch["outcome"])
+    return found
+
+
+def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Path) -> None:
+    """Graded, ungradable, raised, died and timed-out submissions are stored identically."""
+    paths = [
+        fakes.write(subs, "alice.py"),
+        fakes.write(subs, "bob.py", "# fake: fail grad_hidden"),
+        fakes.write(subs, "carol.py", "# fake: exit 3"),
+        fakes.write(subs, "dan.py", "# fake: raise"),
+        fakes.write(subs, "eve.py", "# fake: sleep 30"),
+        fakes.write(subs, "fay.py", "# fake: ungradable empty notebook"),
+    ]
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    local = run_batch(
+        paths, job, tmp_path / "local", executor=LocalExecutor(3, timeout=1.5), progress=False
+    )
+    with distributed.Client(cluster) as client:
+        dask = run_batch(
+            paths,
+            job,
+            tmp_path / "dask",
+            executor=DaskExecutor(timeout=1.5, scheduler=client),
+            progress=False,
+        )
+    counts = (dask.graded, dask.ungradable, dask.failed)
+    assert counts == (local.graded, local.ungradable, local.failed) == (2, 1, 3)
+    assert comparable(tmp_path / "dask") == comparable(tmp_path / "local")
+    assert "exit code 3" in dict(dask.failures)["carol"]
+
+
+def test_dask_by_scheduler_address(cluster: Any, subs: Path, out: Path) -> None:
+    """A tcp:// address (as --scheduler gives) connects, grades, and resumes from the cache."""
+    paths = [fakes.write(subs, "alice.py"), fakes.write(subs, "bob.py")]
+    first = run_batch(
+        paths,
+        fakes.grade,
+        out,
+        executor="dask",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+    )
+    second = run_batch(
+        paths,
+        fakes.grade,
+        out,
+        executor="dask",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+    )
+    assert (first.graded, second.cached) == (2, 2)

@@ -1,0 +1,200 @@
+"""The sandbox's parts on their own: job checks, output capture and reading, framing, tiers."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from grader.sandbox import Job, Limits, OutputSpec, ProbeCall, SandboxConfigError
+from grader.sandbox import tiers as tiers_module
+from grader.sandbox.child import wire
+from grader.sandbox.child.session import Capture, read_outputs
+from grader.sandbox.tiers import SandboxUnavailableError, bwrap_command, child_env, resolve_tier
+
+from .helpers import PROBES, make_job, probe
+
+# -- Job and Limits --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"probes": (probe("p"), probe("p"))}, "repeat"),
+        ({"probes": (probe("../evil"),)}, "not simple"),
+        ({"output_specs": {}}, "no output spec"),
+        ({"probes": (ProbeCall("p", "add", {"k": 1}, ("nope",)),)}, "unknown inputs"),
+        ({"probes": (ProbeCall("p", "add", {"k": object()}, ("x",)),)}, "not JSON"),
+        ({"probes": (ProbeCall("p", "add", {}, ("x",), float("inf")),)}, "finite"),
+        ({"inputs": {"x": np.array([object()])}}, "numeric array"),
+        ({"data_files": {"../escape.csv": b""}}, "relative and inside"),
+        ({"data_files": {"submission.py": b""}}, "relative and inside"),
+        ({"output_specs": {"p": {"not a name": OutputSpec()}}}, "not simple"),
+        ({"probe_module": PROBES.with_name("absent.py")}, "does not exist"),
+    ],
+)
+def test_malformed_jobs_are_configuration_errors(change, message):
+    """A malformed job is refused when built, with a message naming the fault."""
+    base = make_job("def add(x, k):\n    return x + k\n")
+    fields = {
+        "code": base.code,
+        "probes": base.probes,
+        "inputs": base.inputs,
+        "probe_module": base.probe_module,
+        "output_specs": base.output_specs,
+        "data_files": base.data_files,
+    }
+    with pytest.raises(SandboxConfigError, match=message):
+        Job(**{**fields, **change})
+
+
+def test_limits_refuse_non_positive_values():
+    """Limits must be positive (max_restarts may be zero)."""
+    assert Limits(max_restarts=0).max_restarts == 0
+    with pytest.raises(SandboxConfigError, match="setup_timeout"):
+        Limits(setup_timeout=0)
+
+
+def test_nproc_is_applied_only_with_a_uid_of_its_own():
+    """RLIMIT_NPROC counts per uid, so it is sent only when the child has its own uid."""
+    assert Limits().rlimits(own_uid=True)["processes"] == Limits().processes
+    assert Limits().rlimits(own_uid=False)["processes"] == 0
+
+
+# -- capture and output reading --------------------------------------------------------------
+
+
+def test_capture_keeps_head_and_tail_within_its_limit():
+    """A long stream keeps its first and last bytes and counts the rest."""
+    c = Capture(100)
+    for i in range(1000):
+        c.feed(f"{i:04d}\n".encode())
+    text = c.text()
+    assert text.startswith("0000\n") and text.endswith("0999\n")
+    assert "[... 4900 bytes omitted ...]" in text
+    assert c.total == 5000 and len(c.head) + len(c.tail) == 100
+
+
+def test_capture_of_a_short_stream_is_verbatim():
+    """A stream under the limit comes back whole, with no marker."""
+    c = Capture(100)
+    c.feed(b"abc")
+    c.feed(b"def")
+    assert c.text() == "abcdef"
+
+
+def test_read_outputs_never_follows_links_or_blocks_on_fifos(tmp_path):
+    """Regular files are read; a symlink, a fifo and an over-budget file are problems."""
+    (tmp_path / "ok.npz").write_bytes(b"12345")
+    (tmp_path / "big.npz").write_bytes(b"x" * 100)
+    os.symlink("/etc/passwd", tmp_path / "link.npz")
+    os.mkfifo(tmp_path / "fifo.npz")
+    t0 = time.monotonic()
+    blobs, problems, left = read_outputs(
+        str(tmp_path), ["ok", "link", "fifo", "absent", "big"], budget=50
+    )
+    assert time.monotonic() - t0 < 1.0
+    assert blobs == {"ok": b"12345"} and left == 45
+    assert set(problems) == {"link", "fifo", "big"}
+    assert "regular file" in problems["fifo"] and "cap" in problems["big"]
+
+
+def test_read_outputs_refuses_a_replaced_directory(tmp_path):
+    """An outputs directory swapped for a symlink is not entered."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "p.npz").write_bytes(b"x")
+    os.symlink(tmp_path / "real", tmp_path / "outputs")
+    blobs, problems, _ = read_outputs(str(tmp_path / "outputs"), ["p"], 100)
+    assert blobs == {} and "replaced" in problems["p"]
+
+
+# -- framing ---------------------------------------------------------------------------------
+
+
+def test_frames_round_trip_header_and_blobs():
+    """A frame comes back with its header and blobs intact."""
+    r, w = os.pipe()
+    try:
+        wire.write_frame(w, {"a": [1, "two"]}, [b"xyz", b""])
+        header, blobs = wire.read_frame(r, deadline=time.monotonic() + 1)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert header == {"a": [1, "two"], "blobs": [3, 0]} and blobs == [b"xyz", b""]
+
+
+def test_frames_over_the_caps_or_with_bad_magic_are_refused():
+    """Declared sizes are checked before reading; a wrong magic is refused."""
+    for header, blobs, caps, match in [
+        ({"x": "y" * 100}, [], {"max_header": 50}, "bad frame prefix"),
+        ({}, [b"z" * 100], {"max_blobs": 50}, "declares 100 bytes"),
+    ]:
+        r, w = os.pipe()
+        wire.write_frame(w, header, blobs)
+        with pytest.raises(wire.WireError, match=match):
+            wire.read_frame(r, deadline=time.monotonic() + 1, **caps)
+        os.close(r)
+        os.close(w)
+    r, w = os.pipe()
+    os.write(w, b"XXXX" + bytes(8))
+    with pytest.raises(wire.WireError, match="bad frame prefix"):
+        wire.read_frame(r, deadline=time.monotonic() + 1)
+    os.close(r)
+    os.close(w)
+
+
+def test_reading_a_silent_pipe_times_out():
+    """A peer that sends nothing costs the deadline, not forever."""
+    r, w = os.pipe()
+    t0 = time.monotonic()
+    with pytest.raises(wire.WireError, match="timed out"):
+        wire.read_exact(r, 1, deadline=time.monotonic() + 0.2)
+    assert time.monotonic() - t0 < 1.0
+    os.close(r)
+    os.close(w)
+
+
+# -- tiers -----------------------------------------------------------------------------------
+
+
+def test_plain_can_always_be_chosen(monkeypatch):
+    """tier="plain", or GRADER_SANDBOX=plain, selects the plain tier."""
+    assert resolve_tier("plain") == "plain"
+    monkeypatch.setenv("GRADER_SANDBOX", "plain")
+    assert resolve_tier() == "plain"
+
+
+def test_unknown_or_unavailable_tier_is_a_clear_error(monkeypatch):
+    """An unknown tier, or bwrap demanded where it cannot run, raises with the reason."""
+    with pytest.raises(SandboxUnavailableError, match="unknown sandbox tier"):
+        resolve_tier("docker")
+    monkeypatch.setattr(tiers_module, "bwrap_status", lambda: (False, "no bwrap here"))
+    with pytest.raises(SandboxUnavailableError, match="no bwrap here"):
+        resolve_tier("bwrap")
+    monkeypatch.setenv("GRADER_SANDBOX", "bwrap")
+    with pytest.raises(SandboxUnavailableError):
+        resolve_tier()
+    monkeypatch.delenv("GRADER_SANDBOX")
+    assert resolve_tier() == "plain"  # the fallback when nothing is demanded
+
+
+def test_bwrap_command_isolates_and_never_binds_the_repository():
+    """The command unshares net and pid, dies with its parent, and binds no repository path."""
+    cmd = bwrap_command([("/tmp/j", "/job")], [("/tmp/r", "/runner")], "/job")
+    for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--disable-userns"):
+        assert flag in cmd
+    repo = str(PROBES.parents[3])
+    assert not any(arg.startswith(repo) for arg in cmd)
+    assert cmd[cmd.index("/tmp/r") - 1] == "--ro-bind" and cmd[cmd.index("/tmp/j") - 1] == "--bind"
+    if os.geteuid() == 0:
+        assert "--reuid=65534" in cmd and "--bounding-set=-all" in cmd
+
+
+def test_child_environment_inherits_nothing(monkeypatch):
+    """The child's environment is built from scratch: no token of the parent's survives."""
+    monkeypatch.setenv("GITHUB_TOKEN", "secret")
+    env = child_env("/job/home")
+    assert "GITHUB_TOKEN" not in env and env["HOME"] == "/job/home"
+    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == "1"
