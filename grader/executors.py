@@ -166,7 +166,10 @@ def _subprocess_main(argv: Sequence[str]) -> int:
     """Entry of ``python -m grader.executors PAYLOAD ANSWER`` (the supervised child of a Dask task)."""
     payload, answer_file = argv
     with open(payload, "rb") as handle:
-        grade_fn, path = pickle.load(handle)  # written a moment ago by our own supervisor
+        # Trusted to trusted: the grader's own supervisor wrote this payload (a
+        # 0600 temp file) before any student code ran; nothing a student process
+        # returns is ever unpickled — answers come back as JSON.
+        grade_fn, path = pickle.load(handle)
     _write_answer(_answer(grade_fn, Path(path)), answer_file)
     return 0
 
