@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from grader.compare import Comparison
 from grader.diagnose import Diagnosis
+from grader.figures import Figure
 
 SCHEMA = "mlp-grader/result/1"
 
@@ -249,6 +250,7 @@ class GradeResult:
     notes: tuple[str, ...] = ()
     stdout: str = ""
     stderr: str = ""
+    figures: tuple[Figure, ...] = ()  # pictures of the evidence (grader.figures)
 
     def __post_init__(self) -> None:
         if self.status not in ("graded", "ungradable"):
@@ -257,11 +259,16 @@ class GradeResult:
             raise ValueError("an ungradable result needs a reason")
 
     def public_view(self) -> GradeResult:
-        """What a student may see: hidden checks without inputs or expected values."""
+        """What a student may see: hidden checks without inputs or expected values.
+
+        A figure of a hidden check is dropped: it holds expected values.
+        """
+        hidden = {c.check_id for c in self.checks if c.visibility == "hidden"}
         return replace(
             self,
             checks=tuple(c.public_view() for c in self.checks),
             score=None if self.score is None else self.score.public_view(),
+            figures=tuple(f for f in self.figures if f.check_id not in hidden),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,6 +283,7 @@ class GradeResult:
             "notes": list(self.notes),
             "stdout": self.stdout,
             "stderr": self.stderr,
+            "figures": [f.to_dict() for f in self.figures],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -297,6 +305,7 @@ class GradeResult:
             notes=tuple(d["notes"]),
             stdout=d["stdout"],
             stderr=d["stderr"],
+            figures=tuple(Figure.from_dict(f) for f in d.get("figures", ())),
         )
 
     @classmethod

@@ -9,7 +9,7 @@ decrease_const, decrease_iter, alpha) into the reference's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from grader.adapters.binding import AdapterBinding
@@ -117,8 +117,17 @@ def optimizer_hyper(conv: Mapping[str, Any], hyper: Mapping[str, Any], P: Params
 
 
 def build_optimizer(
-    name: str, hyper: Mapping[str, Any], bias_momentum: bool, P: Params
+    name: str,
+    hyper: Mapping[str, Any],
+    bias_momentum: bool,
+    P: Params,
+    make: Callable[..., Optimizer] | None = None,
 ) -> Optimizer:
-    """A fresh optimiser; without bias momentum the biases take plain steps (the course)."""
+    """A fresh optimiser; without bias momentum the biases take plain steps (the course).
+
+    ``make`` replaces the factory of ``name`` (a misconception standing in for it).
+    """
     mask = {} if bias_momentum else course_bias_rule(name, P.bias_mask())
+    if make is not None:
+        return make(**hyper, **mask)
     return make_optimizer(name, **hyper, **mask)

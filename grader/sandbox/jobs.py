@@ -107,13 +107,18 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class ProbeCall:
-    """One call of the plan: ``probe_module.<call>(namespace, {inputs}, params)``."""
+    """One call of the plan: ``probe_module.<call>(namespace, {inputs}, params)``.
+
+    Probes of one job share its input arrays by name; ``input_prefix`` lets each
+    probe own a namespace (``p3_X`` reaches probe 3 as ``X``).
+    """
 
     id: str
     call: str
     params: Mapping[str, Any] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
     timeout: float = 5.0
+    input_prefix: str = ""  # stripped from input names before the probe sees them
 
     def as_plan(self) -> dict[str, Any]:
         return {
@@ -121,6 +126,7 @@ class ProbeCall:
             "call": self.call,
             "params": dict(self.params),
             "inputs": list(self.inputs),
+            "input_prefix": self.input_prefix,
             "timeout": self.timeout,
         }
 

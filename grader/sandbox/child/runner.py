@@ -207,7 +207,11 @@ def run(
         progress.emit(event="start", probe=probe["id"])
         try:
             fn = getattr(probes, probe["call"])
-            given = {name: np.array(inputs[name], copy=True) for name in probe["inputs"]}
+            prefix = probe.get("input_prefix", "")
+            given = {
+                name.removeprefix(prefix): np.array(inputs[name], copy=True)
+                for name in probe["inputs"]
+            }
             arrays = numeric_outputs(fn(module.__dict__, given, dict(probe["params"])))
             save_outputs(jobdir / "outputs" / f"{probe['id']}.npz", arrays)
         except BaseException as exc:

@@ -1,0 +1,145 @@
+"""What the reference says each probe should return, and what each known variant returns.
+
+Called by the trusted parent only after the child is gone (the sandbox's rule):
+nothing here is computed while a student process lives.
+
+- :func:`expected_outputs`  probe context -> the reference's canonical outputs
+- :func:`candidates`        probe context -> every misconception and convention that
+                            applies to the probe, computed on the same inputs
+                            (``grader.diagnose`` asks which one reproduces the student)
+- :func:`penalty_gradient`  the declared penalty's share of the gradient, so a
+                            difference that is exactly the penalty is recognised
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from grader.diagnose import CONVENTIONS, Candidate, gradient_candidates, gradient_outputs
+from grader.probes import ProbeContext, expected, optimizer_trail, schedule_rates
+from reference import network
+from reference.misconceptions import Misconception, all_misconceptions
+from reference.misconceptions.optimization import STANDS_IN_FOR
+
+Array = np.ndarray
+# the variant's own parameters can be invalid for a declared set-up (a convention that
+# needs a hyper-parameter the check does not give): that variant is simply not a candidate
+_VARIANT_ERRORS = (ValueError, TypeError, KeyError, ZeroDivisionError, FloatingPointError)
+
+
+def expected_outputs(ctx: ProbeContext) -> dict[str, Array]:
+    """The reference's canonical outputs for the probe (see ARCHITECTURE, the probe contract)."""
+    with np.errstate(all="ignore"):
+        return expected(ctx)
+
+
+def _gradients(ctx: ProbeContext) -> list[Candidate]:
+    i = ctx.inputs
+    return gradient_candidates(ctx.params(), i["X"], i["Y"], ctx.model, ctx.objective)
+
+
+def _standing_in(kind: str, declared: str) -> list[Misconception]:
+    """Misconceptions of ``kind`` that replace the declared optimiser or schedule."""
+    return [m for m in all_misconceptions(kind) if STANDS_IN_FOR.get(m.name) == declared]  # type: ignore[arg-type]
+
+
+def _convention_variants(
+    ctx: ProbeContext, field: str, compute: Callable[[ProbeContext], dict[str, Array]]
+) -> list[Candidate]:
+    out = []
+    for conv in CONVENTIONS.values():
+        if ctx.call not in conv.probes or field not in conv.changes:
+            continue
+        value = conv.changes[field]
+        if value == getattr(ctx, field):
+            continue
+        try:
+            changed = replace(ctx, **{field: value})  # type: ignore[arg-type]
+            out.append(Candidate.from_convention(conv, compute(changed)))
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
+def _optimizer(ctx: ProbeContext) -> list[Candidate]:
+    out = []
+    for m in _standing_in("optimizer", ctx.optimizer):
+        try:
+            out.append(Candidate.from_misconception(m, optimizer_trail(ctx, m.impl)))
+        except _VARIANT_ERRORS:
+            continue
+    return out + _convention_variants(ctx, "optimizer", optimizer_trail)
+
+
+def _schedule(ctx: ProbeContext) -> list[Candidate]:
+    out = []
+    for m in _standing_in("schedule", ctx.schedule):
+        try:
+            out.append(Candidate.from_misconception(m, schedule_rates(ctx, m.impl)))
+        except _VARIANT_ERRORS:
+            continue
+    return out + _convention_variants(ctx, "schedule", schedule_rates)
+
+
+def _one_hot(ctx: ProbeContext) -> list[Candidate]:
+    y, K = ctx.inputs["y"], ctx.sizes.K
+    out = []
+    for m in all_misconceptions("encoding"):
+        try:
+            out.append(Candidate.from_misconception(m, {"Y": np.asarray(m.impl(y, K))}))
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
+def _cost(ctx: ProbeContext) -> list[Candidate]:
+    if ctx.cost_kind != "objective":
+        return []
+    out = []
+    for conv in CONVENTIONS.values():
+        if "cost" not in conv.probes:
+            continue
+        changed = ctx.cost_objective.with_(**conv.changes)
+        if changed == ctx.cost_objective:
+            continue
+        try:
+            out.append(
+                Candidate.from_convention(conv, expected(replace(ctx, cost_objective=changed)))
+            )
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
+_CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
+    "gradients": _gradients,
+    "optimizer": _optimizer,
+    "schedule": _schedule,
+    "one_hot": _one_hot,
+    "cost": _cost,
+}
+"""Probe call -> its variants; the other probes are judged against the reference alone."""
+
+
+def candidates(ctx: ProbeContext) -> list[Candidate]:
+    """Every known variant's output on the probe's inputs (empty where none applies)."""
+    with np.errstate(all="ignore"):
+        return _CANDIDATES.get(ctx.call, lambda _: [])(ctx)
+
+
+def penalty_gradient(ctx: ProbeContext) -> dict[str, Array] | None:
+    """The declared penalty's part of each gradient (gradients probe with C > 0), else None."""
+    if ctx.call != "gradients" or ctx.objective.C == 0:
+        return None
+    i = ctx.inputs
+    P = ctx.params()
+    full = network.gradients(P, i["X"], i["Y"], ctx.model, ctx.objective)
+    data = network.gradients(P, i["X"], i["Y"], ctx.model, ctx.objective.with_(C=0.0))
+    full_d, data_d = gradient_outputs(full), gradient_outputs(data)
+    return {k: full_d[k] - data_d[k] for k in full_d}
+
+
+__all__ = ["candidates", "expected_outputs", "penalty_gradient"]

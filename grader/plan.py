@@ -1,0 +1,228 @@
+"""A rubric's checks -> the probes one sandboxed job asks (the trusted parent's side).
+
+Each check names a probe and a problem (``sizes``, ``N``, ``seed``, ``init``, the
+probe's hyper-parameters). :func:`make_plan` builds each problem's canonical
+inputs from its seed, converts them to the student's layout
+(:func:`grader.probes.prepare`), and asks every distinct question once: checks
+with the same probe and parameters share one probe call. Each probe owns its
+inputs' namespace (``p2_X``), so problems of different sizes travel in one job.
+
+The plan holds inputs and :class:`~grader.probes.ProbeContext` values only:
+never an expected value (those are computed after the child is gone).
+
+Problems are built so that bugs show (CONVENTIONS §4): non-square shapes
+(N != D), every class present, biases drawn non-zero so the bias gradient is
+checked on its own, and a large-penalty problem when the rubric gives C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from grader.adapters.binding import AdapterBinding
+from grader.probes import ProbeContext, output_specs, prepare
+from grader.rubric import CheckSpec, Rubric
+from grader.sandbox import OutputSpec, ProbeCall
+from reference.datasets import blobs, load_digits, probe_inputs
+from reference.encoding import one_hot
+from reference.initializers import initialize
+from reference.params import Params
+
+Array = np.ndarray
+
+DEFAULT_SIZES = (5, 4, 3)
+DEFAULT_N = {"timing": 2000, "train": 60}
+DEFAULT_N_OTHER = 7
+DEFAULT_STEPS = 3
+DEFAULT_TIMEOUT = {"train": 60.0, "timing": 60.0}
+DEFAULT_TIMEOUT_OTHER = 10.0
+DIGITS_SHAPE = (64, 10)  # a train problem from D=64 to K=10 uses the bundled digits
+
+
+@dataclass(frozen=True)
+class PlannedProbe:
+    """One question for the child, and what the parent keeps to judge the answer."""
+
+    call: ProbeCall
+    context: ProbeContext
+    outputs: Mapping[str, OutputSpec]
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one job asks.
+
+    probes      : distinct probe calls, in the rubric's order of first use
+    inputs      : every probe's inputs, names prefixed by the probe's namespace
+    probe_of    : check id -> probe id
+    problems    : check id -> why the grader could not build its probe (the rubric's fault)
+    """
+
+    probes: tuple[PlannedProbe, ...]
+    inputs: Mapping[str, Array]
+    probe_of: Mapping[str, str]
+    problems: Mapping[str, str]
+
+    def probe(self, probe_id: str) -> PlannedProbe:
+        for p in self.probes:
+            if p.call.id == probe_id:
+                return p
+        raise KeyError(probe_id)
+
+    @property
+    def calls(self) -> tuple[ProbeCall, ...]:
+        return tuple(p.call for p in self.probes)
+
+    @property
+    def output_specs(self) -> dict[str, Mapping[str, OutputSpec]]:
+        return {p.call.id: p.outputs for p in self.probes}
+
+
+# ---------------------------------------------------------------------------
+# Problems: canonical inputs from a check's parameters
+
+
+def _sizes(params: Mapping[str, Any]) -> tuple[int, ...]:
+    return tuple(int(s) for s in params.get("sizes", DEFAULT_SIZES))
+
+
+def _params(params: Mapping[str, Any], sizes: tuple[int, ...], seed: int) -> Params:
+    """Initial parameters: the named scheme, else W ~ U(-1, 1) and b ~ U(-0.5, 0.5), non-zero."""
+    if "init" in params:
+        return initialize(str(params["init"]), sizes, seed)
+    rng = np.random.default_rng([seed, 1])
+    layers = list(itertools.pairwise(sizes))
+    return Params(
+        [rng.uniform(-1.0, 1.0, (o, i)) for i, o in layers],
+        [rng.uniform(-0.5, 0.5, (o, 1)) for _, o in layers],
+    )
+
+
+def _data(call: str, sizes: tuple[int, ...], N: int, seed: int) -> tuple[Array, Array]:
+    """X (N, D) and labels y (N,) with every class present."""
+    D, K = sizes[0], sizes[-1]
+    if call == "train" and (D, K) == DIGITS_SHAPE:
+        X, y = load_digits()
+        pick = np.random.default_rng([seed, 2]).permutation(len(y))[:N]
+        return X[pick], y[pick]
+    if call == "train":
+        X, y = blobs(N, D, K, seed=seed)
+        return X / np.abs(X).max(), y  # inputs of order 1: sigmoid units stay sensitive
+    if N == D:
+        N += 1  # non-square, so a transposed X fails loudly (CONVENTIONS §4)
+    return probe_inputs(D, N, K, seed)
+
+
+def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
+    """The canonical inputs of ``spec``'s probe, deterministic in its parameters.
+
+    Returns W1.., b1.., X (D, N), Y (K, N), y (N,); perms (E, N) for ``train``;
+    dW1.., db1.. (T, *shape) for ``optimizer``; only what the probe reads.
+    """
+    p, call = spec.params, spec.probe
+    seed = int(p.get("seed", 0))
+    sizes = _sizes(p)
+    N = int(p.get("N", DEFAULT_N.get(call, DEFAULT_N_OTHER)))
+    P = _params(p, sizes, seed)
+    if call == "schedule":
+        return {}
+    if call == "optimizer":
+        T = int(p.get("steps", DEFAULT_STEPS))
+        rng = np.random.default_rng([seed, 3])
+        grads = {f"d{k}": rng.normal(size=(T, *v.shape)) for k, v in P.as_dict().items()}
+        return P.as_dict() | grads
+    X, y = _data(call, sizes, N, seed)
+    K = sizes[-1]
+    out = {"X": X.T.copy(), "y": y, "Y": one_hot(y, K)}
+    if call == "one_hot":
+        return {"y": y}
+    if call == "train":
+        E = int(p.get("epochs", 5))
+        rs = np.random.RandomState(seed + 1)
+        out["perms"] = np.array([rs.permutation(len(y)) for _ in range(E)], dtype=np.int64)
+    return P.as_dict() | out
+
+
+# ---------------------------------------------------------------------------
+# The plan
+
+
+def _key(spec: CheckSpec) -> str:
+    """Checks with equal keys ask the same question (compare and feedback do not matter)."""
+    text = json.dumps({"probe": spec.probe, "params": _plain(spec.params)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _timeout(spec: CheckSpec) -> float:
+    return float(spec.params.get("timeout", DEFAULT_TIMEOUT.get(spec.probe, DEFAULT_TIMEOUT_OTHER)))
+
+
+def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
+    """The distinct probes of ``rubric``'s checks, with their inputs in the student's layout.
+
+    A check the grader cannot build (its probe is not implemented, its parameters do
+    not fit the adapter) is listed in ``problems`` with the reason, not raised: the
+    other checks still run.
+    """
+    probes: list[PlannedProbe] = []
+    by_key: dict[str, int] = {}
+    inputs: dict[str, Array] = {}
+    probe_of: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for spec in rubric.checks:
+        key = _key(spec)
+        if key in by_key:
+            i = by_key[key]
+            probes[i] = PlannedProbe(
+                probes[i].call, probes[i].context, probes[i].outputs, (*probes[i].checks, spec.id)
+            )
+            probe_of[spec.id] = probes[i].call.id
+            continue
+        try:
+            student, ctx = prepare(spec.probe, binding, spec.params, canonical_inputs(spec))
+            specs = {
+                name: OutputSpec(shape=tuple(shape))
+                for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()
+            }
+        except (ValueError, KeyError) as error:
+            problems[spec.id] = (
+                f"the grader cannot build check {spec.id!r} from the rubric: {error}"
+            )
+            continue
+        probe_id = f"p{len(probes) + 1}"
+        prefix = f"{probe_id}_"
+        inputs |= {prefix + name: np.ascontiguousarray(a) for name, a in student.items()}
+        call = ProbeCall(
+            id=probe_id,
+            call=spec.probe,
+            params=ctx.child_params(),
+            inputs=tuple(prefix + name for name in student),
+            timeout=_timeout(spec),
+            input_prefix=prefix,
+        )
+        by_key[key] = len(probes)
+        probes.append(PlannedProbe(call, ctx, MappingProxyType(specs), (spec.id,)))
+        probe_of[spec.id] = probe_id
+    return Plan(
+        tuple(probes),
+        MappingProxyType(inputs),
+        MappingProxyType(probe_of),
+        MappingProxyType(problems),
+    )
