@@ -1,0 +1,216 @@
+"""The pipeline joined: plan, expectations and grade_submission on real samples.
+
+These grade our own sample submissions through the real sandbox (plain tier,
+cold children), so they show the pieces fit: a correct submission gets full
+marks, a broken one a clear report, and nothing the student sees leaks the
+hidden checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.adapters.binding import AdapterBinding
+from grader.expectations import candidates, expected_outputs, penalty_gradient
+from grader.grade import GradeSettings, grade_submission
+from grader.plan import canonical_inputs, make_plan
+from grader.rubric import Rubric, load_rubric, parse_rubric
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"
+TEMPLATE_OK = ROOT / "submissions" / "src" / "template_ok.py"
+SETTINGS = GradeSettings(tier="plain")
+
+
+@pytest.fixture(scope="module")
+def rubric() -> Rubric:
+    return load_rubric(TEMPLATE_RUBRIC)
+
+
+@pytest.fixture(scope="module")
+def binding(rubric: Rubric) -> AdapterBinding:
+    return AdapterBinding.from_table(rubric.adapter)
+
+
+def _module(tmp_path: Path, name: str, source: str) -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# plan
+
+
+def test_checks_with_the_same_question_share_one_probe(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """grad_output and grad_hidden ask the same gradients of the same problem: one probe call."""
+    plan = make_plan(rubric, binding)
+    assert plan.probe_of["grad_output"] == plan.probe_of["grad_hidden"]
+    assert plan.probe_of["grad_output"] != plan.probe_of["grad_penalty"]
+    assert len(plan.probes) < len(rubric.checks)
+    assert set(plan.probe_of) == {c.id for c in rubric.checks}
+
+
+def test_each_probe_owns_the_namespace_of_its_inputs(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """Every input name starts with its probe's prefix, and the prefix maps back to the probe."""
+    plan = make_plan(rubric, binding)
+    for p in plan.probes:
+        assert p.call.input_prefix == f"{p.call.id}_"
+        assert all(n.startswith(p.call.input_prefix) for n in p.call.inputs)
+        assert set(p.call.inputs) <= set(plan.inputs)
+    assert sum(len(p.call.inputs) for p in plan.probes) == len(plan.inputs)
+
+
+def test_problems_are_non_square_with_every_class_and_non_zero_biases(rubric: Rubric) -> None:
+    """A gradients problem shows transposes and bias bugs: N != D, all K classes, b != 0."""
+    inputs = canonical_inputs(rubric.check("grad_output"))
+    D, N = inputs["X"].shape
+    K = inputs["Y"].shape[0]
+    assert N != D
+    assert set(np.unique(inputs["y"])) == set(range(K))
+    assert all(np.all(inputs[b] != 0) for b in ("b1", "b2"))
+
+
+def test_problems_are_deterministic_in_their_seed(rubric: Rubric) -> None:
+    """The same check builds the same arrays twice (results are reproducible)."""
+    a, b = (canonical_inputs(rubric.check("replay")) for _ in range(2))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_check_the_grader_cannot_build_is_listed_with_its_reason(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """A probe the plan has no implementation for is a named problem, not an exception."""
+    text = TEMPLATE_RUBRIC.read_text(encoding="utf-8") + (
+        '\n[[checks]]\nid = "selfcheck"\nobjective = "backprop"\nprobe = "gradcheck_self"\npoints = 1\n'
+    )
+    plan = make_plan(parse_rubric(text.encode(), "edited.toml"), binding)
+    assert "selfcheck" in plan.problems
+    assert "selfcheck" in plan.problems["selfcheck"]
+    assert "selfcheck" not in plan.probe_of
+
+
+# ---------------------------------------------------------------------------
+# expectations
+
+
+def test_candidates_of_an_optimizer_probe_include_the_misconceptions_standing_in(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """Course momentum is declared: heavy-ball momentum is a misconception candidate, computed."""
+    plan = make_plan(rubric, binding)
+    ctx = plan.probe(plan.probe_of["momentum"]).context
+    names = {c.name for c in candidates(ctx)}
+    assert "momentum_heavy_ball_for_course" in names
+    exp = expected_outputs(ctx)
+    heavy = next(c for c in candidates(ctx) if c.name == "momentum_heavy_ball_for_course")
+    assert heavy.arrays.keys() == exp.keys()
+    assert not np.allclose(heavy.arrays["W1"][-1], exp["W1"][-1])  # it differs after 3 steps
+
+
+def test_candidates_of_a_schedule_probe_include_compounding_decay(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """The declared 1/(1 + d k) cooling has the compounding bug as a candidate."""
+    plan = make_plan(rubric, binding)
+    ctx = plan.probe(plan.probe_of["cooling"]).context
+    assert "compounding_decay" in {c.name for c in candidates(ctx)}
+
+
+def test_the_penalty_gradient_is_c_times_w_on_weights_and_zero_on_biases(
+    rubric: Rubric, binding: AdapterBinding
+) -> None:
+    """With C = 10 and biases not penalised, the penalty's share is C·W and 0."""
+    plan = make_plan(rubric, binding)
+    ctx = plan.probe(plan.probe_of["grad_penalty"]).context
+    pen = penalty_gradient(ctx)
+    assert pen is not None
+    C = ctx.objective.C
+    np.testing.assert_allclose(pen["dW1"], C * ctx.inputs["W1"], rtol=1e-12, atol=1e-12)
+    assert np.all(pen["db1"] == 0)
+    assert penalty_gradient(plan.probe(plan.probe_of["grad_output"]).context) is None
+
+
+# ---------------------------------------------------------------------------
+# grade_submission
+
+
+def test_the_correct_template_sample_gets_full_marks(rubric: Rubric) -> None:
+    """Every check passes, the score is the maximum, and provenance records the run."""
+    result = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
+    assert result.status == "graded", result.reason
+    assert [c.check_id for c in result.checks if c.status != "passed"] == []
+    assert result.score is not None and result.score.points == rubric.max_points
+    prov = result.provenance
+    assert prov["rubric_hash"] == rubric.content_hash
+    assert prov["sandbox_tier"] == "plain"
+    assert {"grader", "reference", "python", "numpy", "seeds"} <= prov.keys()
+    kinds = {f.kind for f in result.figures}
+    assert {"gradient_error", "convergence"} <= kinds
+
+
+def test_a_file_that_is_not_a_submission_is_ungradable_with_one_sentence(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """Invalid JSON renamed .ipynb: ungradable, the reason names the file."""
+    bad = tmp_path / "bob.ipynb"
+    bad.write_bytes(b"\x89PNG not a notebook")
+    result = grade_submission(bad, rubric, SETTINGS)
+    assert result.status == "ungradable"
+    assert "bob.ipynb" in result.reason and "\n" not in result.reason.strip()
+
+
+def test_a_submission_that_fails_to_load_fails_every_check_with_its_cell_and_line(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """An import error at load: every check fails with the error and where it happened; zero points."""
+    source = TEMPLATE_OK.read_text(encoding="utf-8").replace(
+        "import numpy as np", "import numpy as np\nimport not_a_real_package_xyz", 1
+    )
+    result = grade_submission(_module(tmp_path, "carol", source), rubric, SETTINGS)
+    assert result.status == "graded"
+    assert result.score is not None and result.score.points == 0
+    first = result.checks[0]
+    text = " ".join(first.evidence)
+    assert "not_a_real_package_xyz" in text
+    assert "line" in text and "submission.py" not in text  # the student's line, not ours
+
+
+def test_a_gradient_bug_is_diagnosed_and_earns_only_the_checks_it_passes(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """Dropping the hidden layer's sigmoid derivative fails grad_hidden with that misconception."""
+    source = TEMPLATE_OK.read_text(encoding="utf-8")
+    marker = "A[l - 1] * (1 - A[l - 1]) * "
+    assert marker in source, "the sample's hidden-layer derivative moved; update this test"
+    result = grade_submission(
+        _module(tmp_path, "dave", source.replace(marker, "", 1)), rubric, SETTINGS
+    )
+    by_id = {c.check_id: c for c in result.checks}
+    assert by_id["grad_output"].status == "passed"
+    assert by_id["grad_hidden"].status == "failed"
+    diagnosis = by_id["grad_hidden"].diagnosis
+    assert diagnosis is not None and diagnosis.name == "missing_hidden_derivative"
+    assert by_id["grad_deep"].status == "not_assessed"  # its prerequisite did not pass
+    assert result.score is not None and 0 < result.score.points < rubric.max_points
+
+
+def test_the_students_view_drops_hidden_checks_figures(tmp_path: Path, rubric: Rubric) -> None:
+    """public_view keeps no figure of a hidden check and round-trips through JSON."""
+    result = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
+    hidden = {c.id for c in rubric.checks if c.visibility == "hidden"}
+    assert any(f.check_id in hidden for f in result.figures)
+    public = result.public_view()
+    assert not any(f.check_id in hidden for f in public.figures)
+    again = type(result).from_json(public.to_json())
+    assert again.figures == public.figures
+    assert json.loads(public.to_json())["figures"]
