@@ -2,7 +2,9 @@
 
 Sections: how many submissions ended how, the points of those graded, how many
 students demonstrated each objective, the most common misconceptions (students
-per diagnosis), and the submissions that need the instructor's attention.
+per diagnosis), the checks failed most often, and the submissions that need the
+instructor's attention. The counting is grader.report.summary's (one counter for
+the HTML page and this summary).
 Counts and names only: no check's evidence, so no hidden input or expected value.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from grader.cache import atomic_write_text
 from grader.exports._text import md_escape, number
 from grader.exports.gradebook import Row
+from grader.report.summary import summarise
 from grader.results import LEVELS
 
 STATUS_LABELS = {
@@ -43,37 +46,28 @@ def class_summary(rows: Sequence[Row], *, title: str = "Class summary", top: int
             f"min {number(min(points))}, max {number(max(points))}",
         ]
 
-        titles: dict[str, str] = {}
-        levels: dict[str, Counter[str]] = {}
-        for s in scores:
-            for o in s.objectives:
-                titles.setdefault(o.objective, o.title or o.objective)
-                levels.setdefault(o.objective, Counter())[o.level] += 1
+    counted = summarise([r.result for r in rows if r.graded and r.result is not None])
+    if counted.objectives:
         lines += ["", "## Objectives", ""]
         lines += ["| Objective | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * len(LEVELS)]
         lines += [
-            f"| {md_escape(titles[o])} | " + " | ".join(str(c[lv]) for lv in LEVELS) + " |"
-            for o, c in levels.items()
+            f"| {md_escape(o.title or o.objective)} | "
+            + " | ".join(str(o.levels[lv]) for lv in LEVELS)
+            + " |"
+            for o in counted.objectives
         ]
-
-    students: Counter[str] = Counter()
-    names: dict[str, str] = {}
-    for r in rows:
-        if not (r.graded and r.result):
-            continue
-        found = {
-            c.diagnosis.name: c.diagnosis.title
-            for c in r.result.checks
-            if c.diagnosis is not None and c.diagnosis.kind == "misconception"
-        }
-        names.update(found)
-        students.update(found.keys())  # once per student, however many checks show it
-    if students:
+    common = [m for m in counted.misconceptions if m.kind == "misconception"][:top]
+    if common:
         lines += ["", "## Most common misconceptions", "", "| Misconception | Students |"]
         lines += ["|---|---:|"]
+        lines += [f"| {md_escape(m.title or m.name)} | {m.count} |" for m in common]
+    failing = [c for c in counted.checks if c.statuses["failed"]][:top]
+    if failing:
+        lines += ["", "## Checks failed most often", "", "| Check | Failed | Assessed |"]
+        lines += ["|---|---:|---:|"]
         lines += [
-            f"| {md_escape(names[n] or n)} | {k} |"
-            for n, k in sorted(students.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+            f"| {md_escape(c.title or c.check_id)} | {c.statuses['failed']} | {c.assessed} |"
+            for c in failing
         ]
 
     attention = [r for r in rows if r.status != "graded" or r.reason]
