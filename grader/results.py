@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from grader.compare import Comparison
-from grader.diagnose import Diagnosis
+from grader.diagnose import CONVENTIONS, Diagnosis
 from grader.figures import Figure
 
 SCHEMA = "mlp-grader/result/1"
@@ -97,7 +97,21 @@ class CheckResult:
             return self.reason
         if self.diagnosis is not None:
             return self.diagnosis.message
+        if self.status == "passed" and self.comparisons:
+            return self._passed_line()
         return self.evidence[0] if self.evidence else self.feedback
+
+    def _passed_line(self) -> str:
+        """Every compared array named, with the largest relative error among them."""
+        names = [f"'{c.display_name or c.name}'" for c in self.comparisons]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        verb = "matches" if len(names) == 1 else "match"
+        errors = [c.measures.rel_error_max for c in self.comparisons if c.measures is not None]
+        worst = f" (largest relative error {max(errors):.1e})" if errors else ""
+        convention = CONVENTIONS.get(self.convention or "")
+        title = convention.title if convention is not None else self.convention
+        under = f", following an accepted convention: {title}" if self.convention else ""
+        return f"{listed} {verb} the expected values{worst}{under}"
 
     def public_view(self) -> CheckResult:
         """Hidden checks keep status, points and diagnosis; inputs and expected values go.

@@ -155,7 +155,11 @@ def shows(level: Level | None, checks: tuple[CheckResult, ...]) -> str:
         )
     if level == "demonstrated":
         text = (
-            "The one assessed check passed" if n == 1 else f"All {n} assessed checks passed"
+            "The one assessed check passed"
+            if n == 1
+            else "Both assessed checks passed"
+            if n == 2
+            else f"All {n} assessed checks passed"
         ) + ": the evidence shows you can do this."
     elif level == "partly":
         text = f"{passed} of {n} assessed checks passed: part of this is in place."
@@ -163,6 +167,8 @@ def shows(level: Level | None, checks: tuple[CheckResult, ...]) -> str:
         text = (
             "The one assessed check did not pass yet"
             if n == 1
+            else "Neither assessed check passed yet"
+            if n == 2
             else f"None of the {n} assessed checks passed yet"
         ) + ": this is where to put your effort next."
     if rest:
