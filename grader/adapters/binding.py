@@ -116,6 +116,7 @@ STYLE_DEFAULTS: dict[str, dict[str, Any]] = {
             "gradients": "gradients",
             "cost": "cost",
             "optimizer": "momentum_step",
+            "optimizer_step": "optimizer_step",  # the lab's other optimisers (method, hyper)
             "schedule": "learning_rate",
             "train": "train",
             "predict": "predict",
@@ -229,7 +230,8 @@ class AdapterBinding:
     bias, layout : the student's bias style and orientation (checked against the style)
     forward_returns, gradient_args, gradient_returns, cost_args :
                    the order of values the student's methods take or return
-    optimizer_state : attributes set to zeros (shaped like W1, W2, ...) before an optimizer probe
+    optimizer_state : attributes set to zeros before an optimizer probe, shaped like W1, W2, W1,
+                      W2, ... in turn (one per weight matrix per kind of state: m1, m2, v1, v2)
     custom_file  : a Python file shipped with the rubric defining the probe functions
     custom_like  : the built-in style whose inputs and outputs the custom file uses
     """
