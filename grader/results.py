@@ -52,6 +52,14 @@ Level = Literal["demonstrated", "partly", "not yet", "not assessed"]
 LEVELS: tuple[Level, ...] = ("demonstrated", "partly", "not yet", "not assessed")
 
 
+_HIDDEN_VERBS = {
+    "passed": "passed",
+    "failed": "did not pass",
+    "not_assessed": "was not assessed",
+    "error": "could not be checked (a problem on the grader's side)",
+}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """What one check observed.
@@ -123,7 +131,7 @@ class CheckResult:
             return self
         return replace(
             self,
-            evidence=(f"a hidden check {'passed' if self.status == 'passed' else 'did not pass'}",),
+            evidence=(f"a hidden check {_HIDDEN_VERBS[self.status]}",),
             comparisons=(),
             reason="" if self.status == "failed" else self.reason,
         )

@@ -59,6 +59,8 @@ def _wrap(text: str, indent: int, first: str = "") -> list[str]:
         WIDTH,
         initial_indent=pad + first,
         subsequent_indent=pad + ("  " if first else ""),
+        break_long_words=False,  # never split a name such as NotImplementedError
+        break_on_hyphens=False,
     ) or [pad + first]
 
 
