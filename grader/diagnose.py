@@ -24,15 +24,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from grader.compare import Tolerance, as_numeric, cosine, norm_ratio, rel_error_norm, within
-from reference.misconceptions import Misconception, all_misconceptions
-from reference.network import Model, gradients
-from reference.objectives import Objective
-from reference.params import Params
+
+if TYPE_CHECKING:  # types only: diagnosing needs no reference (the student kit has none)
+    from reference.misconceptions import Misconception
+    from reference.network import Model
+    from reference.objectives import Objective
+    from reference.params import Params
 
 Array = np.ndarray
 CandidateKind = Literal["misconception", "convention"]
@@ -224,26 +226,13 @@ def gradient_candidates(
 ) -> list[Candidate]:
     """Every gradient misconception and objective convention, computed on one problem.
 
-    X : ndarray (D, N), Y : ndarray (K, N). ``conventions`` defaults to every
-    convention that applies to the gradients probe.
+    Moved to :func:`grader.expectations.gradient_candidates` (it computes with the
+    reference, which this module must not import: the student kit diagnoses offline
+    from precomputed candidates); kept here for existing callers.
     """
-    out = [
-        Candidate.from_misconception(m, gradient_outputs(m.impl(params, X, Y, model, objective)))
-        for m in all_misconceptions("gradient")
-    ]
-    names = (
-        [c.name for c in CONVENTIONS.values() if "gradients" in c.probes]
-        if conventions is None
-        else list(conventions)
-    )
-    for name in names:
-        conv = CONVENTIONS[name]
-        changed = objective.with_(**conv.changes)
-        if changed == objective:  # the declared objective already follows it
-            continue
-        grads = gradients(params, X, Y, model, changed)
-        out.append(Candidate.from_convention(conv, gradient_outputs(grads)))
-    return out
+    from grader.expectations import gradient_candidates as compute
+
+    return compute(params, X, Y, model, objective, conventions)
 
 
 # ---------------------------------------------------------------------------

@@ -13,16 +13,19 @@ nothing here is computed while a student process lives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
 
-from grader.diagnose import CONVENTIONS, Candidate, gradient_candidates, gradient_outputs
+from grader.diagnose import CONVENTIONS, Candidate, gradient_outputs
 from grader.probes import ProbeContext, expected, optimizer_trail, schedule_rates
 from reference import network
 from reference.misconceptions import Misconception, all_misconceptions
 from reference.misconceptions.optimization import STANDS_IN_FOR
+from reference.network import Model
+from reference.objectives import Objective
+from reference.params import Params
 
 Array = np.ndarray
 # the variant's own parameters can be invalid for a declared set-up (a convention that
@@ -34,6 +37,38 @@ def expected_outputs(ctx: ProbeContext) -> dict[str, Array]:
     """The reference's canonical outputs for the probe (see ARCHITECTURE, the probe contract)."""
     with np.errstate(all="ignore"):
         return expected(ctx)
+
+
+def gradient_candidates(
+    params: Params,
+    X: Array,
+    Y: Array,
+    model: Model,
+    objective: Objective,
+    conventions: Iterable[str] | None = None,
+) -> list[Candidate]:
+    """Every gradient misconception and objective convention, computed on one problem.
+
+    X : ndarray (D, N), Y : ndarray (K, N). ``conventions`` defaults to every
+    convention that applies to the gradients probe.
+    """
+    out = [
+        Candidate.from_misconception(m, gradient_outputs(m.impl(params, X, Y, model, objective)))
+        for m in all_misconceptions("gradient")
+    ]
+    names = (
+        [c.name for c in CONVENTIONS.values() if "gradients" in c.probes]
+        if conventions is None
+        else list(conventions)
+    )
+    for name in names:
+        conv = CONVENTIONS[name]
+        changed = objective.with_(**conv.changes)
+        if changed == objective:  # the declared objective already follows it
+            continue
+        grads = network.gradients(params, X, Y, model, changed)
+        out.append(Candidate.from_convention(conv, gradient_outputs(grads)))
+    return out
 
 
 def _gradients(ctx: ProbeContext) -> list[Candidate]:
@@ -142,4 +177,4 @@ def penalty_gradient(ctx: ProbeContext) -> dict[str, Array] | None:
     return {k: full_d[k] - data_d[k] for k in full_d}
 
 
-__all__ = ["candidates", "expected_outputs", "penalty_gradient"]
+__all__ = ["candidates", "expected_outputs", "gradient_candidates", "penalty_gradient"]

@@ -1,317 +1,119 @@
-"""One submission, start to finish: the pipeline of ARCHITECTURE.md as one function.
+"""One submission, start to finish, with the reference: the instructor's entry point.
 
     result = grade_submission(path, load_rubric("rubrics/mlp_backprop.toml"))
 
-load -> prepare the code -> plan the probes -> run them in the sandboxed child ->
-(child gone) canonical outputs, expected values, candidates -> checks -> score ->
-figures -> :class:`~grader.results.GradeResult`. Every fault of the submission is
-a result (ungradable, or checks that fail with their evidence); only the
-grader's own faults (a broken rubric adapter, a sandbox that cannot start) raise.
-The same function serves the student's self-check, the instructor's batch and
-the CI service, so a submission gets the same score in all three.
+The pipeline of ARCHITECTURE.md is :func:`grader.pipeline.grade_with`; this module
+gives it the reference's *oracle*: the plan built from each check's seed
+(:func:`grader.plan.make_plan`) and, after the child is gone, the expected values,
+candidates and penalty gradients computed with the reference
+(:mod:`grader.expectations`). The student kit (``grader.kit_check``) gives the
+same engine precomputed values instead, so the self-check, the instructor's
+batch and the CI service give a submission the same verdicts.
 """
 
 from __future__ import annotations
 
-import atexit
-import platform
-import re
-import tempfile
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import grader
 import reference
 from grader import expectations
 from grader.adapters import write_probe_module
 from grader.adapters.binding import AdapterBinding
-from grader.checks import ProbeView, evaluate_all
+from grader.checks import ProbeView
 from grader.diagnose import Candidate
-from grader.figures import Figure, convergence, gradient_error
+from grader.pipeline import (
+    Expectations,
+    GradeSettings,
+    JobPlan,
+    PlannedCall,
+    close_workers,
+    grade_with,
+)
 from grader.plan import Plan, make_plan
-from grader.prepare import PreparedCode, prepare
-from grader.probes import to_canonical
-from grader.results import CheckResult, GradeResult, SubmissionRef
+from grader.results import GradeResult
 from grader.rubric import Rubric
-from grader.sandbox import Job, JobResult, Limits, ProbeOutcome, WarmWorker, run_job
-from grader.scoring import score
-from grader.submission import Submission, SubmissionError, load_submission
 
 Array = np.ndarray
-MAX_SKIP_NOTES = 12  # the report lists this many skipped statements, then counts the rest
 
 
-@dataclass(frozen=True)
-class GradeSettings:
-    """How to grade, besides the rubric (part of the batch cache key: keep the repr stable).
+def job_plan(plan: Plan) -> JobPlan:
+    """The part of ``plan`` the engine and the child see (no probe context)."""
+    return JobPlan(
+        tuple(PlannedCall(p.call, p.outputs, p.checks) for p in plan.probes),
+        plan.inputs,
+        plan.probe_of,
+        plan.problems,
+    )
 
-    tier             : sandbox tier ("bwrap", "plain"; None: the best this machine has)
-    warm             : run jobs in a pre-started warm worker (batch grading) instead of
-                       a cold interpreter per submission
-    limits           : the sandbox's resource limits
-    identity_pattern : regular expression whose first group is the student's identity
-    figures          : put the evidence's pictures in the result
+
+def reference_expectations(
+    plan: Plan, views: Mapping[str, ProbeView] | None = None
+) -> Expectations:
+    """Expected values, candidates and penalty gradients of every planned check.
+
+    Each probe's values are computed once and shared by its checks. With ``views``,
+    candidates are computed only for probes with an answer to diagnose (``None``:
+    for every probe, as the student kit needs them).
     """
-
-    tier: str | None = None
-    warm: bool = False
-    limits: Limits = field(default_factory=Limits)
-    identity_pattern: str | None = None
-    figures: bool = True
-
-
-# ---------------------------------------------------------------------------
-# Warm workers: one per process and configuration, started on first use
-
-
-_WORKERS: dict[tuple[str | None, Limits], WarmWorker] = {}
-_WORKERS_LOCK = threading.Lock()
-
-
-def _worker(settings: GradeSettings) -> WarmWorker:
-    key = (settings.tier, settings.limits)
-    with _WORKERS_LOCK:
-        if key not in _WORKERS:
-            if not _WORKERS:
-                atexit.register(close_workers)
-            _WORKERS[key] = WarmWorker(settings.limits, settings.tier)
-        return _WORKERS[key]
-
-
-def close_workers() -> None:
-    """Stop this process's warm workers (also run at exit)."""
-    with _WORKERS_LOCK:
-        for w in _WORKERS.values():
-            w.close()
-        _WORKERS.clear()
-
-
-# ---------------------------------------------------------------------------
-# The pipeline
-
-
-def grade_submission(
-    path: Path | str, rubric: Rubric, settings: GradeSettings | None = None
-) -> GradeResult:
-    """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
-    settings = settings or GradeSettings()
-    try:
-        sub = load_submission(path, settings.identity_pattern)
-    except SubmissionError as error:
-        return _ungradable(Path(path), str(error), rubric)
-    code = prepare(sub, rubric.assignment.execution)
-    binding = AdapterBinding.from_table(rubric.adapter)
-    plan = make_plan(rubric, binding)
-    job_result = _run(sub, code, plan, binding, rubric, settings) if plan.probes else None
-    # from here on no student process is alive: expected values may exist
-    views = _views(plan, job_result, code, binding)
-    checks = _judge(rubric, plan, views)
-    return GradeResult(
-        submission=SubmissionRef(sub.identity, str(sub.path), sub.content_hash),
-        status="graded",
-        checks=checks,
-        score=score(rubric, checks),
-        provenance=_provenance(rubric, settings, job_result),
-        notes=_notes(code, job_result, plan),
-        stdout=job_result.stdout_excerpt if job_result else "",
-        stderr=job_result.stderr_excerpt if job_result else "",
-        figures=_figures(rubric, plan, views, checks) if settings.figures else (),
-    )
-
-
-def _ungradable(path: Path, reason: str, rubric: Rubric) -> GradeResult:
-    identity = path.name if path.is_dir() else path.stem
-    return GradeResult(
-        SubmissionRef(identity, str(path)),
-        "ungradable",
-        reason=reason,
-        provenance=_provenance(rubric, None, None),
-    )
-
-
-def _run(
-    sub: Submission,
-    code: PreparedCode,
-    plan: Plan,
-    binding: AdapterBinding,
-    rubric: Rubric,
-    settings: GradeSettings,
-) -> JobResult:
-    """The plan's probes in one sandboxed job; the child is gone when this returns."""
-    data = {}
-    if sub.root is not None:
-        data = {f.path: (sub.root / f.path).read_bytes() for f in sub.data_files}
-    with tempfile.TemporaryDirectory(prefix="grader-probes-") as tmp:
-        module = write_probe_module(binding, Path(tmp), Path(rubric.path).parent)
-        job = Job(code.source, plan.calls, plan.inputs, module, plan.output_specs, data)
-        if settings.warm:
-            return _worker(settings).run(job)
-        return run_job(job, settings.limits, settings.tier)
-
-
-# ---------------------------------------------------------------------------
-# Raw outcomes -> what the checks read
-
-
-_SUBMISSION_LINE = re.compile(r'"?submission\.py"?, line (\d+)')
-
-
-def _student_lines(text: str, code: PreparedCode) -> str:
-    """Traceback lines of the prepared source -> the student's cell and line."""
-    return _SUBMISSION_LINE.sub(lambda m: code.where(int(m.group(1))), text)
-
-
-def _view(
-    outcome: ProbeOutcome, call: str, binding: AdapterBinding, code: PreparedCode, timeout: float
-) -> ProbeView:
-    error, tb = _student_lines(outcome.error, code), _student_lines(outcome.traceback, code)
-    if outcome.status != "ok":
-        return ProbeView.from_outcome(outcome.status, {}, error, tb, timeout=timeout)
-    try:
-        arrays = to_canonical(call, binding, outcome.arrays)
-    except (ValueError, KeyError, IndexError) as e:  # the student's arrays do not fit the layout
-        return ProbeView.from_outcome("invalid", {}, f"your outputs could not be read: {e}")
-    return ProbeView.from_outcome("ok", arrays, timeout=timeout)
-
-
-def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:
-    """Every probe's view when the submission itself failed to load."""
-    where = "while your code was being loaded, before any check ran"
-    error = _student_lines(job.setup_error, code)
-    tb = _student_lines(job.setup_traceback, code)
-    if job.setup_status == "error":
-        return ProbeView.from_outcome("error", {}, error, tb, detail=where, timeout=timeout)
-    status = job.setup_status if job.setup_status in ("timeout", "killed") else "missing"
-    what = f"{error} ({where})" if error else f"your code stopped {where}"
-    return ProbeView.from_outcome(status, {}, what, tb, timeout=timeout)
-
-
-def _views(
-    plan: Plan, job: JobResult | None, code: PreparedCode, binding: AdapterBinding
-) -> dict[str, ProbeView]:
-    """Check id -> the view of its probe's outcome (checks the plan could not build: none)."""
-    by_probe: dict[str, ProbeView] = {}
-    for p in plan.probes:
-        if job is None:
-            continue
-        if job.setup_status != "ok":
-            by_probe[p.call.id] = _setup_view(job, code, p.call.timeout)
-            continue
-        try:
-            outcome = job.outcome(p.call.id)
-        except KeyError:
-            by_probe[p.call.id] = ProbeView("missing", detail="the probe did not run")
-            continue
-        by_probe[p.call.id] = _view(outcome, p.call.call, binding, code, p.call.timeout)
-    return {c: by_probe[pid] for c, pid in plan.probe_of.items() if pid in by_probe}
-
-
-def _judge(rubric: Rubric, plan: Plan, views: Mapping[str, ProbeView]) -> tuple[CheckResult, ...]:
-    """Expected values and candidates per probe (computed once), then every check."""
     expected: dict[str, dict[str, Array]] = {}
     candidates: dict[str, list[Candidate]] = {}
     penalties: dict[str, dict[str, Array]] = {}
     for p in plan.probes:
         ctx = p.context
         exp = expectations.expected_outputs(ctx)
-        cands = (
-            expectations.candidates(ctx)
-            if any(views.get(c) is not None and views[c].status == "ok" for c in p.checks)
-            else []
+        answered = views is None or any(
+            views.get(c) is not None and views[c].status == "ok" for c in p.checks
         )
+        cands = expectations.candidates(ctx) if answered else []
         pen = expectations.penalty_gradient(ctx)
         for c in p.checks:
             expected[c], candidates[c] = exp, cands
             if pen is not None:
                 penalties[c] = pen
-    results = evaluate_all(rubric, views, expected, candidates, penalties)
-    return tuple(
-        _rubric_problem(r, plan.problems[r.check_id]) if r.check_id in plan.problems else r
-        for r in results
-    )
+    return Expectations(expected, candidates, penalties)
 
 
-def _rubric_problem(result: CheckResult, reason: str) -> CheckResult:
-    return replace(result, status="error", evidence=(reason,), reason=reason, points=0.0)
+class ReferenceOracle:
+    """The plan from the rubric's seeds, the answers from the reference."""
+
+    def __init__(self, rubric: Rubric) -> None:
+        self.rubric = rubric
+        self._plan: tuple[JobPlan, Plan] | None = None  # the last plan, with its contexts
+
+    def plan(self, binding: AdapterBinding) -> JobPlan:
+        plan = make_plan(self.rubric, binding)
+        job = job_plan(plan)
+        self._plan = (job, plan)
+        return job
+
+    def probe_module(self, binding: AdapterBinding, directory: Path) -> Path:
+        return write_probe_module(binding, directory, Path(self.rubric.path).parent)
+
+    def expectations(self, plan: JobPlan, views: Mapping[str, ProbeView]) -> Expectations:
+        if self._plan is None or self._plan[0] is not plan:
+            raise ValueError("expectations of a plan this oracle did not make")
+        return reference_expectations(self._plan[1], views)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"reference": reference.__version__}
 
 
-# ---------------------------------------------------------------------------
-# Pictures, notes, provenance
+def grade_submission(
+    path: Path | str, rubric: Rubric, settings: GradeSettings | None = None
+) -> GradeResult:
+    """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
+    return grade_with(path, rubric, ReferenceOracle(rubric), settings)
 
 
-def _figures(
-    rubric: Rubric, plan: Plan, views: Mapping[str, ProbeView], checks: tuple[CheckResult, ...]
-) -> tuple[Figure, ...]:
-    out: list[Figure] = []
-    for result in checks:
-        spec = rubric.check(result.check_id)
-        errors = {
-            c.display_name or c.name: c.measures.rel_error_max
-            for c in result.comparisons
-            if c.measures is not None
-        }
-        if spec.probe == "gradients" and errors:
-            out.append(
-                gradient_error(
-                    errors, spec.compare.rtol, id=f"gradient_error-{spec.id}", check_id=spec.id
-                )
-            )
-        view = views.get(spec.id)
-        if spec.probe == "train" and view is not None and view.status == "ok":
-            ctx = plan.probe(plan.probe_of[spec.id]).context
-            mine = np.asarray(view.outputs.get("cost", ()), dtype=float)
-            theirs = expectations.expected_outputs(ctx)["cost"]
-            if mine.shape == theirs.shape:
-                out.append(
-                    convergence(
-                        mine.tolist(),
-                        theirs.tolist(),
-                        id=f"convergence-{spec.id}",
-                        check_id=spec.id,
-                    )
-                )
-    return tuple(out)
-
-
-def _notes(code: PreparedCode, job: JobResult | None, plan: Plan) -> tuple[str, ...]:
-    notes: list[str] = []
-    if job is not None and job.notice:
-        notes.append(job.notice)
-    if code.skipped:
-        shown = [str(s) for s in code.skipped[:MAX_SKIP_NOTES]]
-        more = len(code.skipped) - len(shown)
-        notes.append(
-            f"{len(code.skipped)} statement(s) were not run ({code.mode} mode runs only imports, "
-            "definitions and constants): "
-            + "; ".join(shown)
-            + (f"; and {more} more" if more else "")
-        )
-    notes.extend(code.warnings)
-    notes.extend(plan.problems.values())
-    return tuple(notes)
-
-
-def _provenance(
-    rubric: Rubric, settings: GradeSettings | None, job: JobResult | None
-) -> dict[str, Any]:
-    return {
-        "grader": grader.__version__,
-        "reference": reference.__version__,
-        "rubric": rubric.path,
-        "rubric_hash": rubric.content_hash,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
-        "sandbox_tier": job.tier if job is not None else None,
-        "worker": job.worker if job is not None else None,
-        "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
-        "warm": settings.warm if settings is not None else None,
-    }
-
-
-__all__ = ["GradeSettings", "close_workers", "grade_submission"]
+__all__ = [
+    "GradeSettings",
+    "ReferenceOracle",
+    "close_workers",
+    "grade_submission",
+    "job_plan",
+    "reference_expectations",
+]

@@ -8,7 +8,8 @@ contract"). For each ``call`` this module says, in the parent:
                        is the JSON the child gets)
 - :func:`output_specs` output name -> expected shape, in the student's layout, so a
                        wrong shape is reported in the student's terms
-- :func:`to_canonical` the child's raw arrays -> the canonical names and layout
+- :func:`to_canonical` the child's raw arrays -> the canonical names and layout (defined in
+                       :mod:`grader.adapters.styles`, which needs no ``reference``)
 - :func:`expected`     the reference's canonical values (only after the child is gone)
 
 Conventions (objective, optimiser, schedule, cost) default per style
@@ -35,7 +36,7 @@ from grader.adapters.conventions import (
     optimizer_hyper,
     schedule_hyper,
 )
-from grader.adapters.styles import Style, style_of
+from grader.adapters.styles import Style, style_of, to_canonical
 from reference import network
 from reference.encoding import one_hot
 from reference.network import Model
@@ -333,7 +334,7 @@ def prepare(
     P = None
     if "params" in probe.inputs:
         P = Params.from_dict({k: v for k, v in inputs.items() if _is_param(k)})
-        style.check_depth(P)
+        style.check_depth(P.depth)
     hyper = _hyper(probe, probe_params, inputs)
     ctx = _context(probe, binding, inputs, hyper, conventions(binding, probe_params), P)
     return _student_inputs(ctx, style, P), ctx
@@ -404,7 +405,7 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
     inputs, b = ctx.inputs, ctx.binding
     out: dict[str, Array] = {}
     if P is not None:
-        out |= style.params_to(P, b)
+        out |= style.params_to(P.as_dict(), b)
     if "X" in inputs:
         out["X"] = style.X_to(inputs["X"])
     if "Y" in inputs:
@@ -413,7 +414,7 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
         out["y"] = np.array(inputs["y"], dtype=np.int64)
     if ctx.call == "optimizer" and P is not None:
         steps = [
-            style.params_to(Params.from_dict({n: inputs[f"d{n}"][t] for n in P.names()}), b)
+            style.params_to({n: inputs[f"d{n}"][t] for n in P.names()}, b)
             for t in range(ctx.sizes.T)
         ]
         out |= {f"d{k}": np.stack([s[k] for s in steps]) for k in steps[0]} if steps else {}
@@ -441,7 +442,7 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
             [np.zeros((o, i)) for i, o in zip(sizes.layers, sizes.layers[1:], strict=False)],
             [np.zeros((o, 1)) for o in sizes.layers[1:]],
         )
-        shapes = {k: v.shape for k, v in style.params_to(dummy, binding).items()}
+        shapes = {k: v.shape for k, v in style.params_to(dummy.as_dict(), binding).items()}
     if call == "forward":
         return {style.forward_out: style.Y_to(np.zeros((K, N))).shape}
     if call == "gradients":
@@ -459,50 +460,6 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
     if call == "one_hot":
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
     return {"student_seconds": (), "baseline_seconds": ()}
-
-
-# Outputs that need no conversion: the same name and meaning in every style.
-_PLAIN_OUTPUTS = {
-    "cost": ("cost",),
-    "schedule": ("eta",),
-    "timing": ("student_seconds", "baseline_seconds"),
-}
-
-
-def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -> dict[str, Array]:
-    """The child's raw arrays (already validated against :func:`output_specs`) -> canonical."""
-    _probe(call)
-    style = style_of(binding)
-
-    def get(name: str) -> Array:
-        if name not in raw:
-            raise ValueError(f"probe {call!r}: the child returned no {name!r}")
-        return np.asarray(raw[name])
-
-    # the template's depth shows in its names; the course and textbook classes have two layers
-    L = sum(1 for k in raw if k.startswith(("W", "dW"))) or 2
-    names = style.param_names(L)
-    if call == "forward":
-        return {"A_out": style.Y_from(get(style.forward_out))}
-    if call == "gradients":
-        g = style.params_from({n: get(style.grad_name(n)) for n in names}, binding)
-        return {f"d{k}": v for k, v in g.as_dict().items()}
-    if call == "optimizer":
-        T = get(names[0]).shape[0]
-        steps = [style.params_from({n: get(n)[t] for n in names}, binding) for t in range(T)]
-        return (
-            {k: np.stack([P.as_dict()[k] for P in steps]) for k in Params.names(steps[0])}
-            if T
-            else {}
-        )
-    if call == "train":
-        P = style.params_from({n: get(n) for n in names}, binding)
-        return P.as_dict() | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}
-    if call == "one_hot":
-        return {"Y": style.Y_from(get(style.one_hot_out))}
-    if call == "predict":
-        return {"labels": get("labels").astype(np.int64)}
-    return {n: get(n) for n in _PLAIN_OUTPUTS[call]}
 
 
 def expected(context: ProbeContext) -> dict[str, Array]:

@@ -22,11 +22,17 @@ number >= 0, got 'tight'"`` (list indices count from 0, as in TOML tools and Pyt
 
 Definitions only: a :class:`Rubric` never holds outcomes. ``content_hash`` is the sha256
 of the file's bytes, recorded with every result.
+
+Values that name something of the reference (a loss, an optimiser, a misconception)
+are checked against the reference's own registries, imported when a rubric is
+validated, not when this module is imported: a *trusted* rubric (the student kit's,
+which the grader wrote from a rubric it had validated) loads without ``reference``.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import math
 import re
@@ -35,17 +41,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader.compare import DEFAULT_ATOL, DEFAULT_RTOL, FORMS, Form
 from grader.diagnose import CONVENTIONS
-from grader.probes import CONVENTION_KEYS, COST_KINDS
-from grader.probes import PROBES as PROBE_CALLS
-from reference.artifacts import FIELD_CHECKS
-from reference.misconceptions import KINDS, Kind, all_misconceptions
-from reference.objectives import LOSSES, PENALTIES, REDUCTIONS
-from reference.optimizers import OPTIMIZERS
-from reference.schedules import SCHEDULES
+
+if TYPE_CHECKING:
+    from reference.misconceptions import Kind
 
 Execution = Literal["definitions", "full"]
 Visibility = Literal["public", "hidden"]
@@ -83,6 +85,16 @@ class Probe:
     kinds: tuple[Kind, ...]
 
 
+# reference.misconceptions.KINDS, written out so that loading needs no reference
+# (tests/grader/test_kit.py keeps the two equal)
+MISCONCEPTION_KINDS: tuple[Kind, ...] = (
+    "gradient",
+    "optimizer",
+    "schedule",
+    "encoding",
+    "training",
+)
+
 PROBES: dict[str, Probe] = {
     p.name: p
     for p in (
@@ -91,7 +103,7 @@ PROBES: dict[str, Probe] = {
         Probe("cost", ("cost",), ()),
         Probe("optimizer", (r"W\d+", r"b\d+"), ("optimizer",)),
         Probe("schedule", ("eta",), ("schedule",)),
-        Probe("train", (r"W\d+", r"b\d+", "cost", "accuracy"), KINDS),
+        Probe("train", (r"W\d+", r"b\d+", "cost", "accuracy"), MISCONCEPTION_KINDS),
         Probe("predict", ("labels",), ()),
         Probe("one_hot", ("Y",), ("encoding",)),
         Probe("timing", ("student_seconds", "baseline_seconds"), ()),
@@ -143,12 +155,10 @@ def _choice(names: Sequence[str]) -> Callable[[object], str]:
     return check
 
 
-PARAMS: dict[str, Callable[[object], Any]] = {
-    # the problem the plan builds
-    "sizes": FIELD_CHECKS["sizes"],
+_LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
+    # the problem the plan builds (sizes and init: see param_checks)
     "N": _whole(1),
     "seed": _whole(0),
-    "init": FIELD_CHECKS["init"],
     # the probes' hyper-parameters (grader.probes.PROBES[call].hyper)
     "C": _number(0, strict=False),
     "eta": _number(0, strict=True),
@@ -161,29 +171,63 @@ PARAMS: dict[str, Callable[[object], Any]] = {
     "random_state": _whole(0),
     "repeats": _whole(1),
     "n_classes": _whole(1),
-    # conventions (grader.probes.CONVENTION_KEYS)
-    "loss": _choice(LOSSES),
-    "reduction": _choice(REDUCTIONS),
-    "penalty": _choice(PENALTIES),
+    # conventions that name nothing (the others: see param_checks)
     "penalize_bias": _boolean,
-    "hidden": FIELD_CHECKS["hidden"],
-    "output": FIELD_CHECKS["output"],
-    "optimizer": _choice(tuple(OPTIMIZERS)),
-    "optimizer_hyper": FIELD_CHECKS["optimizer_hyper"],
     "bias_momentum": _boolean,
-    "schedule": _choice(tuple(SCHEDULES)),
-    "cost_kind": _choice(COST_KINDS),
-    "cost_loss": _choice(LOSSES),
-    "cost_penalty": _choice(PENALTIES),
-    "cost_reduction": _choice(REDUCTIONS),
-    "printed_loss": _choice(LOSSES),
     # the grader's own
     "timeout": _number(0, strict=True),
     "max_ratio": _number(0, strict=True),  # timing: at most this many times the baseline
     "h": _number(0, strict=True),  # gradcheck_self: the finite-difference step
     "steps": _whole(1),  # optimizer: T, the number of steps the plan feeds gradients for
 }
-"""Check parameter -> a check returning the value or raising ValueError("must be ...")."""
+"""The parameters whose check needs no reference registry."""
+
+
+@functools.cache
+def param_checks() -> dict[str, Callable[[object], Any]]:
+    """Check parameter -> a check returning the value or raising ValueError("must be ...").
+
+    The names of losses, optimisers, schedules, initialisers and activations come
+    from the reference's registries, imported on the first call.
+    """
+    from grader.probes import COST_KINDS
+    from reference.artifacts import FIELD_CHECKS
+    from reference.objectives import LOSSES, PENALTIES, REDUCTIONS
+    from reference.optimizers import OPTIMIZERS
+    from reference.schedules import SCHEDULES
+
+    return _LOCAL_PARAMS | {
+        "sizes": FIELD_CHECKS["sizes"],
+        "init": FIELD_CHECKS["init"],
+        # conventions (grader.probes.CONVENTION_KEYS)
+        "loss": _choice(LOSSES),
+        "reduction": _choice(REDUCTIONS),
+        "penalty": _choice(PENALTIES),
+        "hidden": FIELD_CHECKS["hidden"],
+        "output": FIELD_CHECKS["output"],
+        "optimizer": _choice(tuple(OPTIMIZERS)),
+        "optimizer_hyper": FIELD_CHECKS["optimizer_hyper"],
+        "schedule": _choice(tuple(SCHEDULES)),
+        "cost_kind": _choice(COST_KINDS),
+        "cost_loss": _choice(LOSSES),
+        "cost_penalty": _choice(PENALTIES),
+        "cost_reduction": _choice(REDUCTIONS),
+        "printed_loss": _choice(LOSSES),
+    }
+
+
+def _trusted_value(name: str, value: object) -> Any:
+    """A trusted rubric's parameter, normalised as :func:`param_checks` would, unchecked."""
+    if name in _LOCAL_PARAMS:
+        return _LOCAL_PARAMS[name](value)
+    if name == "sizes" and isinstance(value, str):
+        return tuple(int(v) for v in value.split(","))
+    if name == "sizes" and isinstance(value, list | tuple):
+        return tuple(int(v) for v in value)
+    if name == "optimizer_hyper" and isinstance(value, dict):
+        return dict(value)
+    return value
+
 
 _PROBLEM_KEYS = ("sizes", "N", "seed", "init", "timeout")
 # per probe, what the plan or the grader needs beyond grader.probes' hyper-parameters
@@ -192,6 +236,9 @@ _EXTRA = {"optimizer": ("steps",), "timing": ("max_ratio",), "gradcheck_self": (
 
 def allowed_params(probe: str) -> tuple[str, ...]:
     """The parameter names a check of ``probe`` may set."""
+    from grader.probes import CONVENTION_KEYS
+    from grader.probes import PROBES as PROBE_CALLS
+
     hyper = PROBE_CALLS[probe].hyper if probe in PROBE_CALLS else ()
     names = (*_PROBLEM_KEYS, *hyper, *_EXTRA.get(probe, ()), *CONVENTION_KEYS)
     return tuple(dict.fromkeys(names))
@@ -309,24 +356,37 @@ class Rubric:
 # Loading
 
 
-def load_rubric(path: str | Path) -> Rubric:
-    """Read and validate a rubric file; RubricError on any problem."""
+def load_rubric(path: str | Path, *, trusted: bool = False) -> Rubric:
+    """Read and validate a rubric file; RubricError on any problem (see :func:`parse_rubric`)."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise RubricError(path, "", f"cannot read the rubric: {e.strerror or e}") from None
-    return parse_rubric(data, path)
+    return parse_rubric(data, path, trusted=trusted)
 
 
-def parse_rubric(data: bytes, path: str | Path = "<rubric>") -> Rubric:
-    """Validate rubric bytes (TOML); ``path`` is used in messages only."""
+def parse_rubric(data: bytes, path: str | Path = "<rubric>", *, trusted: bool = False) -> Rubric:
+    """Validate rubric bytes (TOML); ``path`` is used in messages only.
+
+    trusted : a rubric the grader wrote itself from a rubric it validated (the student
+        kit's): its structure is checked as always, but not the names it takes from
+        the reference's registries (parameter names and values, misconception names),
+        so loading it needs no ``reference``.
+    """
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise RubricError(path, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise RubricError(path, "", f"not valid TOML: {e}") from None
-    return _Reader(str(path)).rubric(raw, hashlib.sha256(data).hexdigest())
+    return _Reader(str(path), trusted).rubric(raw, hashlib.sha256(data).hexdigest())
+
+
+def _misconception_kinds() -> dict[str, Kind]:
+    """Misconception name -> its kind, from the reference's registry."""
+    from reference.misconceptions import all_misconceptions
+
+    return {m.name: m.kind for m in all_misconceptions()}
 
 
 def _did_you_mean(word: str, allowed: Iterable[str]) -> str:
@@ -337,8 +397,9 @@ def _did_you_mean(word: str, allowed: Iterable[str]) -> str:
 class _Reader:
     """Validation with the path of every key, so each error names exactly one place."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, trusted: bool = False) -> None:
         self.path = path
+        self.trusted = trusted
 
     def fail(self, key: str, message: str) -> RubricError:
         return RubricError(self.path, key, message)
@@ -535,21 +596,26 @@ class _Reader:
         )
 
     def params(self, t: dict[str, Any], k: str, probe: str) -> Mapping[str, Any]:
-        self.keys(t, k, allowed_params(probe))
+        if not self.trusted:
+            self.keys(t, k, allowed_params(probe))
+        checks = {} if self.trusted else param_checks()
         out: dict[str, Any] = {}
         for name, value in t.items():
             try:
-                out[name] = PARAMS[name](value)
+                out[name] = checks[name](value) if checks else _trusted_value(name, value)
             except ValueError as e:
                 raise self.fail(f"{k}.{name}", f"{e}, got {value!r}") from None
         if "optimizer_hyper" in out:
             where = f"{k}.optimizer_hyper"
             if "optimizer" not in out:
                 raise self.fail(where, "needs 'optimizer' to say whose hyper-parameters these are")
-            try:  # the reference's declarations check names and intervals
-                OPTIMIZERS[out["optimizer"]].validate(out["optimizer_hyper"])
-            except ValueError as e:
-                raise self.fail(where, str(e)) from None
+            if not self.trusted:
+                from reference.optimizers import OPTIMIZERS
+
+                try:  # the reference's declarations check names and intervals
+                    OPTIMIZERS[out["optimizer"]].validate(out["optimizer_hyper"])
+                except ValueError as e:
+                    raise self.fail(where, str(e)) from None
             # kept as written: the probe adds the course's bias mask and alpha itself
             out["optimizer_hyper"] = MappingProxyType(out["optimizer_hyper"])
         return MappingProxyType(out)
@@ -595,22 +661,26 @@ class _Reader:
                 k, f"{part!r} names layer {digits.group()}, but params.sizes gives {layers} layers"
             )
 
+    def misconception(self, name: str, where: str, known: Mapping[str, Kind], probe: Probe) -> None:
+        if name not in known:
+            raise self.fail(
+                where,
+                f"unknown misconception{_did_you_mean(name, known)}; known: {', '.join(sorted(known))}",
+            )
+        if known[name] not in probe.kinds:
+            raise self.fail(
+                where,
+                f"is a misconception of kind {known[name]!r}; it cannot show on probe {probe.name!r}",
+            )
+
     def feedback(self, t: dict[str, Any], k: str, probe: Probe) -> Feedback:
         self.keys(t, k, ("pass", "fail", "next_step", "misconceptions"))
         wording = self.table(t.get("misconceptions", {}), f"{k}.misconceptions")
-        known = {m.name: m.kind for m in all_misconceptions()}
+        known = None if self.trusted else _misconception_kinds()
         for name, text in wording.items():
             where = f"{k}.misconceptions.{name}"
-            if name not in known:
-                raise self.fail(
-                    where,
-                    f"unknown misconception{_did_you_mean(name, known)}; known: {', '.join(sorted(known))}",
-                )
-            if known[name] not in probe.kinds:
-                raise self.fail(
-                    where,
-                    f"is a misconception of kind {known[name]!r}; it cannot show on probe {probe.name!r}",
-                )
+            if known is not None:
+                self.misconception(name, where, known, probe)
             self.text(text, where)
         return Feedback(
             pass_=self.text(t.get("pass", ""), f"{k}.pass", empty=True),

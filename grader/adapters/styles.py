@@ -11,7 +11,13 @@ instances, ``W : (n_out, n_in)``, ``b : (n_out, 1)``. Per style:
 | textbook_rows   | w_h (D, H), b_h (H,), w_out, b_out    | (N, D) | (N, K) | a_out (N, K) |
 
 (``textbook_rows`` with layout ``rows_out_in``: w_h (H, D), w_out (K, H), as the
-textbook's 4th edition stores them.) Conversions go through ``reference.layouts``.
+textbook's 4th edition stores them.)
+
+Parameters travel as *canonical dicts* ``{"W1": .., "WL": .., "b1": .., "bL": ..}``
+(what ``reference.params.Params.as_dict`` gives, in that order). The conversions
+are written out here rather than taken from ``reference.layouts``, and
+:func:`to_canonical` lives here, so reading a student's answer needs no
+``reference``: the student kit grades offline without it.
 """
 
 from __future__ import annotations
@@ -20,11 +26,40 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from grader.adapters.binding import AdapterBinding
-from reference import layouts
-from reference.params import Params
+from grader.adapters.binding import CALLS, AdapterBinding
 
 Array = np.ndarray
+
+
+def canonical_names(L: int) -> list[str]:
+    """``W1..WL, b1..bL``: the canonical parameter names of an L-layer network, in order."""
+    return [f"W{l}" for l in range(1, L + 1)] + [f"b{l}" for l in range(1, L + 1)]
+
+
+def checked(W: list[Array], b: list[Array]) -> dict[str, Array]:
+    """A canonical dict from per-layer lists, after the shape checks ``Params`` makes.
+
+    W[l] : (n_{l+1}, n_l), b[l] : (n_{l+1}, 1). ValueError when they do not fit.
+    """
+    if len(W) != len(b) or not W:
+        raise ValueError(f"need one bias per weight matrix: got {len(W)} W, {len(b)} b")
+    for l, (Wl, bl) in enumerate(zip(W, b, strict=True), start=1):
+        if Wl.ndim != 2 or bl.shape != (Wl.shape[0], 1):
+            raise ValueError(
+                f"layer {l}: W{l} {Wl.shape} and b{l} {bl.shape} do not fit "
+                f"(expected b{l} of shape ({Wl.shape[0] if Wl.ndim == 2 else '?'}, 1))"
+            )
+        if l > 1 and Wl.shape[1] != W[l - 2].shape[0]:
+            raise ValueError(
+                f"W{l} takes {Wl.shape[1]} inputs but layer {l - 1} has {W[l - 2].shape[0]} units"
+            )
+    return dict(zip(canonical_names(len(W)), [*W, *b], strict=True))
+
+
+def _layers(P: Mapping[str, Array]) -> tuple[list[Array], list[Array]]:
+    """A canonical dict -> ([W1..WL], [b1..bL])."""
+    L = sum(1 for k in P if k.startswith("W"))
+    return [P[f"W{l}"] for l in range(1, L + 1)], [P[f"b{l}"] for l in range(1, L + 1)]
 
 
 class Style:
@@ -39,17 +74,20 @@ class Style:
     train_accuracy = "accuracy"
 
     def param_names(self, L: int) -> list[str]:
-        return [f"W{l}" for l in range(1, L + 1)] + [f"b{l}" for l in range(1, L + 1)]
+        return canonical_names(L)
 
     def grad_name(self, param: str) -> str:
         """The gradients probe's output name for the gradient of ``param``."""
         return f"d{param}"
 
-    def params_to(self, P: Params, binding: AdapterBinding) -> dict[str, Array]:
-        return P.as_dict()
+    def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
+        """A canonical dict -> the student's parameter arrays, by the student's names."""
+        W, b = _layers(P)
+        return dict(zip(canonical_names(len(W)), [*W, *b], strict=True))
 
-    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> Params:
-        return Params.from_dict(dict(arrays))
+    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
+        """The student's parameter arrays -> a canonical dict (ValueError when they do not fit)."""
+        return checked(*_layers(arrays))
 
     def X_to(self, X: Array) -> Array:
         """X : (D, N) canonical -> the student's."""
@@ -61,10 +99,11 @@ class Style:
 
     Y_from = Y_to
 
-    def check_depth(self, P: Params) -> None:
-        if self.depth is not None and P.depth != self.depth:
+    def check_depth(self, L: int) -> None:
+        """ValueError when the style cannot hold ``L`` weight layers."""
+        if self.depth is not None and self.depth != L:
             raise ValueError(
-                f"style {self.name!r} is a two-layer perceptron; got {P.depth} weight layers"
+                f"style {self.name!r} is a two-layer perceptron; got {L} weight layers"
             )
 
 
@@ -87,7 +126,7 @@ class CourseSeparate(Style):
 
 
 class CourseFolded(CourseSeparate):
-    """The folded-bias classes: bias in column 0 of each W."""
+    """The folded-bias classes: bias in column 0 of each W, ``[b | W]`` (n_out, n_in + 1)."""
 
     name = "course_folded"
 
@@ -97,16 +136,18 @@ class CourseFolded(CourseSeparate):
     def grad_name(self, param: str) -> str:
         return f"grad{param[1:]}"  # the course's grad1, grad2
 
-    def params_to(self, P: Params, binding: AdapterBinding) -> dict[str, Array]:
-        W1, W2 = layouts.to_folded(P)
+    def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
+        W, b = _layers(P)
+        W1, W2 = (np.hstack([bl, Wl]) for Wl, bl in zip(W, b, strict=True))
         return {"W1": W1, "W2": W2}
 
-    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> Params:
-        return layouts.from_folded([arrays["W1"], arrays["W2"]])
+    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
+        folded = [arrays["W1"], arrays["W2"]]
+        return checked([np.array(F[:, 1:]) for F in folded], [np.array(F[:, :1]) for F in folded])
 
 
 class TextbookRows(Style):
-    """``NeuralNetMLP``: rows are instances, 1-D biases."""
+    """``NeuralNetMLP``: rows are instances, weights (n_in, n_out), 1-D biases."""
 
     name = "textbook_rows"
     rows = True
@@ -120,17 +161,25 @@ class TextbookRows(Style):
     def grad_name(self, param: str) -> str:
         return f"grad_{param}"
 
-    def params_to(self, P: Params, binding: AdapterBinding) -> dict[str, Array]:
-        (w_h, w_out), (b_h, b_out) = layouts.to_rows(P)
+    def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
+        W, b = _layers(P)
+        w_h, w_out = (Wl.T.copy() for Wl in W)
+        b_h, b_out = (bl[:, 0].copy() for bl in b)
         if binding.layout == "rows_out_in":
             w_h, w_out = w_h.T.copy(), w_out.T.copy()
         return {"w_h": w_h, "b_h": b_h, "w_out": w_out, "b_out": b_out}
 
-    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> Params:
+    def params_from(self, arrays: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
         w_h, w_out = arrays["w_h"], arrays["w_out"]
         if binding.layout == "rows_out_in":
             w_h, w_out = w_h.T, w_out.T
-        return layouts.from_rows([w_h, w_out], [arrays["b_h"], arrays["b_out"]])
+        return checked(
+            [np.array(W, dtype=float).T.copy() for W in (w_h, w_out)],
+            [
+                np.asarray(b, dtype=float).reshape(-1, 1).copy()
+                for b in (arrays["b_h"], arrays["b_out"])
+            ],
+        )
 
     def Y_to(self, Y: Array) -> Array:
         return Y.T.copy()
@@ -146,3 +195,52 @@ STYLE_LAYOUTS: dict[str, Style] = {
 def style_of(binding: AdapterBinding) -> Style:
     """The layout the binding's adapter (or its custom file) uses."""
     return STYLE_LAYOUTS[binding.adapter_style]
+
+
+# ---------------------------------------------------------------------------
+# The child's answer -> canonical names and layout
+
+# Outputs that need no conversion: the same name and meaning in every style.
+_PLAIN_OUTPUTS = {
+    "cost": ("cost",),
+    "schedule": ("eta",),
+    "timing": ("student_seconds", "baseline_seconds"),
+}
+
+
+def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -> dict[str, Array]:
+    """The child's raw arrays (already validated against the output specs) -> canonical.
+
+    ``raw`` holds the student's layout and names (``grad1``, ``w_h``, ``A3``); the
+    result the canonical ones of the probe contract (``dW1``, ``W1``, ``A_out``).
+    ValueError (or KeyError) when the arrays do not fit the layout.
+    """
+    if call not in CALLS:
+        raise ValueError(f"unknown probe call {call!r}; known: {', '.join(CALLS)}")
+    style = style_of(binding)
+
+    def get(name: str) -> Array:
+        if name not in raw:
+            raise ValueError(f"probe {call!r}: the child returned no {name!r}")
+        return np.asarray(raw[name])
+
+    # the template's depth shows in its names; the course and textbook classes have two layers
+    L = sum(1 for k in raw if k.startswith(("W", "dW"))) or 2
+    names = style.param_names(L)
+    if call == "forward":
+        return {"A_out": style.Y_from(get(style.forward_out))}
+    if call == "gradients":
+        g = style.params_from({n: get(style.grad_name(n)) for n in names}, binding)
+        return {f"d{k}": v for k, v in g.items()}
+    if call == "optimizer":
+        T = get(names[0]).shape[0]
+        steps = [style.params_from({n: get(n)[t] for n in names}, binding) for t in range(T)]
+        return {k: np.stack([P[k] for P in steps]) for k in steps[0]} if T else {}
+    if call == "train":
+        P = style.params_from({n: get(n) for n in names}, binding)
+        return P | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}
+    if call == "one_hot":
+        return {"Y": style.Y_from(get(style.one_hot_out))}
+    if call == "predict":
+        return {"labels": get("labels").astype(np.int64)}
+    return {n: get(n) for n in _PLAIN_OUTPUTS[call]}

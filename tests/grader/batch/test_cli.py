@@ -69,6 +69,19 @@ def test_check_uses_the_kit_folder(
     assert run(["check", str(path), "--color", "never"]) == 0
 
 
+def test_check_reads_a_kit_manifest_before_the_rubric(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder with kit.json is graded from the kit: a damaged manifest is bad input, exit 2."""
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "rubric.toml").write_bytes(fakes.RUBRIC_PATH.read_bytes())
+    (kit / cli.KIT_MANIFEST).write_text('{"format": "not-a-kit"}', encoding="utf-8")
+    path = fakes.write(subs, "alice.py")
+    assert run(["check", str(path), "--kit", str(kit), "--color", "never"]) == 2
+    assert "kit.json" in one_line_error(capsys.readouterr().err)
+
+
 def test_check_writes_html(subs: Path, tmp_path: Path) -> None:
     """--html writes the lead's HTML report of the result."""
     if cli._report("render_html") is None:

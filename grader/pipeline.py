@@ -1,0 +1,405 @@
+"""The grading engine: everything after the plan, shared by the instructor and the student kit.
+
+    result = grade_with(path, rubric, oracle, settings)
+
+load -> prepare the code -> the oracle's plan -> run it in the sandboxed child ->
+(child gone) canonical outputs -> the oracle's expected values and candidates ->
+checks -> score -> figures -> :class:`~grader.results.GradeResult`.
+
+An :class:`Oracle` says what to ask and what the answers should be. The
+instructor's (``grader.grade``) builds the plan and computes expected values
+with the reference; the student kit's (``grader.kit_check``) reads both from the
+kit's files. Everything else is this one function, so a submission gets the
+same verdicts either way. This module (like everything the kit ships) never
+imports ``reference``.
+
+Every fault of the submission is a result (ungradable, or checks that fail with
+their evidence); only the grader's own faults (a broken rubric adapter, a
+sandbox that cannot start) raise.
+"""
+
+from __future__ import annotations
+
+import atexit
+import platform
+import re
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+import grader
+from grader.adapters.binding import AdapterBinding
+from grader.adapters.styles import to_canonical
+from grader.checks import ProbeView, evaluate_all
+from grader.diagnose import Candidate
+from grader.figures import Figure, convergence, gradient_error
+from grader.prepare import PreparedCode, prepare
+from grader.results import CheckResult, GradeResult, SubmissionRef
+from grader.rubric import Rubric
+from grader.sandbox import (
+    Job,
+    JobResult,
+    Limits,
+    OutputSpec,
+    ProbeCall,
+    ProbeOutcome,
+    WarmWorker,
+    run_job,
+)
+from grader.scoring import score
+from grader.submission import Submission, SubmissionError, load_submission
+
+Array = np.ndarray
+MAX_SKIP_NOTES = 12  # the report lists this many skipped statements, then counts the rest
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    """How to grade, besides the rubric (part of the batch cache key: keep the repr stable).
+
+    tier             : sandbox tier ("bwrap", "plain"; None: the best this machine has)
+    warm             : run jobs in a pre-started warm worker (batch grading) instead of
+                       a cold interpreter per submission
+    limits           : the sandbox's resource limits
+    identity_pattern : regular expression whose first group is the student's identity
+    figures          : put the evidence's pictures in the result
+    """
+
+    tier: str | None = None
+    warm: bool = False
+    limits: Limits = field(default_factory=Limits)
+    identity_pattern: str | None = None
+    figures: bool = True
+
+
+# ---------------------------------------------------------------------------
+# What the engine is given
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One probe call of the job: the question, its output contract, the checks it serves."""
+
+    call: ProbeCall
+    outputs: Mapping[str, OutputSpec]
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What one sandboxed job asks (no expected value: those come after the child is gone).
+
+    probes   : distinct probe calls, in the rubric's order of first use
+    inputs   : every probe's inputs in the student's layout, names prefixed by its namespace
+    probe_of : check id -> probe id
+    problems : check id -> why the grader could not build its probe (the rubric's fault)
+    """
+
+    probes: tuple[PlannedCall, ...]
+    inputs: Mapping[str, Array]
+    probe_of: Mapping[str, str]
+    problems: Mapping[str, str]
+
+    @property
+    def calls(self) -> tuple[ProbeCall, ...]:
+        return tuple(p.call for p in self.probes)
+
+    @property
+    def output_specs(self) -> dict[str, Mapping[str, OutputSpec]]:
+        return {p.call.id: p.outputs for p in self.probes}
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """Per check id: the expected canonical outputs, the candidates, the penalty's gradient.
+
+    expected   : check id -> {output name: ndarray}
+    candidates : check id -> the misconceptions and conventions computed on the same inputs
+    penalties  : check id -> {output name: ndarray}, gradients checks with a penalty only
+    """
+
+    expected: Mapping[str, Mapping[str, Array]]
+    candidates: Mapping[str, Sequence[Candidate]]
+    penalties: Mapping[str, Mapping[str, Array]]
+
+
+class Oracle(Protocol):
+    """Where one grading run's questions and answers come from."""
+
+    def plan(self, binding: AdapterBinding) -> JobPlan:
+        """The probes to run, with their inputs in the student's layout."""
+        ...
+
+    def probe_module(self, binding: AdapterBinding, directory: Path) -> Path:
+        """Write the child's probe module into ``directory``; its path."""
+        ...
+
+    def expectations(self, plan: JobPlan, views: Mapping[str, ProbeView]) -> Expectations:
+        """Expected values and candidates of every check (called after the child is gone)."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """What this oracle adds to the result's provenance (its version, its source)."""
+        ...
+
+
+# ---------------------------------------------------------------------------
+# Warm workers: one per process and configuration, started on first use
+
+
+_WORKERS: dict[tuple[str | None, Limits], WarmWorker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _worker(settings: GradeSettings) -> WarmWorker:
+    key = (settings.tier, settings.limits)
+    with _WORKERS_LOCK:
+        if key not in _WORKERS:
+            if not _WORKERS:
+                atexit.register(close_workers)
+            _WORKERS[key] = WarmWorker(settings.limits, settings.tier)
+        return _WORKERS[key]
+
+
+def close_workers() -> None:
+    """Stop this process's warm workers (also run at exit)."""
+    with _WORKERS_LOCK:
+        for w in _WORKERS.values():
+            w.close()
+        _WORKERS.clear()
+
+
+# ---------------------------------------------------------------------------
+# The engine
+
+
+def grade_with(
+    path: Path | str, rubric: Rubric, oracle: Oracle, settings: GradeSettings | None = None
+) -> GradeResult:
+    """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
+    settings = settings or GradeSettings()
+    try:
+        sub = load_submission(path, settings.identity_pattern)
+    except SubmissionError as error:
+        return ungradable(Path(path), str(error), rubric, oracle)
+    code = prepare(sub, rubric.assignment.execution)
+    binding = AdapterBinding.from_table(rubric.adapter)
+    plan = oracle.plan(binding)
+    job_result = _run(sub, code, plan, binding, oracle, settings) if plan.probes else None
+    # from here on no student process is alive: expected values may exist
+    views = _views(plan, job_result, code, binding)
+    exp = oracle.expectations(plan, views)
+    checks = _judge(rubric, plan, views, exp)
+    return GradeResult(
+        submission=SubmissionRef(sub.identity, str(sub.path), sub.content_hash),
+        status="graded",
+        checks=checks,
+        score=score(rubric, checks),
+        provenance=_provenance(rubric, oracle, settings, job_result),
+        notes=_notes(code, job_result, plan),
+        stdout=job_result.stdout_excerpt if job_result else "",
+        stderr=job_result.stderr_excerpt if job_result else "",
+        figures=_figures(rubric, views, checks, exp) if settings.figures else (),
+    )
+
+
+def ungradable(path: Path, reason: str, rubric: Rubric, oracle: Oracle) -> GradeResult:
+    """The result of a submission that could not be read."""
+    identity = path.name if path.is_dir() else path.stem
+    return GradeResult(
+        SubmissionRef(identity, str(path)),
+        "ungradable",
+        reason=reason,
+        provenance=_provenance(rubric, oracle, None, None),
+    )
+
+
+def _run(
+    sub: Submission,
+    code: PreparedCode,
+    plan: JobPlan,
+    binding: AdapterBinding,
+    oracle: Oracle,
+    settings: GradeSettings,
+) -> JobResult:
+    """The plan's probes in one sandboxed job; the child is gone when this returns."""
+    data = {}
+    if sub.root is not None:
+        data = {f.path: (sub.root / f.path).read_bytes() for f in sub.data_files}
+    with tempfile.TemporaryDirectory(prefix="grader-probes-") as tmp:
+        module = oracle.probe_module(binding, Path(tmp))
+        job = Job(code.source, plan.calls, plan.inputs, module, plan.output_specs, data)
+        if settings.warm:
+            return _worker(settings).run(job)
+        return run_job(job, settings.limits, settings.tier)
+
+
+# ---------------------------------------------------------------------------
+# Raw outcomes -> what the checks read
+
+
+_SUBMISSION_LINE = re.compile(r'"?submission\.py"?, line (\d+)')
+
+
+def _student_lines(text: str, code: PreparedCode) -> str:
+    """Traceback lines of the prepared source -> the student's cell and line."""
+    return _SUBMISSION_LINE.sub(lambda m: code.where(int(m.group(1))), text)
+
+
+def _view(
+    outcome: ProbeOutcome, call: str, binding: AdapterBinding, code: PreparedCode, timeout: float
+) -> ProbeView:
+    error, tb = _student_lines(outcome.error, code), _student_lines(outcome.traceback, code)
+    if outcome.status != "ok":
+        return ProbeView.from_outcome(outcome.status, {}, error, tb, timeout=timeout)
+    try:
+        arrays = to_canonical(call, binding, outcome.arrays)
+    except (ValueError, KeyError, IndexError) as e:  # the student's arrays do not fit the layout
+        return ProbeView.from_outcome("invalid", {}, f"your outputs could not be read: {e}")
+    return ProbeView.from_outcome("ok", arrays, timeout=timeout)
+
+
+def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:
+    """Every probe's view when the submission itself failed to load."""
+    where = "while your code was being loaded, before any check ran"
+    error = _student_lines(job.setup_error, code)
+    tb = _student_lines(job.setup_traceback, code)
+    if job.setup_status == "error":
+        return ProbeView.from_outcome("error", {}, error, tb, detail=where, timeout=timeout)
+    status = job.setup_status if job.setup_status in ("timeout", "killed") else "missing"
+    what = f"{error} ({where})" if error else f"your code stopped {where}"
+    return ProbeView.from_outcome(status, {}, what, tb, timeout=timeout)
+
+
+def _views(
+    plan: JobPlan, job: JobResult | None, code: PreparedCode, binding: AdapterBinding
+) -> dict[str, ProbeView]:
+    """Check id -> the view of its probe's outcome (checks the plan could not build: none)."""
+    by_probe: dict[str, ProbeView] = {}
+    for p in plan.probes:
+        if job is None:
+            continue
+        if job.setup_status != "ok":
+            by_probe[p.call.id] = _setup_view(job, code, p.call.timeout)
+            continue
+        try:
+            outcome = job.outcome(p.call.id)
+        except KeyError:
+            by_probe[p.call.id] = ProbeView("missing", detail="the probe did not run")
+            continue
+        by_probe[p.call.id] = _view(outcome, p.call.call, binding, code, p.call.timeout)
+    return {c: by_probe[pid] for c, pid in plan.probe_of.items() if pid in by_probe}
+
+
+def _judge(
+    rubric: Rubric, plan: JobPlan, views: Mapping[str, ProbeView], exp: Expectations
+) -> tuple[CheckResult, ...]:
+    """Every check, then the checks the plan could not build marked as the rubric's problem."""
+    results = evaluate_all(rubric, views, exp.expected, exp.candidates, exp.penalties)
+    return tuple(
+        _rubric_problem(r, plan.problems[r.check_id]) if r.check_id in plan.problems else r
+        for r in results
+    )
+
+
+def _rubric_problem(result: CheckResult, reason: str) -> CheckResult:
+    return replace(result, status="error", evidence=(reason,), reason=reason, points=0.0)
+
+
+# ---------------------------------------------------------------------------
+# Pictures, notes, provenance
+
+
+def _figures(
+    rubric: Rubric,
+    views: Mapping[str, ProbeView],
+    checks: tuple[CheckResult, ...],
+    exp: Expectations,
+) -> tuple[Figure, ...]:
+    out: list[Figure] = []
+    for result in checks:
+        spec = rubric.check(result.check_id)
+        errors = {
+            c.display_name or c.name: c.measures.rel_error_max
+            for c in result.comparisons
+            if c.measures is not None
+        }
+        if spec.probe == "gradients" and errors:
+            out.append(
+                gradient_error(
+                    errors, spec.compare.rtol, id=f"gradient_error-{spec.id}", check_id=spec.id
+                )
+            )
+        view = views.get(spec.id)
+        expected = exp.expected.get(spec.id, {})
+        if (
+            spec.probe == "train"
+            and view is not None
+            and view.status == "ok"
+            and "cost" in expected
+        ):
+            mine = np.asarray(view.outputs.get("cost", ()), dtype=float)
+            theirs = np.asarray(expected["cost"], dtype=float)
+            if mine.shape == theirs.shape:
+                out.append(
+                    convergence(
+                        mine.tolist(),
+                        theirs.tolist(),
+                        id=f"convergence-{spec.id}",
+                        check_id=spec.id,
+                    )
+                )
+    return tuple(out)
+
+
+def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[str, ...]:
+    notes: list[str] = []
+    if job is not None and job.notice:
+        notes.append(job.notice)
+    if code.skipped:
+        shown = [str(s) for s in code.skipped[:MAX_SKIP_NOTES]]
+        more = len(code.skipped) - len(shown)
+        notes.append(
+            f"{len(code.skipped)} statement(s) were not run ({code.mode} mode runs only imports, "
+            "definitions and constants): "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more else "")
+        )
+    notes.extend(code.warnings)
+    notes.extend(plan.problems.values())
+    return tuple(notes)
+
+
+def _provenance(
+    rubric: Rubric, oracle: Oracle, settings: GradeSettings | None, job: JobResult | None
+) -> dict[str, Any]:
+    return {
+        "grader": grader.__version__,
+        **oracle.provenance(),
+        "rubric": rubric.path,
+        "rubric_hash": rubric.content_hash,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
+        "sandbox_tier": job.tier if job is not None else None,
+        "worker": job.worker if job is not None else None,
+        "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
+        "warm": settings.warm if settings is not None else None,
+    }
+
+
+__all__ = [
+    "Expectations",
+    "GradeSettings",
+    "JobPlan",
+    "Oracle",
+    "PlannedCall",
+    "close_workers",
+    "grade_with",
+    "ungradable",
+]

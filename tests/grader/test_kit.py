@@ -1,0 +1,337 @@
+"""The student kit: built from a rubric, it holds no reference code and nothing hidden,
+and grades offline (``reference`` not importable) with the instructor's verdicts.
+
+The offline runs are subprocesses started in the kit folder with ``reference``
+blocked (``sys.modules["reference"] = None``) and the kit's own grader first on
+``sys.path``; they grade our own sample submissions in the real sandbox (plain tier).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reference
+from grader import cli
+from grader.adapters.binding import AdapterBinding
+from grader.grade import GradeSettings, grade_submission, reference_expectations
+from grader.kit import INSTRUCTOR_ONLY, build_kit, public_rubric_toml
+from grader.kit_check import (
+    EXPECTATIONS,
+    MANIFEST,
+    PROBE_MODULE,
+    KitError,
+    grade_with_kit,
+    load_kit,
+)
+from grader.plan import make_plan
+from grader.results import GradeResult
+from grader.rubric import MISCONCEPTION_KINDS, Rubric, load_rubric, parse_rubric
+from reference import network
+from reference.misconceptions import KINDS
+from reference.misconceptions import gradients as gradient_misconceptions
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"
+COURSE_RUBRIC = ROOT / "rubrics" / "mlp_backprop_course.toml"
+TEMPLATE_OK = ROOT / "submissions" / "correct" / "template_ok.ipynb"
+TEMPLATE_SRC = ROOT / "submissions" / "src" / "template_ok.py"
+COURSE_OK = ROOT / "submissions" / "correct" / "course_separate_ok.ipynb"
+HIDDEN_DERIVATIVE = "A[l - 1] * (1 - A[l - 1]) * "  # the hidden layer's sigmoid derivative
+SETTINGS = GradeSettings(tier="plain")
+
+# Run in the kit folder: reference blocked, the kit's grader first; grade the submission
+# once with grade_with_kit (its result as JSON) and once through the kit's check.py.
+OFFLINE = """
+import json, runpy, sys
+sys.modules["reference"] = None
+sys.path.insert(0, ".")
+submission, out = sys.argv[1], sys.argv[2]
+from grader.kit_check import grade_with_kit
+from grader.pipeline import GradeSettings
+result = grade_with_kit(submission, ".", GradeSettings(tier="plain"))
+import grader
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("grader", "reference") and sys.modules[m] is not None)
+with open(out, "w") as f:
+    json.dump({"result": result.to_dict(), "grader": grader.__file__, "modules": loaded}, f)
+sys.argv = ["check.py", submission, "--color", "never"]
+runpy.run_path("check.py", run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def rubric() -> Rubric:
+    return load_rubric(TEMPLATE_RUBRIC)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_kit(TEMPLATE_RUBRIC, tmp_path_factory.mktemp("kit") / "mlp-kit")
+
+
+def _files(kit: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(kit.rglob("*")) if p.is_file()}
+
+
+def _verdicts(result: GradeResult) -> list[tuple[str, str, float, str | None, str | None]]:
+    """Per check: id, status, points, diagnosed misconception or convention, accepted convention."""
+    return [
+        (
+            c.check_id,
+            c.status,
+            c.points,
+            c.diagnosis.name if c.diagnosis else None,
+            c.convention,
+        )
+        for c in result.checks
+    ]
+
+
+def _offline(
+    kit: Path, submission: Path, out: Path
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["GRADER_SANDBOX"] = "plain"
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE, str(submission), str(out)],
+        cwd=kit,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.is_file(), done.stderr
+    return done, json.loads(out.read_text(encoding="utf-8"))
+
+
+def _code_lines(function: object) -> list[str]:
+    """The statements of a function's body as source lines (no docstring, no comments)."""
+    source = inspect.getsource(function)  # type: ignore[arg-type]
+    source = textwrap.dedent(source)
+    tree = ast.parse(source)
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    body = fn.body[1:] if isinstance(fn.body[0], ast.Expr) else fn.body
+    lines = source.splitlines()
+    out = []
+    for st in body:
+        for n in range(st.lineno, (st.end_lineno or st.lineno) + 1):
+            text = lines[n - 1].split("#")[0].strip()
+            if len(text) >= 20:
+                out.append(text)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# What the kit holds
+
+
+def test_the_kit_holds_no_reference_code(kit: Path) -> None:
+    """No reference folder or file, no instructor-only module, no line of the reference's back-propagation."""
+    files = _files(kit)
+    assert all("reference" not in p.relative_to(kit).parts for p in files)
+    ref_files = {p.read_bytes() for p in Path(reference.__file__).parent.rglob("*.py")}
+    assert not ref_files & set(files.values())
+    for rel in INSTRUCTOR_ONLY:
+        assert not (kit / "grader" / rel).exists(), rel
+    backprop = [
+        network.forward,
+        network.output_delta,
+        network.hidden_delta,
+        network.weight_gradient,
+        network.bias_gradient,
+        network.backprop,
+        network.gradients,
+    ]
+    backprop += [
+        f
+        for _, f in inspect.getmembers(gradient_misconceptions, inspect.isfunction)
+        if f.__module__ == gradient_misconceptions.__name__
+    ]
+    lines = {line for f in backprop for line in _code_lines(f)}
+    assert len(lines) > 20  # the scan has something to find
+    text = {p: data.decode("utf-8", "replace") for p, data in files.items()}
+    leaks = sorted((line, p.name) for line in lines for p, t in text.items() if line in t)
+    assert leaks == []
+
+
+def test_the_kit_holds_nothing_of_the_hidden_checks(kit: Path, rubric: Rubric) -> None:
+    """No hidden check's id or title in any file, and none of its inputs or expected arrays."""
+    hidden = [c for c in rubric.checks if c.visibility == "hidden"]
+    assert hidden
+    files = _files(kit)
+    for c in hidden:
+        for word in (c.id, c.title):
+            assert not [p for p, data in files.items() if word.encode() in data], word
+    loaded = load_kit(kit)
+    assert {c.id for c in loaded.rubric.checks} == {c.id for c in rubric.public().checks}
+    assert set(loaded.plan.probe_of) == {c.id for c in rubric.public().checks}
+    # every array the instructor's plan asks or expects only for hidden checks
+    plan = make_plan(rubric, AdapterBinding.from_table(rubric.adapter))
+    exp = reference_expectations(plan)
+    secret: list[np.ndarray] = []
+    for p in plan.probes:
+        if all(rubric.check(c).visibility == "hidden" for c in p.checks):
+            secret += [plan.inputs[name] for name in p.call.inputs]
+            secret += list(exp.expected[p.checks[0]].values())
+    with np.load(kit / EXPECTATIONS, allow_pickle=False) as z:
+        shipped = [z[k] for k in z.files]
+
+    def in_kit(s: np.ndarray) -> bool:
+        return any(a.shape == s.shape and np.array_equal(a, s) for a in shipped)
+
+    assert secret and [s.shape for s in secret if s.size > 1 and in_kit(s)] == []
+    public = plan.probe(plan.probe_of["grad_hidden"])  # the same search finds what is shipped
+    assert all(in_kit(plan.inputs[name]) for name in public.call.inputs)
+
+
+def test_the_kit_keeps_every_public_check_and_its_feedback(kit: Path, rubric: Rubric) -> None:
+    """The kit's rubric reads back as the public rubric: same checks, parameters and feedback."""
+    assert load_kit(kit).rubric.checks == rubric.public().checks
+
+
+def test_kit_arrays_load_without_pickle_and_are_numeric(kit: Path) -> None:
+    """expectations.npz holds numeric arrays only; every one kit.json names is there."""
+    with np.load(kit / EXPECTATIONS, allow_pickle=False) as z:
+        kinds = {z[k].dtype.kind for k in z.files}
+    assert kinds <= set("biuf")
+    loaded = load_kit(kit)
+    assert set(loaded.plan.inputs) == {n for p in loaded.plan.probes for n in p.call.inputs}
+
+
+@pytest.mark.parametrize("path", [TEMPLATE_RUBRIC, COURSE_RUBRIC])
+def test_the_public_rubric_toml_reads_back_the_public_checks(path: Path) -> None:
+    """Written as TOML and validated again, the public rubric has the same checks."""
+    r = load_rubric(path)
+    text = public_rubric_toml(tomllib.loads(path.read_text(encoding="utf-8")), r)
+    assert parse_rubric(text.encode(), "public.toml").checks == r.public().checks
+
+
+@pytest.mark.parametrize("path", [TEMPLATE_RUBRIC, COURSE_RUBRIC])
+def test_a_trusted_rubric_loads_as_the_validated_one(path: Path) -> None:
+    """Loading without the reference's registries (trusted) gives the same definitions."""
+    assert load_rubric(path, trusted=True) == load_rubric(path)
+
+
+def test_the_rubric_knows_the_reference_s_misconception_kinds() -> None:
+    """grader.rubric writes the kinds out (it loads without reference): they must stay equal."""
+    assert MISCONCEPTION_KINDS == KINDS
+
+
+# ---------------------------------------------------------------------------
+# Offline grading gives the instructor's verdicts
+
+
+def test_a_correct_submission_passes_offline_as_for_the_instructor(
+    kit: Path, rubric: Rubric, tmp_path: Path
+) -> None:
+    """Without reference, the kit's check exits 0 with the instructor's statuses and points."""
+    done, answer = _offline(kit, TEMPLATE_OK, tmp_path / "out.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert Path(answer["grader"]).resolve().is_relative_to(kit.resolve())
+    assert not [m for m in answer["modules"] if m.split(".")[0] == "reference"]
+    assert "grader.plan" not in answer["modules"] and "grader.expectations" not in answer["modules"]
+    offline = GradeResult.from_dict(answer["result"])
+    instructor = grade_submission(TEMPLATE_OK, rubric.public(), SETTINGS)
+    assert _verdicts(offline) == _verdicts(instructor)
+    assert {s for _, s, *_ in _verdicts(offline)} == {"passed"}
+    assert offline.score is not None and instructor.score is not None
+    assert offline.score.points == instructor.score.points == rubric.public().max_points
+    assert "template_ok" in done.stdout  # check.py printed the report
+
+
+def test_a_gradient_bug_gets_the_same_diagnosis_offline(
+    kit: Path, rubric: Rubric, tmp_path: Path
+) -> None:
+    """The hidden layer's derivative left out: same verdicts and misconception offline, exit 1."""
+    source = TEMPLATE_SRC.read_text(encoding="utf-8")
+    assert HIDDEN_DERIVATIVE in source, (
+        "the sample's hidden-layer derivative moved; update this test"
+    )
+    buggy = tmp_path / "dave.py"
+    buggy.write_text(source.replace(HIDDEN_DERIVATIVE, "", 1), encoding="utf-8")
+    done, answer = _offline(kit, buggy, tmp_path / "out.json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    offline = GradeResult.from_dict(answer["result"])
+    instructor = grade_submission(buggy, rubric.public(), SETTINGS)
+    assert _verdicts(offline) == _verdicts(instructor)
+    by_id = {c.check_id: c for c in offline.checks}
+    assert by_id["grad_hidden"].status == "failed"
+    assert by_id["grad_hidden"].diagnosis is not None
+    assert by_id["grad_hidden"].diagnosis.name == "missing_hidden_derivative"
+    assert (
+        by_id["grad_hidden"].evidence
+        == {c.check_id: c for c in instructor.checks}["grad_hidden"].evidence
+    )
+    assert "missing" in done.stdout.lower() or "derivative" in done.stdout.lower()
+
+
+def test_a_course_style_kit_grades_as_the_instructor(tmp_path: Path) -> None:
+    """Another adapter style: the kit's engine, fed the kit's files, gives the same verdicts."""
+    course = load_rubric(COURSE_RUBRIC)
+    kit = build_kit(COURSE_RUBRIC, tmp_path / "course-kit")
+    offline = grade_with_kit(COURSE_OK, kit, SETTINGS)
+    instructor = grade_submission(COURSE_OK, course.public(), SETTINGS)
+    assert offline.status == instructor.status == "graded"
+    assert _verdicts(offline) == _verdicts(instructor)
+    assert offline.provenance["kit"]["source_rubric_hash"] == course.content_hash
+
+
+# ---------------------------------------------------------------------------
+# The command line
+
+
+def test_grader_kit_writes_a_kit_and_a_rebuild_replaces_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`grader kit` writes a loadable kit; running it again on the same folder replaces it."""
+    out = tmp_path / "kit"
+    assert cli.main(["kit", "--rubric", str(TEMPLATE_RUBRIC), "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    for name in (MANIFEST, EXPECTATIONS, PROBE_MODULE, "rubric.toml", "README.md", "check.py"):
+        assert (out / name).is_file(), name
+    first = (out / MANIFEST).read_bytes()
+    (out / "grader" / "stale.py").write_text("", encoding="utf-8")
+    assert cli.main(["kit", "--rubric", str(TEMPLATE_RUBRIC), "--out", str(out)]) == 0
+    assert (out / MANIFEST).read_bytes() == first  # the same rubric gives the same kit
+    assert not (out / "grader" / "stale.py").exists()
+    assert "python check.py" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_grader_kit_refuses_a_folder_that_is_not_a_kit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A non-empty folder without a kit is left alone: exit 2, one sentence."""
+    out = tmp_path / "homework"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    assert cli.main(["kit", "--rubric", str(TEMPLATE_RUBRIC), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grader: error: ") and "\n" not in err and "not empty" in err
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_changed_kit_file_is_refused_with_one_sentence(
+    kit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kit whose expectations were edited is bad input for `grader check`: exit 2."""
+    copy = tmp_path / "edited-kit"
+    shutil.copytree(kit, copy)
+    with open(copy / EXPECTATIONS, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(KitError, match="does not match"):
+        load_kit(copy)
+    assert cli.main(["check", str(TEMPLATE_OK), "--kit", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grader: error: ") and "\n" not in err and EXPECTATIONS in err
