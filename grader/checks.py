@@ -214,6 +214,18 @@ def _judge_compare(
             stage = "missing" if view.outputs.get(first.name) is None else "invalid"
         else:
             stage = first.stage  # "shape" or "finite"
+        # a known bug can show as a shape (a transposed one-hot) or as NaN (Adam's step
+        # counter): the candidates are asked before the generic advice
+        found = diagnose(
+            view.outputs,
+            candidates,
+            tol,
+            expected=expected,
+            display_names=view.display_names,
+            prefer=tuple(spec.feedback.misconceptions),
+        )
+        if found is not None:
+            return _diagnosed(spec, found, evidence, comparisons)
         return _Verdict(
             "failed", evidence, comparisons, next_step=spec.feedback.next_step or NEXT_STEPS[stage]
         )
@@ -238,7 +250,14 @@ def _judge_compare(
 
     # identity, not ==: candidates hold arrays
     others = [c for c in candidates if not any(c is a for a in accepted)]
-    found = diagnose(view.outputs, others, tol, expected=expected, display_names=view.display_names)
+    found = diagnose(
+        view.outputs,
+        others,
+        tol,
+        expected=expected,
+        display_names=view.display_names,
+        prefer=tuple(spec.feedback.misconceptions),
+    )
     if found is None:
         N, K = _problem_size(spec)
         evidence += describe_difference(
@@ -250,6 +269,13 @@ def _judge_compare(
             comparisons,
             next_step=spec.feedback.next_step or NEXT_STEPS["values"],
         )
+    return _diagnosed(spec, found, evidence, comparisons)
+
+
+def _diagnosed(
+    spec: CheckSpec, found: Diagnosis, evidence: list[str], comparisons: tuple[Comparison, ...]
+) -> _Verdict:
+    """A failed verdict carrying the diagnosis, with the rubric's words for it if any."""
     evidence.append(found.message)
     if found.kind == "convention":
         evidence.append(f"this check does not accept that convention ({found.title})")
@@ -282,7 +308,7 @@ def _judge_timing(
     student, baseline = seconds["student_seconds"], seconds["baseline_seconds"]
     limit = float(spec.params.get("max_ratio", DEFAULT_MAX_RATIO))
     ratio = student / baseline
-    sentence = f"your code took {student:.3g} s where the vectorised reference took {baseline:.3g} s: {ratio:.1f}x (at most {limit:g}x passes)"
+    sentence = f"your code took {student:.3g} s where the same matrix products, vectorised, took {baseline:.3g} s: {ratio:.1f}x (at most {limit:g}x passes)"
     if ratio <= limit:
         return _Verdict("passed", [sentence])
     return _Verdict(
@@ -331,7 +357,8 @@ def evaluate_check(
         if prior[rid].status != "passed":
             unmet.append(rid)
     if unmet:
-        reason = f"not assessed because {join_names([repr(r) for r in unmet])} did not pass"
+        titles = [f"'{prior[r].title or r}'" for r in unmet]
+        reason = f"not assessed because {join_names(titles)} did not pass"
         verdict = _Verdict("not_assessed", [reason], reason=reason)
     elif view.status != "ok":
         verdict = _probe_failure(spec, view)

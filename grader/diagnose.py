@@ -22,7 +22,7 @@ no evidence and are skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -289,8 +289,18 @@ def _matches(
     for k in names:
         a = as_numeric(student.get(k))
         n = np.asarray(arrays[k], dtype=np.float64)
-        if isinstance(a, str) or a.shape != n.shape or not np.isfinite(a).all():
+        if isinstance(a, str) or a.shape != n.shape:
             return None
+        # a bug can produce NaN or inf (Adam's 1 - beta^0 = 0): they match only where the
+        # candidate has the same non-finite value, and the finite rest is compared
+        finite = np.isfinite(a)
+        if not np.array_equal(finite, np.isfinite(n)):
+            return None
+        if not np.array_equal(np.isnan(a), np.isnan(n)) or not np.array_equal(
+            a[np.isinf(a)], n[np.isinf(n)]
+        ):
+            return None
+        a, n = a[finite], n[finite]
         if not within(a, n, tol):
             return None
         worst = max(worst, float(np.abs(a - n).max()) if a.size else 0.0)
@@ -305,6 +315,7 @@ def diagnose(
     expected: Mapping[str, Array] | None = None,
     parts: Sequence[str] | None = None,
     display_names: Mapping[str, str] | None = None,
+    prefer: Collection[str] = (),
 ) -> Diagnosis | None:
     """The candidate whose arrays the student's equal within ``tol``, or None.
 
@@ -314,7 +325,7 @@ def diagnose(
     """
     tol = tol or Tolerance()
     shown = dict(display_names or {})
-    found: list[tuple[bool, float, Candidate, list[str]]] = []
+    found: list[tuple[bool, bool, float, Candidate, list[str]]] = []
     for c in candidates:
         names = list(parts) if parts is not None else [k for k in c.arrays if k in student]
         if not names or any(k not in c.arrays for k in names):
@@ -331,11 +342,15 @@ def diagnose(
         ]
         if not differing:
             continue
-        found.append((c.kind != "convention", worst, c, differing))
+        found.append((c.name not in prefer, c.kind != "convention", worst, c, differing))
     if not found:
         return None
-    found.sort(key=lambda t: (t[0], t[1], t[2].name))
-    _, worst, best, differing = found[0]
+    # Ties are real: heavy-ball momentum where the course's was asked IS the heavy-ball
+    # convention; with C = 0, averaging the data term only IS averaging everything. The
+    # rubric's words decide (``prefer``: the misconceptions it writes feedback for), then
+    # a legitimate convention before a bug; the other matches are named as alternatives.
+    found.sort(key=lambda t: (t[0], t[1], t[2], t[3].name))
+    _, _, worst, best, differing = found[0]
     where = join_names([shown.get(k, k) for k in differing])
     verb = "equals" if len(differing) == 1 else "equal"
     if best.kind == "convention":
@@ -351,9 +366,22 @@ def diagnose(
         next_step=best.next_step,
         parts=tuple(differing),
         max_difference=worst,
-        alternatives=tuple(c.name for _, _, c, _ in found[1:]),
-        message=f"your {where} {verb} {what} (max difference {_fmt_diff(worst)})",
+        alternatives=tuple(t[3].name for t in found[1:]),
+        message=f"your {where} {verb} {what} (max difference {_fmt_diff(worst)})"
+        + _same_numbers(best, [t[3] for t in found[1:]]),
     )
+
+
+def _same_numbers(best: Candidate, others: Sequence[Candidate]) -> str:
+    """Say so when a candidate of the other kind gives the same numbers as ``best``."""
+    other = next((c for c in others if c.kind != best.kind), None)
+    if other is None:
+        return ""
+    if other.kind == "convention":
+        return (
+            f"; the same numbers follow from a convention this check does not accept: {other.title}"
+        )
+    return f"; the same numbers also follow from a known bug: {other.title}"
 
 
 # ---------------------------------------------------------------------------

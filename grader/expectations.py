@@ -149,12 +149,41 @@ def _cost(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
+_OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
+_TRAINING_FIELDS = ("optimizer", "schedule")
+
+
+def _train(ctx: ProbeContext) -> list[Candidate]:
+    """The replay under each convention that can show in training (the objective it
+    follows, the optimiser, the schedule): a convention the rubric accepts is credited."""
+    out = []
+    for conv in CONVENTIONS.values():
+        if "train" not in conv.probes:
+            continue
+        objective = {k: v for k, v in conv.changes.items() if k in _OBJECTIVE_FIELDS}
+        rest = {k: v for k, v in conv.changes.items() if k in _TRAINING_FIELDS}
+        try:
+            changed = replace(
+                ctx,
+                objective=ctx.objective.with_(**objective),
+                cost_objective=ctx.cost_objective.with_(**objective),
+                **rest,  # type: ignore[arg-type]
+            )
+            if changed == ctx:
+                continue
+            out.append(Candidate.from_convention(conv, expected(changed)))
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
 _CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
     "gradients": _gradients,
     "optimizer": _optimizer,
     "schedule": _schedule,
     "one_hot": _one_hot,
     "cost": _cost,
+    "train": _train,
 }
 """Probe call -> its variants; the other probes are judged against the reference alone."""
 

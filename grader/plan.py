@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -174,6 +175,19 @@ def _timeout(spec: CheckSpec) -> float:
     return float(spec.params.get("timeout", DEFAULT_TIMEOUT.get(spec.probe, DEFAULT_TIMEOUT_OTHER)))
 
 
+def _output_spec(binding: AdapterBinding, shape: tuple[int, ...]) -> OutputSpec:
+    """What the sandbox lets through for one output of this shape.
+
+    In the template's layout (the lecture's) any shape of the right rank passes the
+    sandbox, capped in size, so the comparison can say "'Y' has the wrong shape: got
+    (7, 3), expected (3, 7)" and a transposed one-hot can be diagnosed. Other styles'
+    arrays are converted to that layout first, which needs their exact shape.
+    """
+    if binding.style != "template":
+        return OutputSpec(shape=shape)
+    return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
+
+
 def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
     """The distinct probes of ``rubric``'s checks, with their inputs in the student's layout.
 
@@ -198,7 +212,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
         try:
             student, ctx = prepare(spec.probe, binding, spec.params, canonical_inputs(spec))
             specs = {
-                name: OutputSpec(shape=tuple(shape))
+                name: _output_spec(binding, tuple(shape))
                 for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()
             }
         except (ValueError, KeyError) as error:

@@ -39,6 +39,13 @@ import numpy as np
 Array = np.ndarray
 Outputs = dict[str, Array]
 
+# Bound when this module loads, before any student code runs (grader.sandbox.child.runner):
+# a submission that later replaces time.perf_counter, statistics.median or np.tanh cannot
+# stop the clock or slow the baseline down.
+_clock = time.perf_counter
+_median = statistics.median
+_tanh = np.tanh
+
 
 class ProbeUnsupported(Exception):  # noqa: N818 (the contract's name)
     """The student's API cannot answer this call: the check is "not assessed", never failed."""
@@ -139,10 +146,10 @@ def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
     fn()  # warm-up: first-call costs (imports, caches) are not the method's speed
     times = []
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
+        t0 = _clock()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(statistics.median(times))
+        times.append(_clock() - t0)
+    return float(_median(times))
 
 
 def _baseline_workload(W: list[Array], b: list[Array], X: Array) -> list[Array]:
@@ -150,19 +157,20 @@ def _baseline_workload(W: list[Array], b: list[Array], X: Array) -> list[Array]:
 
     The timing check needs a baseline that costs what a vectorised gradient costs on
     this machine, measured in the same process. It must not be a working solution:
-    this file travels with the student kit. So the elementwise parts are arbitrary
-    (tanh, a plain product) and no cost derivative appears; the products (W A, V A^T,
-    W^T V) and the row sums, which dominate the time, are those of back-propagation.
+    this file travels with the student kit. So the elementwise parts do as many
+    operations as back-propagation's but compute something else (no cost derivative,
+    no activation derivative); the products (W A, V A^T, W^T V) and the row sums are
+    those of back-propagation, in the same shapes.
     """
     A = [X]
     for Wl, bl in zip(W, b, strict=True):
-        A.append(np.tanh(Wl @ A[-1] + bl))
-    V = A[-1] * A[-1]
+        A.append(0.5 * (1.0 + _tanh(0.5 * (Wl @ A[-1] + bl))))
+    V = (A[-1] - 0.5) * A[-1] * (1.0 - A[-1])  # elementwise work of an output delta, no cost
     out = []
     for l in range(len(W) - 1, -1, -1):
         out += [V @ A[l].T, V.sum(axis=1, keepdims=True)]
         if l:
-            V = A[l] * (W[l].T @ V)
+            V = A[l] * (2.0 - A[l]) * (W[l].T @ V)  # as many operations as a hidden delta
     return out
 
 

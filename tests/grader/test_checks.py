@@ -345,7 +345,7 @@ def test_timing_passes_within_the_ratio(rubric):
     r = evaluate_check(spec, slow, {})
     assert r.status == "failed"
     assert r.evidence == (
-        "your code took 0.06 s where the vectorised reference took 0.01 s: 6.0x (at most 5x passes)",
+        "your code took 0.06 s where the same matrix products, vectorised, took 0.01 s: 6.0x (at most 5x passes)",
     )
 
 

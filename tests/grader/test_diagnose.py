@@ -356,3 +356,45 @@ def test_convention_beats_a_closer_or_earlier_named_misconception():
     )
     found = diagnose(student, [bug, conv], expected={"x": np.array([5.0, 5.0])})
     assert found is not None and found.name == "z_conv" and found.alternatives == ("a_bug",)
+
+
+# ---------------------------------------------------------------------------
+# Ties and non-finite signatures
+
+
+def _cand(name: str, kind: str, arrays: dict[str, np.ndarray]) -> Candidate:
+    return Candidate(name, kind, arrays, f"title of {name}", "", "", "")  # type: ignore[arg-type]
+
+
+def test_a_tie_goes_to_the_convention_unless_the_rubric_words_the_misconception():
+    """Same numbers from a bug and an unaccepted convention: convention first, rubric's word wins."""
+    got = {"dW1": np.full((2, 3), 2.0)}
+    expected = {"dW1": np.ones((2, 3))}
+    both = [_cand("penalty_doubled", "misconception", got), _cand("l2", "convention", got)]
+    plain = diagnose(got, both, expected=expected)
+    worded = diagnose(got, both, expected=expected, prefer=("penalty_doubled",))
+    assert plain is not None and (plain.name, plain.alternatives) == ("l2", ("penalty_doubled",))
+    assert "title of penalty_doubled" in plain.message  # the other explanation is named
+    assert worded is not None and (worded.name, worded.alternatives) == ("penalty_doubled", ("l2",))
+    assert "title of l2" in worded.message
+
+
+def test_nan_matches_only_where_the_candidate_has_nan():
+    """A bug whose signature is NaN (Adam's 1 - beta^0) is recognised; a different NaN is not."""
+    sig = np.array([[np.nan, 1.0], [2.0, np.nan]])
+    cand = [_cand("adam_step_not_incremented_first", "misconception", {"W1": sig})]
+    expected = {"W1": np.ones((2, 2))}
+    found = diagnose({"W1": sig.copy()}, cand, expected=expected)
+    assert found is not None and found.name == "adam_step_not_incremented_first"
+    elsewhere = np.array([[1.0, np.nan], [2.0, np.nan]])
+    assert diagnose({"W1": elsewhere}, cand, expected=expected) is None
+    assert diagnose({"W1": np.where(np.isnan(sig), np.inf, sig)}, cand, expected=expected) is None
+
+
+def test_a_candidate_of_another_shape_explains_a_wrong_shape():
+    """A transposed one-hot (N, K) matches the transposed candidate, not the expected (K, N)."""
+    y = np.array([2, 0, 1, 1])
+    Y = np.eye(3)[:, y]
+    cand = [_cand("one_hot_transposed", "misconception", {"Y": Y.T})]
+    found = diagnose({"Y": Y.T.copy()}, cand, expected={"Y": Y})
+    assert found is not None and found.name == "one_hot_transposed"
