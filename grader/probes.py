@@ -41,6 +41,7 @@ from reference import network
 from reference.encoding import one_hot
 from reference.network import Model
 from reference.objectives import Objective, printed_cost
+from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
 from reference.training import TrainConfig, train
@@ -138,7 +139,26 @@ class ProbeContext:
         if len(self.sizes.layers) >= 3:
             D, H, K = self.sizes.layers[0], self.sizes.layers[1], self.sizes.layers[-1]
             out |= {"n_features": D, "n_hidden": H, "n_output": K}
+        out["conventions"] = self.declared()
         return out
+
+    def declared(self) -> dict[str, Any]:
+        """The model, loss and optimiser the check declares (the lab level's keywords).
+
+        The optimiser's hyper-parameters come with every default filled in, under the
+        reference's names, so the student's ``optimizer_step`` is told each value.
+        """
+        hyper: dict[str, Any] = {}
+        if self.call in ("optimizer", "train"):
+            full = OPTIMIZERS[self.optimizer].validate(dict(self.optimizer_hyper))
+            hyper = {k: v for k, v in full.items() if v is not None and not k.endswith("_mask")}
+        return {
+            "hidden": self.model.hidden,
+            "output": self.model.output,
+            "loss": self.objective.loss,
+            "optimizer": self.optimizer,
+            "optimizer_hyper": hyper,
+        }
 
     def train_config(self) -> TrainConfig:
         """The reference's configuration of the replayed ``fit``."""
