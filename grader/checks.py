@@ -316,11 +316,99 @@ def _judge_timing(
     )
 
 
+_SELF_PARTS = ("slope_data", "slope_square", "slope_abs")
+_SELF_WEIGHTS = ("w_data", "w_square", "w_abs")
+
+
+def _self_check_error(
+    slopes: Mapping[str, Array], weights: Mapping[str, Array], atol: float
+) -> float:
+    """Largest relative difference between the gradient's slopes and the objective's."""
+    objective = sum(
+        float(np.asarray(weights[w])) * slopes[p]
+        for p, w in zip(_SELF_PARTS, _SELF_WEIGHTS, strict=True)
+    )
+    g = slopes["slope_gradient"]
+    scale = np.maximum(np.maximum(np.abs(g), np.abs(objective)), atol or 1e-12)
+    return float((np.abs(g - objective) / scale).max())
+
+
+def _judge_self_check(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """Passes when the gradient's slope along each random direction equals the central
+    difference of the declared objective through the student's own forward pass.
+
+    ``expected`` holds the declared objective's weights of the child's three slope parts;
+    a convention's candidate holds its own weights (grader.probes.objective_weights).
+    """
+    slopes: dict[str, Array] = {}
+    for name in ("slope_gradient", *_SELF_PARTS):
+        value = as_numeric(view.outputs.get(name))
+        if isinstance(value, str) or value.ndim != 1 or value.size == 0:
+            what = f"the self-consistency probe gave no usable {name!r}"
+            return _Verdict("failed", [what], next_step=NEXT_STEPS["invalid"], reason=what)
+        if not np.isfinite(value).all():
+            what = (
+                "your gradient or your forward pass gave NaN or inf on the self-consistency problem"
+            )
+            return _Verdict("failed", [what], next_step=NEXT_STEPS["finite"], reason=what)
+        slopes[name] = np.asarray(value, dtype=float)
+    if any(w not in expected for w in _SELF_WEIGHTS):
+        raise _GraderError("the grader has no declared objective for the self-consistency check")
+    rtol, atol = spec.compare.rtol, spec.compare.atol
+    worst = _self_check_error(slopes, expected, atol)
+    n = slopes["slope_gradient"].size
+    sentence = (
+        f"along {n} random directions, your gradient's slope and the central difference of "
+        f"the declared objective through your own forward pass differ by at most {worst:.1e} "
+        f"(relative; at most {rtol:g} passes)"
+    )
+    if worst <= rtol:
+        return _Verdict("passed", [sentence])
+    fits = [c for c in candidates if _self_check_error(slopes, c.arrays, atol) <= rtol]
+    accepted = next((c for c in fits if c.name in spec.compare.accept), None)
+    if accepted is not None:
+        return _Verdict(
+            "passed",
+            [
+                f"your gradient is the derivative of your own forward pass under an accepted convention, {accepted.title}"
+            ],
+            convention=accepted.name,
+        )
+    evidence = [sentence]
+    if fits:
+        c = fits[0]
+        message = f"your gradient is the derivative of your own forward pass under another convention: {c.title}"
+        found = Diagnosis(
+            c.name,
+            c.kind,
+            c.title,
+            c.description,
+            c.topic,
+            c.next_step,
+            ("slope_gradient",),
+            0.0,
+            tuple(x.name for x in fits[1:]),
+            message,
+        )
+        return _diagnosed(spec, found, evidence, ())
+    evidence.append(
+        "your gradient is not the derivative of the objective your own forward pass defines: "
+        "the back-propagation (or the forward pass it differentiates) has a mistake"
+    )
+    return _Verdict("failed", evidence, next_step=spec.feedback.next_step or NEXT_STEPS["values"])
+
+
 Judge = Callable[
     [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
     _Verdict,
 ]
-JUDGES: dict[str, Judge] = {"timing": _judge_timing}
+JUDGES: dict[str, Judge] = {"timing": _judge_timing, "gradcheck_self": _judge_self_check}
 """Probe name -> how its outputs are judged; every other probe compares with the expected values."""
 
 

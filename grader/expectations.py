@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from grader.diagnose import CONVENTIONS, Candidate, gradient_outputs
-from grader.probes import ProbeContext, expected, optimizer_trail, schedule_rates
+from grader.probes import ProbeContext, expected, objective_weights, optimizer_trail, schedule_rates
 from reference import network
 from reference.misconceptions import Misconception, all_misconceptions
 from reference.misconceptions.optimization import STANDS_IN_FOR
@@ -177,6 +177,19 @@ def _train(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
+def _self_check(ctx: ProbeContext) -> list[Candidate]:
+    """The objective under each convention, as weights of the self-check's slope parts."""
+    K, N = ctx.inputs["Y"].shape
+    out = []
+    for conv in CONVENTIONS.values():
+        if "gradcheck_self" not in conv.probes:
+            continue
+        changed = ctx.objective.with_(**conv.changes)
+        if changed != ctx.objective:
+            out.append(Candidate.from_convention(conv, objective_weights(changed, N, K)))
+    return out
+
+
 _CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
     "gradients": _gradients,
     "optimizer": _optimizer,
@@ -184,6 +197,7 @@ _CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
     "one_hot": _one_hot,
     "cost": _cost,
     "train": _train,
+    "gradcheck_self": _self_check,
 }
 """Probe call -> its variants; the other probes are judged against the reference alone."""
 

@@ -78,6 +78,7 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "shuffle": True,
     "random_state": None,
     "repeats": 5,
+    "h": 1e-5,  # gradcheck_self: the central-difference step
     "n_classes": None,
 }
 
@@ -156,6 +157,10 @@ class ProbeContext:
             "hidden": self.model.hidden,
             "output": self.model.output,
             "loss": self.objective.loss,
+            "reduction": self.objective.reduction,
+            "penalty": self.objective.penalty,
+            "penalize_bias": self.objective.penalize_bias,
+            "directions": SELF_CHECK_DIRECTIONS,
             "optimizer": self.optimizer,
             "optimizer_hyper": hyper,
         }
@@ -282,6 +287,33 @@ def _timing(ctx: ProbeContext) -> dict[str, Array]:
     return {}  # no reference value: the check compares the two times the child measured
 
 
+SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along
+
+
+SELF_CHECK_PARTS = ("slope_data", "slope_square", "slope_abs")
+
+
+def objective_weights(objective: Objective, N: int, K: int) -> dict[str, Array]:
+    """The declared objective as weights of the child's three parts (gradcheck_self).
+
+    J = w_data · (data term summed over instances) + w_square · Σ W² + w_abs · Σ |W|
+    """
+    reduce = {"sum": 1.0, "mean_instances": 1.0 / N, "mean_elements": 1.0 / (N * K)}
+    square = {"l2_half": 0.5, "l2": 1.0, "l2_half_mean": 0.5 / N}
+    C = objective.C
+    return {
+        "w_data": np.array(reduce[objective.reduction]),
+        "w_square": np.array(square.get(objective.penalty, 0.0) * C),
+        "w_abs": np.array(C if objective.penalty == "l1" else 0.0),
+    }
+
+
+def _self_check(ctx: ProbeContext) -> dict[str, Array]:
+    """No reference value: the weights that make the child's slopes the declared objective's."""
+    K, N = ctx.inputs["Y"].shape
+    return objective_weights(ctx.objective, N, K)
+
+
 _TRAIN_HYPER = (
     "C",
     "eta",
@@ -311,6 +343,7 @@ PROBES: dict[str, Probe] = {
         Probe("predict", ("params", "X"), (), _predict),
         Probe("one_hot", ("y",), ("n_classes",), _one_hot),
         Probe("timing", ("params", "X", "Y"), ("C", "repeats"), _timing),
+        Probe("gradcheck_self", ("params", "X", "Y"), ("C", "h"), _self_check),
     )
 }
 assert tuple(PROBES) == CALLS
@@ -479,6 +512,8 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return {"labels": (N,)}
     if call == "one_hot":
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
+    if call == "gradcheck_self":
+        return {n: (SELF_CHECK_DIRECTIONS,) for n in ("slope_gradient", *SELF_CHECK_PARTS)}
     return {"student_seconds": (), "baseline_seconds": ()}
 
 

@@ -45,6 +45,7 @@ CALLS = (
     "predict",
     "one_hot",
     "timing",
+    "gradcheck_self",
 )
 BIASES = ("separate", "folded")
 LAYOUTS = ("columns", "rows", "rows_out_in")

@@ -222,6 +222,34 @@ def _unsupported(call: str) -> Callable[..., Outputs]:
     return answer
 
 
+# ---------------------------------------------------------------------------
+# The self-consistency check: the student's gradient against the slope of the declared
+# objective computed through the student's own forward pass
+
+
+def _objective_parts(
+    A: Array, Y: Array, weights: Sequence[Array], biases: Sequence[Array], conv: Mapping[str, Any]
+) -> Array:
+    """(data term summed over instances, sum of squares, sum of absolute values) at A.
+
+    A, Y : (K, N). The penalised arrays are the weights (and biases if the check
+    declares a penalised bias). The parent weighs the three parts by the declared
+    objective's factors (or an accepted convention's), so the child needs no more.
+    """
+    loss = conv.get("loss", "squared")
+    with np.errstate(all="ignore"):
+        if loss == "squared":
+            data = np.sum((Y - A) ** 2)
+        elif loss == "bce":
+            data = -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+        else:
+            data = -np.sum(Y * np.log(A))
+    arrays = [*weights, *(biases if conv.get("penalize_bias") else ())]
+    square = sum(float((W * W).sum()) for W in arrays)
+    absolute = sum(float(np.abs(W).sum()) for W in arrays)
+    return np.array([float(data), square, absolute])
+
+
 class _Adapter:
     """Base: every call unsupported until a style says how to answer it."""
 
@@ -239,6 +267,43 @@ class _Adapter:
     predict = _unsupported("predict")
     one_hot = _unsupported("one_hot")
     timing = _unsupported("timing")
+
+    def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
+        """The student's parameter name -> its gradient's output name."""
+        raise ProbeUnsupported(f"the {self.style!r} adapter has no self-consistency check")
+
+    def gradcheck_self(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """Slopes along random unit directions d: the gradient's <g, d>, and the central
+        differences (f(P + h d) - f(P - h d)) / 2h of each part of the objective
+        (:func:`_objective_parts`) through the student's own forward pass (CONVENTIONS §4)."""
+        names = self.self_check_names(inputs)
+        conv = params.get("conventions") or {}
+        h = float(params.get("h", 1e-5))
+        grads = self.gradients(inputs, params)
+        weights = [n for n in names if n.startswith("W")]
+
+        def parts(P: Mapping[str, Array]) -> Array:
+            A = next(iter(self.forward({**inputs, **P}, params).values()))
+            biases = [P[n] for n in names if n not in weights]
+            return _objective_parts(A, inputs["Y"], [P[n] for n in weights], biases, conv)
+
+        rng = np.random.default_rng(20260101)
+        slope_g, slope_parts = [], []
+        for _ in range(int(conv.get("directions", 4))):
+            d = {n: rng.standard_normal(inputs[n].shape) for n in names}
+            norm = float(np.sqrt(sum((v * v).sum() for v in d.values())))
+            d = {n: v / norm for n, v in d.items()}
+            slope_g.append(float(sum((grads[names[n]] * d[n]).sum() for n in names)))
+            plus = parts({n: inputs[n] + h * d[n] for n in names})
+            minus = parts({n: inputs[n] - h * d[n] for n in names})
+            slope_parts.append((plus - minus) / (2 * h))
+        by_part = np.array(slope_parts).T
+        return {
+            "slope_gradient": np.array(slope_g),
+            "slope_data": by_part[0],
+            "slope_square": by_part[1],
+            "slope_abs": by_part[2],
+        }
 
 
 class Template(_Adapter):
@@ -270,6 +335,9 @@ class Template(_Adapter):
             for k in keys
             if conv.get(k, self.MODEL_DEFAULTS[k]) != self.MODEL_DEFAULTS[k]
         }
+
+    def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
+        return {k: f"d{k}" for k in self.params_of(inputs)}
 
     @staticmethod
     def params_of(inputs: Mapping[str, Array]) -> dict[str, Array]:
@@ -472,6 +540,11 @@ class CourseSeparate(_ClassAdapter):
 
     def param_names(self) -> tuple[str, ...]:
         return ("W1", "W2", "b1", "b2")
+
+    def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
+        if self.style != "course_separate":  # the folded bias column is not a separate array
+            return super().self_check_names(inputs)
+        return {k: self.grad_names[k] for k in self.param_names()}
 
     def set_params(self, net: Any, inputs: Mapping[str, Array]) -> None:
         for k in self.param_names():
@@ -872,9 +945,27 @@ def timing(
     return _run("timing", ns, inputs, params)
 
 
+def gradcheck_self(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """The student's gradient against central differences through the student's forward."""
+    return _run("gradcheck_self", ns, inputs, params)
+
+
 PROBES: dict[
     str, Callable[[Mapping[str, Any], Mapping[str, Array], Mapping[str, Any]], Outputs]
 ] = {
     f.__name__: f
-    for f in (forward, gradients, cost, optimizer, schedule, train, predict, one_hot, timing)
+    for f in (
+        forward,
+        gradients,
+        cost,
+        optimizer,
+        schedule,
+        train,
+        predict,
+        one_hot,
+        timing,
+        gradcheck_self,
+    )
 }

@@ -205,6 +205,7 @@ _PLAIN_OUTPUTS = {
     "cost": ("cost",),
     "schedule": ("eta",),
     "timing": ("student_seconds", "baseline_seconds"),
+    "gradcheck_self": ("slope_gradient", "slope_data", "slope_square", "slope_abs"),
 }
 
 

@@ -89,14 +89,17 @@ def test_problems_are_deterministic_in_their_seed(rubric: Rubric) -> None:
 def test_a_check_the_grader_cannot_build_is_listed_with_its_reason(
     rubric: Rubric, binding: AdapterBinding
 ) -> None:
-    """A probe the plan has no implementation for is a named problem, not an exception."""
-    text = TEMPLATE_RUBRIC.read_text(encoding="utf-8") + (
-        '\n[[checks]]\nid = "selfcheck"\nobjective = "backprop"\nprobe = "gradcheck_self"\npoints = 1\n'
+    """A problem the adapter cannot take (a 3-layer net for the course's 2-layer class) is named."""
+    text = (ROOT / "rubrics" / "mlp_backprop_course.toml").read_text(encoding="utf-8") + (
+        '\n[[checks]]\nid = "too_deep"\nobjective = "backprop"\nprobe = "gradients"\npoints = 1\n'
+        "[checks.params]\nsizes = [6, 5, 4, 3]\n"
     )
-    plan = make_plan(parse_rubric(text.encode(), "edited.toml"), binding)
-    assert "selfcheck" in plan.problems
-    assert "selfcheck" in plan.problems["selfcheck"]
-    assert "selfcheck" not in plan.probe_of
+    course = parse_rubric(text.encode(), "edited.toml")
+    plan = make_plan(course, AdapterBinding.from_table(course.adapter))
+    assert "too_deep" in plan.problems
+    assert "too_deep" in plan.problems["too_deep"]
+    assert "too_deep" not in plan.probe_of
+    assert set(plan.probe_of) == {c.id for c in course.checks} - {"too_deep"}
 
 
 # ---------------------------------------------------------------------------
@@ -214,3 +217,19 @@ def test_the_students_view_drops_hidden_checks_figures(tmp_path: Path, rubric: R
     again = type(result).from_json(public.to_json())
     assert again.figures == public.figures
     assert json.loads(public.to_json())["figures"]
+
+
+def test_the_self_check_catches_a_gradient_inconsistent_with_its_own_forward(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """gradcheck_self judges the gradient against the student's own forward: no reference value."""
+    source = TEMPLATE_OK.read_text(encoding="utf-8")
+    buggy = source.replace("A[l - 1] * (1 - A[l - 1]) * ", "", 1)
+    ok = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
+    bad = grade_submission(_module(tmp_path, "erin", buggy), rubric, SETTINGS)
+    assert {c.check_id: c.status for c in ok.checks}["self_consistent"] == "passed"
+    check = {c.check_id: c for c in bad.checks}["self_consistent"]
+    assert check.status == "failed"
+    assert "not the derivative of the objective your own forward pass defines" in " ".join(
+        check.evidence
+    )
