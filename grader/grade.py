@@ -34,6 +34,7 @@ from grader.pipeline import (
     grade_with,
 )
 from grader.plan import Plan, make_plan
+from grader.probes import replay
 from grader.results import GradeResult
 from grader.rubric import Rubric
 
@@ -62,16 +63,21 @@ def reference_expectations(
     expected: dict[str, dict[str, Array]] = {}
     candidates: dict[str, list[Candidate]] = {}
     penalties: dict[str, dict[str, Array]] = {}
+    magnitudes: dict[str, Array] = {}
     for p in plan.probes:
         ctx = p.context
-        exp = expectations.expected_outputs(ctx)
+        if ctx.call == "train":  # one replay gives the expected values and the pictures
+            exp, trace = replay(ctx)
+            magnitudes |= {c: np.asarray(trace.grad_magnitude) for c in p.checks}
+        else:
+            exp = expectations.expected_outputs(ctx)
         cands = expectations.candidates(ctx) if _to_diagnose(p.checks, exp, views) else []
         pen = expectations.penalty_gradient(ctx)
         for c in p.checks:
             expected[c], candidates[c] = exp, cands
             if pen is not None:
                 penalties[c] = pen
-    return Expectations(expected, candidates, penalties)
+    return Expectations(expected, candidates, penalties, magnitudes)
 
 
 def _to_diagnose(

@@ -37,10 +37,10 @@ from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import to_canonical
 from grader.checks import ProbeView, evaluate_all
 from grader.diagnose import Candidate
-from grader.figures import Figure, convergence, gradient_error
-from grader.prepare import PreparedCode, prepare
+from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
+from grader.prepare import PreparedCode, SkipNote, prepare
 from grader.results import CheckResult, GradeResult, SubmissionRef
-from grader.rubric import Rubric
+from grader.rubric import CheckSpec, Rubric
 from grader.sandbox import (
     Job,
     JobResult,
@@ -121,11 +121,14 @@ class Expectations:
     expected   : check id -> {output name: ndarray}
     candidates : check id -> the misconceptions and conventions computed on the same inputs
     penalties  : check id -> {output name: ndarray}, gradients checks with a penalty only
+    magnitudes : check id -> (E, L) per-layer gradient magnitudes of the replay (pictures only)
     """
 
     expected: Mapping[str, Mapping[str, Array]]
     candidates: Mapping[str, Sequence[Candidate]]
     penalties: Mapping[str, Mapping[str, Array]]
+    magnitudes: Mapping[str, Array] = field(default_factory=dict)
+    """check id -> (E, L) mean |grad W| per layer per epoch of the replayed run (train checks)"""
 
 
 class Oracle(Protocol):
@@ -194,7 +197,7 @@ def grade_with(
     # from here on no student process is alive: expected values may exist
     views = _views(plan, job_result, code, binding)
     exp = oracle.expectations(plan, views)
-    checks = _judge(rubric, plan, views, exp)
+    checks = _blame_syntax_errors(_judge(rubric, plan, views, exp), sub, code)
     return GradeResult(
         submission=SubmissionRef(sub.identity, str(sub.path), sub.content_hash),
         status="graded",
@@ -321,8 +324,11 @@ def _figures(
     checks: tuple[CheckResult, ...],
     exp: Expectations,
 ) -> tuple[Figure, ...]:
+    """Pictures of assessed checks: per-array gradient error, convergence, layer magnitudes."""
     out: list[Figure] = []
     for result in checks:
+        if not result.assessed:
+            continue
         spec = rubric.check(result.check_id)
         errors = {
             c.display_name or c.name: c.measures.rel_error_max
@@ -332,33 +338,106 @@ def _figures(
         if spec.probe == "gradients" and errors:
             out.append(
                 gradient_error(
-                    errors, spec.compare.rtol, id=f"gradient_error-{spec.id}", check_id=spec.id
+                    errors,
+                    spec.compare.rtol,
+                    id=f"gradient_error-{spec.id}",
+                    check_id=spec.id,
+                    caption=f"{spec.title}: each bar is one array's largest relative error "
+                    f"against the reference (log scale); the marks are this check's tolerance "
+                    f"({spec.compare.rtol:g}). Bars at or below the marks pass.",
                 )
             )
         view = views.get(spec.id)
-        expected = exp.expected.get(spec.id, {})
-        if (
-            spec.probe == "train"
-            and view is not None
-            and view.status == "ok"
-            and "cost" in expected
-        ):
-            mine = np.asarray(view.outputs.get("cost", ()), dtype=float)
-            theirs = np.asarray(expected["cost"], dtype=float)
-            if mine.shape == theirs.shape:
-                out.append(
-                    convergence(
-                        mine.tolist(),
-                        theirs.tolist(),
-                        id=f"convergence-{spec.id}",
-                        check_id=spec.id,
-                    )
+        if spec.probe == "train" and view is not None and view.status == "ok":
+            out += _training_figures(spec, view, exp, result.status == "passed")
+    return tuple(out)
+
+
+def _training_figures(
+    spec: CheckSpec, view: ProbeView, exp: Expectations, replayed: bool
+) -> list[Figure]:
+    out: list[Figure] = []
+    expected = exp.expected.get(spec.id, {})
+    mine = np.asarray(view.outputs.get("cost", ()), dtype=float)
+    if "cost" in expected and mine.shape == np.shape(expected["cost"]):
+        theirs = np.asarray(expected["cost"], dtype=float)
+        out.append(
+            convergence(
+                mine.tolist(), theirs.tolist(), id=f"convergence-{spec.id}", check_id=spec.id
+            )
+        )
+    mags = exp.magnitudes.get(spec.id)
+    if replayed and mags is not None and mags.ndim == 2:
+        out.append(
+            gradient_magnitude(
+                {f"layer {l + 1}": mags[:, l].tolist() for l in range(mags.shape[1])},
+                id=f"gradient_magnitude-{spec.id}",
+                check_id=spec.id,
+                caption="Your training replays the reference's run exactly, so these are your "
+                "network's gradients: the mean |∂J/∂W| of each layer in each epoch (log scale). "
+                "A layer far below the others learns slowly: the vanishing gradients of the lecture.",
+            )
+        )
+    return out
+
+
+_MISSING = re.compile(r"defines no '([A-Za-z_]\w*)'")
+
+
+def _broken_cells(code: PreparedCode) -> list[SkipNote]:
+    return [s for s in code.skipped if s.kind == "syntax_error"]
+
+
+def _blame_syntax_errors(
+    checks: tuple[CheckResult, ...], sub: Submission, code: PreparedCode
+) -> tuple[CheckResult, ...]:
+    """A check "not assessed" because a function is missing fails instead when the function
+    is written in a cell Python could not parse: the evidence exists, it is the error."""
+    broken = _broken_cells(code)
+    if not broken:
+        return checks
+    sources = {c.index: c.source for c in sub.cells}
+    out = []
+    for r in checks:
+        found = _MISSING.search(r.reason) if r.status == "not_assessed" else None
+        note = next(
+            (
+                b
+                for b in broken
+                if found
+                and re.search(
+                    rf"^\s*(def|class)\s+{found.group(1)}\b", sources.get(b.cell, ""), re.M
                 )
+            ),
+            None,
+        )
+        if found is None or note is None:
+            out.append(r)
+            continue
+        why = (
+            f"your '{found.group(1)}' is in cell {note.cell + 1}, which Python cannot parse "
+            f"({note.reason.split(';')[0]}, line {note.line}), so it was never defined"
+        )
+        out.append(
+            replace(
+                r,
+                status="failed",
+                points=0.0,
+                evidence=(why,),
+                reason=why,
+                next_step="Run that cell on its own in Jupyter and fix the line the error points at; "
+                "the cells after it cannot use what it defines until it parses.",
+            )
+        )
     return tuple(out)
 
 
 def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[str, ...]:
-    notes: list[str] = []
+    notes: list[str] = [
+        f"Cell {b.cell + 1} has a syntax error at line {b.line} ({b.reason.split(';')[0]}): "
+        "nothing in it ran. Fix it first."
+        for b in _broken_cells(code)
+    ]
     if job is not None and job.notice:
         notes.append(job.notice)
     if code.skipped:

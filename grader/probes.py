@@ -44,7 +44,7 @@ from reference.objectives import Objective, printed_cost
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
-from reference.training import TrainConfig, train
+from reference.training import Trace, TrainConfig, train
 
 Array = np.ndarray
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "optimizer_trail",
     "output_specs",
     "prepare",
+    "replay",
     "schedule_rates",
     "to_canonical",
 ]
@@ -265,14 +266,20 @@ def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Arr
     return np.array(out, dtype=np.int64).reshape(epochs, N)
 
 
-def _train(ctx: ProbeContext) -> dict[str, Array]:
+def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
+    """The train probe's expected outputs, and the reference's whole trace of the same run."""
     X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     orders = batch_orders(ctx.inputs.get("perms"), X.shape[1], E, bool(ctx.hyper["shuffle"]))
     parts = np.array_split(np.arange(X.shape[1]), int(ctx.hyper["minibatches"]))
     batches = [[o[p] for p in parts] for o in orders]
     P, trace = train(ctx.params(), X.T, y, ctx.train_config(), batches)
     cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
-    return P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
+    out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
+    return out, trace
+
+
+def _train(ctx: ProbeContext) -> dict[str, Array]:
+    return replay(ctx)[0]
 
 
 def _predict(ctx: ProbeContext) -> dict[str, Array]:

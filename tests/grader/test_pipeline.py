@@ -233,3 +233,24 @@ def test_the_self_check_catches_a_gradient_inconsistent_with_its_own_forward(
     assert "not the derivative of the objective your own forward pass defines" in " ".join(
         check.evidence
     )
+
+
+def test_a_function_in_a_cell_with_a_syntax_error_fails_with_that_error(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """Definitions mode skips the broken cell; its functions' checks fail naming the error."""
+    import nbformat
+
+    good = TEMPLATE_OK.read_text(encoding="utf-8").split("# %% [markdown]\n# ## Optimisation")[0]
+    broken = "def learning_rate(eta0, d, epoch):\n    return eta0 / (1 + d * epoch\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(good), nbformat.v4.new_code_cell(broken)]
+    path = tmp_path / "frank.ipynb"
+    nbformat.write(nb, str(path))
+    result = grade_submission(path, rubric, SETTINGS)
+    cooling = {c.check_id: c for c in result.checks}["cooling"]
+    assert cooling.status == "failed"
+    assert "cell 2" in cooling.reason and "cannot parse" in cooling.reason
+    assert result.notes[0].startswith("Cell 2 has a syntax error")
+    momentum = {c.check_id: c for c in result.checks}["momentum"]
+    assert momentum.status == "not_assessed"  # momentum_step is truly missing, not broken
