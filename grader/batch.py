@@ -112,9 +112,11 @@ class BatchSummary:
             )
             if n
         ]
+        noun = "submission" if self.total == 1 else "submissions"
+        rate = f" ({self.rate * 60:.1f}/min)" if self.finished else ""  # all cached: no rate
         return (
-            f"{self.total} submissions: {', '.join(parts) or 'nothing to do'} "
-            f"in {self.wall_seconds:.1f} s ({self.rate * 60:.1f}/min)"
+            f"{self.total} {noun}: {', '.join(parts) or 'nothing to do'} "
+            f"in {self.wall_seconds:.1f} s{rate}"
         )
 
 

@@ -125,6 +125,10 @@ def _probe_failure(spec: CheckSpec, view: ProbeView) -> _Verdict:
     if view.status == "error" and view.error_type == UNSUPPORTED:
         reason = view.error_message or "your code does not offer the call this check needs"
         return _Verdict("not_assessed", [reason], reason=reason)
+    if view.status == "error" and view.error_type == "NotImplementedError":
+        what = f"your code raised NotImplementedError: {view.error_message}".rstrip(": ")
+        step = "Implement this function: it still raises NotImplementedError, as the template hands it out."
+        return _Verdict("failed", [what], next_step=step, reason=what)
     if view.status == "error":
         what = f"your code raised {view.error_type or 'an exception'}"
         what += f": {view.error_message}" if view.error_message else ""
@@ -473,6 +477,7 @@ def evaluate_check(
         feedback=feedback,
         next_step=verdict.next_step if verdict.status == "failed" else "",
         reason=verdict.reason,
+        blocked_by=tuple(unmet),
     )
 
 

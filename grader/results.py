@@ -24,7 +24,7 @@ JSON schema ``"mlp-grader/result/1"`` (one object; every key always present)::
                   objectives [{objective, title, level, points, max_points,
                                evidence [{check_id, status, visibility, sentence}]}]}
                 level: "demonstrated" | "partly" | "not yet" | "not assessed"
-    provenance  {grader_version, rubric_hash, reference_version, python, numpy, seeds,
+    provenance  {grader, rubric_hash, reference, python, numpy, seeds,
                  sandbox_tier, ...}: JSON values, kept as given
     notes       [str]       e.g. what definitions mode skipped, a sandbox advisory
     stdout, stderr  str     excerpts of the student's output
@@ -88,6 +88,7 @@ class CheckResult:
     feedback: str = ""
     next_step: str = ""
     reason: str = ""
+    blocked_by: tuple[str, ...] = ()  # prerequisites that did not pass (status not_assessed)
 
     def __post_init__(self) -> None:
         if self.status not in CHECK_STATUSES:
@@ -152,6 +153,7 @@ class CheckResult:
             "feedback": self.feedback,
             "next_step": self.next_step,
             "reason": self.reason,
+            "blocked_by": list(self.blocked_by),
         }
 
     @classmethod
@@ -160,6 +162,7 @@ class CheckResult:
             **{
                 **d,
                 "evidence": tuple(d["evidence"]),
+                "blocked_by": tuple(d.get("blocked_by", ())),
                 "comparisons": tuple(Comparison.from_dict(c) for c in d["comparisons"]),
                 "diagnosis": None
                 if d["diagnosis"] is None

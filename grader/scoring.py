@@ -3,7 +3,8 @@
 Mastery of an objective, from the checks that assess it (a check is *assessed*
 when it passed or failed; "not_assessed" and grader "error" give no evidence)::
 
-    demonstrated   at least one check assessed, and every assessed check passed
+    demonstrated   at least one check assessed, every assessed check passed, and none was
+                   left unassessed because a prerequisite failed (that is "partly")
     partly         some assessed checks passed, some failed
     not yet        checks were assessed and none passed
     not assessed   no check of the objective could be assessed
@@ -36,7 +37,9 @@ def mastery_level(results: Sequence[CheckResult]) -> Level:
     if not assessed:
         return "not assessed"
     if passed == len(assessed):
-        return "demonstrated"
+        # a check left unassessed because a prerequisite failed is missing evidence
+        # about this objective, not evidence for it
+        return "partly" if any(r.blocked_by for r in results) else "demonstrated"
     return "partly" if passed else "not yet"
 
 

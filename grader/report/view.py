@@ -48,13 +48,14 @@ STATUS_MARK: dict[str, tuple[str, str]] = {
     "error": ("!", "[!]"),
 }
 STUDENT_PROVENANCE = (
-    "grader_version",
+    "grader",
     "rubric_hash",
-    "reference_version",
+    "reference",
     "sandbox_tier",
     "python",
     "numpy",
 )
+SHORT_HASH = 12  # a student needs to tell rubrics apart, not to verify them
 GRADER_ERROR_STEP = (
     "Nothing for you to fix here: the grader hit a problem on its side. "
     "Ask your instructor to re-run it; your score may rise."
@@ -186,8 +187,13 @@ def _next_steps(checks: tuple[CheckResult, ...]) -> tuple[str, ...]:
 
 
 def _provenance(prov: dict[str, Any], audience: Audience) -> tuple[tuple[str, str], ...]:
-    keys = STUDENT_PROVENANCE if audience == "student" else tuple(prov)
-    return tuple((k, str(prov[k])) for k in keys if k in prov)
+    if audience != "student":
+        return tuple((k, str(prov[k])) for k in prov)
+    return tuple(
+        (k, str(prov[k])[:SHORT_HASH] if k == "rubric_hash" else str(prov[k]))
+        for k in STUDENT_PROVENANCE
+        if k in prov
+    )
 
 
 def build(result: GradeResult, audience: Audience = "student") -> ReportView:

@@ -243,3 +243,15 @@ def test_diagnosis_in_result_came_from_diagnose(grade):
         "derivative_on_z", "misconception", {"A_out": exp / 3}, "derivative at Z", "d", "t", "n"
     )
     assert grade.checks[0].diagnosis == diagnose({"A_out": exp / 3}, [bug], expected={"A_out": exp})
+
+
+def test_an_objective_with_a_blocked_check_is_only_partly_demonstrated():
+    """All assessed checks passed, but one was not assessed because its prerequisite failed."""
+    from grader.results import CheckResult
+    from grader.scoring import mastery_level
+
+    passed = CheckResult("a", "o", "passed", 1.0, 1.0)
+    blocked = CheckResult("b", "o", "not_assessed", 0.0, 3.0, reason="x", blocked_by=("z",))
+    unsupported = CheckResult("c", "o", "not_assessed", 0.0, 3.0, reason="no such method")
+    assert mastery_level([passed, blocked]) == "partly"
+    assert mastery_level([passed, unsupported]) == "demonstrated"

@@ -50,14 +50,14 @@ def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Pa
     ]
     job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
     local = run_batch(
-        paths, job, tmp_path / "local", executor=LocalExecutor(3, timeout=1.5), progress=False
+        paths, job, tmp_path / "local", executor=LocalExecutor(3, timeout=6.0), progress=False
     )
     with distributed.Client(cluster) as client:
         dask = run_batch(
             paths,
             job,
             tmp_path / "dask",
-            executor=DaskExecutor(timeout=1.5, scheduler=client),
+            executor=DaskExecutor(timeout=6.0, scheduler=client),
             progress=False,
         )
     counts = (dask.graded, dask.ungradable, dask.failed)

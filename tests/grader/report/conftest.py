@@ -284,7 +284,7 @@ def make_result(
         checks=checks,
         score=score(rubric(), checks),
         provenance={
-            "grader_version": "0.1.0",
+            "grader": "0.1.0",
             "rubric_hash": "cd" * 32,
             "sandbox_tier": "bwrap",
             "seeds": {"grad_penalty": 987654},
