@@ -313,6 +313,19 @@ def _judge_timing(
     limit = float(spec.params.get("max_ratio", DEFAULT_MAX_RATIO))
     ratio = student / baseline
     sentence = f"your code took {student:.3g} s where the same matrix products, vectorised, took {baseline:.3g} s: {ratio:.1f}x (at most {limit:g}x passes)"
+    # the child's clock is the submission's to stop; the grader's own clock decides too
+    parent = {
+        k: as_numeric(view.outputs.get(k)) for k in ("parent_seconds", "parent_baseline_seconds")
+    }
+    if all(not isinstance(v, str) and v.size == 1 and v.item() > 0 for v in parent.values()):
+        mine, theirs = (float(np.asarray(v).item()) for v in parent.values())
+        if mine / theirs > max(ratio, limit):
+            ratio = mine / theirs
+            sentence = (
+                f"by the grader's own clock your gradient took about {mine:.3g} s per call where "
+                f"the same matrix products, vectorised, take {theirs:.3g} s: {ratio:.1f}x (at most "
+                f"{limit:g}x passes; your code reported {student:.3g} s)"
+            )
     if ratio <= limit:
         return _Verdict("passed", [sentence])
     return _Verdict(

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import grader
+from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import to_canonical
 from grader.checks import ProbeView, evaluate_all
@@ -295,8 +296,42 @@ def _views(
         except KeyError:
             by_probe[p.call.id] = ProbeView("missing", detail="the probe did not run")
             continue
-        by_probe[p.call.id] = _view(outcome, p.call.call, binding, code, p.call.timeout)
+        view = _view(outcome, p.call.call, binding, code, p.call.timeout)
+        if p.call.call == "timing" and view.status == "ok":
+            view = _timed_by_the_parent(view, p.call, plan.inputs, outcome.seconds)
+        by_probe[p.call.id] = view
     return {c: by_probe[pid] for c, pid in plan.probe_of.items() if pid in by_probe}
+
+
+def _timed_by_the_parent(
+    view: ProbeView, call: ProbeCall, inputs: Mapping[str, Array], probe_seconds: float
+) -> ProbeView:
+    """Add the parent's own measurements to a timing probe's outputs.
+
+    The child's times come from a process the submission controls (it can stop any
+    clock it finds). The parent saw the probe take ``probe_seconds`` on its own clock,
+    for (repeats + 1) calls of the student's gradient and as many of the baseline, and
+    it times the same baseline itself now that the child is gone:
+    ``parent_seconds`` = probe_seconds / (repeats + 1) - the parent's baseline time.
+    """
+    prefix = call.input_prefix
+    layers = sum(1 for k in inputs if k.startswith(prefix + "base_W"))
+    if not layers or f"{prefix}base_X" not in inputs:
+        return view
+    W = [np.asarray(inputs[f"{prefix}base_W{l}"]) for l in range(1, layers + 1)]
+    b = [np.asarray(inputs[f"{prefix}base_b{l}"]) for l in range(1, layers + 1)]
+    X = np.asarray(inputs[f"{prefix}base_X"])
+    repeats = int(call.params.get("repeats", 5))
+    baseline = child_probes._median_seconds(
+        lambda: child_probes._baseline_workload(W, b, X), repeats
+    )
+    per_call = probe_seconds / (repeats + 1) - baseline
+    outputs = {
+        **view.outputs,
+        "parent_seconds": np.array(max(per_call, 0.0)),
+        "parent_baseline_seconds": np.array(baseline),
+    }
+    return replace(view, outputs=outputs)
 
 
 def _judge(

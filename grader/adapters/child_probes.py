@@ -280,6 +280,11 @@ class _Adapter:
         conv = params.get("conventions") or {}
         h = float(params.get("h", 1e-5))
         grads = self.gradients(inputs, params)
+        for n, g in names.items():
+            if grads[g].shape != inputs[n].shape:
+                raise TypeError(
+                    f"'{g}' has shape {grads[g].shape}; the gradient of {n} has its shape {inputs[n].shape}"
+                )
         weights = [n for n in names if n.startswith("W")]
 
         def parts(P: Mapping[str, Array]) -> Array:
