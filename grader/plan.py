@@ -175,6 +175,23 @@ def _timeout(spec: CheckSpec) -> float:
     return float(spec.params.get("timeout", DEFAULT_TIMEOUT.get(spec.probe, DEFAULT_TIMEOUT_OTHER)))
 
 
+# The child runs probes in this order (stable within a call). Probes are independent, but
+# a hang costs a restart and restarts are limited: the cheap questions are asked before
+# the ones that call the student's gradient many times (timing, training).
+RUN_ORDER = (
+    "forward",
+    "cost",
+    "one_hot",
+    "predict",
+    "schedule",
+    "optimizer",
+    "gradients",
+    "gradcheck_self",
+    "timing",
+    "train",
+)
+
+
 def _output_spec(binding: AdapterBinding, shape: tuple[int, ...]) -> OutputSpec:
     """What the sandbox lets through for one output of this shape.
 
@@ -235,7 +252,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
         probes.append(PlannedProbe(call, ctx, MappingProxyType(specs), (spec.id,)))
         probe_of[spec.id] = probe_id
     return Plan(
-        tuple(probes),
+        tuple(sorted(probes, key=lambda p: RUN_ORDER.index(p.call.call))),
         MappingProxyType(inputs),
         MappingProxyType(probe_of),
         MappingProxyType(problems),

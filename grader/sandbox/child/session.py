@@ -264,7 +264,9 @@ def _follow(
             what = "the submission's total time limit" if over else "its time limit"
             limit = watch.deadline(setup_timeout) - watch.since
             cause = step(
-                "timeout", f"stopped after {now - watch.since:.1f} s: {what}", seconds=limit
+                "timeout",
+                f"your code did not finish within {now - watch.since:.1f} s and was stopped ({what})",
+                seconds=limit,
             )
             break
         wait = max(0.0, deadline - now)
