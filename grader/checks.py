@@ -289,6 +289,34 @@ def _diagnosed(
     return _Verdict("failed", evidence, comparisons, diagnosis=found, next_step=next_step)
 
 
+TIMING_SLACK = 3.0  # the grader's clock may see this many times the claimed total (noise)
+BASELINE_SLACK = 20.0  # the child's baseline may be this many times the grader's (threads, load)
+
+
+def _untrusted_timing(view: ProbeView, student: float, baseline: float) -> str:
+    """Why the child's reported times cannot be believed, or "" (the parent's data absent
+    or consistent)."""
+    got = [
+        as_numeric(view.outputs.get(k))
+        for k in ("parent_probe_seconds", "parent_baseline_seconds", "probe_calls")
+    ]
+    if any(isinstance(v, str) or v.size != 1 for v in got):
+        return ""
+    seen, parent_baseline, calls = (float(np.asarray(v).item()) for v in got)
+    claimed = calls * (student + baseline)
+    if seen > TIMING_SLACK * claimed + 0.05:
+        return (
+            f"the times your code reported add up to {claimed:.3g} s, but the grader's own clock "
+            f"saw the probe take {seen:.3g} s: the timing cannot be trusted"
+        )
+    if baseline > BASELINE_SLACK * parent_baseline + 0.002:
+        return (
+            f"the baseline was reported to take {baseline:.3g} s, but the grader runs it in "
+            f"{parent_baseline:.3g} s: the timing cannot be trusted"
+        )
+    return ""
+
+
 def _judge_timing(
     spec: CheckSpec,
     view: ProbeView,
@@ -313,19 +341,17 @@ def _judge_timing(
     limit = float(spec.params.get("max_ratio", DEFAULT_MAX_RATIO))
     ratio = student / baseline
     sentence = f"your code took {student:.3g} s where the same matrix products, vectorised, took {baseline:.3g} s: {ratio:.1f}x (at most {limit:g}x passes)"
-    # the child's clock is the submission's to stop; the grader's own clock decides too
-    parent = {
-        k: as_numeric(view.outputs.get(k)) for k in ("parent_seconds", "parent_baseline_seconds")
-    }
-    if all(not isinstance(v, str) and v.size == 1 and v.item() > 0 for v in parent.values()):
-        mine, theirs = (float(np.asarray(v).item()) for v in parent.values())
-        if mine / theirs > max(ratio, limit):
-            ratio = mine / theirs
-            sentence = (
-                f"by the grader's own clock your gradient took about {mine:.3g} s per call where "
-                f"the same matrix products, vectorised, take {theirs:.3g} s: {ratio:.1f}x (at most "
-                f"{limit:g}x passes; your code reported {student:.3g} s)"
-            )
+    # The child's clock is the submission's to stop: its claims must add up to what the
+    # grader's own clock saw, and its baseline must be no slower than a generous bound on
+    # the grader's own run of it (a slow loop cannot hide in a "slow baseline").
+    distrust = _untrusted_timing(view, student, baseline)
+    if distrust:
+        return _Verdict(
+            "failed",
+            [sentence, distrust],
+            next_step=spec.feedback.next_step or NEXT_STEPS["timeout"],
+            reason=distrust,
+        )
     if ratio <= limit:
         return _Verdict("passed", [sentence])
     return _Verdict(

@@ -349,6 +349,37 @@ def test_timing_passes_within_the_ratio(rubric):
     )
 
 
+def test_timing_the_grader_did_not_see_fails_as_untrusted(rubric):
+    """Reported times that do not add up to the grader's own clock fail, whatever their ratio."""
+    spec = rubric.check("speed")
+    claims = {"student_seconds": np.array(1e-6), "baseline_seconds": np.array(1e-6)}
+    parent = {"parent_baseline_seconds": np.array(0.001), "probe_calls": np.array(6.0)}
+    stopped = ok(claims | parent | {"parent_probe_seconds": np.array(0.6)})
+    honest = ok(claims | parent | {"parent_probe_seconds": np.array(1.1e-5)})
+    r = evaluate_check(spec, stopped, {})
+    assert r.status == "failed" and "cannot be trusted" in r.reason
+    assert evaluate_check(spec, honest, {}).status == "passed"
+
+
+def test_a_baseline_far_slower_than_the_graders_run_of_it_is_untrusted(rubric):
+    """A slow loop cannot hide behind a reported baseline the grader runs 100x faster."""
+    spec = rubric.check("speed")
+    r = evaluate_check(
+        spec,
+        ok(
+            {
+                "student_seconds": np.array(0.09),
+                "baseline_seconds": np.array(0.09),
+                "parent_probe_seconds": np.array(1.08),
+                "parent_baseline_seconds": np.array(0.0009),
+                "probe_calls": np.array(6.0),
+            }
+        ),
+        {},
+    )
+    assert r.status == "failed" and "the grader runs it in" in r.reason
+
+
 def test_timing_without_numbers_fails(rubric):
     """A timing probe without a usable student time fails and says so."""
     r = evaluate_check(rubric.check("speed"), ok({"baseline_seconds": np.array(0.01)}), {})
