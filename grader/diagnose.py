@@ -32,8 +32,6 @@ from grader.compare import Tolerance, as_numeric, cosine, norm_ratio, rel_error_
 
 if TYPE_CHECKING:  # types only: diagnosing needs no reference (the student kit has none)
     from reference.misconceptions import Misconception
-    from reference.network import Model
-    from reference.objectives import Objective
     from reference.params import Params
 
 Array = np.ndarray
@@ -214,25 +212,6 @@ class Candidate:
 def gradient_outputs(grads: Params) -> dict[str, Array]:
     """Canonical names of the gradients probe: ``{"dW1": .., "dWL": .., "db1": .., "dbL": ..}``."""
     return {f"d{k}": v for k, v in grads.as_dict().items()}
-
-
-def gradient_candidates(
-    params: Params,
-    X: Array,
-    Y: Array,
-    model: Model,
-    objective: Objective,
-    conventions: Iterable[str] | None = None,
-) -> list[Candidate]:
-    """Every gradient misconception and objective convention, computed on one problem.
-
-    Moved to :func:`grader.expectations.gradient_candidates` (it computes with the
-    reference, which this module must not import: the student kit diagnoses offline
-    from precomputed candidates); kept here for existing callers.
-    """
-    from grader.expectations import gradient_candidates as compute
-
-    return compute(params, X, Y, model, objective, conventions)
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from grader.checks import ProbeView, evaluate_all, evaluate_check, trim_traceback
-from grader.diagnose import gradient_candidates, gradient_outputs
+from grader.diagnose import gradient_outputs
+from grader.expectations import gradient_candidates
 from grader.results import CheckResult
 from grader.rubric import parse_rubric
 from reference.network import Model, gradients

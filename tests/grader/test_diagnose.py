@@ -15,9 +15,9 @@ from grader.diagnose import (
     Diagnosis,
     describe_difference,
     diagnose,
-    gradient_candidates,
     gradient_outputs,
 )
+from grader.expectations import gradient_candidates
 from reference import misconceptions
 from reference.network import Model, gradients
 from reference.objectives import Objective, penalty_gradient
