@@ -74,6 +74,7 @@ SKIPPED_IMPORTS = {"google.colab": "Colab-only import"}
 # candidate lines x cell lines (~0.3 s), the linear regex fallback rewrites the cell.
 IPYTHON_BUDGET = 10_000
 # Lines that may hold IPython syntax (a superset; pure-Python cells skip the rewriter).
+_PROMPT = re.compile(r"^\s*(>>>|\.\.\.|In \[\d*\]:|\s*\.\.\.:)")  # pasted console prompts
 _CANDIDATE = re.compile(r"^\s*[!?%,;/]|=\s*[!%]|\?\s*$")
 TEXT_WIDTH = 60
 
@@ -288,8 +289,9 @@ def _rewrite_ipython(code_cell: CodeCell, out: _Builder) -> _Cell | None:
     if indent:
         lines = [line[len(indent) :] if line.startswith(indent) else line for line in lines]
     origin = list(range(1, len(lines) + 1))
-    transform, strip_prompts = _rewriters()
-    lines[first:] = strip_prompts(lines[first:])
+    # IPython's rewriters cost ~0.4 s to import: only a cell that may need them pays
+    if any(_PROMPT.match(line) for line in lines[first:]):
+        lines[first:] = _rewriters()[1](lines[first:])
     candidates = sum(1 for line in lines if _CANDIDATE.search(line))
     changed: list[int] = []
     if candidates * len(lines) > IPYTHON_BUDGET:
@@ -299,7 +301,7 @@ def _rewrite_ipython(code_cell: CodeCell, out: _Builder) -> _Cell | None:
             "for IPython's rewriter; rewritten approximately"
         )
     elif candidates:
-        lines, origin, changed = transform(lines, origin)
+        lines, origin, changed = _rewriters()[0](lines, origin)
     for k in changed:
         lines[k], note = _describe(lines[k])
         out.transformed.append(
