@@ -259,6 +259,19 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(method)
 
 
+def _preload(grade_fn: GradeFn) -> list[str]:
+    """Modules the forkserver imports once for every worker: the grade function's (and,
+    for a GradeJob, the pipeline's, warmed up by grader.warmup)."""
+    modules = ["grader.executors"]
+    for fn in (grade_fn, getattr(grade_fn, "grade", None)):
+        module = getattr(fn, "__module__", None)
+        if isinstance(module, str) and module not in modules:
+            modules.append(module)
+    if "grader.grade" in modules:
+        modules.append("grader.warmup")
+    return modules
+
+
 class LocalExecutor:
     """``workers`` supervised processes at a time, one per submission (module doc)."""
 
@@ -272,8 +285,7 @@ class LocalExecutor:
         check_picklable(grade_fn, self.name)
         ctx = _context()
         if ctx.get_start_method() == "forkserver":
-            module = getattr(grade_fn, "__module__", None)
-            ctx.set_forkserver_preload(["grader.executors", *([module] if module else [])])
+            ctx.set_forkserver_preload(_preload(grade_fn))
         pending = list(tasks)[::-1]
         running: dict[int, tuple[Task, Any, float]] = {}  # sentinel -> (task, process, start)
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
