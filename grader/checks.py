@@ -18,6 +18,7 @@ expected value for a compared part, no probe outcome for a check) give status
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -447,11 +448,71 @@ def _judge_self_check(
     return _Verdict("failed", evidence, next_step=spec.feedback.next_step or NEXT_STEPS["values"])
 
 
+def _spread_bound(W: Array) -> float:
+    """The bound b of U(-b, b) that W's standard deviation points to (std = b / sqrt(3))."""
+    return float(np.std(W) * np.sqrt(3.0))
+
+
+def _judge_initialize(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """Glorot's uniform initialisation, judged by its statistics (the draw is the student's):
+    every weight inside ±bound, a spread (std·sqrt(3)) within 15 % of the bound, biases 0."""
+    sizes = [int(n) for n in spec.params.get("sizes", ())]
+    evidence: list[str] = []
+    wrong: list[str] = []
+    for l, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
+        W, b = as_numeric(view.outputs.get(f"W{l}")), as_numeric(view.outputs.get(f"b{l}"))
+        bound = float(np.asarray(expected[f"bound_W{l}"]))
+        if isinstance(W, str) or W.shape != (n_out, n_in) or not np.isfinite(W).all():
+            got = W if isinstance(W, str) else W.shape
+            wrong.append(f"W{l} is not a finite ({n_out}, {n_in}) array (got {got})")
+            continue
+        spread = _spread_bound(W)
+        evidence.append(
+            f"W{l}: largest |w| {np.abs(W).max():.3g}, spread {spread:.3g}, "
+            f"Glorot's bound {bound:.3g}"
+        )
+        if np.abs(W).max() > bound * (1 + 1e-9):
+            wrong.append(f"W{l} has weights outside ±{bound:.3g}")
+        elif abs(spread / bound - 1) > 0.15:
+            ratio = spread / bound
+            hint = (
+                " (Glorot's bound without the gain 4 the sigmoid needs)"
+                if abs(ratio * 4 - 1) < 0.15
+                else " (U(-1, 1), the course's first initialiser)"
+                if abs(spread - 1) < 0.15
+                else ""
+            )
+            wrong.append(f"W{l}'s spread is {ratio:.2f} times Glorot's bound{hint}")
+        if isinstance(b, str) or b.shape != (n_out, 1) or np.any(b != 0):
+            wrong.append(f"b{l} is not zeros of shape ({n_out}, 1)")
+    if not wrong:
+        return _Verdict(
+            "passed", ["your initial weights are Glorot-uniform in every layer", *evidence]
+        )
+    return _Verdict(
+        "failed",
+        [*wrong, *evidence],
+        next_step=spec.feedback.next_step
+        or "Draw each W from U(-r, r) with r = 4·sqrt(6 / (n_in + n_out)) (the sigmoid's Glorot bound) and start every b at 0.",
+        reason=wrong[0],
+    )
+
+
 Judge = Callable[
     [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
     _Verdict,
 ]
-JUDGES: dict[str, Judge] = {"timing": _judge_timing, "gradcheck_self": _judge_self_check}
+JUDGES: dict[str, Judge] = {
+    "timing": _judge_timing,
+    "gradcheck_self": _judge_self_check,
+    "initialize": _judge_initialize,
+}
 """Probe name -> how its outputs are judged; every other probe compares with the expected values."""
 
 

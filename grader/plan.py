@@ -136,6 +136,8 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     P = _params(p, sizes, seed)
     if call == "schedule":
         return {}
+    if call == "initialize":  # the sizes are the question; the student draws the values
+        return P.as_dict()
     if call == "optimizer":
         T = int(p.get("steps", DEFAULT_STEPS))
         rng = np.random.default_rng([seed, 3])
@@ -179,6 +181,7 @@ def _timeout(spec: CheckSpec) -> float:
 # a hang costs a restart and restarts are limited: the cheap questions are asked before
 # the ones that call the student's gradient many times (timing, training).
 RUN_ORDER = (
+    "initialize",
     "forward",
     "cost",
     "one_hot",

@@ -19,6 +19,7 @@ code computes) and a rubric may override each in the probe's parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -80,6 +81,7 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "random_state": None,
     "repeats": 5,
     "h": 1e-5,  # gradcheck_self: the central-difference step
+    "gain": 4.0,  # initialize: Glorot's bound gain·sqrt(6/(n_in+n_out)); the course uses 4 (sigmoid)
     "n_classes": None,
 }
 
@@ -141,6 +143,8 @@ class ProbeContext:
         if len(self.sizes.layers) >= 3:
             D, H, K = self.sizes.layers[0], self.sizes.layers[1], self.sizes.layers[-1]
             out |= {"n_features": D, "n_hidden": H, "n_output": K}
+        if self.call == "initialize":
+            out["sizes"] = list(self.sizes.layers)
         out["conventions"] = self.declared()
         return out
 
@@ -297,6 +301,16 @@ def _timing(ctx: ProbeContext) -> dict[str, Array]:
 SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along
 
 
+def _initialize(ctx: ProbeContext) -> dict[str, Array]:
+    """No reference draw (the student's generator is theirs): each layer's Glorot bound."""
+    gain = float(ctx.hyper.get("gain", 4.0))
+    layers = ctx.sizes.layers
+    return {
+        f"bound_W{l}": np.array(gain * np.sqrt(6.0 / (n_in + n_out)))
+        for l, (n_in, n_out) in enumerate(itertools.pairwise(layers), start=1)
+    }
+
+
 SELF_CHECK_PARTS = ("slope_data", "slope_square", "slope_abs")
 
 
@@ -351,6 +365,7 @@ PROBES: dict[str, Probe] = {
         Probe("one_hot", ("y",), ("n_classes",), _one_hot),
         Probe("timing", ("params", "X", "Y"), ("C", "repeats"), _timing),
         Probe("gradcheck_self", ("params", "X", "Y"), ("C", "h"), _self_check),
+        Probe("initialize", ("params",), ("random_state", "gain"), _initialize),
     )
 }
 assert tuple(PROBES) == CALLS
@@ -521,6 +536,8 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
     if call == "gradcheck_self":
         return {n: (SELF_CHECK_DIRECTIONS,) for n in ("slope_gradient", *SELF_CHECK_PARTS)}
+    if call == "initialize":
+        return shapes
     return {"student_seconds": (), "baseline_seconds": ()}
 
 

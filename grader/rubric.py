@@ -108,6 +108,7 @@ PROBES: dict[str, Probe] = {
         Probe("one_hot", ("Y",), ("encoding",)),
         Probe("timing", ("student_seconds", "baseline_seconds"), ()),
         Probe("gradcheck_self", None, ("gradient",)),
+        Probe("initialize", (r"W\d+", r"b\d+"), ()),
     )
 }
 
@@ -178,6 +179,7 @@ _LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     "timeout": _number(0, strict=True),
     "max_ratio": _number(0, strict=True),  # timing: at most this many times the baseline
     "h": _number(0, strict=True),  # gradcheck_self: the finite-difference step
+    "gain": _number(0, strict=True),  # initialize: Glorot's gain (the course: 4, sigmoid)
     "steps": _whole(1),  # optimizer: T, the number of steps the plan feeds gradients for
 }
 """The parameters whose check needs no reference registry."""

@@ -46,6 +46,7 @@ CALLS = (
     "one_hot",
     "timing",
     "gradcheck_self",
+    "initialize",
 )
 BIASES = ("separate", "folded")
 LAYOUTS = ("columns", "rows", "rows_out_in")
@@ -118,6 +119,7 @@ STYLE_DEFAULTS: dict[str, dict[str, Any]] = {
             "cost": "cost",
             "optimizer": "momentum_step",
             "optimizer_step": "optimizer_step",  # the lab's other optimisers (method, hyper)
+            "initialize": "init_params",  # the lab's Glorot initialisation (sizes, seed)
             "schedule": "learning_rate",
             "train": "train",
             "predict": "predict",

@@ -267,6 +267,7 @@ class _Adapter:
     predict = _unsupported("predict")
     one_hot = _unsupported("one_hot")
     timing = _unsupported("timing")
+    initialize = _unsupported("initialize")
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
         """The student's parameter name -> its gradient's output name."""
@@ -343,6 +344,16 @@ class Template(_Adapter):
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
         return {k: f"d{k}" for k in self.params_of(inputs)}
+
+    def initialize(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """``init_params(sizes, seed)`` -> the student's initial W1.., b1.. (the lab's Glorot)."""
+        name = self.b["methods"].get("initialize", "")
+        if not name:
+            raise ProbeUnsupported("the adapter binds no initialisation function")
+        sizes = [int(n) for n in params["sizes"]]
+        seed = params.get("random_state")
+        out = self.fn("initialize")(sizes, None if seed is None else int(seed))
+        return _keyed(out, list(self.params_of(inputs)), name)
 
     @staticmethod
     def params_of(inputs: Mapping[str, Array]) -> dict[str, Array]:
@@ -950,6 +961,13 @@ def timing(
     return _run("timing", ns, inputs, params)
 
 
+def initialize(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """The student's initial parameters for the given sizes and seed."""
+    return _run("initialize", ns, inputs, params)
+
+
 def gradcheck_self(
     ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
 ) -> Outputs:
@@ -972,5 +990,6 @@ PROBES: dict[
         one_hot,
         timing,
         gradcheck_self,
+        initialize,
     )
 }

@@ -241,6 +241,8 @@ def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -
         T = get(names[0]).shape[0]
         steps = [style.params_from({n: get(n)[t] for n in names}, binding) for t in range(T)]
         return {k: np.stack([P[k] for P in steps]) for k in steps[0]} if T else {}
+    if call == "initialize":
+        return style.params_from({n: get(n) for n in names}, binding)
     if call == "train":
         P = style.params_from({n: get(n) for n in names}, binding)
         return P | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}

@@ -145,3 +145,14 @@ def train(params, X, y, orders, eta, alpha, C, d, minibatches):
         costs.append(cost(params, X, Y, C))
         accuracy.append(np.mean(predict(params, X) == y))
     return params, np.array(costs), np.array(accuracy)
+
+
+def init_params(sizes, seed):
+    """Glorot-uniform for sigmoid layers: W ~ U(±4·sqrt(6 / (n_in + n_out))), b = 0."""
+    rng = np.random.RandomState(seed)
+    params = {}
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        r = 4 * np.sqrt(6.0 / (n_in + n_out))
+        params[f"W{l}"] = rng.uniform(-r, r, (n_out, n_in))
+        params[f"b{l}"] = np.zeros((n_out, 1))
+    return params

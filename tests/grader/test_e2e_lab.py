@@ -97,3 +97,18 @@ def test_a_relu_derivative_taken_as_sigmoids_fails_the_deep_relu_check(
     """A ReLU network back-propagated with A(1 - A) fails only the ReLU check."""
     result = _grade(tmp_path, rubric, "return (Z > 0).astype(float)", "return A * (1 - A)")
     assert set(_failed(result)) == {"relu_deep_gradients"}
+
+
+def test_weights_drawn_from_minus_one_to_one_are_not_glorot(tmp_path: Path, rubric: Rubric) -> None:
+    """U(-1, 1) (the course's first initialiser) fails the Glorot check and says which it is."""
+    result = _grade(tmp_path, rubric, "r = 4 * np.sqrt(6.0 / (n_in + n_out))", "r = 1.0")
+    assert set(_failed(result)) == {"glorot"}
+    check = {c.check_id: c for c in result.checks}["glorot"]
+    assert "U(-1, 1)" in " ".join(check.evidence)
+
+
+def test_glorot_without_the_sigmoid_gain_is_named(tmp_path: Path, rubric: Rubric) -> None:
+    """Glorot's bound without the factor 4 is recognised as such."""
+    result = _grade(tmp_path, rubric, "r = 4 * np.sqrt(", "r = np.sqrt(")
+    check = {c.check_id: c for c in result.checks}["glorot"]
+    assert check.status == "failed" and "without the gain 4" in check.reason
