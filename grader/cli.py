@@ -253,16 +253,15 @@ def cmd_grade(
     if not paths:
         raise UsageError(f"{args.folder} holds no submissions.")
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
-    # process: it pays off where one process grades every submission (--serial); the
-    # local and Dask executors grade each submission in a fresh process, where a cold
-    # child is faster (measured: 6 template samples, 2 workers, 6.2-8.6 s cold vs 9.4-14.8 s warm).
-    job = _job(grade_fn, args.rubric, warm=args.serial and not args.scheduler)
+    # process: it pays off where a process grades many submissions (the pool, --serial);
+    # Dask grades each submission in a fresh process, where a cold child is faster.
+    job = _job(grade_fn, args.rubric, warm=not args.scheduler)
     roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
     summary = run_batch(
         paths,
         job,
         args.out,
-        executor="dask" if args.scheduler else ("serial" if args.serial else "local"),
+        executor="dask" if args.scheduler else ("serial" if args.serial else "pool"),
         workers=args.workers,
         timeout=args.timeout or None,
         scheduler=args.scheduler,

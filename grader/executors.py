@@ -10,7 +10,10 @@ order). Whatever happens inside, a task ends in exactly one outcome::
 
 Executors (the registry :data:`EXECUTORS`)::
 
-    local   one supervised process per submission, ``workers`` at a time (default).
+    pool    ``workers`` long-lived supervised processes, each grading one submission
+            after another with a warm sandbox worker (the default of ``grader grade``):
+            a death or timeout kills and replaces that process, losing that submission only.
+    local   one supervised process per submission, ``workers`` at a time.
             A death or a timeout loses that submission only: there is no shared pool
             to break. Each process leads its own session, so Ctrl-C reaches only the
             supervisor, and a kill reaches the whole tree below it.
@@ -347,6 +350,149 @@ class LocalExecutor:
 # serial: in this process
 
 
+# pool: the same supervision, but each process grades submission after submission
+
+
+def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str) -> None:
+    """Entry of a ``pool`` worker: grade each path received, answer each as JSON bytes."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _redirect_output(log_file)
+    while True:
+        try:
+            path = conn.recv_bytes().decode()
+        except (EOFError, OSError):
+            return
+        answer = json.dumps(_answer(grade_fn, Path(path)), allow_nan=True)
+        conn.send_bytes(answer.encode())
+
+
+@dataclass
+class _PoolSlot:
+    process: Any
+    conn: Any
+    log: Path
+    task: Task | None = None
+    start: float = 0.0
+
+
+class PoolExecutor:
+    """``workers`` long-lived supervised processes, each grading one submission after another.
+
+    What a per-submission process pays every time (starting the sandbox's warm worker,
+    the pipeline's first calls) is paid once per process. A process that dies or runs
+    past ``timeout`` is killed with its tree and replaced: only the submission it was
+    grading is lost (a "died" or "timeout" row), as with ``local``. Answers come back
+    as JSON bytes over a pipe, never pickled.
+    """
+
+    name = "pool"
+
+    def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
+        self.workers = max(1, workers or default_workers())
+        self.timeout = timeout
+
+    def _start(self, ctx: Any, grade_fn: GradeFn, work: Path, n: int) -> _PoolSlot:
+        mine, theirs = ctx.Pipe(duplex=True)
+        log = work / f"worker-{n}.log"
+        proc = ctx.Process(
+            target=_pool_main, args=(grade_fn, theirs, str(log)), name=f"grade-pool-{n}"
+        )
+        proc.start()
+        theirs.close()
+        return _PoolSlot(proc, mine, log)
+
+    def _stop_slot(self, slot: _PoolSlot) -> None:
+        with contextlib.suppress(OSError):
+            slot.conn.close()
+        _stop(slot.process)
+        _kill_group(slot.process.pid)
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        check_picklable(grade_fn, self.name)
+        ctx = _context()
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(_preload(grade_fn))
+        pending = list(tasks)[::-1]
+        with tempfile.TemporaryDirectory(prefix="grader-pool-") as tmp:
+            work = Path(tmp)
+            slots = [
+                self._start(ctx, grade_fn, work, n) for n in range(min(self.workers, len(pending)))
+            ]
+            started = len(slots)
+            try:
+                while pending or any(s.task for s in slots):
+                    for slot in slots:
+                        if slot.task is None and pending:
+                            slot.task, slot.start = pending.pop(), time.monotonic()
+                            slot.conn.send_bytes(str(slot.task.path).encode())
+                    busy = [s for s in slots if s.task is not None]
+                    waits = [s.conn for s in busy] + [s.process.sentinel for s in busy]
+                    ready = set(multiprocessing.connection.wait(waits, timeout=self._wait(busy)))
+                    for i, slot in enumerate(slots):
+                        task = slot.task
+                        if task is None:
+                            continue
+                        seconds = time.monotonic() - slot.start
+                        outcome: Outcome | None = None
+                        if slot.conn in ready:
+                            try:
+                                answer = json.loads(slot.conn.recv_bytes())
+                            except (EOFError, OSError, ValueError):
+                                answer = None
+                            if answer is not None and answer.get("kind") == "result":
+                                outcome = Outcome(task, "result", seconds, result=answer["result"])
+                            elif answer is not None:
+                                outcome = Outcome(
+                                    task,
+                                    "error",
+                                    seconds,
+                                    reason=answer["reason"],
+                                    detail=answer["detail"],
+                                )
+                        if outcome is None and (
+                            slot.conn in ready or slot.process.sentinel in ready
+                        ):
+                            slot.process.join(1.0)
+                            code = slot.process.exitcode
+                            outcome = Outcome(
+                                task,
+                                "died",
+                                seconds,
+                                reason=died_reason(code),
+                                detail=_tail(slot.log),
+                                exitcode=code,
+                            )
+                        elif (
+                            outcome is None and self.timeout is not None and seconds > self.timeout
+                        ):
+                            outcome = Outcome(
+                                task,
+                                "timeout",
+                                seconds,
+                                reason=timeout_reason(self.timeout),
+                                detail=_tail(slot.log),
+                            )
+                        if outcome is None:
+                            continue
+                        if outcome.kind in ("died", "timeout"):  # a fresh process takes its place
+                            self._stop_slot(slot)
+                            slots[i] = self._start(ctx, grade_fn, work, started)
+                            started += 1
+                        else:
+                            slot.task = None
+                        yield outcome
+            finally:  # Ctrl-C, an error, or the consumer stopped early: stop every worker
+                for slot in slots:
+                    self._stop_slot(slot)
+
+    def _wait(self, busy: Sequence[_PoolSlot]) -> float | None:
+        if self.timeout is None or not busy:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(s.start + self.timeout - now for s in busy)) + 0.01
+
+
 class SerialExecutor:
     """A loop in this process: exceptions are caught, deaths and timeouts are not."""
 
@@ -495,6 +641,7 @@ class DaskExecutor:
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {
     "local": LocalExecutor,
+    "pool": PoolExecutor,
     "serial": SerialExecutor,
     "dask": DaskExecutor,
 }
