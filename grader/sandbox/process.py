@@ -216,6 +216,7 @@ def _kill_plain_tree(pid: int, marker: str, born: int) -> None:
         _signal(-pid, signal.SIGKILL)  # no /proc (macOS): the process group is all we can reach
         return
     tag = f"{MARKER}={marker}".encode()
+    quiet = 0  # consecutive sweeps that found nothing
     for _ in range(400):
         table = proctree.processes()
         targets = proctree.descendants(pid, table)
@@ -230,6 +231,13 @@ def _kill_plain_tree(pid: int, marker: str, born: int) -> None:
                     continue
         targets = proctree.live(targets, table)
         if not targets:
-            return
+            # A process caught mid-exec shows no environ for a moment, and one forked just
+            # after a scan is not in it: only a second empty sweep, a little later, ends it.
+            quiet += 1
+            if quiet >= 2:
+                return
+            time.sleep(0.01)
+            continue
+        quiet = 0
         proctree.kill_all(targets)
         time.sleep(0.002)
