@@ -24,13 +24,18 @@ Executors (the registry :data:`EXECUTORS`)::
     serial  a plain loop in this process, for debugging and a student's single check:
             no isolation and no timeout.
 
-The grade function must be picklable for ``local`` and ``dask`` (a module-level
-function, a functools.partial of one, or :class:`grader.batch.GradeJob`).
+The grade function must be picklable for ``local`` and ``pool`` (a module-level
+function, a functools.partial of one, or :class:`grader.batch.GradeJob`); ``dask``
+names it instead (a module-level function or a GradeJob, :func:`task_payload`), so
+its supervised child reads the task as JSON and unpickles nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
+import importlib
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -42,7 +47,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -166,15 +171,87 @@ def _process_main(grade_fn: GradeFn, path: str, answer_file: str, log_file: str)
 
 
 def _subprocess_main(argv: Sequence[str]) -> int:
-    """Entry of ``python -m grader.executors PAYLOAD ANSWER`` (the supervised child of a Dask task)."""
-    payload, answer_file = argv
-    with open(payload, "rb") as handle:
-        # Trusted to trusted: the grader's own supervisor wrote this payload (a
-        # 0600 temp file) before any student code ran; nothing a student process
-        # returns is ever unpickled — answers come back as JSON.
-        grade_fn, path = pickle.load(handle)
-    _write_answer(_answer(grade_fn, Path(path)), answer_file)
+    """Entry of ``python -m grader.executors ANSWER`` (the supervised child of a Dask task).
+
+    The task comes as JSON on stdin (:func:`task_payload`): a pipe no other process can
+    write to, where a file in /tmp could be rewritten by a plain-tier submission of
+    the same uid. Nothing is unpickled.
+    """
+    (answer_file,) = argv
+    grade_fn, path = grade_from_payload(json.loads(sys.stdin.buffer.read()))
+    _write_answer(_answer(grade_fn, path), answer_file)
     return 0
+
+
+def _reference(obj: object) -> str:
+    """``module:qualname`` of a module-level function or class (ValueError otherwise)."""
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str) or "<" in name:
+        raise ValueError(
+            f"{obj!r} is not a module-level function: a Dask task names its grade function"
+        )
+    return f"{module}:{name}"
+
+
+def _resolve(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def task_payload(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
+    """What a supervised child needs to grade ``path``, as plain JSON values.
+
+    ``grade_fn`` is a module-level function, or a :class:`grader.batch.GradeJob`
+    (its grade function by name, its rubric's bytes, its settings' fields).
+    """
+    from grader.batch import GradeJob  # batch imports this module
+    from grader.pipeline import GradeSettings
+
+    if not isinstance(grade_fn, GradeJob):
+        return {"grade": _reference(grade_fn), "path": str(path)}
+    settings = grade_fn.settings
+    if settings is not None and not isinstance(settings, GradeSettings):
+        raise ValueError(
+            f"a Dask task carries GradeSettings or None, not {type(settings).__name__}"
+        )
+    return {
+        "path": str(path),
+        "job": {
+            "grade": _reference(grade_fn.grade),
+            "rubric_toml": base64.b64encode(grade_fn.rubric_toml).decode("ascii"),
+            "rubric_path": grade_fn.rubric_path,
+            "settings": None if settings is None else dataclasses.asdict(settings),
+            "public_only": grade_fn.public_only,
+        },
+    }
+
+
+def grade_from_payload(payload: Mapping[str, Any]) -> tuple[GradeFn, Path]:
+    """The grade function and path :func:`task_payload` describes."""
+    from grader.batch import GradeJob
+    from grader.pipeline import GradeSettings
+    from grader.sandbox import Limits
+
+    job = payload.get("job")
+    if job is None:
+        return _resolve(payload["grade"]), Path(payload["path"])
+    fields = job["settings"]
+    settings = (
+        None
+        if fields is None
+        else GradeSettings(**{**fields, "limits": Limits(**fields["limits"])})
+    )
+    rebuilt = GradeJob(
+        _resolve(job["grade"]),
+        base64.b64decode(job["rubric_toml"]),
+        job["rubric_path"],
+        settings,
+        job["public_only"],
+    )
+    return rebuilt, Path(payload["path"])
 
 
 def _read_answer(
@@ -525,23 +602,25 @@ def supervise_one(grade_fn: GradeFn, task: Task, timeout: float | None) -> Outco
     multiprocessing forbids to have children.
     """
     start = time.monotonic()
+    payload = json.dumps(task_payload(grade_fn, task.path)).encode()
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
-        payload, answer, log = (
-            Path(tmp, "payload.pkl"),
-            Path(tmp, "answer.json"),
-            Path(tmp, "log.txt"),
-        )
-        payload.write_bytes(pickle.dumps((grade_fn, str(task.path))))
+        answer, log = Path(tmp, "answer.json"), Path(tmp, "log.txt")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.executors", str(payload), str(answer)],
-                stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "grader.executors", str(answer)],
+                stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=out,
                 env=env,
                 start_new_session=True,
             )
+            assert proc.stdin is not None
+            with contextlib.suppress(
+                BrokenPipeError
+            ):  # a child that died at once: its exit says why
+                proc.stdin.write(payload)
+                proc.stdin.close()
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -593,6 +672,7 @@ class DaskExecutor:
 
     def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
         check_picklable(grade_fn, self.name)
+        task_payload(grade_fn, Path("."))  # a grade function the children cannot name fails now
         dist = self.distributed
         own = isinstance(self.scheduler, str)
         try:

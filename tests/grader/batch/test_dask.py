@@ -86,3 +86,24 @@ def test_dask_by_scheduler_address(cluster: Any, subs: Path, out: Path) -> None:
         progress=False,
     )
     assert (first.graded, second.cached) == (2, 2)
+
+
+def test_a_task_travels_as_json_and_comes_back_the_same_job(tmp_path: Path) -> None:
+    """The Dask child's task is plain JSON: the GradeJob it rebuilds has the same cache salt."""
+    from grader.executors import grade_from_payload, task_payload
+    from grader.grade import GradeSettings
+
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH, GradeSettings(warm=True))
+    payload = json.loads(json.dumps(task_payload(job, tmp_path / "alice.py")))
+    rebuilt, path = grade_from_payload(payload)
+    assert path == tmp_path / "alice.py"
+    assert isinstance(rebuilt, GradeJob) and rebuilt.cache_salt == job.cache_salt
+    assert rebuilt.settings == job.settings
+
+
+def test_a_grade_function_without_a_name_is_refused() -> None:
+    """A lambda cannot be named in a task: refused before anything is submitted."""
+    from grader.executors import task_payload
+
+    with pytest.raises(ValueError, match="module-level"):
+        task_payload(lambda p: p, Path("x.py"))
