@@ -22,6 +22,7 @@ they have the shape the real pipeline gives.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -190,3 +191,14 @@ def wait_for(path: Path, seconds: float = 10.0) -> str:
             return text
         time.sleep(0.02)
     raise TimeoutError(f"{path} never appeared")
+
+
+def stored_results(out: Path) -> dict[str, dict[str, object]]:
+    """Each stored result of a batch in ``out`` without the batch's own bookkeeping
+    (times, executor name): what two executors must agree on."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        data = json.loads(path.read_text())
+        batch = data["provenance"].pop("batch")
+        found[path.stem] = {"result": data, "outcome": batch["outcome"]}
+    return found

@@ -337,15 +337,6 @@ def test_no_progress_bar_without_a_terminal(
 # --- executors agree ----------------------------------------------------------------------
 
 
-def _comparable(out: Path) -> dict[str, dict[str, object]]:
-    found = {}
-    for path in sorted((out / "results").glob("*.json")):
-        data = json.loads(path.read_text())
-        batch = data["provenance"].pop("batch")
-        found[path.stem] = {"result": data, "outcome": batch["outcome"]}
-    return found
-
-
 def test_serial_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> None:
     """The in-process and the supervised executors store identical results for the same work."""
     paths = [
@@ -356,4 +347,4 @@ def test_serial_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> 
     job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
     run_batch(paths, job, tmp_path / "serial", executor="serial", progress=False)
     run_batch(paths, job, tmp_path / "local", executor=LocalExecutor(workers=2), progress=False)
-    assert _comparable(tmp_path / "serial") == _comparable(tmp_path / "local")
+    assert fakes.stored_results(tmp_path / "serial") == fakes.stored_results(tmp_path / "local")

@@ -28,16 +28,6 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
-def comparable(out: Path) -> dict[str, Any]:
-    """Each stored result without the batch's own bookkeeping (times, executor name)."""
-    found = {}
-    for path in sorted((out / "results").glob("*.json")):
-        data = json.loads(path.read_text())
-        batch = data["provenance"].pop("batch")
-        found[path.stem] = (data, batch["outcome"])
-    return found
-
-
 def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Path) -> None:
     """Graded, ungradable, raised, died and timed-out submissions are stored identically."""
     paths = [
@@ -62,7 +52,7 @@ def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Pa
         )
     counts = (dask.graded, dask.ungradable, dask.failed)
     assert counts == (local.graded, local.ungradable, local.failed) == (2, 1, 3)
-    assert comparable(tmp_path / "dask") == comparable(tmp_path / "local")
+    assert fakes.stored_results(tmp_path / "dask") == fakes.stored_results(tmp_path / "local")
     assert "exit code 3" in dict(dask.failures)["carol"]
 
 

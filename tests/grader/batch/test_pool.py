@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from grader.batch import GradeJob, run_batch
 from grader.executors import LocalExecutor, PoolExecutor, make_executor
 from tests.grader.batch import fakes
-
-
-def _comparable(out: Path) -> dict[str, dict[str, object]]:
-    found = {}
-    for path in sorted((out / "results").glob("*.json")):
-        data = json.loads(path.read_text())
-        batch = data["provenance"].pop("batch")
-        found[path.stem] = {"result": data, "outcome": batch["outcome"]}
-    return found
 
 
 def test_pool_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> None:
@@ -44,7 +34,7 @@ def test_pool_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> No
         local.failed,
     )
     assert (pool.graded, pool.failed) == (3, 3)
-    assert _comparable(tmp_path / "pool") == _comparable(tmp_path / "local")
+    assert fakes.stored_results(tmp_path / "pool") == fakes.stored_results(tmp_path / "local")
     assert "exit code 3" in dict(pool.failures)["carol"]
 
 
