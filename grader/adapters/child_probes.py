@@ -394,59 +394,32 @@ class Template(_Adapter):
         return {"cost": _scalar(J, name)}
 
     def optimizer(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """T steps from the given gradients: ``momentum_step(params, grads, rho_prev, eta,
+        alpha) -> (params, rho)`` for momentum, else ``optimizer_step(params, grads, state,
+        eta, method, hyper) -> (params, state)`` (``state`` is the student's, None at first)."""
         conv = params.get("conventions") or {}
         method = str(conv.get("optimizer") or self.MOMENTUM_STEP[0])
-        if method not in self.MOMENTUM_STEP:
-            return self._optimizer_step(
-                inputs, params, method, dict(conv.get("optimizer_hyper") or {})
-            )
-        name = self.b["methods"]["optimizer"]
-        step = self.fn("optimizer")
-        P = self.params_of(inputs)
-        rho = {k: np.zeros_like(v) for k, v in P.items()}
-        T = inputs[f"d{next(iter(P))}"].shape[0]
-        trail: dict[str, list[Array]] = {k: [] for k in P}
-        for t in range(T):
-            grads = {f"d{k}": inputs[f"d{k}"][t].copy() for k in P}
-            out = _unpack(
-                step(P, grads, rho, float(params["eta"]), float(params["alpha"])),
-                ["params", "rho"],
-                name,
-            )
-            P, rho = (
-                _keyed(out[0], list(trail), f"{name} params"),
-                _keyed(out[1], list(trail), f"{name} rho"),
-            )
-            for k in trail:
-                trail[k].append(P[k])
-        return {k: np.stack(v) for k, v in trail.items()}
-
-    def _optimizer_step(
-        self,
-        inputs: Mapping[str, Array],
-        params: Mapping[str, Any],
-        method: str,
-        hyper: dict[str, Any],
-    ) -> Outputs:
-        """``optimizer_step(params, grads, state, eta, method, hyper) -> (params, state)``;
-        ``state`` is the student's own (None before the first step)."""
-        name = self.b["methods"].get("optimizer_step", "")
-        if not name:
-            raise ProbeUnsupported(f"the adapter binds no optimizer_step function for {method!r}")
-        step = self.fn("optimizer_step")
-        P = self.params_of(inputs)
-        T = inputs[f"d{next(iter(P))}"].shape[0]
-        trail: dict[str, list[Array]] = {k: [] for k in P}
-        state: Any = None
-        for t in range(T):
-            grads = {f"d{k}": inputs[f"d{k}"][t].copy() for k in P}
-            out = _unpack(
-                step(P, grads, state, float(params["eta"]), method, dict(hyper)),
-                ["params", "state"],
-                name,
-            )
-            P, state = _keyed(out[0], list(trail), f"{name} params"), out[1]
-            for k in trail:
+        eta, P = float(params["eta"]), self.params_of(inputs)
+        names = list(P)
+        if method in self.MOMENTUM_STEP:
+            role, outs = "optimizer", ["params", "rho"]
+            extra: tuple[Any, ...] = (float(params["alpha"]),)
+            state: Any = {k: np.zeros_like(v) for k, v in P.items()}
+        else:
+            role, outs = "optimizer_step", ["params", "state"]
+            if not self.b["methods"].get(role, ""):
+                raise ProbeUnsupported(
+                    f"the adapter binds no optimizer_step function for {method!r}"
+                )
+            extra, state = (method, dict(conv.get("optimizer_hyper") or {})), None
+        name, step = self.b["methods"][role], self.fn(role)
+        trail: dict[str, list[Array]] = {k: [] for k in names}
+        for t in range(inputs[f"d{names[0]}"].shape[0]):
+            grads = {f"d{k}": inputs[f"d{k}"][t].copy() for k in names}
+            out = _unpack(step(P, grads, state, eta, *extra), outs, name)
+            P = _keyed(out[0], names, f"{name} params")
+            state = _keyed(out[1], names, f"{name} rho") if role == "optimizer" else out[1]
+            for k in names:
                 trail[k].append(P[k])
         return {k: np.stack(v) for k, v in trail.items()}
 
