@@ -20,7 +20,7 @@ import numpy as np
 
 from grader.diagnose import CONVENTIONS, Candidate, gradient_outputs
 from grader.probes import ProbeContext, expected, objective_weights, optimizer_trail, schedule_rates
-from reference import network
+from reference import network, objectives
 from reference.misconceptions import Misconception, all_misconceptions
 from reference.misconceptions.optimization import STANDS_IN_FOR
 from reference.network import Model
@@ -212,12 +212,8 @@ def penalty_gradient(ctx: ProbeContext) -> dict[str, Array] | None:
     """The declared penalty's part of each gradient (gradients probe with C > 0), else None."""
     if ctx.call != "gradients" or ctx.objective.C == 0:
         return None
-    i = ctx.inputs
-    P = ctx.params()
-    full = network.gradients(P, i["X"], i["Y"], ctx.model, ctx.objective)
-    data = network.gradients(P, i["X"], i["Y"], ctx.model, ctx.objective.with_(C=0.0))
-    full_d, data_d = gradient_outputs(full), gradient_outputs(data)
-    return {k: full_d[k] - data_d[k] for k in full_d}
+    N = ctx.inputs["X"].shape[1]
+    return gradient_outputs(objectives.penalty_gradient(ctx.objective, ctx.params(), N))
 
 
 __all__ = ["candidates", "expected_outputs", "gradient_candidates", "penalty_gradient"]
