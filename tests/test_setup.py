@@ -92,14 +92,20 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_first_setup_command_names_files_that_exist() -> None:
-    """The demo folder, the rubric, and the output folder's parent of the first command exist."""
+    """The demo folder and the rubric of the first command exist; its output folder is git-ignored.
+
+    The output folder itself need not exist (a fresh checkout has none; the
+    batch creates it), but writing there must not dirty the working tree.
+    """
     args = grader_invocations(setup_commands()[0])[0]
     parsed = build_parser().parse_args(args)
     assert parsed.command == "grade"
     assert (ROOT / parsed.folder).is_dir(), f"{parsed.folder} is missing"
     assert any((ROOT / parsed.folder).iterdir()), f"{parsed.folder} is empty"
     load_rubric(ROOT / parsed.rubric)  # exists and is valid
-    assert (ROOT / parsed.out).parent.is_dir()
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    top = parsed.out.parts[0]
+    assert not parsed.out.is_absolute() and f"/{top}/" in ignored, f"{parsed.out} is not ignored"
 
 
 @pytest.mark.parametrize("path", [README, *EXAMPLES], ids=lambda p: p.name)

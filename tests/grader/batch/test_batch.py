@@ -93,6 +93,13 @@ def test_a_traceback_is_kept_for_the_instructor(subs: Path, out: Path) -> None:
     assert "fake grader bug on dan" in record["detail"]
 
 
+def test_a_missing_output_folder_is_created_with_its_parents(subs: Path, tmp_path: Path) -> None:
+    """The output folder and its missing parents are made (a fresh checkout has no out/)."""
+    out = tmp_path / "not" / "yet" / "there"
+    run_batch([fakes.write(subs, "alice.py")], fakes.grade, out, executor="serial", progress=False)
+    assert gradebook(out)["alice"]["status"] == "graded"
+
+
 def test_a_wrong_return_type_is_a_failed_row(subs: Path, out: Path) -> None:
     """A grade function returning something else than a GradeResult fails that row only."""
     summary = run_batch(
