@@ -434,7 +434,12 @@ def _parse(cell: _Cell) -> tuple[ast.Module, None] | tuple[None, Exception]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings must not become errors here
             tree = ast.parse(text, filename=f"<cell {cell.index + 1}>")
-            compile(tree, f"<cell {cell.index + 1}>", "exec", dont_inherit=True)
+            try:
+                compile(tree, f"<cell {cell.index + 1}>", "exec", dont_inherit=True)
+            except RecursionError:
+                # Handing a Python AST back to C recurses within sys.getrecursionlimit();
+                # compiling the text does not, and it is what the child will do.
+                compile(text, f"<cell {cell.index + 1}>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return None, error
     return tree, None
