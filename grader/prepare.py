@@ -614,27 +614,41 @@ def _is_name_target(target: ast.expr) -> bool:
 
 
 def _is_constant(node: ast.expr | None, known: set[str]) -> bool:
-    """A value computable without calling anything: literals and kept names combined."""
+    """A value computable without calling anything: literals and kept names combined.
+
+    Walked with a stack, not recursion: a long sum nests as deep as it is long.
+    """
+    todo: list[ast.expr | None] = [node]
+    while todo:
+        parts = _constant_parts(todo.pop(), known)
+        if parts is None:
+            return False
+        todo.extend(parts)
+    return True
+
+
+def _constant_parts(node: ast.expr | None, known: set[str]) -> list[ast.expr | None] | None:
+    """The sub-expressions that must be constant for ``node`` to be; None if it cannot be."""
     match node:
         case None | ast.Constant():
-            return True
+            return []
         case ast.Name(id=name):
-            return name in known
+            return [] if name in known else None
         case ast.Attribute(value=value) | ast.Starred(value=value) | ast.UnaryOp(operand=value):
-            return _is_constant(value, known)
+            return [value]
         case ast.Tuple(elts=items) | ast.List(elts=items) | ast.Set(elts=items):
-            return all(_is_constant(item, known) for item in items)
+            return list(items)
         case ast.Dict(keys=keys, values=values):
-            return all(_is_constant(item, known) for item in [*keys, *values])
+            return [*keys, *values]
         case ast.BinOp(left=left, right=right) | ast.Subscript(value=left, slice=right):
-            return _is_constant(left, known) and _is_constant(right, known)
+            return [left, right]
         case ast.Slice(lower=lower, upper=upper, step=step):
-            return all(_is_constant(item, known) for item in (lower, upper, step))
+            return [lower, upper, step]
         case ast.JoinedStr(values=items) | ast.BoolOp(values=items):
-            return all(_is_constant(item, known) for item in items)
+            return list(items)
         case ast.FormattedValue(value=value, format_spec=spec):
-            return _is_constant(value, known) and _is_constant(spec, known)
-    return False
+            return [value, spec]
+    return None
 
 
 def _bound_names(node: ast.stmt) -> set[str]:
