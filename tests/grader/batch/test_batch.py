@@ -287,10 +287,15 @@ def test_sigint_to_a_running_batch(subs: Path, tmp_path: Path) -> None:
     driver.write_text(
         textwrap.dedent(
             f"""
+            import signal
+
             from grader import cli
             from tests.grader.batch import fakes
 
             if __name__ == "__main__":
+                # As at a terminal: a shell's background job (pytest run with '&')
+                # starts with SIGINT ignored, and this driver would inherit that.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
                 argv = ["grade", {str(subs)!r}, "--rubric", {str(fakes.RUBRIC_PATH)!r},
                         "--out", {str(out)!r}, "--workers", "3", "--no-progress"]
                 raise SystemExit(cli.main(argv, grade_fn=fakes.grade_submission))
