@@ -849,7 +849,7 @@ def _run(
     binding = params["adapter"]
     style = binding["style"]
     prefix = str(params.get("input_prefix", ""))
-    if prefix:  # the plan namespaced this probe's inputs in the job's shared inputs.npz
+    if prefix:  # the plan namespaced this probe's inputs in the job's shared inputs
         inputs = {k[len(prefix) :]: v for k, v in inputs.items() if k.startswith(prefix)}
     if style == "custom":
         fn = _custom_module(binding["custom_file"]).get(call)

@@ -4,7 +4,7 @@ The job directory holds only what the child needs:
 
     submission/   submission.py and the submission's data files (child's cwd)
     plan.json     the probes, timeouts and rlimits
-    inputs.npz    the input arrays
+    inputs.bin    the input arrays (grader/sandbox/child/arrays.py)
     runner/       launch.py, the child package (_grader_child/) and probes.py
     outputs/      where the runner writes <probe id>.npz
     home/         $HOME
@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
+from .child import arrays
 from .child.session import read_outputs, supervise
 from .jobs import Job, JobResult, Limits, SandboxError
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
@@ -40,8 +39,7 @@ def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier) -> None:
     write_tree(root / "submission", {"submission.py": job.code.encode(), **job.data_files})
     write_tree(root / "runner", {**runner_files(), "probes.py": job.probe_module.read_bytes()})
     (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid)))
-    with open(root / "inputs.npz", "wb") as f:
-        np.savez(f, allow_pickle=False, **{k: np.asarray(v) for k, v in job.inputs.items()})
+    (root / "inputs.bin").write_bytes(arrays.pack(job.inputs))
     (root / "outputs").mkdir()
     (root / "home").mkdir()
     if own_uid:

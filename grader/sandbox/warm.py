@@ -20,6 +20,7 @@ Create and use a WarmWorker from one long-lived thread: bubblewrap's
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -31,9 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-
-from .child import wire
+from .child import arrays, wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
@@ -66,14 +65,10 @@ class WorkerFailedError(Exception):
 
 def job_frame(job: Job, limits: Limits, own_uid: bool) -> tuple[dict[str, Any], list[bytes]]:
     """The header and blobs that carry one job to the worker."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **{k: np.asarray(v) for k, v in job.inputs.items()})
     files = {
         "submission/submission.py": job.code.encode(),
         **{f"submission/{rel}": data for rel, data in job.data_files.items()},
-        "inputs.npz": buffer.getvalue(),
+        "inputs.bin": arrays.pack(job.inputs),
         "probes.py": job.probe_module.read_bytes(),
     }
     plan = job.plan(limits, own_uid)
@@ -110,6 +105,7 @@ class WarmWorker:
         self._tmp: Path | None = None
         self._to: int = -1
         self._from: int = -1
+        self._compiled: set[bytes] = set()  # probe module sources this worker has compiled
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -166,6 +162,7 @@ class WarmWorker:
             if fd >= 0:
                 os.close(fd)
         self._to = self._from = -1
+        self._compiled.clear()
         if self._tmp is not None:
             remove_tree(self._tmp)
             self._tmp = None
@@ -207,6 +204,7 @@ class WarmWorker:
     def _run(self, job: Job, t0: float) -> JobResult:
         limits = self.limits
         header, blobs = job_frame(job, limits, own_uid=self.tier == "bwrap" and as_root())
+        self._precompile(blobs[header["files"].index("probes.py")])
         wire.write_all(self._to, wire.JOB)
         wire.write_frame(self._to, header, blobs)
         budget = limits.total_timeout + limits.setup_timeout + SLACK
@@ -240,6 +238,14 @@ class WarmWorker:
             wall_seconds=time.perf_counter() - t0,
             worker="warm",
         )
+
+    def _precompile(self, source: bytes) -> None:
+        """Have the worker compile the probe module once (it is the same for every job)."""
+        digest = hashlib.sha256(source).digest()
+        if digest not in self._compiled:
+            wire.write_all(self._to, wire.COMPILE)
+            wire.write_frame(self._to, {"name": "_grader_probes"}, [source])
+            self._compiled.add(digest)
 
     def _log_tail(self) -> str:
         """The end of the worker's own stderr (start-up errors)."""

@@ -22,8 +22,9 @@ from typing import Any
 MAGIC = b"GSB1"
 _PREFIX = struct.Struct(">4sQ")
 
-# one-byte commands between parent and worker
-JOB, QUIT, READY = b"J", b"Q", b"R"
+# one-byte commands between parent and worker; COMPILE is followed by one frame whose
+# blob is a module's source (grader code only), compiled once for every later job
+JOB, QUIT, READY, COMPILE = b"J", b"Q", b"R", b"C"
 
 
 class WireError(Exception):

@@ -7,7 +7,8 @@ matplotlib are installed) once. Then, per job, three generations of process:
               manager, waits for it, kills every process left, wipes the job's
               directory and answers READY. Because it never reads job data, a
               later job's fork cannot find an earlier job's code or outputs in
-              inherited memory.
+              inherited memory. (It does read COMPILE frames: the grader's
+              probe module, compiled once for all later jobs.)
     manager   reads the job frame (files, plan, inputs, probe module) from the
               pipe, writes the job directory, supervises runner children with
               the same logic as the cold parent (``session.supervise``), and
@@ -36,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from . import proctree, wire
-from .runner import ERROR_CAP, Progress, apply_limits, load_inputs, load_module, run
+from .runner import (
+    ERROR_CAP,
+    Progress,
+    apply_limits,
+    load_inputs,
+    load_module,
+    precompile,
+    run,
+)
 from .session import read_outputs, supervise
 
 
@@ -124,7 +133,7 @@ def manage(ctl_in: int, ctl_out: int, jobdir: Path) -> None:
             if rel.startswith("submission/") and ".." not in Path(rel).parts:
                 (jobdir / rel).parent.mkdir(parents=True, exist_ok=True)
                 (jobdir / rel).write_bytes(data)
-        inputs = load_inputs(files["inputs.npz"])
+        inputs = load_inputs(files["inputs.bin"])
         probes = load_module("_grader_probes", source=files["probes.py"])
         if missing := sorted({p["call"] for p in plan["probes"]} - set(dir(probes))):
             raise LookupError(f"the probe module has no function(s) {', '.join(missing)}")
@@ -189,6 +198,10 @@ def main(argv: list[str]) -> None:
             command = wire.read_exact(ctl_in, 1)
         except wire.WireError:
             break
+        if command == wire.COMPILE:
+            header, (source,) = wire.read_frame(ctl_in, max_header=1 << 12, max_blobs=1 << 22)
+            precompile(str(header["name"]), source)
+            continue
         if command != wire.JOB:
             break
         n += 1

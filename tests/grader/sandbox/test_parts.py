@@ -10,7 +10,7 @@ import pytest
 
 from grader.sandbox import Job, Limits, OutputSpec, ProbeCall, SandboxConfigError
 from grader.sandbox import tiers as tiers_module
-from grader.sandbox.child import wire
+from grader.sandbox.child import runner, wire
 from grader.sandbox.child.session import Capture, read_outputs
 from grader.sandbox.tiers import SandboxUnavailableError, bwrap_command, child_env, resolve_tier
 
@@ -111,6 +111,20 @@ def test_read_outputs_refuses_a_replaced_directory(tmp_path):
 
 
 # -- framing ---------------------------------------------------------------------------------
+
+
+def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
+    """load_module runs the code precompile() made for the same source, without compile()."""
+    source = b"def twice(x):\n    return 2 * x\n"
+    runner.precompile("_m", source)
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(runner, "compile", no_compiling, raising=False)
+    assert runner.load_module("_m", source=source).twice(4) == 8
+    with pytest.raises(AssertionError, match="compiled again"):
+        runner.load_module("_m", source=source + b"# another module\n")
 
 
 def test_frames_round_trip_header_and_blobs():

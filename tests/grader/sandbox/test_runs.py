@@ -14,7 +14,7 @@ import pytest
 
 from grader.sandbox import SandboxError, WarmWorker, run_job
 
-from .helpers import LIMITS, MODES, X, cmdline_holders, make_job, probe
+from .helpers import LIMITS, MODES, PROBES, X, cmdline_holders, make_job, probe
 
 WARM = [m for m in MODES if "warm" in m.id]
 
@@ -185,6 +185,19 @@ def test_a_worker_killed_from_outside_is_replaced(worker):
     result = worker.run(make_job("def add(x, k):\n    return x + k\n"))
     assert result.outcome("p").status == "ok"
     assert worker.run(make_job("def add(x, k):\n    return x + k\n")).worker == "warm"
+
+
+def test_a_changed_probe_module_is_used_at_once(worker, tmp_path):
+    """The worker compiles each probe module once; a different module's code is never stale."""
+    changed = tmp_path / "probes.py"
+    changed.write_text(
+        PROBES.read_text() + "\n\ndef add(ns, inputs, params):\n    return {'y': -inputs['x']}\n"
+    )
+    job = make_job("def add(x, k):\n    return x + k\n")
+    for module, expected in ((PROBES, X + 1), (changed, -X), (PROBES, X + 1), (changed, -X)):
+        result = worker.run(replace(job, probe_module=module))
+        assert result.worker == "warm"
+        np.testing.assert_array_equal(result.outcome("p").arrays["y"], expected)
 
 
 def test_preloaded_modules_are_reported_and_usable():
