@@ -496,7 +496,8 @@ def bench_grade(rounds: int, profile: bool) -> None:
         m._WORKERS for m in engine_modules() if isinstance(getattr(m, "_WORKERS", None), dict)
     ]
     if registry:
-        registry[0][(plus.tier, plus.limits)] = WarmWorker(
+        # under the full preload's key: the lean worker (numpy-only code) is left as it is
+        registry[0][(plus.tier, plus.limits, PRELOAD)] = WarmWorker(
             Limits(), tier, (*PRELOAD, *EXTRA_PRELOAD)
         )
     else:

@@ -51,6 +51,7 @@ from grader.sandbox import (
     ProbeCall,
     ProbeOutcome,
     WarmWorker,
+    preload_for,
     run_job,
 )
 from grader.scoring import score
@@ -157,17 +158,17 @@ class Oracle(Protocol):
 # Warm workers: one per process and configuration, started on first use
 
 
-_WORKERS: dict[tuple[str | None, Limits], WarmWorker] = {}
+_WORKERS: dict[tuple[str | None, Limits, tuple[str, ...]], WarmWorker] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
-def _worker(settings: GradeSettings) -> WarmWorker:
-    key = (settings.tier, settings.limits)
+def _worker(settings: GradeSettings, preload: tuple[str, ...]) -> WarmWorker:
+    key = (settings.tier, settings.limits, preload)
     with _WORKERS_LOCK:
         if key not in _WORKERS:
             if not _WORKERS:
                 atexit.register(close_workers)
-            _WORKERS[key] = WarmWorker(settings.limits, settings.tier)
+            _WORKERS[key] = WarmWorker(settings.limits, settings.tier, preload)
         return _WORKERS[key]
 
 
@@ -240,7 +241,7 @@ def _run(
         module = oracle.probe_module(binding, Path(tmp))
         job = Job(code.source, plan.calls, plan.inputs, module, plan.output_specs, data)
         if settings.warm:
-            return _worker(settings).run(job)
+            return _worker(settings, preload_for(code.source)).run(job)
         return run_job(job, settings.limits, settings.tier)
 
 

@@ -24,7 +24,7 @@ from .jobs import (
     Status,
 )
 from .tiers import SandboxUnavailableError, detect_tier, resolve_tier
-from .warm import WarmWorker
+from .warm import WarmWorker, preload_for
 
 __all__ = [
     "STATUSES",
@@ -40,6 +40,7 @@ __all__ = [
     "Status",
     "WarmWorker",
     "detect_tier",
+    "preload_for",
     "resolve_tier",
     "run_job",
 ]

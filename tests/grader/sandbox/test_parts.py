@@ -13,6 +13,7 @@ from grader.sandbox import tiers as tiers_module
 from grader.sandbox.child import runner, wire
 from grader.sandbox.child.session import Capture, read_outputs
 from grader.sandbox.tiers import SandboxUnavailableError, bwrap_command, child_env, resolve_tier
+from grader.sandbox.warm import LEAN_PRELOAD, PRELOAD, preload_for
 
 from .helpers import PROBES, make_job, probe
 
@@ -125,6 +126,24 @@ def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
     assert runner.load_module("_m", source=source).twice(4) == 8
     with pytest.raises(AssertionError, match="compiled again"):
         runner.load_module("_m", source=source + b"# another module\n")
+
+
+@pytest.mark.parametrize(
+    ("code", "lean"),
+    [
+        ("import numpy as np\nimport os, sys\n", True),
+        ("def f():\n    import numpy.linalg as la\n    from math import pi\n", True),
+        ("x = 1\n", True),
+        ("import numpy as np, pandas as pd\n", False),
+        ("from scipy.special import expit\n", False),
+        ("import numpy as np; import sklearn\n", False),
+        ("from . import helpers\n", False),
+    ],
+)
+def test_the_lean_worker_is_for_code_importing_only_numpy_and_the_stdlib(code, lean):
+    """preload_for picks numpy alone unless the code imports anything else."""
+    assert (preload_for(code) == LEAN_PRELOAD) is lean
+    assert preload_for(code) == (LEAN_PRELOAD if lean else PRELOAD)
 
 
 def test_frames_round_trip_header_and_blobs():
