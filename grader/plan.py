@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from grader.adapters.binding import AdapterBinding
+from grader.adapters.styles import style_of
 from grader.probes import ProbeContext, output_specs, prepare
 from grader.rubric import CheckSpec, Rubric
 from grader.sandbox import OutputSpec, ProbeCall
@@ -195,15 +196,20 @@ RUN_ORDER = (
 )
 
 
-def _output_spec(binding: AdapterBinding, shape: tuple[int, ...]) -> OutputSpec:
+def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> OutputSpec:
     """What the sandbox lets through for one output of this shape.
 
-    In the template's layout (the lecture's) any shape of the right rank passes the
-    sandbox, capped in size, so the comparison can say "'Y' has the wrong shape: got
-    (7, 3), expected (3, 7)" and a transposed one-hot can be diagnosed. Other styles'
-    arrays are converted to that layout first, which needs their exact shape.
+    Where the student's array already is in the lecture's layout (every output of the
+    template; the forward pass and one-hot of the course's column-wise classes) any
+    shape of the right rank passes the sandbox, capped in size, so the comparison can
+    say "'Y' has the wrong shape: got (7, 3), expected (3, 7)" and a transposed one-hot
+    can be diagnosed. Other arrays are converted to that layout first, which needs
+    their exact shape (and a message in the converted layout would mislead).
     """
-    if binding.style != "template":
+    as_is = binding.style == "template" or (
+        call in ("forward", "one_hot") and style_of(binding).columns_out
+    )
+    if not as_is:
         return OutputSpec(shape=shape)
     return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
 
@@ -232,7 +238,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
         try:
             student, ctx = prepare(spec.probe, binding, spec.params, canonical_inputs(spec))
             specs = {
-                name: _output_spec(binding, tuple(shape))
+                name: _output_spec(binding, spec.probe, tuple(shape))
                 for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()
             }
         except (ValueError, KeyError) as error:

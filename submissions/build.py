@@ -101,11 +101,6 @@ STYLE_BASE = {
 }
 
 # Why the grader does not (yet) name a faithful bug; each such case is an xfail(strict=True).
-_SHAPE = (
-    "the (N, K) array never reaches the diagnosis: outside the template's layout the sandbox "
-    "needs each output's exact shape to convert it (grader.plan._output_spec), so it rejects "
-    "the transposed array (probe status 'invalid') before any comparison"
-)
 _XY = (
     "no candidate exists for the train probe (grader.expectations computes none), and the "
     "registered implementation draws the targets' permutation from its own RandomState, so it "
@@ -197,14 +192,7 @@ BUGGY: list[Buggy] = [
     # the convention 'l2' gives the same numbers; the rubric's wording names the bug
     *_both("penalty_doubled", "grad_penalty", alternatives=("l2",)),
     *_both("penalty_halved", "grad_penalty"),
-    Buggy("template", "one_hot_transposed", ("one_hot",)),
-    Buggy(
-        "course_separate",
-        "one_hot_transposed",
-        ("one_hot",),
-        outcome="not_diagnosed",
-        reason=_SHAPE,
-    ),
+    *_both("one_hot_transposed", "one_hot"),
     *_both("one_hot_unsorted_classes", "one_hot"),
     *_both("momentum_heavy_ball_for_course", "momentum", alternatives=("heavy_ball",)),
     *[

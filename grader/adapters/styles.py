@@ -67,6 +67,7 @@ class Style:
 
     name = "template"
     rows = False  # X (N, D) at the student's API
+    columns_out = True  # Y and A_out (K, N) at the student's API, as in the lecture
     depth: int | None = None  # None: any number of layers
     forward_out = "A_out"
     one_hot_out = "Y"
@@ -151,6 +152,7 @@ class TextbookRows(Style):
 
     name = "textbook_rows"
     rows = True
+    columns_out = False
     depth = 2
     forward_out = "a_out"
     one_hot_out = "y_enc"

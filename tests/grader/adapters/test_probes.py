@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from grader.adapters import BindingError, child_probes, probe_module_source, write_probe_module
-from grader.adapters.binding import CALLS, binding_for
-from grader.adapters.styles import style_of
+from grader.adapters.binding import CALLS, AdapterBinding, binding_for
+from grader.adapters.styles import STYLE_LAYOUTS, style_of
+from grader.plan import make_plan
 from grader.probes import PROBES, Sizes, batch_orders, expected, output_specs, prepare, to_canonical
-from tests.grader.adapters.conftest import assert_close, run_probe
+from grader.rubric import load_rubric
+from tests.grader.adapters.conftest import ROOT, assert_close, run_probe
 
 CHILD = Path(child_probes.__file__)
 
@@ -253,3 +255,31 @@ def test_probe_module_loaded_from_source(tmp_path, monkeypatch, canonical):
     inputs, ctx = prepare("one_hot", b, {}, {"y": canonical["y"]})
     raw = module.one_hot({}, inputs, ctx.child_params())
     assert_close(to_canonical("one_hot", b, raw), expected(ctx))
+
+
+@pytest.mark.parametrize("name", sorted(STYLE_LAYOUTS))
+def test_columns_out_says_whether_y_is_already_the_lectures_layout(name):
+    """A style's columns_out is True exactly when Y_from leaves a (K, N) array as it is."""
+    style = STYLE_LAYOUTS[name]
+    Y = np.arange(6.0).reshape(2, 3)
+    unchanged = style.Y_from(Y).shape == Y.shape and np.array_equal(style.Y_from(Y), Y)
+    assert style.columns_out is unchanged
+
+
+@pytest.mark.parametrize(
+    ("rubric", "any_shape"),
+    [
+        ("mlp_backprop.toml", True),
+        ("mlp_backprop_course.toml", True),
+        ("mlp_backprop_course_folded.toml", True),
+        ("textbook_mlp.toml", False),
+    ],
+)
+def test_a_one_hot_of_any_shape_reaches_the_comparison_unless_it_needs_converting(
+    rubric, any_shape
+):
+    """Where Y is the lecture's (K, N) a transposed one-hot passes the sandbox, to be diagnosed."""
+    loaded = load_rubric(ROOT / "rubrics" / rubric)
+    plan = make_plan(loaded, AdapterBinding.from_table(loaded.adapter))
+    (spec,) = next(p.outputs for p in plan.probes if p.call.call == "one_hot").values()
+    assert (spec.shape is None) is any_shape
