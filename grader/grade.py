@@ -104,6 +104,26 @@ def _to_diagnose(
     return False
 
 
+# A plan depends only on the rubric's content and the binding (its problems come from the
+# rubric's seeds), and making one costs 9-12 ms: a process grading a class makes it once.
+_PLANS: dict[tuple[str, str], tuple[JobPlan, Plan]] = {}
+_MAX_PLANS = 16
+
+
+def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> tuple[JobPlan, Plan]:
+    key = (rubric.content_hash, repr(binding))
+    found = _PLANS.get(key)
+    if found is None:
+        plan = make_plan(rubric, binding)
+        for array in plan.inputs.values():
+            array.flags.writeable = False  # shared by every later grade in this process
+        found = (job_plan(plan), plan)
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = found
+    return found
+
+
 class ReferenceOracle:
     """The plan from the rubric's seeds, the answers from the reference."""
 
@@ -112,10 +132,8 @@ class ReferenceOracle:
         self._plan: tuple[JobPlan, Plan] | None = None  # the last plan, with its contexts
 
     def plan(self, binding: AdapterBinding) -> JobPlan:
-        plan = make_plan(self.rubric, binding)
-        job = job_plan(plan)
-        self._plan = (job, plan)
-        return job
+        self._plan = _cached_plan(self.rubric, binding)
+        return self._plan[0]
 
     def probe_module(self, binding: AdapterBinding, directory: Path) -> Path:
         return write_probe_module(binding, directory, Path(self.rubric.path).parent)

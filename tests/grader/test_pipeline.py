@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader import grade as grade_module
 from grader.adapters.binding import AdapterBinding
 from grader.expectations import candidates, expected_outputs, penalty_gradient
 from grader.grade import GradeSettings, grade_submission
@@ -104,6 +105,28 @@ def test_a_check_the_grader_cannot_build_is_listed_with_its_reason(
 
 # ---------------------------------------------------------------------------
 # expectations
+
+
+def test_a_process_makes_each_plan_once(
+    rubric: Rubric, binding: AdapterBinding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grades of one rubric reuse its plan (read-only); another rubric's content gets its own."""
+    made: list[str] = []
+
+    def counting(r: Rubric, b: AdapterBinding):  # type: ignore[no-untyped-def]
+        made.append(r.content_hash)
+        return make_plan(r, b)
+
+    monkeypatch.setattr(grade_module, "make_plan", counting)
+    monkeypatch.setattr(grade_module, "_PLANS", {})
+    first = grade_module.ReferenceOracle(rubric).plan(binding)
+    again = grade_module.ReferenceOracle(rubric).plan(binding)
+    assert again is first and len(made) == 1
+    assert not any(a.flags.writeable for a in first.inputs.values())
+    text = TEMPLATE_RUBRIC.read_bytes() + b"\n# another rubric\n"
+    other = parse_rubric(text, TEMPLATE_RUBRIC)
+    grade_module.ReferenceOracle(other).plan(binding)
+    assert len(made) == 2
 
 
 def test_candidates_of_an_optimizer_probe_include_the_misconceptions_standing_in(
