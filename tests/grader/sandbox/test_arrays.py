@@ -17,6 +17,7 @@ ODD_ARRAYS = {
     "flags": np.array([True, False]),
     "nan": np.array([np.nan, np.inf, -0.0]),
     "uint8": np.arange(5, dtype=np.uint8),
+    "empty_last": np.zeros((0,)),  # its offset is the end of the buffer
 }
 
 
