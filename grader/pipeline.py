@@ -36,7 +36,7 @@ import numpy as np
 import grader
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding
-from grader.adapters.styles import to_canonical
+from grader.adapters.styles import display_names, to_canonical
 from grader.checks import ProbeView, evaluate_all
 from grader.diagnose import Candidate
 from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
@@ -267,7 +267,13 @@ def _view(
         arrays = to_canonical(call, binding, outcome.arrays)
     except (ValueError, KeyError, IndexError) as e:  # the student's arrays do not fit the layout
         return ProbeView.from_outcome("invalid", {}, f"your outputs could not be read: {e}")
-    return ProbeView.from_outcome("ok", arrays, timeout=timeout)
+    names = display_names(call, binding, _layers(arrays))
+    return ProbeView.from_outcome("ok", arrays, timeout=timeout, display_names=names)
+
+
+def _layers(arrays: Mapping[str, object]) -> int:
+    """The depth the canonical arrays show (W1..WL or dW1..dWL); 2 when they show none."""
+    return sum(1 for k in arrays if k.startswith(("W", "dW")) and k.lstrip("dW").isdigit()) or 2
 
 
 def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:

@@ -81,6 +81,10 @@ class Style:
         """The gradients probe's output name for the gradient of ``param``."""
         return f"d{param}"
 
+    def shown(self, param: str, binding: AdapterBinding, grad: bool = False) -> str:
+        """How the student's code names canonical ``param`` (or its gradient), for messages."""
+        return self.grad_name(param) if grad else param
+
     def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
         """A canonical dict -> the student's parameter arrays, by the student's names."""
         W, b = _layers(P)
@@ -137,6 +141,11 @@ class CourseFolded(CourseSeparate):
     def grad_name(self, param: str) -> str:
         return f"grad{param[1:]}"  # the course's grad1, grad2
 
+    def shown(self, param: str, binding: AdapterBinding, grad: bool = False) -> str:
+        folded = f"W{param[1:]}"
+        part = "[:, 1:]" if param.startswith("W") else "[:, :1]"
+        return (self.grad_name(folded) if grad else folded) + part
+
     def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
         W, b = _layers(P)
         W1, W2 = (np.hstack([bl, Wl]) for Wl, bl in zip(W, b, strict=True))
@@ -162,6 +171,12 @@ class TextbookRows(Style):
 
     def grad_name(self, param: str) -> str:
         return f"grad_{param}"
+
+    def shown(self, param: str, binding: AdapterBinding, grad: bool = False) -> str:
+        own = {"W1": "w_h", "b1": "b_h", "W2": "w_out", "b2": "b_out"}[param]
+        name = self.grad_name(own) if grad else own
+        transposed = param.startswith("W") and binding.layout != "rows_out_in"
+        return name + (".T" if transposed else "")
 
     def params_to(self, P: Mapping[str, Array], binding: AdapterBinding) -> dict[str, Array]:
         W, b = _layers(P)
@@ -209,6 +224,30 @@ _PLAIN_OUTPUTS = {
     "timing": ("student_seconds", "baseline_seconds"),
     "gradcheck_self": ("slope_gradient", "slope_data", "slope_square", "slope_abs"),
 }
+
+
+def display_names(call: str, binding: AdapterBinding, L: int = 2) -> dict[str, str]:
+    """Canonical output name -> the student's own, where they differ ("dW1" -> "gradW1").
+
+    Messages name what the student wrote: a part of a folded array or a transposed one
+    says so ("grad1[:, 1:]", "grad_w_h.T"). The template uses the lecture's names: {}.
+    """
+    style = style_of(binding)
+    if call not in CALLS or style.name == "template":
+        return {}
+    ending = "" if style.columns_out else ".T"
+    names: dict[str, str] = {}
+    if call == "forward":
+        names["A_out"] = style.forward_out + ending
+    elif call == "one_hot":
+        names["Y"] = style.one_hot_out + ending
+    elif call == "gradients":
+        names = {f"d{p}": style.shown(p, binding, grad=True) for p in canonical_names(L)}
+    elif call in ("optimizer", "initialize", "train"):
+        names = {p: style.shown(p, binding) for p in canonical_names(L)}
+        if call == "train":
+            names |= {"cost": style.train_cost, "accuracy": style.train_accuracy}
+    return {k: v for k, v in names.items() if k != v}
 
 
 def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -> dict[str, Array]:

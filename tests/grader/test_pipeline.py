@@ -277,3 +277,14 @@ def test_a_function_in_a_cell_with_a_syntax_error_fails_with_that_error(
     assert result.notes[0].startswith("Cell 2 has a syntax error")
     momentum = {c.check_id: c for c in result.checks}["momentum"]
     assert momentum.status == "not_assessed"  # momentum_step is truly missing, not broken
+
+
+def test_a_course_students_evidence_names_their_own_arrays() -> None:
+    """The course's classes call the gradient gradW1: the evidence and the diagnosis say so."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    sub = ROOT / "submissions" / "buggy" / "course_separate_missing_hidden_derivative.ipynb"
+    result = grade_submission(sub, rubric, SETTINGS)
+    (check,) = [c for c in result.checks if c.check_id == "grad_hidden"]
+    assert check.status == "failed"
+    assert check.evidence[0].startswith("'gradW1' differs from the expected values")
+    assert check.diagnosis is not None and "your gradW1 and gradb1 equal" in check.diagnosis.message

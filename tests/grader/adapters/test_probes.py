@@ -14,7 +14,7 @@ import pytest
 
 from grader.adapters import BindingError, child_probes, probe_module_source, write_probe_module
 from grader.adapters.binding import CALLS, AdapterBinding, binding_for
-from grader.adapters.styles import STYLE_LAYOUTS, style_of
+from grader.adapters.styles import STYLE_LAYOUTS, display_names, style_of
 from grader.plan import make_plan
 from grader.probes import PROBES, Sizes, batch_orders, expected, output_specs, prepare, to_canonical
 from grader.rubric import load_rubric
@@ -283,3 +283,30 @@ def test_a_one_hot_of_any_shape_reaches_the_comparison_unless_it_needs_convertin
     plan = make_plan(loaded, AdapterBinding.from_table(loaded.adapter))
     (spec,) = next(p.outputs for p in plan.probes if p.call.call == "one_hot").values()
     assert (spec.shape is None) is any_shape
+
+
+@pytest.mark.parametrize(
+    ("style", "layout", "expected"),
+    [
+        ("template", "columns", {}),
+        ("course_separate", "columns", {"dW1": "gradW1", "db1": "gradb1", "dW2": "gradW2"}),
+        ("course_folded", "columns", {"dW1": "grad1[:, 1:]", "db1": "grad1[:, :1]"}),
+        ("textbook_rows", "rows", {"dW1": "grad_w_h.T", "db1": "grad_b_h", "dW2": "grad_w_out.T"}),
+        ("textbook_rows", "rows_out_in", {"dW1": "grad_w_h", "db2": "grad_b_out"}),
+    ],
+)
+def test_messages_name_the_students_own_gradient_arrays(style, layout, expected):
+    """display_names maps each canonical gradient to the student's name, part and orientation."""
+    overrides = {} if style == "template" else {"layout": layout}
+    names = display_names("gradients", binding_for(style, **overrides))
+    assert {k: names[k] for k in expected} == expected
+    assert all(k != v for k, v in names.items())  # only names that differ are listed
+
+
+def test_the_one_hot_and_forward_outputs_are_named_as_the_student_wrote_them():
+    """A course student reads Y_enc and A3; a textbook student y_enc.T and a_out.T."""
+    course, textbook = binding_for("course_separate"), binding_for("textbook_rows")
+    assert display_names("one_hot", course) == {"Y": "Y_enc"}
+    assert display_names("forward", course) == {"A_out": "A3"}
+    assert display_names("one_hot", textbook) == {"Y": "y_enc.T"}
+    assert display_names("forward", textbook) == {"A_out": "a_out.T"}
