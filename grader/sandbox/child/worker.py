@@ -26,6 +26,7 @@ the parent then sees a broken pipe, restarts the worker and retries cold.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -200,7 +201,8 @@ def main(argv: list[str]) -> None:
             break
         if command == wire.COMPILE:
             header, (source,) = wire.read_frame(ctl_in, max_header=1 << 12, max_blobs=1 << 22)
-            precompile(str(header["name"]), source)
+            with contextlib.suppress(Exception):  # each job's load_module then reports it
+                precompile(str(header["name"]), source)
             continue
         if command != wire.JOB:
             break

@@ -200,6 +200,17 @@ def test_a_changed_probe_module_is_used_at_once(worker, tmp_path):
         np.testing.assert_array_equal(result.outcome("p").arrays["y"], expected)
 
 
+def test_a_probe_module_that_does_not_compile_is_a_grader_error_and_the_worker_goes_on(tmp_path):
+    """The worker's one-time compile of a broken module fails quietly; the job reports it."""
+    broken = tmp_path / "probes.py"
+    broken.write_text("def add(:\n")
+    with WarmWorker(LIMITS, "plain", preload=()) as worker:
+        with pytest.raises(SandboxError, match="SyntaxError"):
+            worker.run(replace(make_job("def add(x, k):\n    return x\n"), probe_module=broken))
+        result = worker.run(make_job("def add(x, k):\n    return x + k\n"))
+        assert result.worker == "warm" and result.outcome("p").status == "ok"
+
+
 def test_preloaded_modules_are_reported_and_usable():
     """The worker imports what is installed of its preload list, and skips the rest."""
     with WarmWorker(LIMITS, "plain", preload=("numpy", "scipy", "no_such_module")) as worker:
