@@ -230,10 +230,11 @@ def display_names(call: str, binding: AdapterBinding, L: int = 2) -> dict[str, s
     """Canonical output name -> the student's own, where they differ ("dW1" -> "gradW1").
 
     Messages name what the student wrote: a part of a folded array or a transposed one
-    says so ("grad1[:, 1:]", "grad_w_h.T"). The template uses the lecture's names: {}.
+    says so ("grad1[:, 1:]", "grad_w_h.T"). The template uses the lecture's names, and a
+    custom adapter's student may use any: both {}.
     """
     style = style_of(binding)
-    if call not in CALLS or style.name == "template":
+    if call not in CALLS or style.name == "template" or binding.style == "custom":
         return {}
     ending = "" if style.columns_out else ".T"
     names: dict[str, str] = {}

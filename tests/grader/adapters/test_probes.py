@@ -310,3 +310,9 @@ def test_the_one_hot_and_forward_outputs_are_named_as_the_student_wrote_them():
     assert display_names("forward", course) == {"A_out": "A3"}
     assert display_names("one_hot", textbook) == {"Y": "y_enc.T"}
     assert display_names("forward", textbook) == {"A_out": "a_out.T"}
+
+
+def test_a_custom_adapter_keeps_the_lectures_names():
+    """A custom adapter's student may call their arrays anything: messages use the lecture's."""
+    custom = binding_for("custom", custom_file="x.py", custom_like="course_separate")
+    assert display_names("gradients", custom) == {}
