@@ -504,6 +504,67 @@ def _judge_initialize(
     )
 
 
+DEFAULT_ACCURACY_MARGIN = 0.05  # converge: held-out accuracy below the reference's lowest
+DEFAULT_COST_MARGIN = 0.25  # converge: final cost above the reference's highest, relative
+
+
+def _judge_converge(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """The student's own training run against the envelope of the reference's runs.
+
+    Passes when the held-out accuracy is at least the reference's lowest minus
+    ``accuracy_margin`` and the last epoch's cost at most the reference's highest
+    times 1 + ``cost_margin`` (a lower cost never fails: only its scale could differ).
+    """
+    cost, labels = as_numeric(view.outputs.get("cost")), as_numeric(view.outputs.get("labels"))
+    y = np.asarray(expected["y_heldout"])
+    E = int(np.asarray(expected["cost_high"]).shape[0])
+    if (
+        isinstance(cost, str)
+        or cost.shape != (E,)
+        or isinstance(labels, str)
+        or labels.shape != y.shape
+    ):
+        what = (
+            f"your training run did not give one cost per epoch ({E}) and one label per held-out "
+            f"instance ({y.shape[0]})"
+        )
+        return _Verdict("failed", [what], next_step=NEXT_STEPS["shape"], reason=what)
+    acc_margin = float(spec.params.get("accuracy_margin", DEFAULT_ACCURACY_MARGIN))
+    cost_margin = float(spec.params.get("cost_margin", DEFAULT_COST_MARGIN))
+    low, high = float(expected["accuracy_low"]), float(expected["accuracy_high"])
+    accuracy = float(np.mean(labels == y))
+    final, top = float(cost[-1]), float(np.asarray(expected["cost_high"])[-1])
+    bottom = float(np.asarray(expected["cost_low"])[-1])
+    runs = int(spec.params.get("seeds", 5))
+    evidence = [
+        f"after {E} epochs your network classifies {accuracy:.1%} of {y.shape[0]} held-out "
+        f"instances; the reference from {runs} other starts: {low:.1%} to {high:.1%} "
+        f"(at least {low - acc_margin:.1%} passes)",
+        f"your last epoch's cost is {final:.4g}; the reference's: {bottom:.4g} to {top:.4g} "
+        f"(at most {top * (1 + cost_margin):.4g} passes)",
+    ]
+    wrong = []
+    if accuracy < low - acc_margin:
+        wrong.append("your network has not learned to classify as well as the reference does")
+    if not np.isfinite(final) or final > top * (1 + cost_margin):
+        wrong.append("your cost did not come down as far as the reference's")
+    if not wrong:
+        return _Verdict("passed", evidence)
+    return _Verdict(
+        "failed",
+        [*evidence, *wrong],
+        next_step=spec.feedback.next_step
+        or "Plot your cost per epoch: if it rises or stalls, check the sign of each update and the learning rate; then gradient-check one batch.",
+        reason=wrong[0],
+    )
+
+
 Judge = Callable[
     [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
     _Verdict,
@@ -512,6 +573,7 @@ JUDGES: dict[str, Judge] = {
     "timing": _judge_timing,
     "gradcheck_self": _judge_self_check,
     "initialize": _judge_initialize,
+    "converge": _judge_converge,
 }
 """Probe name -> how its outputs are judged; every other probe compares with the expected values."""
 

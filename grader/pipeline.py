@@ -411,7 +411,21 @@ def _figures(
         view = views.get(spec.id)
         if spec.probe == "train" and view is not None and view.status == "ok":
             out += _training_figures(spec, view, exp, result.status == "passed")
+        if spec.probe == "converge" and view is not None and view.status == "ok":
+            out += _envelope_figure(spec, view, exp)
     return tuple(out)
+
+
+def _envelope_figure(spec: CheckSpec, view: ProbeView, exp: Expectations) -> list[Figure]:
+    """The student's cost per epoch inside the band of the reference's runs."""
+    expected = exp.expected.get(spec.id, {})
+    mine = np.asarray(view.outputs.get("cost", ()), dtype=float)
+    if "cost_low" not in expected or mine.shape != np.shape(expected["cost_low"]):
+        return []
+    band = (np.asarray(expected["cost_low"]).tolist(), np.asarray(expected["cost_high"]).tolist())
+    return [
+        convergence(mine.tolist(), envelope=band, id=f"convergence-{spec.id}", check_id=spec.id)
+    ]
 
 
 def _training_figures(

@@ -41,10 +41,11 @@ from reference.params import Params
 Array = np.ndarray
 
 DEFAULT_SIZES = (5, 4, 3)
-DEFAULT_N = {"timing": 2000, "train": 60}
+DEFAULT_N = {"timing": 2000, "train": 60, "converge": 200}
+DEFAULT_HELDOUT = 200  # converge: held-out instances
 DEFAULT_N_OTHER = 7
 DEFAULT_STEPS = 3
-DEFAULT_TIMEOUT = {"train": 60.0, "timing": 60.0}
+DEFAULT_TIMEOUT = {"train": 60.0, "timing": 60.0, "converge": 60.0}
 DEFAULT_TIMEOUT_OTHER = 10.0
 DIGITS_SHAPE = (64, 10)  # a train problem from D=64 to K=10 uses the bundled digits
 
@@ -112,16 +113,41 @@ def _params(params: Mapping[str, Any], sizes: tuple[int, ...], seed: int) -> Par
 def _data(call: str, sizes: tuple[int, ...], N: int, seed: int) -> tuple[Array, Array]:
     """X (N, D) and labels y (N,) with every class present."""
     D, K = sizes[0], sizes[-1]
-    if call == "train" and (D, K) == DIGITS_SHAPE:
+    if call in ("train", "converge") and (D, K) == DIGITS_SHAPE:
         X, y = load_digits()
         pick = np.random.default_rng([seed, 2]).permutation(len(y))[:N]
         return X[pick], y[pick]
-    if call == "train":
+    if call in ("train", "converge"):
         X, y = blobs(N, D, K, seed=seed)
         return X / np.abs(X).max(), y  # inputs of order 1: sigmoid units stay sensitive
     if N == D:
         N += 1  # non-square, so a transposed X fails loudly (CONVENTIONS §4)
     return probe_inputs(D, N, K, seed)
+
+
+def _envelope_inputs(
+    p: Mapping[str, Any], sizes: tuple[int, ...], N: int, seed: int
+) -> dict[str, Array]:
+    """converge: N training and M held-out instances, and S starts of the reference's runs.
+
+    Each start is a set of initial parameters drawn with the rubric's init scheme and a
+    batch order (E, N), from seeds no other check of the rubric uses.
+    """
+    M = int(p.get("N_heldout", DEFAULT_HELDOUT))
+    E, S = int(p.get("epochs", 5)), int(p.get("seeds", 5))
+    X, y = _data("converge", sizes, N + M, seed)
+    seeds = [1000 * (seed + 1) + s for s in range(S)]
+    starts = [_params(p, sizes, s).as_dict() for s in seeds]
+    draws = [np.random.RandomState(s) for s in seeds]
+    orders = [[rs.permutation(N) for _ in range(E)] for rs in draws]
+    return {
+        "X": X[:N].T.copy(),
+        "y": y[:N],
+        "X_heldout": X[N:].T.copy(),
+        "y_heldout": y[N:],
+        **{f"start_{k}": np.stack([P[k] for P in starts]) for k in starts[0]},
+        "start_perms": np.array(orders, dtype=np.int64).reshape(S, E, N),
+    }
 
 
 def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
@@ -144,6 +170,8 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
         rng = np.random.default_rng([seed, 3])
         grads = {f"d{k}": rng.normal(size=(T, *v.shape)) for k, v in P.as_dict().items()}
         return P.as_dict() | grads
+    if call == "converge":
+        return P.as_dict() | _envelope_inputs(p, sizes, N, seed)
     X, y = _data(call, sizes, N, seed)
     K = sizes[-1]
     out = {"X": X.T.copy(), "y": y, "Y": one_hot(y, K)}
@@ -193,6 +221,7 @@ RUN_ORDER = (
     "gradcheck_self",
     "timing",
     "train",
+    "converge",
 )
 
 

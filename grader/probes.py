@@ -68,7 +68,19 @@ __all__ = [
 ]
 
 # A check's parameters that belong to the plan (the problem) or the grader, not to a probe.
-PLAN_KEYS = ("sizes", "N", "seed", "init", "timeout", "max_ratio", "h", "steps")
+PLAN_KEYS = (
+    "sizes",
+    "N",
+    "seed",
+    "init",
+    "timeout",
+    "max_ratio",
+    "h",
+    "steps",
+    "N_heldout",
+    "accuracy_margin",
+    "cost_margin",
+)
 HYPER_DEFAULTS: dict[str, Any] = {
     "C": 0.0,
     "eta": 0.001,
@@ -83,6 +95,7 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "h": 1e-5,  # gradcheck_self: the central-difference step
     "gain": 4.0,  # initialize: Glorot's bound gain·sqrt(6/(n_in+n_out)); the course uses 4 (sigmoid)
     "n_classes": None,
+    "seeds": 5,  # converge: reference runs from as many other starts and batch orders
 }
 
 
@@ -91,6 +104,7 @@ class Sizes:
     """Sizes of one probe: layers (D, H.., K), N instances, E epochs, T optimiser steps.
 
     K is the number of classes: the last layer's size, or given on its own (one_hot).
+    M is the number of held-out instances (converge).
     """
 
     layers: tuple[int, ...] = ()
@@ -98,6 +112,7 @@ class Sizes:
     E: int = 0
     T: int = 0
     K: int = 0
+    M: int = 0
 
     def __post_init__(self) -> None:
         if self.layers and not self.K:
@@ -109,7 +124,8 @@ class ProbeContext:
     """Everything :func:`expected` needs; kept by the parent, never sent to the child.
 
     inputs     : canonical arrays (read-only copies): W1.., b1.., X (D, N), Y (K, N), y (N,),
-                 perms (E, N), dW1.. (T, ...)
+                 perms (E, N), dW1.. (T, ...); converge: X_heldout (D, M), y_heldout (M,),
+                 start_W1.. (S, ...) and start_perms (S, E, N), the reference's S starts
     hyper      : the probe's hyper-parameters, defaults filled in
     objective  : what the gradient differentiates (C included)
     cost_kind  : "printed" (the course's _cost) or "objective" (``cost_objective``'s value)
@@ -155,7 +171,7 @@ class ProbeContext:
         reference's names, so the student's ``optimizer_step`` is told each value.
         """
         hyper: dict[str, Any] = {}
-        if self.call in ("optimizer", "train"):
+        if self.call in ("optimizer", "train", "converge"):
             full = OPTIMIZERS[self.optimizer].validate(dict(self.optimizer_hyper))
             hyper = {k: v for k, v in full.items() if v is not None and not k.endswith("_mask")}
         return {
@@ -286,6 +302,41 @@ def _train(ctx: ProbeContext) -> dict[str, Array]:
     return replay(ctx)[0]
 
 
+def envelope(ctx: ProbeContext) -> tuple[dict[str, Array], list[Trace]]:
+    """The converge probe's expected outputs: the band the reference's own runs span.
+
+    S runs of the training the check declares, each from another start (``start_W1``..,
+    drawn with the rubric's init scheme) and another batch order (``start_perms``):
+    the lowest and highest cost of each epoch, the lowest and highest accuracy on the
+    held-out data, and ``y_heldout`` for the judge. Also the S traces.
+    """
+    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
+    Xh, yh = ctx.inputs["X_heldout"], ctx.inputs["y_heldout"]
+    names = [k[6:] for k in ctx.inputs if k.startswith("start_") and _is_param(k[6:])]
+    parts = np.array_split(np.arange(X.shape[1]), int(ctx.hyper["minibatches"]))
+    costs, accuracy, traces = [], [], []
+    for s, perms in enumerate(ctx.inputs["start_perms"]):
+        start = Params.from_dict({n: ctx.inputs[f"start_{n}"][s] for n in names})
+        orders = batch_orders(perms, X.shape[1], E, bool(ctx.hyper["shuffle"]))
+        batches = [[o[p] for p in parts] for o in orders]
+        P, trace = train(start, X.T, y, ctx.train_config(), batches)
+        costs.append(trace.printed_cost if ctx.cost_kind == "printed" else trace.objective)
+        accuracy.append(float(np.mean(network.predict(P, Xh, ctx.model) == yh)))
+        traces.append(trace)
+    cost = np.array(costs, dtype=float)
+    return {
+        "cost_low": cost.min(axis=0),
+        "cost_high": cost.max(axis=0),
+        "accuracy_low": np.array(min(accuracy)),
+        "accuracy_high": np.array(max(accuracy)),
+        "y_heldout": np.array(yh, dtype=np.int64),
+    }, traces
+
+
+def _converge(ctx: ProbeContext) -> dict[str, Array]:
+    return envelope(ctx)[0]
+
+
 def _predict(ctx: ProbeContext) -> dict[str, Array]:
     return {"labels": network.predict(ctx.params(), ctx.inputs["X"], ctx.model).astype(np.int64)}
 
@@ -366,6 +417,12 @@ PROBES: dict[str, Probe] = {
         Probe("timing", ("params", "X", "Y"), ("C", "repeats"), _timing),
         Probe("gradcheck_self", ("params", "X", "Y"), ("C", "h"), _self_check),
         Probe("initialize", ("params",), ("random_state", "gain"), _initialize),
+        Probe(
+            "converge",
+            ("params", "X", "y", "X_heldout", "y_heldout", "start_perms"),
+            (*_TRAIN_HYPER, "seeds"),
+            _converge,
+        ),
     )
 }
 assert tuple(PROBES) == CALLS
@@ -424,9 +481,12 @@ def _hyper(probe: Probe, given: Mapping[str, Any], inputs: Mapping[str, Array]) 
     if needed:
         raise ValueError(f"probe {probe.call!r} needs canonical inputs {', '.join(needed)}")
     if "epochs" in hyper and hyper["epochs"] is None:
-        if "perms" not in inputs:
+        if "perms" in inputs:
+            hyper["epochs"] = int(inputs["perms"].shape[0])
+        elif "start_perms" in inputs:
+            hyper["epochs"] = int(inputs["start_perms"].shape[1])
+        else:
             raise ValueError(f"probe {probe.call!r} needs 'epochs'")
-        hyper["epochs"] = int(inputs["perms"].shape[0])
     return hyper
 
 
@@ -448,9 +508,9 @@ def _context(
     )
     model = Model(conv["hidden"], conv["output"])
     network.check_compatible(model, objective)
-    uses_optimizer = probe.call in ("optimizer", "train") and P is not None
+    uses_optimizer = probe.call in ("optimizer", "train", "converge") and P is not None
     opt_hyper = optimizer_hyper(conv, hyper, P) if uses_optimizer and P else {}
-    if probe.call in ("schedule", "train"):
+    if probe.call in ("schedule", "train", "converge"):
         make_schedule(conv["schedule"], **schedule_hyper(conv["schedule"], hyper))
     N = next((inputs[k].shape[-1] for k in ("X", "y") if k in inputs), 0)
     T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
@@ -458,6 +518,7 @@ def _context(
     E, K = int(hyper.get("epochs") or 0), int(hyper.get("n_classes") or 0)
     if probe.call == "one_hot" and not K:  # K from the labels: the sorted distinct classes
         K = int(np.unique(inputs["y"]).size)
+    M = int(inputs["y_heldout"].shape[0]) if "y_heldout" in inputs else 0
     return ProbeContext(
         call=probe.call,
         binding=binding,
@@ -472,14 +533,14 @@ def _context(
         optimizer_hyper=MappingProxyType(opt_hyper),
         bias_momentum=bool(conv["bias_momentum"]),
         schedule=conv["schedule"],
-        sizes=Sizes(layers, int(N), E, int(T), K),
+        sizes=Sizes(layers, int(N), E, int(T), K, M),
     )
 
 
 def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[str, Array]:
     inputs, b = ctx.inputs, ctx.binding
     out: dict[str, Array] = {}
-    if P is not None:
+    if P is not None and ctx.call != "converge":  # converge: the student's own start
         out |= style.params_to(P.as_dict(), b)
     if "X" in inputs:
         out["X"] = style.X_to(inputs["X"])
@@ -487,6 +548,9 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
         out["Y"] = style.Y_to(inputs["Y"])
     if "y" in inputs:
         out["y"] = np.array(inputs["y"], dtype=np.int64)
+    if ctx.call == "converge":
+        out.pop("Y", None)
+        out["X_heldout"] = style.X_to(inputs["X_heldout"])
     if ctx.call == "optimizer" and P is not None:
         steps = [
             style.params_to({n: inputs[f"d{n}"][t] for n in P.names()}, b)
@@ -532,6 +596,8 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return shapes | {style.train_cost: (E,), style.train_accuracy: (E + 1,)}
     if call == "predict":
         return {"labels": (N,)}
+    if call == "converge":
+        return {style.train_cost: (E,), "labels": (sizes.M,)}
     if call == "one_hot":
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
     if call == "gradcheck_self":

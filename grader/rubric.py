@@ -109,6 +109,7 @@ PROBES: dict[str, Probe] = {
         Probe("timing", ("student_seconds", "baseline_seconds"), ()),
         Probe("gradcheck_self", None, ("gradient",)),
         Probe("initialize", (r"W\d+", r"b\d+"), ()),
+        Probe("converge", ("cost", "labels"), ()),
     )
 }
 
@@ -181,6 +182,11 @@ _LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     "h": _number(0, strict=True),  # gradcheck_self: the finite-difference step
     "gain": _number(0, strict=True),  # initialize: Glorot's gain (the course: 4, sigmoid)
     "steps": _whole(1),  # optimizer: T, the number of steps the plan feeds gradients for
+    # converge: held-out instances, the reference's runs, the envelope's margins
+    "N_heldout": _whole(1),
+    "seeds": _whole(1),
+    "accuracy_margin": _number(0, strict=False, high=1),
+    "cost_margin": _number(0, strict=False),
 }
 """The parameters whose check needs no reference registry."""
 
@@ -233,7 +239,12 @@ def _trusted_value(name: str, value: object) -> Any:
 
 _PROBLEM_KEYS = ("sizes", "N", "seed", "init", "timeout")
 # per probe, what the plan or the grader needs beyond grader.probes' hyper-parameters
-_EXTRA = {"optimizer": ("steps",), "timing": ("max_ratio",), "gradcheck_self": ("C", "h")}
+_EXTRA = {
+    "optimizer": ("steps",),
+    "timing": ("max_ratio",),
+    "gradcheck_self": ("C", "h"),
+    "converge": ("N_heldout", "accuracy_margin", "cost_margin"),
+}
 
 
 def allowed_params(probe: str) -> tuple[str, ...]:

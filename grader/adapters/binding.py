@@ -47,6 +47,7 @@ CALLS = (
     "timing",
     "gradcheck_self",
     "initialize",
+    "converge",
 )
 BIASES = ("separate", "folded")
 LAYOUTS = ("columns", "rows", "rows_out_in")

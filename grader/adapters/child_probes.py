@@ -268,6 +268,7 @@ class _Adapter:
     one_hot = _unsupported("one_hot")
     timing = _unsupported("timing")
     initialize = _unsupported("initialize")
+    converge = _unsupported("converge")
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
         """The student's parameter name -> its gradient's output name."""
@@ -430,6 +431,12 @@ class Template(_Adapter):
         return {
             "eta": np.array([_scalar(fn(eta0, d, k), name) for k in range(int(params["epochs"]))])
         }
+
+    def converge(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        raise ProbeUnsupported(
+            "the template's train takes its initial weights and batch order as arguments, "
+            "so its convergence is checked by the replay"
+        )
 
     def train(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         name = self.b["methods"]["train"]
@@ -669,6 +676,21 @@ class CourseSeparate(_ClassAdapter):
             score = np.concatenate([[np.mean(labels == y)], score])
         out["score_"] = score
         return out
+
+    def converge(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """``fit(X, y)`` as the student wrote it: their initial weights, their batch order.
+
+        numpy's global generator is seeded first (and ``random_state`` passed where the
+        binding maps it), so the same code gives the same run every time it is graded.
+        Returns the cost of each epoch and the labels predicted for held-out X.
+        """
+        np.random.seed(int(params.get("random_state") or 0))
+        net = self.net(params, sizes=False)
+        self.call(net, "train", inputs["X"].copy(), inputs["y"].copy())
+        E, M = int(params["epochs"]), int(params["minibatches"])
+        cost = self._epoch_costs(self._attribute(net, "cost"), E, M)
+        labels = self.call(net, "predict", inputs["X_heldout"].copy())
+        return {"cost_": cost, "labels": _array(labels, "predict", np.int64)}
 
     def _attribute(self, net: Any, role: str) -> Any:
         attr = self.b["attributes"].get(role, "")
@@ -948,6 +970,13 @@ def gradcheck_self(
     return _run("gradcheck_self", ns, inputs, params)
 
 
+def converge(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """Per-epoch cost and held-out labels of the student's own training run (their start)."""
+    return _run("converge", ns, inputs, params)
+
+
 PROBES: dict[
     str, Callable[[Mapping[str, Any], Mapping[str, Array], Mapping[str, Any]], Outputs]
 ] = {
@@ -964,5 +993,6 @@ PROBES: dict[
         timing,
         gradcheck_self,
         initialize,
+        converge,
     )
 }

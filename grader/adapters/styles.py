@@ -248,6 +248,8 @@ def display_names(call: str, binding: AdapterBinding, L: int = 2) -> dict[str, s
         names = {p: style.shown(p, binding) for p in canonical_names(L)}
         if call == "train":
             names |= {"cost": style.train_cost, "accuracy": style.train_accuracy}
+    elif call == "converge":
+        names["cost"] = style.train_cost
     return {k: v for k, v in names.items() if k != v}
 
 
@@ -292,4 +294,6 @@ def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -
         return {"Y": style.Y_from(get(style.one_hot_out))}
     if call == "predict":
         return {"labels": get("labels").astype(np.int64)}
+    if call == "converge":
+        return {"cost": get(style.train_cost), "labels": get("labels").astype(np.int64)}
     return {n: get(n) for n in _PLAIN_OUTPUTS[call]}
