@@ -33,7 +33,7 @@ from grader.pipeline import (
     close_workers,
     grade_with,
 )
-from grader.plan import Plan, make_plan
+from grader.plan import Plan, make_plan, question_key
 from grader.probes import replay
 from grader.results import GradeResult
 from grader.rubric import Rubric
@@ -104,14 +104,16 @@ def _to_diagnose(
     return False
 
 
-# A plan depends only on the rubric's content and the binding (its problems come from the
-# rubric's seeds), and making one costs 9-12 ms: a process grading a class makes it once.
-_PLANS: dict[tuple[str, str], tuple[JobPlan, Plan]] = {}
+# A plan depends only on the rubric's checks and the binding (its problems come from the
+# checks' seeds), and making one costs 9-12 ms: a process grading a class makes it once.
+# Keyed by the checks themselves, not the rubric's content hash: the public rubric of a
+# self-check (Rubric.public) keeps the hash of the file it came from.
+_PLANS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[JobPlan, Plan]] = {}
 _MAX_PLANS = 16
 
 
 def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> tuple[JobPlan, Plan]:
-    key = (rubric.content_hash, repr(binding))
+    key = (repr(binding), tuple((spec.id, question_key(spec)) for spec in rubric.checks))
     found = _PLANS.get(key)
     if found is None:
         plan = make_plan(rubric, binding)

@@ -143,6 +143,7 @@ def _envelope_inputs(
     return {
         "X": X[:N].T.copy(),
         "y": y[:N],
+        "Y": one_hot(y[:N], sizes[-1]),
         "X_heldout": X[N:].T.copy(),
         "y_heldout": y[N:],
         **{f"start_{k}": np.stack([P[k] for P in starts]) for k in starts[0]},
@@ -188,7 +189,7 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
 # The plan
 
 
-def _key(spec: CheckSpec) -> str:
+def question_key(spec: CheckSpec) -> str:
     """Checks with equal keys ask the same question (compare and feedback do not matter)."""
     text = json.dumps({"probe": spec.probe, "params": _plain(spec.params)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -256,7 +257,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
     probe_of: dict[str, str] = {}
     problems: dict[str, str] = {}
     for spec in rubric.checks:
-        key = _key(spec)
+        key = question_key(spec)
         if key in by_key:
             i = by_key[key]
             probes[i] = PlannedProbe(

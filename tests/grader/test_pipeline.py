@@ -110,7 +110,8 @@ def test_a_check_the_grader_cannot_build_is_listed_with_its_reason(
 def test_a_process_makes_each_plan_once(
     rubric: Rubric, binding: AdapterBinding, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Grades of one rubric reuse its plan (read-only); another rubric's content gets its own."""
+    """Grades of one rubric reuse its plan (read-only); other checks (the public ones of a
+    self-check, another seed) get their own."""
     made: list[str] = []
 
     def counting(r: Rubric, b: AdapterBinding):  # type: ignore[no-untyped-def]
@@ -123,10 +124,12 @@ def test_a_process_makes_each_plan_once(
     again = grade_module.ReferenceOracle(rubric).plan(binding)
     assert again is first and len(made) == 1
     assert not any(a.flags.writeable for a in first.inputs.values())
-    text = TEMPLATE_RUBRIC.read_bytes() + b"\n# another rubric\n"
+    public = grade_module.ReferenceOracle(rubric.public()).plan(binding)  # same content hash
+    assert len(made) == 2 and set(public.probe_of) < set(first.probe_of)
+    text = TEMPLATE_RUBRIC.read_bytes().replace(b"seed = 1\n", b"seed = 101\n", 1)
     other = parse_rubric(text, TEMPLATE_RUBRIC)
     grade_module.ReferenceOracle(other).plan(binding)
-    assert len(made) == 2
+    assert len(made) == 3
 
 
 def test_candidates_of_an_optimizer_probe_include_the_misconceptions_standing_in(
