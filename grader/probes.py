@@ -41,7 +41,7 @@ from grader.adapters.styles import Style, style_of, to_canonical
 from reference import network
 from reference.encoding import one_hot
 from reference.network import Model
-from reference.objectives import Objective, printed_cost
+from reference.objectives import Objective, data_scale, penalty_term, printed_cost
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
@@ -96,6 +96,7 @@ HYPER_DEFAULTS: dict[str, Any] = {
     "gain": 4.0,  # initialize: Glorot's bound gain·sqrt(6/(n_in+n_out)); the course uses 4 (sigmoid)
     "n_classes": None,
     "seeds": 5,  # converge: reference runs from as many other starts and batch orders
+    "batch_size": None,  # converge: instances per batch (the textbook's); None: ``minibatches``
 }
 
 
@@ -313,14 +314,18 @@ def envelope(ctx: ProbeContext) -> tuple[dict[str, Array], list[Trace]]:
     X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     Xh, yh = ctx.inputs["X_heldout"], ctx.inputs["y_heldout"]
     names = [k[6:] for k in ctx.inputs if k.startswith("start_") and _is_param(k[6:])]
-    parts = np.array_split(np.arange(X.shape[1]), int(ctx.hyper["minibatches"]))
+    N, B = X.shape[1], ctx.hyper.get("batch_size")
+    if B:  # the textbook's: batches of B in order, the remainder left out
+        parts = [np.arange(i, i + int(B)) for i in range(0, N - int(B) + 1, int(B))]
+    else:
+        parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
     costs, accuracy, traces = [], [], []
     for s, perms in enumerate(ctx.inputs["start_perms"]):
         start = Params.from_dict({n: ctx.inputs[f"start_{n}"][s] for n in names})
-        orders = batch_orders(perms, X.shape[1], E, bool(ctx.hyper["shuffle"]))
+        orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]))
         batches = [[o[p] for p in parts] for o in orders]
         P, trace = train(start, X.T, y, ctx.train_config(), batches)
-        costs.append(trace.printed_cost if ctx.cost_kind == "printed" else trace.objective)
+        costs.append(_cost_per_epoch(ctx, trace, start))
         accuracy.append(float(np.mean(network.predict(P, Xh, ctx.model) == yh)))
         traces.append(trace)
     cost = np.array(costs, dtype=float)
@@ -331,6 +336,40 @@ def envelope(ctx: ProbeContext) -> tuple[dict[str, Array], list[Trace]]:
         "accuracy_high": np.array(max(accuracy)),
         "y_heldout": np.array(yh, dtype=np.int64),
     }, traces
+
+
+def _cost_per_epoch(ctx: ProbeContext, trace: Trace, like: Params) -> Array:
+    """The run's cost per epoch in the units the student's class records.
+
+    The course records its printed cost; others the value of ``cost_objective`` on the
+    full training set at the end of each epoch. Where that differs from the declared
+    objective only in the reduction's and the L2 penalty's factors (the textbook's
+    _compute_cost adds C·||W||², the objective C/2·||W||²), it is rescaled from the
+    trace's data term and penalty; any other difference cannot be derived (ValueError).
+    """
+    if ctx.cost_kind == "printed":
+        return trace.printed_cost
+    obj, cost = ctx.objective, ctx.cost_objective
+    if cost == obj:
+        return trace.objective
+    if (
+        cost.loss != obj.loss
+        or cost.penalize_bias != obj.penalize_bias
+        or "l1"
+        in (
+            cost.penalty,
+            obj.penalty,
+        )
+    ):
+        raise ValueError(f"the envelope cannot express the cost {cost} from the objective {obj}")
+    Y, N = ctx.inputs["Y"], ctx.inputs["X"].shape[1]
+    ones = Params([np.ones_like(W) for W in like.W], [np.ones_like(b) for b in like.b])
+    penalty = trace.objective - trace.data_term
+    per_unit = penalty_term(obj, ones, N)
+    if per_unit == 0 and penalty_term(cost, ones, N) != 0:
+        raise ValueError("the envelope cannot express a penalised cost of an unpenalised objective")
+    ratio = penalty_term(cost, ones, N) / per_unit if per_unit else 0.0
+    return trace.data_term * (data_scale(cost, Y) / data_scale(obj, Y)) + penalty * ratio
 
 
 def _converge(ctx: ProbeContext) -> dict[str, Array]:
@@ -420,7 +459,7 @@ PROBES: dict[str, Probe] = {
         Probe(
             "converge",
             ("params", "X", "y", "X_heldout", "y_heldout", "start_perms"),
-            (*_TRAIN_HYPER, "seeds"),
+            (*_TRAIN_HYPER, "seeds", "batch_size"),
             _converge,
         ),
     )

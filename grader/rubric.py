@@ -185,6 +185,7 @@ _LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     # converge: held-out instances, the reference's runs, the envelope's margins
     "N_heldout": _whole(1),
     "seeds": _whole(1),
+    "batch_size": _whole(1),
     "accuracy_margin": _number(0, strict=False, high=1),
     "cost_margin": _number(0, strict=False),
 }

@@ -123,12 +123,22 @@ def sklearn(sizes: Sequence[int], rng: np.random.RandomState, activation: str = 
     return Params(W, b)
 
 
+def textbook_normal(sizes: Sequence[int], rng: np.random.RandomState) -> Params:
+    """The textbook's ``NeuralNetMLP``: w (n_in, n_out) ~ N(0, 0.1), drawn in that shape; b = 0."""
+    W, b = [], []
+    for n_in, n_out in _layers(sizes):
+        W.append(rng.normal(loc=0.0, scale=0.1, size=(n_in, n_out)).T.copy())
+        b.append(np.zeros((n_out, 1)))
+    return Params(W, b)
+
+
 INITIALIZERS: dict[str, Initializer] = {
     "course_uniform": course_uniform,
     "course_uniform_folded": course_uniform_folded,
     "course_glorot": course_glorot,
     "course_glorot_folded": course_glorot_folded,
     "sklearn": sklearn,
+    "textbook_normal": textbook_normal,
 }
 
 

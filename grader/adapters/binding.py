@@ -64,6 +64,7 @@ HYPER = (
     "decrease_const",
     "decrease_iter",
     "minibatches",
+    "batch_size",
     "shuffle",
     "random_state",
 )
@@ -164,14 +165,22 @@ STYLE_DEFAULTS: dict[str, dict[str, Any]] = {
             "cost": "_compute_cost",
             "predict": "predict",
             "one_hot": "_onehot",
+            "train": "fit",  # fit(X_train, y_train, X_valid, y_valid): the converge probe only
         },
-        "attributes": {"w_h": "w_h", "b_h": "b_h", "w_out": "w_out", "b_out": "b_out"},
+        "attributes": {
+            "w_h": "w_h",
+            "b_h": "b_h",
+            "w_out": "w_out",
+            "b_out": "b_out",
+            "history": "eval_",  # fit's record: history["cost"] holds one cost per epoch
+        },
         "constructor": {
             "n_hidden": "n_hidden",
             "C": "l2",
             "epochs": "epochs",
             "eta": "eta",
             "shuffle": "shuffle",
+            "batch_size": "minibatch_size",
             "random_state": "seed",
         },
         "parameters": ("w_h", "b_h", "w_out", "b_out"),

@@ -767,6 +767,23 @@ class TextbookRows(_ClassAdapter):
             )
         return [vals[a] for a in self.b[key]]
 
+    def converge(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """``fit(X_train, y_train, X_valid, y_valid)`` from the class's own start (its ``seed``
+        from ``random_state``); the cost of each epoch from fit's record (``eval_["cost"]``)
+        and the labels predicted for held-out X. The validation set fit asks for is the
+        training set: the held-out labels never reach the student's code."""
+        np.random.seed(int(params.get("random_state") or 0))
+        net = self.net(params, sizes=False)
+        X, y, Xh = inputs["X"], inputs["y"], inputs["X_heldout"]
+        self.call(net, "train", X.copy(), y.copy(), X.copy(), y.copy())
+        attr = self.b["attributes"].get("history", "")
+        record = getattr(net, attr, None) if attr else None
+        if not isinstance(record, Mapping) or "cost" not in record:
+            raise TypeError(f"fit did not record {attr or 'its history'}['cost']")
+        cost = _array(record["cost"], f"{attr}['cost']")
+        labels = self.call(net, "predict", Xh.copy())
+        return {"cost": cost, "labels": _array(labels, "predict", np.int64)}
+
     def forward(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         net = self.ready(inputs, params)
         return {

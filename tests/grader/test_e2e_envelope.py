@@ -1,7 +1,7 @@
-"""Convergence by envelope (probe "converge"), end to end on our own course-style samples.
+"""Convergence by envelope (probe "converge"), end to end on our own course and textbook samples.
 
 The student's fit runs from its own start and batch order (seeded, so a grade repeats);
-the reference trains from other starts (tests/grader/fixtures/course_envelope.toml).
+the reference trains from other starts (tests/grader/fixtures/*_envelope.toml).
 """
 
 from __future__ import annotations
@@ -9,16 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from grader.adapters.binding import AdapterBinding
 from grader.grade import GradeSettings, close_workers, grade_submission
+from grader.plan import make_plan
+from grader.probes import batch_orders, envelope
 from grader.results import CheckResult
 from grader.rubric import Rubric, RubricError, load_rubric, parse_rubric
+from reference import network
+from reference.objectives import data_term, penalty_term
+from reference.params import Params
+from reference.training import train
 
 ROOT = Path(__file__).resolve().parents[2]
 RUBRIC = ROOT / "tests" / "grader" / "fixtures" / "course_envelope.toml"
 COURSE_OK = ROOT / "submissions" / "correct" / "course_separate_ok.ipynb"
 SIGN_FLIP = ROOT / "submissions" / "buggy" / "course_separate_sign_flip_output_delta.ipynb"
+TEXTBOOK_RUBRIC = ROOT / "tests" / "grader" / "fixtures" / "textbook_envelope.toml"
+TEXTBOOK_OK = ROOT / "submissions" / "correct" / "textbook_rows_ok.py"
 SETTINGS = GradeSettings(warm=True)
 
 
@@ -85,3 +95,41 @@ def test_envelope_parameters_are_validated(key: str, value: str, message: str) -
     bad = text[:start] + f"{key} = {value}" + text[end:]
     with pytest.raises(RubricError, match=message):
         parse_rubric(bad.encode(), "bad_envelope.toml")
+
+
+def test_the_textbooks_class_is_judged_by_its_own_training_run(tmp_path: Path) -> None:
+    """NeuralNetMLP cannot be given a start: its fit passes the envelope, a flipped delta fails."""
+    rubric = load_rubric(TEXTBOOK_RUBRIC)
+    check, _ = _envelope(TEXTBOOK_OK, rubric)
+    assert check.status == "passed", check.evidence
+    source = TEXTBOOK_OK.read_text(encoding="utf-8")
+    assert "delta_out = a_out - y_enc" in source
+    flipped = tmp_path / "textbook_flipped.py"
+    flipped.write_text(source.replace("delta_out = a_out - y_enc", "delta_out = y_enc - a_out"))
+    check, _ = _envelope(flipped, rubric)
+    assert check.status == "failed"
+    assert "your cost did not come down as far as the reference's" in check.evidence
+
+
+def test_the_envelope_is_in_the_units_the_textbooks_fit_records() -> None:
+    """With one run, the band is that run's _compute_cost: data term + l2·||W||² (not l2/2)."""
+    text = TEXTBOOK_RUBRIC.read_text(encoding="utf-8").replace("seeds = 8", "seeds = 1")
+    rubric = parse_rubric(text.encode(), "one_run.toml")
+    plan = make_plan(rubric, AdapterBinding.from_table(rubric.adapter))
+    (probe,) = plan.probes
+    ctx = probe.context
+    expected, _ = envelope(ctx)
+    start = Params.from_dict(
+        {k[6:]: v[0] for k, v in ctx.inputs.items() if k[6:7] in "Wb" and k.startswith("start_")}
+    )
+    N, B = ctx.inputs["X"].shape[1], int(ctx.hyper["batch_size"])
+    assert ctx.cost_objective.penalty == "l2" and ctx.objective.penalty == "l2_half"
+    orders = batch_orders(ctx.inputs["start_perms"][0], N, int(ctx.hyper["epochs"]), True)
+    batches = [[o[i : i + B] for i in range(0, N - B + 1, B)] for o in orders]
+    final, _ = train(start, ctx.inputs["X"].T, ctx.inputs["y"], ctx.train_config(), batches)
+    A = network.forward(final, ctx.inputs["X"], ctx.model).A[-1]
+    cost = data_term(ctx.cost_objective, A, ctx.inputs["Y"]) + penalty_term(
+        ctx.cost_objective, final, N
+    )
+    np.testing.assert_allclose(expected["cost_low"][-1], cost, rtol=1e-10)
+    np.testing.assert_allclose(expected["cost_high"][-1], cost, rtol=1e-10)
