@@ -287,13 +287,23 @@ def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Arr
     return np.array(out, dtype=np.int64).reshape(epochs, N)
 
 
+def _reference_run(ctx: ProbeContext, start: Params, perms: Array | None) -> tuple[Params, Trace]:
+    """The reference's training as the check declares it, from ``start``, in the batch
+    order the per-epoch draws ``perms`` give: ``minibatches`` parts of each epoch's
+    order, or (``batch_size``, the textbook's) batches of that size, the remainder left out."""
+    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
+    N, B = X.shape[1], ctx.hyper.get("batch_size")
+    if B:
+        parts = [np.arange(i, i + int(B)) for i in range(0, N - int(B) + 1, int(B))]
+    else:
+        parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
+    orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]))
+    return train(start, X.T, y, ctx.train_config(), [[o[p] for p in parts] for o in orders])
+
+
 def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     """The train probe's expected outputs, and the reference's whole trace of the same run."""
-    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
-    orders = batch_orders(ctx.inputs.get("perms"), X.shape[1], E, bool(ctx.hyper["shuffle"]))
-    parts = np.array_split(np.arange(X.shape[1]), int(ctx.hyper["minibatches"]))
-    batches = [[o[p] for p in parts] for o in orders]
-    P, trace = train(ctx.params(), X.T, y, ctx.train_config(), batches)
+    P, trace = _reference_run(ctx, ctx.params(), ctx.inputs.get("perms"))
     cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
     out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
     return out, trace
@@ -303,31 +313,22 @@ def _train(ctx: ProbeContext) -> dict[str, Array]:
     return replay(ctx)[0]
 
 
-def envelope(ctx: ProbeContext) -> tuple[dict[str, Array], list[Trace]]:
+def envelope(ctx: ProbeContext) -> dict[str, Array]:
     """The converge probe's expected outputs: the band the reference's own runs span.
 
     S runs of the training the check declares, each from another start (``start_W1``..,
     drawn with the rubric's init scheme) and another batch order (``start_perms``):
     the lowest and highest cost of each epoch, the lowest and highest accuracy on the
-    held-out data, and ``y_heldout`` for the judge. Also the S traces.
+    held-out data, and ``y_heldout`` for the judge.
     """
-    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     Xh, yh = ctx.inputs["X_heldout"], ctx.inputs["y_heldout"]
     names = [k[6:] for k in ctx.inputs if k.startswith("start_") and _is_param(k[6:])]
-    N, B = X.shape[1], ctx.hyper.get("batch_size")
-    if B:  # the textbook's: batches of B in order, the remainder left out
-        parts = [np.arange(i, i + int(B)) for i in range(0, N - int(B) + 1, int(B))]
-    else:
-        parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
-    costs, accuracy, traces = [], [], []
+    costs, accuracy = [], []
     for s, perms in enumerate(ctx.inputs["start_perms"]):
         start = Params.from_dict({n: ctx.inputs[f"start_{n}"][s] for n in names})
-        orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]))
-        batches = [[o[p] for p in parts] for o in orders]
-        P, trace = train(start, X.T, y, ctx.train_config(), batches)
+        P, trace = _reference_run(ctx, start, perms)
         costs.append(_cost_per_epoch(ctx, trace, start))
         accuracy.append(float(np.mean(network.predict(P, Xh, ctx.model) == yh)))
-        traces.append(trace)
     cost = np.array(costs, dtype=float)
     return {
         "cost_low": cost.min(axis=0),
@@ -335,7 +336,7 @@ def envelope(ctx: ProbeContext) -> tuple[dict[str, Array], list[Trace]]:
         "accuracy_low": np.array(min(accuracy)),
         "accuracy_high": np.array(max(accuracy)),
         "y_heldout": np.array(yh, dtype=np.int64),
-    }, traces
+    }
 
 
 def _cost_per_epoch(ctx: ProbeContext, trace: Trace, like: Params) -> Array:
@@ -370,10 +371,6 @@ def _cost_per_epoch(ctx: ProbeContext, trace: Trace, like: Params) -> Array:
         raise ValueError("the envelope cannot express a penalised cost of an unpenalised objective")
     ratio = penalty_term(cost, ones, N) / per_unit if per_unit else 0.0
     return trace.data_term * (data_scale(cost, Y) / data_scale(obj, Y)) + penalty * ratio
-
-
-def _converge(ctx: ProbeContext) -> dict[str, Array]:
-    return envelope(ctx)[0]
 
 
 def _predict(ctx: ProbeContext) -> dict[str, Array]:
@@ -460,7 +457,7 @@ PROBES: dict[str, Probe] = {
             "converge",
             ("params", "X", "y", "X_heldout", "y_heldout", "start_perms"),
             (*_TRAIN_HYPER, "seeds", "batch_size"),
-            _converge,
+            envelope,
         ),
     )
 }
