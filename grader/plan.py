@@ -125,6 +125,12 @@ def _data(call: str, sizes: tuple[int, ...], N: int, seed: int) -> tuple[Array, 
     return probe_inputs(D, N, K, seed)
 
 
+def _permutations(seed: int, N: int, E: int) -> Array:
+    """(E, N): the course's per-epoch ``np.random.permutation`` draws, from ``RandomState(seed)``."""
+    rs = np.random.RandomState(seed)
+    return np.array([rs.permutation(N) for _ in range(E)], dtype=np.int64).reshape(E, N)
+
+
 def _envelope_inputs(
     p: Mapping[str, Any], sizes: tuple[int, ...], N: int, seed: int
 ) -> dict[str, Array]:
@@ -138,8 +144,7 @@ def _envelope_inputs(
     X, y = _data("converge", sizes, N + M, seed)
     seeds = [1000 * (seed + 1) + s for s in range(S)]
     starts = [_params(p, sizes, s).as_dict() for s in seeds]
-    draws = [np.random.RandomState(s) for s in seeds]
-    orders = [[rs.permutation(N) for _ in range(E)] for rs in draws]
+    orders = [_permutations(s, N, E) for s in seeds]
     return {
         "X": X[:N].T.copy(),
         "y": y[:N],
@@ -179,9 +184,7 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     if call == "one_hot":
         return {"y": y}
     if call == "train":
-        E = int(p.get("epochs", 5))
-        rs = np.random.RandomState(seed + 1)
-        out["perms"] = np.array([rs.permutation(len(y)) for _ in range(E)], dtype=np.int64)
+        out["perms"] = _permutations(seed + 1, len(y), int(p.get("epochs", 5)))
     return P.as_dict() | out
 
 
