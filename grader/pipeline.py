@@ -267,13 +267,8 @@ def _view(
         arrays = to_canonical(call, binding, outcome.arrays)
     except (ValueError, KeyError, IndexError) as e:  # the student's arrays do not fit the layout
         return ProbeView.from_outcome("invalid", {}, f"your outputs could not be read: {e}")
-    names = display_names(call, binding, _layers(arrays))
+    names = display_names(call, binding)
     return ProbeView.from_outcome("ok", arrays, timeout=timeout, display_names=names)
-
-
-def _layers(arrays: Mapping[str, object]) -> int:
-    """The depth the canonical arrays show (W1..WL or dW1..dWL); 2 when they show none."""
-    return sum(1 for k in arrays if k.startswith(("W", "dW")) and k.lstrip("dW").isdigit()) or 2
 
 
 def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:

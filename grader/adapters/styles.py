@@ -226,7 +226,7 @@ _PLAIN_OUTPUTS = {
 }
 
 
-def display_names(call: str, binding: AdapterBinding, L: int = 2) -> dict[str, str]:
+def display_names(call: str, binding: AdapterBinding) -> dict[str, str]:
     """Canonical output name -> the student's own, where they differ ("dW1" -> "gradW1").
 
     Messages name what the student wrote: a part of a folded array or a transposed one
@@ -236,6 +236,7 @@ def display_names(call: str, binding: AdapterBinding, L: int = 2) -> dict[str, s
     style = style_of(binding)
     if call not in CALLS or style.name == "template" or binding.style == "custom":
         return {}
+    L = style.depth or 2  # the styles with names of their own are two-layer classes
     ending = "" if style.columns_out else ".T"
     names: dict[str, str] = {}
     if call == "forward":
