@@ -60,7 +60,7 @@ from grader.kit_check import (
     sha256_file,
 )
 from grader.plan import make_plan
-from grader.rubric import Rubric, load_rubric, parse_rubric
+from grader.rubric import Rubric, load_rubric, parse_rubric, plain
 
 Array = np.ndarray
 
@@ -128,15 +128,6 @@ def _table(header: str, table: Mapping[str, Any], lines: list[str]) -> None:
         _table(f"{path}.{_key(str(k))}", v, lines)
 
 
-def _plain(value: Any) -> Any:
-    """Validated values (tuples, mapping proxies) as plain TOML-writable ones."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def public_rubric_toml(raw: Mapping[str, Any], rubric: Rubric) -> str:
     """The public part of a validated rubric as TOML text.
 
@@ -165,7 +156,7 @@ def public_rubric_toml(raw: Mapping[str, Any], rubric: Rubric) -> str:
         if "requires" in check:
             check["requires"] = list(spec.requires)
         if "params" in check:
-            check["params"] = _plain(spec.params)
+            check["params"] = plain(spec.params)
         _table("[checks]", check, lines)
     return "\n".join(lines) + "\n"
 

@@ -31,7 +31,7 @@ import numpy as np
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
 from grader.probes import ProbeContext, output_specs, prepare
-from grader.rubric import CheckSpec, Rubric
+from grader.rubric import CheckSpec, Rubric, plain
 from grader.sandbox import OutputSpec, ProbeCall
 from reference.datasets import blobs, load_digits, probe_inputs
 from reference.encoding import one_hot
@@ -194,16 +194,8 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
 
 def question_key(spec: CheckSpec) -> str:
     """Checks with equal keys ask the same question (compare and feedback do not matter)."""
-    text = json.dumps({"probe": spec.probe, "params": _plain(spec.params)}, sort_keys=True)
+    text = json.dumps({"probe": spec.probe, "params": plain(spec.params)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _timeout(spec: CheckSpec) -> float:

@@ -248,6 +248,15 @@ _EXTRA = {
 }
 
 
+def plain(value: Any) -> Any:
+    """Validated values (tuples, mapping proxies) as plain JSON- and TOML-writable ones."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 def allowed_params(probe: str) -> tuple[str, ...]:
     """The parameter names a check of ``probe`` may set."""
     from grader.probes import CONVENTION_KEYS
