@@ -206,7 +206,10 @@ def grade_with(
         status="graded",
         checks=checks,
         score=score(rubric, checks),
-        provenance=_provenance(rubric, oracle, settings, job_result),
+        provenance={
+            **_provenance(rubric, oracle, settings, job_result),
+            "check_seconds": _check_seconds(plan, job_result),
+        },
         notes=_notes(code, job_result, plan),
         stdout=job_result.stdout_excerpt if job_result else "",
         stderr=job_result.stderr_excerpt if job_result else "",
@@ -522,6 +525,27 @@ def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[st
     notes.extend(code.warnings)
     notes.extend(plan.problems.values())
     return tuple(notes)
+
+
+def _check_seconds(plan: JobPlan, job: JobResult | None) -> dict[str, float]:
+    """Check id -> its share of its probe's time in the child (JUnit's per-test time).
+
+    A probe serving k checks gives each a k-th of its time, so the shares add up
+    to the time the probes took.
+    """
+    if job is None:
+        return {}
+    users: dict[str, int] = {}
+    for probe_id in plan.probe_of.values():
+        users[probe_id] = users.get(probe_id, 0) + 1
+    seconds: dict[str, float] = {}
+    for check_id, probe_id in plan.probe_of.items():
+        try:
+            spent = job.outcome(probe_id).seconds
+        except KeyError:  # the probe never ran (the submission failed to load)
+            continue
+        seconds[check_id] = round(spent / users[probe_id], 4)
+    return seconds
 
 
 def _provenance(
