@@ -55,7 +55,7 @@ from grader.sandbox import (
     run_job,
 )
 from grader.scoring import score
-from grader.submission import Submission, SubmissionError, load_submission
+from grader.submission import CodeChoice, Submission, SubmissionError, load_submission
 
 Array = np.ndarray
 MAX_SKIP_NOTES = 12  # the report lists this many skipped statements, then counts the rest
@@ -189,12 +189,12 @@ def grade_with(
 ) -> GradeResult:
     """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
     settings = settings or GradeSettings()
+    binding = AdapterBinding.from_table(rubric.adapter)
     try:
-        sub = load_submission(path, settings.identity_pattern)
+        sub = load_submission(path, settings.identity_pattern, choice=code_choice(rubric, binding))
     except SubmissionError as error:
         return ungradable(Path(path), str(error), rubric, oracle)
     code = prepare(sub, rubric.assignment.execution)
-    binding = AdapterBinding.from_table(rubric.adapter)
     plan = oracle.plan(binding)
     job_result = _run(sub, code, plan, binding, oracle, settings) if plan.probes else None
     # from here on no student process is alive: expected values may exist
@@ -210,11 +210,20 @@ def grade_with(
             **_provenance(rubric, oracle, settings, job_result),
             "check_seconds": _check_seconds(plan, job_result),
         },
-        notes=_notes(code, job_result, plan),
+        notes=(sub.choice_note, *_notes(code, job_result, plan))
+        if sub.choice_note
+        else _notes(code, job_result, plan),
         stdout=job_result.stdout_excerpt if job_result else "",
         stderr=job_result.stderr_excerpt if job_result else "",
         figures=_figures(rubric, views, checks, exp) if settings.figures else (),
     )
+
+
+def code_choice(rubric: Rubric, binding: AdapterBinding) -> CodeChoice:
+    """How to pick the notebook of a folder holding several: the rubric's pattern, then
+    the file defining the bound class (or, for function styles, the bound functions)."""
+    names = (binding.class_name,) if binding.class_name else tuple(binding.methods.values())
+    return CodeChoice(rubric.assignment.submission_file, names)
 
 
 def ungradable(path: Path, reason: str, rubric: Rubric, oracle: Oracle) -> GradeResult:
