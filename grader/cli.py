@@ -79,13 +79,17 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(warm: bool = False) -> Any:
-    """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process."""
+def _settings(warm: bool = False, memory_mb: int | None = None) -> Any:
+    """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
+    ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default)."""
     try:
         from grader.pipeline import GradeSettings
+        from grader.sandbox import Limits
     except ImportError:
         return None
-    return GradeSettings(warm=warm)
+    if memory_mb is None:
+        return GradeSettings(warm=warm)
+    return GradeSettings(warm=warm, limits=Limits(memory_bytes=memory_mb << 20))
 
 
 def _report(name: str) -> Callable[..., str] | None:
@@ -139,9 +143,10 @@ def _job(
     rubric_path: Path,
     public_only: bool = False,
     warm: bool = False,
+    memory_mb: int | None = None,
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
-    settings = None if grade_fn is not None else _settings(warm)
+    settings = None if grade_fn is not None else _settings(warm, memory_mb)
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -309,7 +314,7 @@ def cmd_grade(
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
-    job = _job(grade_fn, args.rubric)
+    job = _job(grade_fn, args.rubric, memory_mb=args.memory)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if args.json is not None:
@@ -449,6 +454,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Gradescope visibility of hidden checks (default: after_published)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passed")
+    p.add_argument(
+        "--memory",
+        type=_positive_int,
+        metavar="MB",
+        help="memory limit of each sandboxed process in MB (address space; default 4096); "
+        "keep it under the machine's, e.g. 512 in Gradescope's default 768 MB",
+    )
     return parser
 
 
