@@ -5,6 +5,7 @@
     grader kit --rubric R --out DIR    build the student kit
     grader grade DIR --rubric R --out OUT     the instructor's batch
     grader grade-one SUBMISSION --rubric R    one submission (Gradescope, CI)
+    grader gradescope --rubric R --out Z.zip  the Gradescope autograder zip
 
 Exit status: 0 success (``check``: every public check passed); 1 some check did
 not pass (``check``, ``grade-one --strict``) or some submission's grading failed
@@ -64,6 +65,10 @@ Re-running the same command after a crash or Ctrl-C grades only what is missing.
       --gradescope /autograder/results/results.json
   grader grade-one lab3.ipynb --rubric rubric.toml --json result.json --junit junit.xml --strict
   grader grade-one lab3.ipynb --rubric rubric.toml --markdown report.md   # e.g. $GITHUB_STEP_SUMMARY""",
+    "gradescope": """examples:
+  grader gradescope --rubric rubrics/mlp_backprop.toml --out autograder.zip
+  grader gradescope --rubric R --out autograder.zip --wheel dist/mlp_grader-0.1.0-py3-none-any.whl
+Upload the zip as the assignment's autograder (base image: Ubuntu 24.04).""",
 }
 
 
@@ -348,6 +353,22 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
     return 0
 
 
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    _rubric(_existing(args.rubric, "a rubric file"))
+    if args.wheel is not None:
+        _existing(args.wheel, "the grader's wheel")
+    try:
+        from grader.autograder import AutograderError, build_autograder
+    except ImportError as error:
+        raise UsageError(f"this installation cannot build autograders ({error})") from None
+    try:
+        built = build_autograder(args.rubric, args.out, wheel=args.wheel)
+    except AutograderError as error:
+        raise UsageError(str(error)) from None
+    print(f"Gradescope autograder: {built}")
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Parser and entry point
 
@@ -461,6 +482,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory limit of each sandboxed process in MB (address space; default 4096); "
         "keep it under the machine's, e.g. 512 in Gradescope's default 768 MB",
     )
+
+    p = sub.add_parser(
+        "gradescope",
+        help="build the Gradescope autograder zip from a rubric",
+        description="Build the autograder zip Gradescope takes: setup.sh, run_autograder, "
+        "the rubric and the grader's wheel (built now from this checkout), nothing else.",
+        epilog=EXAMPLES["gradescope"],
+        formatter_class=fmt,
+    )
+    p.add_argument("--rubric", type=Path, required=True, help="the full rubric (hidden checks too)")
+    p.add_argument("--out", type=Path, required=True, metavar="ZIP")
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="WHL",
+        help="a ready-made wheel of the grader (default: build one)",
+    )
     return parser
 
 
@@ -478,6 +516,8 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
             return cmd_kit(args, grade_fn)
         if args.command == "grade":
             return cmd_grade(args, grade_fn, argv)
+        if args.command == "gradescope":
+            return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
     except (UsageError, RubricError, ExecutorUnavailableError) as error:
         return _fail(str(error))
