@@ -28,7 +28,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.adapters.binding import AdapterBinding
 from grader.rubric import load_rubric
 
 SCRIPTS = ("setup.sh", "run_autograder")
@@ -100,13 +99,13 @@ def build_autograder(rubric_path: Path | str, out: Path | str, wheel: Path | Non
     """
     rubric_path, out = Path(rubric_path), Path(out)
     rubric = load_rubric(rubric_path)
-    binding = AdapterBinding.from_table(rubric.adapter)
     extras: list[Path] = []
-    if binding.custom_file:
-        extras.append(rubric_path.parent / binding.custom_file)
+    custom = rubric.adapter.get("custom_file") if rubric.adapter.get("style") == "custom" else None
+    if isinstance(custom, str) and custom:
+        extras.append(rubric_path.parent / custom)
         if not extras[0].is_file():
             raise AutograderError(
-                f"{rubric_path} names the custom adapter {binding.custom_file}, "
+                f"{rubric_path} names the custom adapter {custom}, "
                 f"which is not beside it ({extras[0]})"
             )
     source = source_tree()

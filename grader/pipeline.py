@@ -35,7 +35,7 @@ import numpy as np
 
 import grader
 from grader.adapters import child_probes
-from grader.adapters.binding import AdapterBinding
+from grader.adapters.binding import AdapterBinding, BindingError
 from grader.adapters.styles import display_names, to_canonical
 from grader.checks import ProbeView, evaluate_all
 from grader.diagnose import Candidate
@@ -189,12 +189,12 @@ def grade_with(
 ) -> GradeResult:
     """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
     settings = settings or GradeSettings()
-    binding = AdapterBinding.from_table(rubric.adapter)
     try:
-        sub = load_submission(path, settings.identity_pattern, choice=code_choice(rubric, binding))
+        sub = load_submission(path, settings.identity_pattern, choice=code_choice(rubric))
     except SubmissionError as error:
         return ungradable(Path(path), str(error), rubric, oracle)
     code = prepare(sub, rubric.assignment.execution)
+    binding = AdapterBinding.from_table(rubric.adapter)
     plan = oracle.plan(binding)
     job_result = _run(sub, code, plan, binding, oracle, settings) if plan.probes else None
     # from here on no student process is alive: expected values may exist
@@ -219,9 +219,14 @@ def grade_with(
     )
 
 
-def code_choice(rubric: Rubric, binding: AdapterBinding) -> CodeChoice:
+def code_choice(rubric: Rubric) -> CodeChoice:
     """How to pick the notebook of a folder holding several: the rubric's pattern, then
-    the file defining the bound class (or, for function styles, the bound functions)."""
+    the file defining the bound class (or, for function styles, the bound functions).
+    A broken [adapter] table gives no names here; grading reports it as before."""
+    try:
+        binding = AdapterBinding.from_table(rubric.adapter)
+    except BindingError:
+        return CodeChoice(rubric.assignment.submission_file)
     names = (binding.class_name,) if binding.class_name else tuple(binding.methods.values())
     return CodeChoice(rubric.assignment.submission_file, names)
 

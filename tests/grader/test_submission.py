@@ -503,3 +503,29 @@ def test_symlink_deep_inside_is_refused(tmp_path):
     write_notebook(folder / "notebooks" / "lab.ipynb", "x = 1")
     (folder / "keys").symlink_to("/etc")
     assert refusal(folder) == "folder jack contains a symbolic link (keys)."
+
+
+def test_grading_names_the_rule_that_picked_the_notebook(tmp_path):
+    """Through the pipeline: the rubric's bound functions pick lab3.ipynb over a scratch
+    notebook; the result is graded in full and its first note names both files and the rule."""
+    from grader.grade import GradeSettings, grade_submission
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[2]
+    rubric = load_rubric(root / "rubrics" / "mlp_backprop.toml")
+    folder = tmp_path / "kim"
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "README.md").write_text("# Lab 3\n")
+    shutil.copy2(
+        root / "submissions" / "correct" / "template_ok.ipynb", folder / "notebooks" / "lab3.ipynb"
+    )
+    write_notebook(folder / "scratch.ipynb", "import numpy as np\nprint(np.ones(2))")
+    result = grade_submission(folder, rubric, GradeSettings(tier="plain"))
+    assert result.status == "graded" and result.score is not None
+    assert result.score.points == rubric.max_points
+    assert result.notes[0].startswith(
+        "folder kim holds 2 notebooks (notebooks/lab3.ipynb, scratch.ipynb)"
+    )
+    assert (
+        "graded notebooks/lab3.ipynb, the one that defines the most of 'forward'" in result.notes[0]
+    )
