@@ -23,6 +23,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +210,7 @@ class Runner:
     wheel: Path
     event: str = "push"
     path: list[str] = field(default_factory=list)
+    log: list[tuple[str, int, str]] = field(default_factory=list)  # (step, status, output)
     summary: Path = field(init=False)
     shim_log: Path = field(init=False)
 
@@ -382,22 +384,28 @@ def _repository(base: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def jobs(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Iterator[dict[str, Runner]]:
-    base = tmp_path_factory.mktemp("actions")
-    repo = _repository(base)
-    runners = {}
-    for name in ("grade", "check"):
-        runner = Runner(base / name / "workspace", base / name / "temp", repo, wheel)
-        runner.log = runner.run_job(name)  # type: ignore[attr-defined]
-        runners[name] = runner
-    yield runners
+def jobs(wheel: Path) -> Iterator[dict[str, Runner]]:
+    """Both jobs run once. Their folders lie where any uid may traverse, as a runner's
+    home and workspace are (pytest's own temporary folders are root's alone)."""
+    base = Path(tempfile.mkdtemp(prefix="grader-actions-"))
+    base.chmod(0o755)
+    try:
+        repo = _repository(base)
+        runners = {}
+        for name in ("grade", "check"):
+            runner = Runner(base / name / "workspace", base / name / "temp", repo, wheel)
+            runner.log = runner.run_job(name)
+            runners[name] = runner
+        yield runners
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["grade", "check"])
 def test_every_step_succeeds(jobs: dict[str, Runner], name: str) -> None:
     """Each job runs to the end with every step's exit status 0 (bubblewrap failing)."""
-    log = jobs[name].log  # type: ignore[attr-defined]
+    log = jobs[name].log
     assert log, f"job {name} did not run"
     for label, status, output in log:
         assert status == 0, f"{name} / {label}:\n{output[-3000:]}"

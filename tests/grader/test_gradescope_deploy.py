@@ -28,6 +28,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,9 +107,22 @@ class Autograder:
 
 
 @pytest.fixture(scope="module")
-def autograder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Autograder]:
-    """The zip built by the library, laid out and set up as Gradescope does."""
-    base = tmp_path_factory.mktemp("gradescope")
+def autograder() -> Iterator[Autograder]:
+    """The zip built by the library, laid out and set up as Gradescope does.
+
+    The stand-in for /autograder lies in a folder anyone may traverse, as /autograder
+    is (pytest's own temporary folders are root's alone), so that a child dropped to
+    another uid meets the permissions it would meet on Gradescope.
+    """
+    base = Path(tempfile.mkdtemp(prefix="grader-gradescope-"))
+    base.chmod(0o755)
+    try:
+        yield _set_up(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _set_up(base: Path) -> Autograder:
     built = build_autograder(RUBRIC, base / "autograder.zip")
     root = base / "autograder"
     with zipfile.ZipFile(built) as archive:
@@ -132,7 +146,7 @@ def autograder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Autograder]
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    yield grader
+    return grader
 
 
 def _graded_here(path: Path) -> GradeResult:
