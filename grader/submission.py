@@ -64,6 +64,9 @@ MAX_FOLDER_FILES = 2_000
 MAX_CODE_CHARS = 4 * 2**20
 # alice/ -> alice/repo-main/ -> .../notebooks/ -> lab3.ipynb, as LMS zips and repositories nest
 MAX_DEPTH = 6
+# Telling candidates apart reads each (up to the file limit): keep that work bounded.
+MAX_CANDIDATES = 12
+MAX_SEARCHED_ENTRIES = 20_000  # entries looked at while searching for the code file
 
 # First bytes of common binary formats, to say what a renamed file really is.
 MAGIC_NUMBERS: dict[bytes, str] = {
@@ -313,6 +316,12 @@ def _find_code(folder: Path, choice: CodeChoice, max_file_bytes: int) -> tuple[P
     if len(candidates) == 1:
         return candidates[0], ""
     what = "notebooks" if notebooks else "modules (and no notebook)"
+    if len(candidates) > MAX_CANDIDATES:
+        raise SubmissionError(
+            folder,
+            f"folder {label} holds {len(candidates)} {what}; a submission holds one "
+            f"(at most {MAX_CANDIDATES} are told apart).",
+        )
     names = ", ".join(c.relative_to(folder).as_posix() for c in candidates)
     held = f"folder {label} holds {len(candidates)} {what} ({names})"
     pool, rules, narrowed = candidates, [], ""
@@ -355,9 +364,10 @@ def _code_files(folder: Path) -> tuple[list[Path], list[Path]]:
         depth = len(here.relative_to(folder).parts)
         dirnames[:] = sorted(d for d in dirnames if not _ignored(d)) if depth < MAX_DEPTH else []
         seen += len(dirnames) + len(filenames)
-        if seen > 10 * MAX_FOLDER_FILES:
+        if seen > MAX_SEARCHED_ENTRIES:
             raise SubmissionError(
-                folder, f"folder {folder.name} holds more than {MAX_FOLDER_FILES} files."
+                folder,
+                f"folder {folder.name} holds more than {MAX_SEARCHED_ENTRIES} files and folders.",
             )
         for name in [*dirnames, *sorted(f for f in filenames if not _ignored(f))]:
             entry = here / name

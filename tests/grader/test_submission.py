@@ -13,6 +13,7 @@ import pytest
 from nbformat import v3, v4
 
 from grader.submission import (
+    MAX_CANDIDATES,
     MAX_DEPTH,
     CodeCell,
     CodeChoice,
@@ -528,4 +529,17 @@ def test_grading_names_the_rule_that_picked_the_notebook(tmp_path):
     )
     assert (
         "graded notebooks/lab3.ipynb, the one that defines the most of 'forward'" in result.notes[0]
+    )
+
+
+def test_too_many_candidates_are_refused_unread(tmp_path):
+    """More notebooks than the grader tells apart: refused by count, none parsed."""
+    folder = tmp_path / "lee"
+    folder.mkdir()
+    for i in range(MAX_CANDIDATES + 1):
+        (folder / f"copy{i:02d}.ipynb").write_text("not even JSON")
+    reason = refusal(folder, choice=CodeChoice(defines=("TLPMiniBatch",)))
+    assert reason == (
+        f"folder lee holds {MAX_CANDIDATES + 1} notebooks; a submission holds one "
+        f"(at most {MAX_CANDIDATES} are told apart)."
     )
