@@ -5,6 +5,7 @@
     grader kit --rubric R --out DIR    build the student kit
     grader grade DIR --rubric R --out OUT     the instructor's batch
     grader grade-one SUBMISSION --rubric R    one submission (Gradescope, CI)
+    grader gradescope --rubric R --out Z.zip  the Gradescope autograder zip
 
 Exit status: 0 success (``check``: every public check passed); 1 some check did
 not pass (``check``, ``grade-one --strict``) or some submission's grading failed
@@ -64,6 +65,10 @@ Re-running the same command after a crash or Ctrl-C grades only what is missing.
       --gradescope /autograder/results/results.json
   grader grade-one lab3.ipynb --rubric rubric.toml --json result.json --junit junit.xml --strict
   grader grade-one lab3.ipynb --rubric rubric.toml --markdown report.md   # e.g. $GITHUB_STEP_SUMMARY""",
+    "gradescope": """examples:
+  grader gradescope --rubric rubrics/mlp_backprop.toml --out autograder.zip
+  grader gradescope --rubric R --out autograder.zip --wheel dist/mlp_grader-0.1.0-py3-none-any.whl
+Upload the zip as the assignment's autograder (base image: Ubuntu 24.04).""",
 }
 
 
@@ -79,13 +84,17 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(warm: bool = False) -> Any:
-    """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process."""
+def _settings(warm: bool = False, memory_mb: int | None = None) -> Any:
+    """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
+    ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default)."""
     try:
         from grader.pipeline import GradeSettings
+        from grader.sandbox import Limits
     except ImportError:
         return None
-    return GradeSettings(warm=warm)
+    if memory_mb is None:
+        return GradeSettings(warm=warm)
+    return GradeSettings(warm=warm, limits=Limits(memory_bytes=memory_mb << 20))
 
 
 def _report(name: str) -> Callable[..., str] | None:
@@ -139,9 +148,10 @@ def _job(
     rubric_path: Path,
     public_only: bool = False,
     warm: bool = False,
+    memory_mb: int | None = None,
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
-    settings = None if grade_fn is not None else _settings(warm)
+    settings = None if grade_fn is not None else _settings(warm, memory_mb)
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -309,7 +319,7 @@ def cmd_grade(
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
-    job = _job(grade_fn, args.rubric)
+    job = _job(grade_fn, args.rubric, memory_mb=args.memory)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if args.json is not None:
@@ -340,6 +350,22 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
         result.status == "graded" and all(c.status == "passed" for c in result.checks)
     ):
         return 1
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    _rubric(_existing(args.rubric, "a rubric file"))
+    if args.wheel is not None:
+        _existing(args.wheel, "the grader's wheel")
+    try:
+        from grader.autograder import AutograderError, build_autograder
+    except ImportError as error:
+        raise UsageError(f"this installation cannot build autograders ({error})") from None
+    try:
+        built = build_autograder(args.rubric, args.out, wheel=args.wheel)
+    except AutograderError as error:
+        raise UsageError(str(error)) from None
+    print(f"Gradescope autograder: {built}")
     return 0
 
 
@@ -449,6 +475,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="Gradescope visibility of hidden checks (default: after_published)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passed")
+    p.add_argument(
+        "--memory",
+        type=_positive_int,
+        metavar="MB",
+        help="memory limit of each sandboxed process in MB (address space; default 4096); "
+        "keep it under the machine's, e.g. 512 in Gradescope's default 768 MB",
+    )
+
+    p = sub.add_parser(
+        "gradescope",
+        help="build the Gradescope autograder zip from a rubric",
+        description="Build the autograder zip Gradescope takes: setup.sh, run_autograder, "
+        "the rubric and the grader's wheel (built now from this checkout), nothing else.",
+        epilog=EXAMPLES["gradescope"],
+        formatter_class=fmt,
+    )
+    p.add_argument("--rubric", type=Path, required=True, help="the full rubric (hidden checks too)")
+    p.add_argument("--out", type=Path, required=True, metavar="ZIP")
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        metavar="WHL",
+        help="a ready-made wheel of the grader (default: build one)",
+    )
     return parser
 
 
@@ -466,6 +516,8 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
             return cmd_kit(args, grade_fn)
         if args.command == "grade":
             return cmd_grade(args, grade_fn, argv)
+        if args.command == "gradescope":
+            return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
     except (UsageError, RubricError, ExecutorUnavailableError) as error:
         return _fail(str(error))

@@ -35,7 +35,7 @@ import numpy as np
 
 import grader
 from grader.adapters import child_probes
-from grader.adapters.binding import AdapterBinding
+from grader.adapters.binding import AdapterBinding, BindingError
 from grader.adapters.styles import display_names, to_canonical
 from grader.checks import ProbeView, evaluate_all
 from grader.diagnose import Candidate
@@ -55,7 +55,7 @@ from grader.sandbox import (
     run_job,
 )
 from grader.scoring import score
-from grader.submission import Submission, SubmissionError, load_submission
+from grader.submission import CodeChoice, Submission, SubmissionError, load_submission
 
 Array = np.ndarray
 MAX_SKIP_NOTES = 12  # the report lists this many skipped statements, then counts the rest
@@ -190,7 +190,7 @@ def grade_with(
     """Grade one submission (a notebook, a module, or a folder) against ``rubric``."""
     settings = settings or GradeSettings()
     try:
-        sub = load_submission(path, settings.identity_pattern)
+        sub = load_submission(path, settings.identity_pattern, choice=code_choice(rubric))
     except SubmissionError as error:
         return ungradable(Path(path), str(error), rubric, oracle)
     code = prepare(sub, rubric.assignment.execution)
@@ -206,12 +206,29 @@ def grade_with(
         status="graded",
         checks=checks,
         score=score(rubric, checks),
-        provenance=_provenance(rubric, oracle, settings, job_result),
-        notes=_notes(code, job_result, plan),
+        provenance={
+            **_provenance(rubric, oracle, settings, job_result),
+            "check_seconds": _check_seconds(plan, job_result),
+        },
+        notes=(sub.choice_note, *_notes(code, job_result, plan))
+        if sub.choice_note
+        else _notes(code, job_result, plan),
         stdout=job_result.stdout_excerpt if job_result else "",
         stderr=job_result.stderr_excerpt if job_result else "",
         figures=_figures(rubric, views, checks, exp) if settings.figures else (),
     )
+
+
+def code_choice(rubric: Rubric) -> CodeChoice:
+    """How to pick the notebook of a folder holding several: the rubric's pattern, then
+    the file defining the bound class (or, for function styles, the bound functions).
+    A broken [adapter] table gives no names here; grading reports it as before."""
+    try:
+        binding = AdapterBinding.from_table(rubric.adapter)
+    except BindingError:
+        return CodeChoice(rubric.assignment.submission_file)
+    names = (binding.class_name,) if binding.class_name else tuple(binding.methods.values())
+    return CodeChoice(rubric.assignment.submission_file, names)
 
 
 def ungradable(path: Path, reason: str, rubric: Rubric, oracle: Oracle) -> GradeResult:
@@ -522,6 +539,27 @@ def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[st
     notes.extend(code.warnings)
     notes.extend(plan.problems.values())
     return tuple(notes)
+
+
+def _check_seconds(plan: JobPlan, job: JobResult | None) -> dict[str, float]:
+    """Check id -> its share of its probe's time in the child (JUnit's per-test time).
+
+    A probe serving k checks gives each a k-th of its time, so the shares add up
+    to the time the probes took.
+    """
+    if job is None:
+        return {}
+    users: dict[str, int] = {}
+    for probe_id in plan.probe_of.values():
+        users[probe_id] = users.get(probe_id, 0) + 1
+    seconds: dict[str, float] = {}
+    for check_id, probe_id in plan.probe_of.items():
+        try:
+            spent = job.outcome(probe_id).seconds
+        except KeyError:  # the probe never ran (the submission failed to load)
+            continue
+        seconds[check_id] = round(spent / users[probe_id], 4)
+    return seconds
 
 
 def _provenance(

@@ -2,7 +2,9 @@
 
 Layout (every key below is allowed; any other key is an error naming the allowed ones)::
 
-    [assignment]         id, title, execution ("definitions" | "full"), course = "", version = "1"
+    [assignment]         id, title, execution ("definitions" | "full"), course = "", version = "1",
+                         submission_file = "" (a glob of the notebook or module to grade when
+                         a folder holds several, e.g. "lab3*.ipynb"; grader.submission)
     [adapter]            a table kept as a mapping (validated by grader.adapters.binding)
     [[objectives]]       id, title, demonstrates (what demonstrating it means)
     [[checks]]           id, objective, probe, points (> 0), title = id,
@@ -278,6 +280,7 @@ class Assignment:
     execution: Execution
     course: str = ""
     version: str = "1"
+    submission_file: str = ""  # glob picking the code file among several (grader.submission)
 
 
 @dataclass(frozen=True)
@@ -554,7 +557,10 @@ class _Reader:
     def assignment(self, t: dict[str, Any]) -> Assignment:
         k = "assignment"
         self.keys(
-            t, k, ("id", "title", "course", "execution", "version"), ("id", "title", "execution")
+            t,
+            k,
+            ("id", "title", "course", "execution", "version", "submission_file"),
+            ("id", "title", "execution"),
         )
         version = t.get("version", "1")
         if isinstance(version, int) and not isinstance(version, bool):
@@ -565,7 +571,28 @@ class _Reader:
             execution=self.choice(t["execution"], f"{k}.execution", EXECUTIONS),
             course=self.text(t.get("course", ""), f"{k}.course", empty=True),
             version=self.text(version, f"{k}.version"),
+            submission_file=self.submission_file(t.get("submission_file", ""), k),
         )
+
+    def submission_file(self, value: object, k: str) -> str:
+        """A glob of a .ipynb or .py file inside the submission folder ("" when absent)."""
+        key = f"{k}.submission_file"
+        pattern = self.text(value, key, empty=True)
+        if not pattern:
+            return ""
+        parts = pattern.split("/")
+        if (
+            pattern.startswith("/")
+            or ".." in parts
+            or "\\" in pattern
+            or not pattern.lower().endswith((".ipynb", ".py"))
+        ):
+            raise self.fail(
+                key,
+                "must be a glob of the .ipynb or .py file to grade, relative to the "
+                f"submission folder (e.g. 'lab3*.ipynb' or 'notebooks/*.ipynb'), got {pattern!r}",
+            )
+        return pattern
 
     def objective(self, t: dict[str, Any], k: str) -> Objective:
         self.keys(t, k, ("id", "title", "demonstrates"), ("id", "title", "demonstrates"))

@@ -1,7 +1,20 @@
 """Load a submission from disk into plain, validated values; never run its code.
 
 A submission is a notebook (``.ipynb``), a module (``.py``), or a folder holding
-exactly one of them plus the files it reads (csv, npz, txt, helper modules...).
+one of them plus the files it reads (csv, npz, txt, helper modules...).
+
+A folder is searched as students upload them (a repository with a README and
+``notebooks/lab3.ipynb``, a zip that unpacked into a subfolder): every notebook
+anywhere under it counts, at most :data:`MAX_DEPTH` folders down; hidden entries,
+``.ipynb_checkpoints``, ``__MACOSX`` and ``__pycache__`` do not. One notebook is
+the submission (modules are then its helpers); without a notebook, one module
+is. Where there are several, :class:`CodeChoice` (from the rubric) picks: first
+the rubric's pattern (``assignment.submission_file``), then the one file that
+defines the most of the names the adapter binds (its class, or its functions);
+the rule that picked is :attr:`Submission.choice_note`, and a folder that no rule
+decides is refused naming its candidates. The chosen file's own folder is the
+submission's root (Jupyter's working directory): it and everything under it is
+shipped to the child, nothing beside it.
 Everything here runs in the trusted parent: it reads bytes, parses JSON and
 decodes text, and refuses bad input with a :class:`SubmissionError` whose
 ``reason`` is one sentence naming the file, so a batch can record the
@@ -21,6 +34,7 @@ student does.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import json
@@ -48,7 +62,11 @@ MAX_FOLDER_BYTES = 200 * 2**20
 MAX_FOLDER_FILES = 2_000
 # The parent parses all cell sources: keep that work bounded.
 MAX_CODE_CHARS = 4 * 2**20
-MAX_NESTING = 3  # alice/ -> alice/hw3/ -> alice/hw3/lab.ipynb, as LMS zips nest
+# alice/ -> alice/repo-main/ -> .../notebooks/ -> lab3.ipynb, as LMS zips and repositories nest
+MAX_DEPTH = 6
+# Telling candidates apart reads each (up to the file limit): keep that work bounded.
+MAX_CANDIDATES = 12
+MAX_SEARCHED_ENTRIES = 20_000  # entries looked at while searching for the code file
 
 # First bytes of common binary formats, to say what a renamed file really is.
 MAGIC_NUMBERS: dict[bytes, str] = {
@@ -124,6 +142,20 @@ class NotebookMeta:
 
 
 @dataclass(frozen=True)
+class CodeChoice:
+    """How to pick the code file of a folder that holds several (the rubric's rules).
+
+    pattern : a glob (``fnmatch``) matched against each candidate's path inside the
+              folder and against its name; the rubric's ``assignment.submission_file``
+    defines : top-level names the graded code defines (the adapter's class, or its
+              functions): the one candidate defining the most of them is picked
+    """
+
+    pattern: str = ""
+    defines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Submission:
     """A loaded, validated submission; nothing in it has been executed.
 
@@ -145,6 +177,7 @@ class Submission:
     data_files: tuple[DataFile, ...]
     meta: NotebookMeta
     content_hash: str
+    choice_note: str = ""  # how the code file was picked among several ("" when it was alone)
 
 
 def load_submission(
@@ -153,13 +186,15 @@ def load_submission(
     *,
     max_file_bytes: int = MAX_CODE_FILE_BYTES,
     max_folder_bytes: int = MAX_FOLDER_BYTES,
+    choice: CodeChoice | None = None,
 ) -> Submission:
     """Read and validate one submission (a notebook, a module, or a folder).
 
-    A folder holds one notebook (then any .py files are helpers beside it) or,
-    without a notebook, one module; everything in it must be a regular file
-    (no symbolic links). The file given, or the code file in a folder, is
-    limited to ``max_file_bytes``; a whole folder to ``max_folder_bytes``.
+    A folder holds notebooks (then any .py files are helpers) or, without a
+    notebook, modules, anywhere under it; several are decided by ``choice``
+    (module doc). Everything in it must be a regular file (no symbolic links).
+    The file given, or the code file in a folder, is limited to
+    ``max_file_bytes``; the shipped folder to ``max_folder_bytes``.
 
     Raises
     ------
@@ -171,8 +206,11 @@ def load_submission(
     path = Path(os.path.abspath(path))  # "." and "a/.." get a real name
     pattern = _compile_identity_pattern(identity_pattern)
     st = _stat(path, path.name)
+    note = ""
     if stat.S_ISDIR(st.st_mode):
-        root, code_path, data_files = _scan_folder(path, max_folder_bytes)
+        code_path, note = _find_code(path, choice or CodeChoice(), max_file_bytes)
+        root = code_path.parent
+        data_files = _data_files(root, code_path, path.name, max_folder_bytes)
         label = f"{path.name}/{code_path.relative_to(path).as_posix()}"
     elif stat.S_ISREG(st.st_mode):
         _check_suffix(path)
@@ -203,6 +241,7 @@ def load_submission(
         data_files=data_files,
         meta=meta,
         content_hash=_content_hash(base, code_path, data_files),
+        choice_note=note,
     )
 
 
@@ -264,35 +303,112 @@ def _visible_entries(folder: Path) -> list[Path]:
     return [folder / n for n in names if not n.startswith(".") and n not in IGNORED_NAMES]
 
 
-def _scan_folder(folder: Path, max_bytes: int) -> tuple[Path, Path, tuple[DataFile, ...]]:
-    """Find the one code file (a notebook wins over modules) and list the rest."""
+def _find_code(folder: Path, choice: CodeChoice, max_file_bytes: int) -> tuple[Path, str]:
+    """The code file to grade under ``folder`` and, when there were several, the rule that
+    picked it (module doc)."""
     label = folder.name
-    for _ in range(MAX_NESTING):
-        entries = _visible_entries(folder)
-        if not entries:
-            raise SubmissionError(folder, f"folder {label} is empty.")
-        files = [e for e in entries if e.is_file()]  # links are refused by _data_files
-        notebooks = [e for e in files if e.suffix.lower() == ".ipynb"]
-        modules = [e for e in files if e.suffix.lower() == ".py"]
-        if notebooks or modules:
-            break
-        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-            folder = entries[0]  # a lone subfolder, as unzipping often leaves
-            continue
-        raise SubmissionError(folder, f"folder {label} holds no .ipynb notebook or .py module.")
-    else:
-        raise SubmissionError(folder, f"folder {label} nests folders too deeply.")
+    notebooks, modules = _code_files(folder)
     candidates = notebooks or modules
-    if len(candidates) > 1:
-        what = "notebooks" if notebooks else "modules (and no notebook)"
-        names = ", ".join(c.name for c in candidates)
+    if not candidates:
+        if not _visible_entries(folder):
+            raise SubmissionError(folder, f"folder {label} is empty.")
+        raise SubmissionError(folder, f"folder {label} holds no .ipynb notebook or .py module.")
+    if len(candidates) == 1:
+        return candidates[0], ""
+    what = "notebooks" if notebooks else "modules (and no notebook)"
+    if len(candidates) > MAX_CANDIDATES:
         raise SubmissionError(
             folder,
-            f"folder {label} holds {len(candidates)} {what} ({names}); "
-            "a submission must hold exactly one.",
+            f"folder {label} holds {len(candidates)} {what}; a submission holds one "
+            f"(at most {MAX_CANDIDATES} are told apart).",
         )
-    code_path = candidates[0]
-    return folder, code_path, _data_files(folder, code_path, label, max_bytes)
+    names = ", ".join(c.relative_to(folder).as_posix() for c in candidates)
+    held = f"folder {label} holds {len(candidates)} {what} ({names})"
+    pool, rules, narrowed = candidates, [], ""
+    if choice.pattern:
+        matching = [c for c in pool if _matches(c.relative_to(folder), choice.pattern)]
+        if len(matching) == 1:
+            rel = matching[0].relative_to(folder).as_posix()
+            return matching[
+                0
+            ], f"{held}: graded {rel}, the one matching the rubric's pattern '{choice.pattern}'."
+        rules.append(f"{len(matching) or 'none'} match the rubric's pattern '{choice.pattern}'")
+        if matching:
+            pool, narrowed = matching, f" (of those matching '{choice.pattern}')"
+    if choice.defines:
+        counts = {c: _defined_count(c, choice.defines, max_file_bytes) for c in pool}
+        best = max(counts.values())
+        winners = [c for c, n in counts.items() if n == best]
+        shown = _names(choice.defines)
+        if best and len(winners) == 1:
+            rel = winners[0].relative_to(folder).as_posix()
+            return winners[0], f"{held}: graded {rel}, the one that defines {shown}{narrowed}."
+        rules.append(f"{len(winners)} define {shown} equally" if best else f"none defines {shown}")
+    if not rules:
+        raise SubmissionError(folder, f"{held}; a submission must hold exactly one.")
+    raise SubmissionError(
+        folder, f"{held} and {' and '.join(rules)}; submit only the one to grade."
+    )
+
+
+def _code_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Every notebook and every module under ``folder`` (sorted), junk and links aside.
+
+    A symbolic link anywhere is refused: the parent would read where it points.
+    """
+    notebooks: list[Path] = []
+    modules: list[Path] = []
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(folder):  # never follows symlinks
+        here = Path(dirpath)
+        depth = len(here.relative_to(folder).parts)
+        dirnames[:] = sorted(d for d in dirnames if not _ignored(d)) if depth < MAX_DEPTH else []
+        seen += len(dirnames) + len(filenames)
+        if seen > MAX_SEARCHED_ENTRIES:
+            raise SubmissionError(
+                folder,
+                f"folder {folder.name} holds more than {MAX_SEARCHED_ENTRIES} files and folders.",
+            )
+        for name in [*dirnames, *sorted(f for f in filenames if not _ignored(f))]:
+            entry = here / name
+            if entry.is_symlink():
+                rel = entry.relative_to(folder).as_posix()
+                raise SubmissionError(
+                    entry, f"folder {folder.name} contains a symbolic link ({rel})."
+                )
+            suffix = entry.suffix.lower()
+            if name in filenames and suffix in CODE_SUFFIXES:
+                (notebooks if suffix == ".ipynb" else modules).append(entry)
+    return sorted(notebooks), sorted(modules)
+
+
+def _matches(rel: Path, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(rel.as_posix(), pattern) or fnmatch.fnmatchcase(rel.name, pattern)
+
+
+def _names(names: tuple[str, ...]) -> str:
+    if len(names) == 1:
+        return f"'{names[0]}'"
+    return "the most of " + ", ".join(f"'{n}'" for n in names)
+
+
+def _defined_count(path: Path, names: tuple[str, ...], max_bytes: int) -> int:
+    """How many of ``names`` the file defines at top level (``class X`` / ``def X``); 0 when
+    it cannot be read. Read as text, never run: a regular expression, so IPython syntax
+    elsewhere in a notebook does not matter."""
+    try:
+        raw = _read_code_file(path, path.name, max_bytes)
+        if path.suffix.lower() == ".ipynb":
+            cells, _ = _parse_notebook(raw, path, path.name)
+            source = "\n".join(c.source for c in cells)
+        else:
+            source = _decode_module(raw, path, path.name)
+    except SubmissionError:
+        return 0
+    return sum(
+        re.search(rf"^(?:class|def)\s+{re.escape(n)}\b", source, re.MULTILINE) is not None
+        for n in names
+    )
 
 
 def _data_files(root: Path, code_path: Path, label: str, max_bytes: int) -> tuple[DataFile, ...]:

@@ -4,8 +4,10 @@ The layout is the common JUnit schema CI tools read::
 
     <testsuites name tests failures errors skipped time>
       <testsuite name=<identity> tests failures errors skipped time timestamp>
+                  (time: the batch's seconds for the submission, else the sandboxed job's)
         <properties><property name="points" value=.../> max_points, status</properties>
         <testcase name="<check id>: <title>" classname="<identity>.<objective>" time>
+                  (time: the check's share of its probe's seconds in the sandbox)
           <failure message=<headline> type="failed"> evidence, diagnosis, next step </failure>
           | <skipped message=<reason>/>                       (not assessed)
           | <error message=<reason> type="grader_error"/>     (the grader's error)
@@ -21,6 +23,7 @@ that they passed or did not, never their inputs or expected values.
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,14 +52,14 @@ def _check_text(check: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, identity: str, check: CheckResult) -> str:
+def _testcase(suite: ET.Element, identity: str, check: CheckResult, seconds: float) -> str:
     """Add one check's testcase; returns its outcome (passed/failure/skipped/error)."""
     case = _element(
         suite,
         "testcase",
         name=f"{check.check_id}: {check.title}" if check.title else check.check_id,
         classname=f"{identity}.{check.objective}",
-        time="0",
+        time=f"{seconds:.3f}",
     )
     if check.status == "passed":
         return "passed"
@@ -70,10 +73,22 @@ def _testcase(suite: ET.Element, identity: str, check: CheckResult) -> str:
     return "failure"
 
 
+def _seconds(value: object) -> float:
+    """A recorded duration, or 0 for anything that is not a finite number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return max(0.0, float(value))
+    return 0.0
+
+
 def _suite(root: ET.Element, row: Row, public: bool) -> dict[str, int]:
     result = row.result
-    seconds = batch_record(result).get("seconds", 0) if result is not None else 0
-    suite = _element(root, "testsuite", name=row.identity, time=f"{float(seconds or 0):.3f}")
+    provenance = result.provenance if result is not None else {}
+    per_check = provenance.get("check_seconds")
+    per_check = per_check if isinstance(per_check, dict) else {}
+    # the whole grading's time where a batch measured it, else the sandboxed job's
+    recorded = batch_record(result).get("seconds") if result is not None else None
+    seconds = _seconds(recorded if recorded is not None else provenance.get("sandbox_seconds"))
+    suite = _element(root, "testsuite", name=row.identity, time=f"{seconds:.3f}")
     finished = batch_record(result).get("finished_at") if result is not None else None
     if isinstance(finished, str):
         suite.set("timestamp", finished.removesuffix("+00:00"))
@@ -85,7 +100,7 @@ def _suite(root: ET.Element, row: Row, public: bool) -> dict[str, int]:
         _element(props, "property", name="max_points", value=number(result.score.max_points))
         shown = result.public_view() if public else result
         for check in shown.checks:
-            outcome = _testcase(suite, row.identity, check)
+            outcome = _testcase(suite, row.identity, check, _seconds(per_check.get(check.check_id)))
             counts["tests"] += 1
             key = {"failure": "failures", "error": "errors", "skipped": "skipped"}.get(outcome)
             if key:

@@ -241,3 +241,31 @@ def test_lookups_name_the_missing_id(rubric):
         rubric.check("nope")
     with pytest.raises(KeyError, match="nope"):
         rubric.objective("nope")
+
+
+# -- assignment.submission_file ------------------------------------------------
+
+
+def _with_submission_file(value: str) -> bytes:
+    return MINIMAL.replace(
+        b'execution = "full"\n', f'execution = "full"\nsubmission_file = {value}\n'.encode()
+    )
+
+
+def test_submission_file_is_kept_as_written():
+    """The glob that picks a folder's notebook is read into Assignment.submission_file."""
+    rubric = parse_rubric(_with_submission_file('"notebooks/lab3*.ipynb"'))
+    assert rubric.assignment.submission_file == "notebooks/lab3*.ipynb"
+    assert parse_rubric(MINIMAL).assignment.submission_file == ""
+
+
+@pytest.mark.parametrize(
+    "value", ['"lab3*"', '"/autograder/lab3.ipynb"', '"../other/lab3.ipynb"', "3", '"lab3.txt"']
+)
+def test_bad_submission_file_gives_one_clear_error(value):
+    """Not a glob of a .ipynb/.py file inside the folder: one sentence naming the key."""
+    with pytest.raises(RubricError) as info:
+        parse_rubric(_with_submission_file(value), "inline.toml")
+    text = str(info.value)
+    assert text.startswith("inline.toml: assignment.submission_file: must be")
+    assert "\n" not in text

@@ -13,7 +13,10 @@ import pytest
 from nbformat import v3, v4
 
 from grader.submission import (
+    MAX_CANDIDATES,
+    MAX_DEPTH,
     CodeCell,
+    CodeChoice,
     DataFile,
     SubmissionError,
     discover_submissions,
@@ -370,3 +373,173 @@ def test_discover_refuses_a_missing_folder(tmp_path):
     """A batch folder that is not there is reported by name."""
     with pytest.raises(SubmissionError, match="nowhere does not exist"):
         discover_submissions(tmp_path / "nowhere")
+
+
+# --- layouts students upload ---------------------------------------------------------
+
+COURSE_CLASS = "class TLPMiniBatch:\n    def fit(self, X, y):\n        return self\n"
+
+
+def test_repository_with_one_notebook_deep_inside(tmp_path):
+    """README.md at the top, notebooks/lab3.ipynb below: the notebook is found; its folder is
+    the root (Jupyter's working directory), so its neighbours ship and the README does not."""
+    repo = tmp_path / "alice"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "README.md").write_text("# Lab 3\n")
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config").write_text("[core]\n")
+    write_notebook(repo / "notebooks" / "lab3.ipynb", "x = 1")
+    (repo / "notebooks" / "digits.csv").write_text("1,2\n")
+    sub = load_submission(repo)
+    assert sub.identity == "alice"
+    assert sub.code_path == (repo / "notebooks" / "lab3.ipynb").absolute()
+    assert sub.root == (repo / "notebooks").absolute()
+    assert [d.path for d in sub.data_files] == ["digits.csv"]
+    assert sub.choice_note == ""
+
+
+def test_checkpoints_macos_metadata_and_dotfiles_are_not_candidates(tmp_path):
+    """Copies Jupyter and macOS leave beside the notebook never make an upload ambiguous."""
+    folder = tmp_path / "bob"
+    (folder / "lab" / ".ipynb_checkpoints").mkdir(parents=True)
+    (folder / "__MACOSX" / "lab").mkdir(parents=True)
+    write_notebook(folder / "lab" / "lab3.ipynb", "x = 1")
+    write_notebook(folder / "lab" / ".ipynb_checkpoints" / "lab3-checkpoint.ipynb", "x = 0")
+    write_notebook(folder / "__MACOSX" / "lab" / "lab3.ipynb", "x = 0")
+    (folder / "__MACOSX" / "lab" / "._lab3.ipynb").write_bytes(b"\0\5\26\7")
+    write_notebook(folder / "lab" / ".scratch.ipynb", "x = 0")
+    sub = load_submission(folder)
+    assert sub.code_path == (folder / "lab" / "lab3.ipynb").absolute()
+    assert (sub.choice_note, sub.data_files) == ("", ())
+
+
+def test_rubric_pattern_picks_among_several_notebooks(tmp_path):
+    """A scratch copy beside the real notebook: the rubric's pattern picks, and the note
+    names both files and the rule."""
+    folder = tmp_path / "carol"
+    (folder / "notebooks").mkdir(parents=True)
+    write_notebook(folder / "notebooks" / "lab3.ipynb", COURSE_CLASS)
+    write_notebook(folder / "Untitled.ipynb", COURSE_CLASS)
+    sub = load_submission(folder, choice=CodeChoice(pattern="lab3*.ipynb"))
+    assert sub.code_path == (folder / "notebooks" / "lab3.ipynb").absolute()
+    assert "2 notebooks (Untitled.ipynb, notebooks/lab3.ipynb)" in sub.choice_note
+    assert "graded notebooks/lab3.ipynb" in sub.choice_note
+    assert "the rubric's pattern 'lab3*.ipynb'" in sub.choice_note
+
+
+def test_the_notebook_defining_the_bound_class_is_picked(tmp_path):
+    """Without a pattern, the one notebook that defines the adapter's class is graded."""
+    folder = tmp_path / "dave"
+    folder.mkdir()
+    write_notebook(folder / "lab3.ipynb", "import numpy as np", COURSE_CLASS, "%matplotlib inline")
+    write_notebook(folder / "scratch.ipynb", "x = TLPMiniBatch()  # uses it, defines nothing")
+    sub = load_submission(folder, choice=CodeChoice(defines=("TLPMiniBatch",)))
+    assert sub.code_path.name == "lab3.ipynb"
+    assert "the one that defines 'TLPMiniBatch'" in sub.choice_note
+
+
+def test_pattern_then_definitions_decide_together(tmp_path):
+    """Two files match the pattern; of those, the one defining the most bound functions wins."""
+    folder = tmp_path / "erin"
+    folder.mkdir()
+    write_notebook(folder / "lab3.ipynb", "def forward(p, X):\n    pass", "def gradients(): pass")
+    write_notebook(folder / "lab3_old.ipynb", "def forward(p, X):\n    pass")
+    write_notebook(folder / "other.ipynb", "def forward(): pass\ndef gradients(): pass\n")
+    choice = CodeChoice(pattern="lab3*.ipynb", defines=("forward", "gradients", "train"))
+    sub = load_submission(folder, choice=choice)
+    assert sub.code_path.name == "lab3.ipynb"
+    assert sub.choice_note.endswith("(of those matching 'lab3*.ipynb').")
+
+
+def test_modules_only_repository_picks_the_defining_module(tmp_path):
+    """No notebook: setup.py and the student's module; the module defining the class is graded."""
+    folder = tmp_path / "frank"
+    (folder / "src").mkdir(parents=True)
+    (folder / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    (folder / "src" / "mlp.py").write_text(COURSE_CLASS)
+    sub = load_submission(folder, choice=CodeChoice(defines=("TLPMiniBatch",)))
+    assert (sub.kind, sub.code_path.name) == ("module", "mlp.py")
+    assert "2 modules (and no notebook)" in sub.choice_note
+
+
+def test_an_upload_no_rule_decides_names_candidates_and_rules(tmp_path):
+    """Two copies that both define the class and both match: refused, saying why."""
+    folder = tmp_path / "gina"
+    folder.mkdir()
+    write_notebook(folder / "lab3.ipynb", COURSE_CLASS)
+    write_notebook(folder / "lab3 (1).ipynb", COURSE_CLASS)
+    choice = CodeChoice(pattern="lab3*.ipynb", defines=("TLPMiniBatch",))
+    reason = refusal(folder, choice=choice)
+    assert reason.startswith("folder gina holds 2 notebooks (lab3 (1).ipynb, lab3.ipynb) and ")
+    assert "2 match the rubric's pattern 'lab3*.ipynb'" in reason
+    assert "2 define 'TLPMiniBatch' equally" in reason
+    assert reason.endswith("submit only the one to grade.")
+
+
+def test_a_pattern_matching_nothing_says_so(tmp_path):
+    """A pattern that matches no candidate is named as such; the definitions still decide."""
+    folder = tmp_path / "hal"
+    folder.mkdir()
+    write_notebook(folder / "a.ipynb", "x = 1")
+    write_notebook(folder / "b.ipynb", "x = 2")
+    reason = refusal(folder, choice=CodeChoice(pattern="lab3.ipynb", defines=("TLPMiniBatch",)))
+    assert "none match the rubric's pattern 'lab3.ipynb'" in reason
+    assert "none defines 'TLPMiniBatch'" in reason
+
+
+def test_search_stops_at_the_depth_limit(tmp_path):
+    """A notebook deeper than MAX_DEPTH folders is not searched for."""
+    deep = tmp_path / "ivy"
+    for i in range(MAX_DEPTH + 1):
+        deep = deep / f"d{i}"
+    deep.mkdir(parents=True)
+    write_notebook(deep / "lab.ipynb", "x = 1")
+    assert refusal(tmp_path / "ivy") == "folder ivy holds no .ipynb notebook or .py module."
+
+
+def test_symlink_deep_inside_is_refused(tmp_path):
+    """A link anywhere under the upload is refused, also outside the notebook's own folder."""
+    folder = tmp_path / "jack"
+    (folder / "notebooks").mkdir(parents=True)
+    write_notebook(folder / "notebooks" / "lab.ipynb", "x = 1")
+    (folder / "keys").symlink_to("/etc")
+    assert refusal(folder) == "folder jack contains a symbolic link (keys)."
+
+
+def test_grading_names_the_rule_that_picked_the_notebook(tmp_path):
+    """Through the pipeline: the rubric's bound functions pick lab3.ipynb over a scratch
+    notebook; the result is graded in full and its first note names both files and the rule."""
+    from grader.grade import GradeSettings, grade_submission
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[2]
+    rubric = load_rubric(root / "rubrics" / "mlp_backprop.toml")
+    folder = tmp_path / "kim"
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "README.md").write_text("# Lab 3\n")
+    shutil.copy2(
+        root / "submissions" / "correct" / "template_ok.ipynb", folder / "notebooks" / "lab3.ipynb"
+    )
+    write_notebook(folder / "scratch.ipynb", "import numpy as np\nprint(np.ones(2))")
+    result = grade_submission(folder, rubric, GradeSettings(tier="plain"))
+    assert result.status == "graded" and result.score is not None
+    assert result.score.points == rubric.max_points
+    assert result.notes[0].startswith(
+        "folder kim holds 2 notebooks (notebooks/lab3.ipynb, scratch.ipynb)"
+    )
+    assert (
+        "graded notebooks/lab3.ipynb, the one that defines the most of 'forward'" in result.notes[0]
+    )
+
+
+def test_too_many_candidates_are_refused_unread(tmp_path):
+    """More notebooks than the grader tells apart: refused by count, none parsed."""
+    folder = tmp_path / "lee"
+    folder.mkdir()
+    for i in range(MAX_CANDIDATES + 1):
+        (folder / f"copy{i:02d}.ipynb").write_text("not even JSON")
+    reason = refusal(folder, choice=CodeChoice(defines=("TLPMiniBatch",)))
+    assert reason == (
+        f"folder lee holds {MAX_CANDIDATES + 1} notebooks; a submission holds one "
+        f"(at most {MAX_CANDIDATES} are told apart)."
+    )

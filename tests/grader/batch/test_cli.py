@@ -120,7 +120,7 @@ def test_bad_input_is_one_sentence_and_exit_2(
 
 def test_help_has_examples_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     """Each command's --help ends with runnable examples."""
-    for command in ("check", "kit", "grade", "grade-one"):
+    for command in ("check", "kit", "grade", "grade-one", "gradescope"):
         with pytest.raises(SystemExit) as exit_info:
             cli.main([command, "--help"])
         assert exit_info.value.code == 0
@@ -220,7 +220,7 @@ def test_grade_one_writes_gradescope_junit_and_json(subs: Path, tmp_path: Path) 
     argv = ["grade-one", str(path), "--rubric", RUBRIC, "--gradescope", str(gs)]
     assert run([*argv, "--junit", str(junit), "--json", str(full)]) == 0
     doc = json.loads(gs.read_text())
-    assert doc["score"] == 6.0 and len(doc["tests"]) == 4
+    assert doc["score"] == 6.0 and len(doc["tests"]) == 4 + 1  # 4 checks and the summary
     assert fakes.SECRET not in gs.read_text() + junit.read_text()
     assert ET.fromstring(junit.read_text()).find("testsuite").get("failures") == "1"  # type: ignore[union-attr]
     assert fakes.SECRET in full.read_text()  # the instructor's JSON keeps everything
@@ -269,6 +269,50 @@ def test_kit_calls_the_kit_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert run(["kit", "--rubric", str(BAD_RUBRIC), "--out", str(tmp_path / "kit")]) == 2
 
 
+def test_grade_one_memory_sets_the_sandbox_limit() -> None:
+    """--memory MB becomes each sandboxed process's address-space limit; 0 is refused."""
+    args = cli.build_parser().parse_args(
+        ["grade-one", "x.ipynb", "--rubric", "r", "--memory", "512"]
+    )
+    assert args.memory == 512
+    assert cli._settings(memory_mb=args.memory).limits.memory_bytes == 512 << 20
+    assert cli._settings().limits.memory_bytes > 512 << 20  # the default is left alone
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["grade-one", "x", "--rubric", "r", "--memory", "0"])
+
+
+def test_gradescope_builds_the_autograder_zip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """grader gradescope writes the zip with the scripts, the rubric and one wheel."""
+    import zipfile
+
+    out = tmp_path / "autograder.zip"
+    assert run(["gradescope", "--rubric", RUBRIC, "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    names = zipfile.ZipFile(out).namelist()
+    assert sorted(n for n in names if not n.endswith(".whl")) == [
+        "rubric.toml",
+        "run_autograder",
+        "setup.sh",
+    ]
+    assert len([n for n in names if n.startswith("mlp_grader-") and n.endswith(".whl")]) == 1
+
+
+def test_gradescope_refuses_a_broken_rubric_or_wheel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rubric that fails validation, or a file that is no wheel: exit 2, one sentence."""
+    out = tmp_path / "autograder.zip"
+    assert run(["gradescope", "--rubric", str(BAD_RUBRIC), "--out", str(out)]) == 2
+    assert "unknown_check_key.toml" in one_line_error(capsys.readouterr().err)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    assert run(["gradescope", "--rubric", RUBRIC, "--out", str(out), "--wheel", str(notes)]) == 2
+    assert "is not a mlp_grader wheel file" in one_line_error(capsys.readouterr().err)
+    assert not out.exists()
+
+
 # --- examples -----------------------------------------------------------------------------
 
 
@@ -303,13 +347,16 @@ def test_gradescope_scripts() -> None:
     """run_autograder runs the documented grade-one command; both scripts are valid bash."""
     folder = ROOT / "examples" / "gradescope"
     script = (folder / "run_autograder").read_text().replace("\\\n", " ")
+    # the parent writes into a private folder; the script moves the file into results/
     assert (
         " ".join(script.split()).count(
-            "-m grader grade-one /autograder/submission --rubric /autograder/source/rubric.toml "
-            "--gradescope /autograder/results/results.json"
+            '-m grader grade-one "$root/submission" --rubric "$root/source/rubric.toml" '
+            '--gradescope "$private/results.json"'
         )
         == 1
     )
+    assert 'root="${AUTOGRADER_ROOT:-/autograder}"' in script
+    assert 'mv -f -- "$private/results.json" "$root/results/results.json"' in script
     for name in ("run_autograder", "setup.sh"):
         assert subprocess.run(["bash", "-n", str(folder / name)]).returncode == 0
         assert (folder / name).stat().st_mode & 0o111  # executable

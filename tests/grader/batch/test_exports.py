@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from grader.exports._text import md_escape, number
 from grader.exports.gradebook import (
     Row,
     canvas_table,
@@ -18,7 +19,12 @@ from grader.exports.gradebook import (
     write_canvas_csv,
     write_gradebook_csv,
 )
-from grader.exports.gradescope import gradescope_results, write_gradescope
+from grader.exports.gradescope import (
+    NOT_ASSESSED_TAG,
+    SUMMARY_TEST,
+    gradescope_results,
+    write_gradescope,
+)
 from grader.exports.junit import junit_xml
 from grader.exports.summary import class_summary
 from grader.results import GradeResult, SubmissionRef
@@ -221,9 +227,12 @@ def test_gradescope_results_follow_the_spec(tmp_path: Path, graded: GradeResult)
     validate_gradescope(doc)
     assert doc["execution_time"] == 13
     assert doc["score"] == graded.score.points  # type: ignore[union-attr]
-    assert [t["score"] for t in doc["tests"]] == [c.points for c in graded.checks]
-    assert [t["number"] for t in doc["tests"]] == ["1.1", "1.2", "2.1", "3.1"]
-    assert [t["status"] for t in doc["tests"]] == ["passed", "passed", "failed", "failed"]
+    checks, summary = doc["tests"][:-1], doc["tests"][-1]
+    assert [t["score"] for t in checks] == [c.points for c in graded.checks]
+    assert sum(t["score"] for t in doc["tests"]) == doc["score"]
+    assert [t["number"] for t in checks] == ["1.1", "1.2", "2.1", "3.1"]
+    assert [t["status"] for t in checks] == ["passed", "passed", "failed", "failed"]
+    assert summary["name"] == SUMMARY_TEST and summary["max_score"] == 0
 
 
 def test_validator_rejects_what_the_spec_does_not_allow(graded: GradeResult) -> None:
@@ -243,10 +252,10 @@ def test_gradescope_hidden_checks_leak_nothing(graded: GradeResult) -> None:
     assert fakes.SECRET in raw  # the full result holds it; the export must drop it
     for visibility in ("after_published", "hidden"):
         doc = gradescope_results(graded, hidden_visibility=visibility)
-        hidden = [t for t in doc["tests"] if t["name"] == "grad_penalty"]
-        assert hidden and hidden[0]["visibility"] == visibility
+        hidden = [t for t in doc["tests"] if t["name"] in ("grad_penalty", SUMMARY_TEST)]
+        assert len(hidden) == 2 and {t["visibility"] for t in hidden} == {visibility}
         assert fakes.SECRET not in json.dumps(doc)
-        assert {t["visibility"] for t in doc["tests"] if t is not hidden[0]} == {"visible"}
+        assert {t["visibility"] for t in doc["tests"] if t not in hidden} == {"visible"}
 
 
 def test_gradescope_output_gives_evidence_and_next_step(graded: GradeResult) -> None:
@@ -256,8 +265,75 @@ def test_gradescope_output_gives_evidence_and_next_step(graded: GradeResult) -> 
     assert failed["output_format"] == "md"
     assert "without the hidden derivative" in failed["output"]
     assert "**Next step:** Derive V1 on paper first." in failed["output"]
-    skipped = next(t for t in doc["tests"] if t["name"] == "momentum")
+    skipped = next(t for t in doc["tests"] if t["name"] == "momentum (not assessed)")
     assert "Not assessed" in skipped["output"] and "no such method" in skipped["output"]
+
+
+def test_gradescope_visible_output_counts_only_public_checks(graded: GradeResult) -> None:
+    """The top-level output (always visible) holds no hidden points and no total with them."""
+    public = [c for c in graded.checks if c.visibility == "public"]
+    hidden = [c for c in graded.checks if c.visibility == "hidden"]
+    assert hidden and public
+    for visibility in ("after_published", "after_due_date", "hidden"):
+        doc = gradescope_results(graded, hidden_visibility=visibility)
+        output = doc["output"]
+        shown = (
+            f"{number(sum(c.points for c in public))} / {number(sum(c.max_points for c in public))}"
+        )
+        assert f"**Public checks: {shown}**" in output
+        total = graded.score.max_points  # type: ignore[union-attr]
+        assert f"/ {number(total)}" not in output
+        assert f"1 hidden check ({number(hidden[0].max_points)} points)" in output
+        summary = next(t for t in doc["tests"] if t["name"] == SUMMARY_TEST)
+        assert f"/ {number(total)}**" in summary["output"]
+        assert summary["visibility"] == visibility
+
+
+def test_gradescope_with_visible_hidden_checks_shows_the_total(graded: GradeResult) -> None:
+    """hidden_visibility="visible" shows everything at once: the total is in the output."""
+    doc = gradescope_results(graded, hidden_visibility="visible")
+    assert f"**Score: {number(graded.score.points)} / " in doc["output"]  # type: ignore[union-attr]
+    assert SUMMARY_TEST not in [t["name"] for t in doc["tests"]]
+    assert {t["visibility"] for t in doc["tests"]} == {"visible"}
+
+
+def test_gradescope_not_assessed_keeps_its_status_and_reason(graded: GradeResult) -> None:
+    """Gradescope has passed/failed only: a not-assessed check says so in name, tags, extra_data."""
+    error = replace(graded.checks[0], status="error", points=0.0, reason="reference crashed")
+    doc = gradescope_results(replace(graded, checks=(error, *graded.checks[1:])))
+    validate_gradescope(doc)
+    by_status = {t["extra_data"]["status"]: t for t in doc["tests"] if "extra_data" in t}
+    skipped, crashed = by_status["not_assessed"], by_status["error"]
+    momentum = next(c for c in graded.checks if c.status == "not_assessed")
+    assert skipped["extra_data"]["reason"] == momentum.reason
+    assert skipped["output"].splitlines()[2] == md_escape(momentum.reason)
+    assert NOT_ASSESSED_TAG in skipped["tags"] and NOT_ASSESSED_TAG in crashed["tags"]
+    assert crashed["name"].endswith("(not assessed: grader error)")
+    assert (skipped["score"], skipped["status"]) == (0.0, "failed")
+    assert by_status["passed"]["name"] == graded.checks[1].check_id  # no suffix when judged
+
+
+def test_gradescope_says_each_sentence_once(graded: GradeResult) -> None:
+    """A reason or diagnosis that is also a piece of evidence appears once in the output."""
+    failed = next(c for c in graded.checks if c.status == "failed")
+    assert failed.diagnosis is not None
+    message = failed.diagnosis.message
+    check = replace(failed, visibility="public", evidence=(message, "another line"))
+    blocked = replace(
+        graded.checks[3],
+        reason="not assessed because X did not pass",
+        evidence=("not assessed because X did not pass",),
+    )
+    doc = gradescope_results(replace(graded, checks=(*graded.checks[:2], check, blocked)))
+    outputs = [t["output"] for t in doc["tests"]]
+    assert outputs[2].count(md_escape(message)) == 1 and "another line" in outputs[2]
+    assert outputs[3].count("not assessed because X did not pass") == 1
+
+
+def test_gradescope_execution_time_is_rounded_up(graded: GradeResult) -> None:
+    """A sub-second run says 1 second (the spec's unit), not 0; the exact time is in extra_data."""
+    doc = gradescope_results(graded, execution_time=0.42)
+    assert doc["execution_time"] == 1 and doc["extra_data"]["seconds"] == 0.42
 
 
 def test_gradescope_ungradable_scores_zero_with_the_reason() -> None:
@@ -313,6 +389,16 @@ def test_junit_public_view_hides_hidden_inputs(graded: GradeResult) -> None:
     """By default hidden checks' evidence is replaced; the instructor's view keeps it."""
     assert fakes.SECRET not in junit_xml([graded])
     assert fakes.SECRET in junit_xml([graded], public=False)
+
+
+def test_junit_times_come_from_the_run(graded: GradeResult) -> None:
+    """Each testcase's time is its check's recorded seconds; the suite's, the job's."""
+    seconds = {c.check_id: 0.25 * (i + 1) for i, c in enumerate(graded.checks)}
+    provenance = {**graded.provenance, "check_seconds": seconds, "sandbox_seconds": 3.5}
+    suite = ET.fromstring(junit_xml([replace(graded, provenance=provenance)])).find("testsuite")
+    assert suite is not None and suite.get("time") == "3.500"
+    times = [float(case.get("time", "0")) for case in suite.findall("testcase")]
+    assert times == list(seconds.values())
 
 
 def test_junit_survives_control_characters(graded: GradeResult) -> None:
