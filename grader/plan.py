@@ -10,7 +10,7 @@ inputs' namespace (``p2_X``), so problems of different sizes travel in one job.
 The plan holds inputs and :class:`~grader.probes.ProbeContext` values only:
 never an expected value (those are computed after the child is gone).
 
-Problems are built so that bugs show (CONVENTIONS §4): non-square shapes
+Problems are built so that bugs show (docs/conventions.md §4): non-square shapes
 (N != D), every class present, biases drawn non-zero so the bias gradient is
 checked on its own, and a large-penalty problem when the rubric gives C.
 """
@@ -121,7 +121,7 @@ def _data(call: str, sizes: tuple[int, ...], N: int, seed: int) -> tuple[Array, 
         X, y = blobs(N, D, K, seed=seed)
         return X / np.abs(X).max(), y  # inputs of order 1: sigmoid units stay sensitive
     if N == D:
-        N += 1  # non-square, so a transposed X fails loudly (CONVENTIONS §4)
+        N += 1  # non-square, so a transposed X fails loudly (docs/conventions.md §4)
     return probe_inputs(D, N, K, seed)
 
 

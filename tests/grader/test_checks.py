@@ -80,7 +80,7 @@ def rubric():
 
 @pytest.fixture(scope="module")
 def problem():
-    """(expected gradient outputs, candidates) on the CONVENTIONS §5 setting."""
+    """(expected gradient outputs, candidates) on the docs/conventions.md §5 setting."""
     rng = np.random.default_rng(1)
     params = Params(
         [rng.uniform(-1, 1, (H, D)), rng.uniform(-1, 1, (K, H))],
