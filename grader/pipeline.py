@@ -37,7 +37,7 @@ import grader
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import display_names, to_canonical
-from grader.checks import ProbeView, evaluate_all
+from grader.checks import WHILE_LOADING, ProbeView, evaluate_all
 from grader.diagnose import Candidate
 from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
 from grader.prepare import PreparedCode, SkipNote, prepare
@@ -273,7 +273,7 @@ def _view(
 
 def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:
     """Every probe's view when the submission itself failed to load."""
-    where = "while your code was being loaded, before any check ran"
+    where = WHILE_LOADING
     error = _student_lines(job.setup_error, code)
     tb = _student_lines(job.setup_traceback, code)
     if job.setup_status == "error":
