@@ -247,6 +247,25 @@ def test_code_that_ends_the_process_is_told_so(ending: str, tmp_path: Path, rubr
     assert forward.next_step.startswith("Your code ended the process (sys.exit")
 
 
+def test_statements_not_run_are_told_in_plain_words_and_listed_only_where_they_matter(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """The template's demo cells are skipped as intended: one plain sentence, no list. A
+    function reading a variable only a skipped statement sets: the list, and why it matters."""
+    clean = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
+    note = next(n for n in clean.notes if "top-level statement" in n)
+    assert note.startswith("As intended, only your imports, functions, classes and constants")
+    assert "line " not in note and "definitions mode" not in note
+    source = (
+        TEMPLATE_OK.read_text(encoding="utf-8")
+        .replace("import numpy as np", "import numpy as np\nSCALE = np.ones(1)", 1)
+        .replace("def forward(params, X):", "def forward(params, X):\n    X = X * SCALE", 1)
+    )
+    result = grade_submission(_module(tmp_path, "frank", source), rubric, SETTINGS)
+    note = next(n for n in result.notes if "top-level statement" in n)
+    assert "fails with a NameError" in note and "`SCALE = np.ones(1)`" in note
+
+
 def test_a_gradient_bug_is_diagnosed_and_earns_only_the_checks_it_passes(
     tmp_path: Path, rubric: Rubric
 ) -> None:
