@@ -91,6 +91,26 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert commands[-1] == setup_commands()[1]
 
 
+def test_the_oracle_extra_is_a_range_the_installed_torch_satisfies() -> None:
+    """`.[oracle]` asks for a range, not one build; where torch is installed (CI's machine),
+    that torch satisfies it, so the README's install command downloads no other build."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        extras = tomllib.load(f)["project"]["optional-dependencies"]
+    (wanted,) = [Requirement(r) for r in extras["oracle"]]
+    assert wanted.name == "torch"
+    assert not any(spec.operator in ("==", "===") for spec in wanted.specifier), wanted
+    try:
+        installed = version("torch")
+    except PackageNotFoundError:
+        pytest.skip("torch is not installed here")
+    assert wanted.specifier.contains(installed, prereleases=True), (installed, str(wanted))
+
+
 def test_first_setup_command_names_files_that_exist() -> None:
     """The demo folder and the rubric of the first command exist; its output folder is git-ignored.
 
