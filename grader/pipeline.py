@@ -536,10 +536,12 @@ def _skipped_note(code: PreparedCode, checks: Sequence[CheckResult]) -> str:
         c.status == "failed" and "NameError" in " ".join(c.evidence) for c in checks
     )
     if not needed:
+        examples = ", ".join(f"`{note.text}`" for note in code.skipped[:2])
         return (
             f"As intended, only your imports, functions, classes and constants were run, not "
-            f"the {n} other top-level {statements} (training, plots, prints): the grader calls "
-            "your functions itself, with its own inputs."
+            f"the {n} other top-level {statements} (training, plots, prints: {examples}"
+            f"{', ...' if n > 2 else ''}): the grader calls your functions itself, with its "
+            "own inputs."
         )
     return (
         f"Only your imports, functions, classes and constants were run, not the {n} other "

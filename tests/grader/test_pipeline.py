@@ -255,7 +255,7 @@ def test_statements_not_run_are_told_in_plain_words_and_listed_only_where_they_m
     clean = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
     note = next(n for n in clean.notes if "top-level statement" in n)
     assert note.startswith("As intended, only your imports, functions, classes and constants")
-    assert "line " not in note and "definitions mode" not in note
+    assert "line " not in note and "definitions mode" not in note  # no list, no jargon
     source = (
         TEMPLATE_OK.read_text(encoding="utf-8")
         .replace("import numpy as np", "import numpy as np\nSCALE = np.ones(1)", 1)
