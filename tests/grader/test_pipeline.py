@@ -204,7 +204,9 @@ def test_a_package_missing_at_load_is_the_environments_problem_on_every_check(
     """An import the grading environment lacks: every check is not assessed (never failed),
     naming the package, how to install it and the student's line; zero points."""
     source = TEMPLATE_OK.read_text(encoding="utf-8").replace(
-        "import numpy as np", "import numpy as np\nimport not_a_real_package_xyz", 1
+        "import numpy as np",
+        "import numpy as np\nimport not_a_real_package_xyz\nEPS = not_a_real_package_xyz.EPS",
+        1,
     )
     result = grade_submission(_module(tmp_path, "carol", source), rubric, SETTINGS)
     assert result.status == "graded"
@@ -217,6 +219,23 @@ def test_a_package_missing_at_load_is_the_environments_problem_on_every_check(
     text = " ".join(result.checks[0].evidence)
     assert "No module named 'not_a_real_package_xyz'" in text
     assert "line" in text and "submission.py" not in text  # the student's line, not ours
+
+
+def test_a_missing_package_only_skipped_cells_use_does_not_stop_grading(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """`from IPython.display import YouTubeVideo` for a video cell, in an environment without
+    that package: the graded functions load and the correct code gets full marks."""
+    source = (
+        TEMPLATE_OK.read_text(encoding="utf-8").replace(
+            "import numpy as np",
+            "import numpy as np\nfrom not_a_real_display_xyz import YouTubeVideo",
+            1,
+        )
+        + "\nYouTubeVideo('dQw4w9WgXcQ')\n"
+    )
+    result = grade_submission(_module(tmp_path, "grace", source), rubric, SETTINGS)
+    assert result.score is not None and result.score.points == result.score.max_points
 
 
 def test_an_error_at_load_fails_every_check_with_its_cell_and_line(
