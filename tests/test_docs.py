@@ -29,9 +29,13 @@ CITATION = re.compile(r"conventions\.md((?:(?:\s*,\s*|\s*/\s*|\s+and\s+|\s+)§\d
 
 
 def _tracked_text_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked files cannot be listed")
+    listed = done.stdout.split("\0")
     suffixes = {".py", ".md", ".toml", ".txt", ".yml", ".j2", ".html", ".cfg", ""}
     return [ROOT / p for p in listed if p and Path(p).suffix in suffixes and (ROOT / p).is_file()]
 
