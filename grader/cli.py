@@ -34,7 +34,12 @@ from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
-from grader.submission import SubmissionError, load_submission, scan_class_folder
+from grader.submission import (
+    NOT_SUBMISSION_SUFFIXES,
+    SubmissionError,
+    load_submission,
+    scan_class_folder,
+)
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
@@ -52,15 +57,17 @@ EXAMPLES = {
   grader check my_submission/                     # a folder: notebook + data files""",
     "kit": """examples:
   grader kit --rubric rubrics/mlp_backprop.toml --out mlp-kit/""",
-    "grade": """examples:
+    "grade": f"""examples:
   grader grade submissions/ --rubric rubrics/mlp_backprop.toml --out graded/
   grader grade submissions/ --rubric R --out graded/ --workers 8 --timeout 600
-  grader grade submissions/ --rubric R --out graded/ --only alice bob      # just these
+  grader grade submissions/ --rubric R --out graded/ --only alice bob.ipynb  # just these
   grader grade submissions/ --rubric R --out graded/ --regrade alice       # ignore alice's cache
   grader grade submissions/ --rubric R --out graded/ --scheduler tcp://10.0.0.5:8786
   grader grade submissions/ --rubric R --out graded/ \\
       --canvas-assignment "Lab 3: back-propagation" --canvas-id 12345 --canvas-roster export.csv
-Re-running the same command after a crash or Ctrl-C grades only what is missing.""",
+Re-running the same command after a crash or Ctrl-C grades only what is missing.
+Not graded, and named once: the --out folder, and notes and data files in the folder
+({" ".join(sorted(NOT_SUBMISSION_SUFFIXES))}).""",
     "grade-one": """examples:
   grader grade-one /autograder/submission --rubric /autograder/source/rubric.toml \\
       --gradescope /autograder/results/results.json
