@@ -3,7 +3,7 @@
     python docs/make_screenshot.py            # needs chromium (apt-get install chromium)
 
 Takes the template's correct sample (submissions/src/template_ok.py), removes the
-hidden layer's sigmoid derivative (a common bug, CONVENTIONS §5), builds it into a
+hidden layer's sigmoid derivative (a common bug, docs/conventions.md §5), builds it into a
 notebook, grades it with ``grader grade`` as a one-student class, and screenshots
 that student's HTML report with headless chromium: the summary and the
 back-propagation section, cropped to the page's column.

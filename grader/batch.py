@@ -74,6 +74,8 @@ class BatchSummary:
     failures   : (identity, reason) of this run's failed and ungradable submissions
     hook_errors: (identity, message) where the ``on_result`` hook raised
     rows       : one gradebook row per submission, for further exports (Canvas)
+    selected   : the identities ``only`` picked (with ``regrade``'s); empty without ``only``
+    reused     : identities whose stored result was kept (fresh), so not graded again
     """
 
     total: int
@@ -90,6 +92,8 @@ class BatchSummary:
     failures: tuple[tuple[str, str], ...] = ()
     hook_errors: tuple[tuple[str, str], ...] = ()
     rows: tuple[Row, ...] = field(default=(), repr=False)
+    selected: tuple[str, ...] = ()
+    reused: tuple[str, ...] = ()
 
     @property
     def finished(self) -> int:
@@ -205,12 +209,27 @@ def _plan(
     return entries
 
 
-def _check_names(names: Iterable[str] | None, known: Sequence[str], option: str) -> set[str]:
-    wanted = set(names or ())
-    for name in sorted(wanted - set(known)):
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"{option}: no submission is named {name!r}{hint}")
+def _check_names(names: Iterable[str] | None, entries: Sequence[_Entry], option: str) -> set[str]:
+    """The identities ``names`` select: each an identity, or a submission's file or folder
+    name (``alice.ipynb``, ``submissions/alice/``); every name that selects nobody is
+    reported at once, each with the closest identity."""
+    known = [e.identity for e in entries]
+    by_name = {alias: e.identity for e in entries for alias in (e.path.stem, e.path.name)}
+    by_name |= {identity: identity for identity in known}  # an identity wins over a file name
+    wanted: set[str] = set()
+    unknown: list[str] = []
+    for name in names or ():
+        found = by_name.get(name) or by_name.get(Path(name).name)
+        if found is None:
+            unknown.append(name)
+        else:
+            wanted.add(found)
+    if unknown:
+        described = []
+        for name in unknown:
+            close = difflib.get_close_matches(Path(name).stem, known, n=1)
+            described.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"{option}: no submission is named {', '.join(described)}")
     return wanted
 
 
@@ -350,8 +369,8 @@ def run_batch(
     store = ResultStore(out_dir)
     entries = _plan(submissions, key_fn, identity_fn, getattr(grade_fn, "cache_salt", ""))
     identities = [e.identity for e in entries]
-    selected = _check_names(only, identities, "only") if only is not None else set(identities)
-    forced = set(identities) if regrade == "all" else _check_names(regrade, identities, "regrade")
+    selected = _check_names(only, entries, "only") if only is not None else set(identities)
+    forced = set(identities) if regrade == "all" else _check_names(regrade, entries, "regrade")
     selected |= forced
     if isinstance(executor, str):
         executor = make_executor(executor, workers=workers, timeout=timeout, scheduler=scheduler)
@@ -361,6 +380,7 @@ def run_batch(
     hook_errors: list[tuple[str, str]] = []
     todo: list[_Entry] = []
     cached = 0
+    reused: list[str] = []
     for e in entries:
         if e.duplicate_of is not None:
             counts["failed"] += 1
@@ -371,6 +391,7 @@ def run_batch(
             todo.append(e)
         elif fresh:
             cached += 1
+            reused.append(e.identity)
     by_index = {e.index: e for e in todo}
     interrupted = False
     bar = _Bar(len(todo), progress)
@@ -425,6 +446,8 @@ def run_batch(
         failures=tuple(failures),
         hook_errors=tuple(hook_errors),
         rows=tuple(rows),
+        selected=tuple(sorted(selected)) if only is not None else (),
+        reused=tuple(reused),
     )
 
 

@@ -49,6 +49,23 @@ NEXT_STEPS = {
     "shape": "Print the shape of every array you return and compare it with the shape in the message.",
     "finite": "Find where the first NaN or inf appears: print the array after each step (look for log(0), a division by zero or an overflowing exp).",
     "values": "Gradient-check your code: compare each array with central differences on a small non-square problem, one array at a time.",
+    "exit": 'Your code ended the process (sys.exit, exit() or os._exit) instead of returning: the grader calls your functions, so remove that call, or put it under `if __name__ == "__main__":`.',
+}
+# What a probe's view says when the submission failed before any probe ran
+# (grader.pipeline): a missing package there is the environment's, never the student's.
+WHILE_LOADING = "while your code was being loaded, before any check ran"
+# How the sandbox reports code that ended its own process (grader/sandbox/process.py,
+# child/worker.py: os._exit or a signal-free exit; child/runner.py: SystemExit).
+_PROCESS_EXIT = re.compile(r"exited with status -?\d+ before finishing|called sys\.exit")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+# Import names whose package is named otherwise on PyPI (for the install hint).
+_PIP_NAMES = {
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+    "IPython": "ipython",
+    "yaml": "pyyaml",
 }
 
 
@@ -121,11 +138,39 @@ def trim_traceback(text: str, lines: int = TRACEBACK_LINES, chars: int = TRACEBA
     return out if len(out) <= chars else "..." + out[-chars:]
 
 
+def _missing_package(view: ProbeView) -> str | None:
+    """The top-level module a submission's import could not find while it was loading."""
+    if view.error_type != "ModuleNotFoundError" or view.detail != WHILE_LOADING:
+        return None
+    found = _MISSING_MODULE.search(view.error_message)
+    return found.group(1).split(".")[0] if found else None
+
+
+def _environment_lacks(module: str) -> str:
+    """The reason a check is not assessed when the grading environment lacks ``module``."""
+    package = _PIP_NAMES.get(module, module)
+    return (
+        f"the grading environment lacks the package '{module}' that your code imports, so "
+        f"none of your code could run (not a fault of your code): ask your instructor to "
+        f"install it (pip install {package}), or remove the import if you do not need it; "
+        f"if '{module}' is a file of yours, hand it in with your notebook"
+    )
+
+
 def _probe_failure(spec: CheckSpec, view: ProbeView) -> _Verdict:
     """Status, evidence and next step when the probe gave no usable output."""
     if view.status == "error" and view.error_type == UNSUPPORTED:
         reason = view.error_message or "your code does not offer the call this check needs"
         return _Verdict("not_assessed", [reason], reason=reason)
+    module = _missing_package(view)
+    if module is not None:
+        # Only at load time: then every check is affected alike, so raising it on purpose
+        # cannot turn one failing check into a "not assessed" one.
+        reason = _environment_lacks(module)
+        evidence = [reason, f"{view.error_type}: {view.error_message}"]
+        if view.traceback.strip():
+            evidence.append("traceback (last lines):\n" + trim_traceback(view.traceback))
+        return _Verdict("not_assessed", evidence, reason=reason)
     if view.status == "error" and view.error_type == "NotImplementedError":
         what = f"your code raised NotImplementedError: {view.error_message}".rstrip(": ")
         step = "Implement this function: it still raises NotImplementedError, as the template hands it out."
@@ -156,12 +201,13 @@ def _probe_failure(spec: CheckSpec, view: ProbeView) -> _Verdict:
             view.detail or "it could not be read as numeric arrays"
         )
         evidence = [what]
-    return _Verdict(
-        "failed",
-        evidence,
-        next_step=spec.feedback.next_step or NEXT_STEPS[view.status],
-        reason=what,
-    )
+    if _PROCESS_EXIT.search(what):
+        step = NEXT_STEPS["exit"]  # the cause is the exit, whatever the check is about
+    elif view.status in ("timeout", "killed"):
+        step = NEXT_STEPS[view.status]
+    else:
+        step = spec.feedback.next_step or NEXT_STEPS[view.status]
+    return _Verdict("failed", evidence, next_step=step, reason=what)
 
 
 def _tolerance(spec: CheckSpec) -> Tolerance:
@@ -610,6 +656,8 @@ def evaluate_check(
             raise ValueError(f"check {spec.id!r} requires {rid!r}: evaluate {rid!r} first")
         if prior[rid].status != "passed":
             unmet.append(rid)
+    if unmet and _missing_package(view) is not None:
+        unmet = []  # nothing ran at all: the environment's reason, not the prerequisite's
     if unmet:
         titles = [f"'{prior[r].title or r}'" for r in unmet]
         reason = f"not assessed because {join_names(titles)} did not pass"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 import time
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import grader
 from grader.batch import GradeJob, resume_hint, run_batch
 from grader.cache import atomic_write_text, file_stem
 from grader.executors import ExecutorUnavailableError, error_reason
@@ -33,7 +35,12 @@ from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
-from grader.submission import SubmissionError, discover_submissions, load_submission
+from grader.submission import (
+    NOT_SUBMISSION_SUFFIXES,
+    SubmissionError,
+    load_submission,
+    scan_class_folder,
+)
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
@@ -51,15 +58,17 @@ EXAMPLES = {
   grader check my_submission/                     # a folder: notebook + data files""",
     "kit": """examples:
   grader kit --rubric rubrics/mlp_backprop.toml --out mlp-kit/""",
-    "grade": """examples:
+    "grade": f"""examples:
   grader grade submissions/ --rubric rubrics/mlp_backprop.toml --out graded/
   grader grade submissions/ --rubric R --out graded/ --workers 8 --timeout 600
-  grader grade submissions/ --rubric R --out graded/ --only alice bob      # just these
+  grader grade submissions/ --rubric R --out graded/ --only alice bob.ipynb  # just these
   grader grade submissions/ --rubric R --out graded/ --regrade alice       # ignore alice's cache
   grader grade submissions/ --rubric R --out graded/ --scheduler tcp://10.0.0.5:8786
   grader grade submissions/ --rubric R --out graded/ \\
       --canvas-assignment "Lab 3: back-propagation" --canvas-id 12345 --canvas-roster export.csv
-Re-running the same command after a crash or Ctrl-C grades only what is missing.""",
+Re-running the same command after a crash or Ctrl-C grades only what is missing.
+Not graded, and named once: the --out folder, and notes and data files in the folder
+({" ".join(sorted(NOT_SUBMISSION_SUFFIXES))}).""",
     "grade-one": """examples:
   grader grade-one /autograder/submission --rubric /autograder/source/rubric.toml \\
       --gradescope /autograder/results/results.json
@@ -259,13 +268,22 @@ def cmd_grade(
 ) -> int:
     rubric = _rubric(_existing(args.rubric, "a rubric file"))
     _existing(args.folder, "a folder of submissions")
-    paths = [e if isinstance(e, Path) else e.path for e in discover_submissions(args.folder)]
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(
+            f"--out {args.out} is a file; it must name a folder (new or existing) for the results."
+        )
+    # The output folder may sit inside the class folder: it is never graded as a student.
+    listing = scan_class_folder(args.folder, exclude=[args.out])
+    paths = [e if isinstance(e, Path) else e.path for e in listing.submissions]
+    for entry, why in listing.skipped:
+        print(f"not graded: {entry.name} ({why})")
     if not paths:
         raise UsageError(f"{args.folder} holds no submissions.")
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
     # process: it pays off where a process grades many submissions (the pool, --serial);
     # Dask grades each submission in a fresh process, where a cold child is faster.
     job = _job(grade_fn, args.rubric, warm=not args.scheduler)
+    _check_batch_timeout(args.timeout, rubric, job.settings)
     roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
     summary = run_batch(
         paths,
@@ -283,6 +301,14 @@ def cmd_grade(
         title=f"Class summary: {rubric.assignment.title}",
     )
     print(summary.describe())
+    if args.only:
+        print(f"selected:   {', '.join(summary.selected)}")
+        kept = [i for i in summary.selected if i in summary.reused]
+        if kept:
+            print(
+                f"            kept the stored result of {', '.join(kept)} (unchanged since "
+                f"graded with this rubric); --regrade {' '.join(kept)} grades again"
+            )
     print(f"results:    {args.out / 'results'}/")
     if (args.out / "reports").is_dir():
         print(f"reports:    {args.out / 'reports'}/")
@@ -373,6 +399,37 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 # Parser and entry point
 
 
+def _seconds(text: str) -> float:
+    """A time limit: 0 (no limit) or a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more seconds, got {text}")
+    return value
+
+
+def _check_batch_timeout(timeout: float, rubric: Rubric, settings: Any) -> None:
+    """Refuse a batch limit that would cut a looping submission off before its probe's own
+    limit does: the batch would then report the grader's failure instead of the student's."""
+    if not timeout:
+        return
+    try:
+        from grader.plan import time_bound
+        from grader.sandbox import Limits
+    except ImportError:  # no grading pipeline here: nothing to compare with
+        return
+    bound = time_bound(rubric, getattr(settings, "limits", None) or Limits())
+    if timeout < bound:
+        raise UsageError(
+            f"--timeout {timeout:g} is shorter than this rubric's own limits ({bound:g} s: the "
+            "sandbox's start and every probe's timeout), so a submission that loops would be "
+            "reported as the grader's failure instead of failing its check; use "
+            f"--timeout {math.ceil(bound)} or more, or 0 for no limit."
+        )
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -388,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'grader COMMAND --help' for a command's options and examples.",
         formatter_class=fmt,
     )
+    parser.add_argument("--version", action="version", version=f"grader {grader.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -405,7 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--rubric", type=Path, help="a rubric file instead of a kit")
     p.add_argument("--html", type=Path, metavar="OUT.html", help="also write an HTML report")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in the terminal report: auto (when printing to a terminal and NO_COLOR "
+        "is unset), always, never (default: auto)",
+    )
 
     p = sub.add_parser(
         "kit",
@@ -414,8 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["kit"],
         formatter_class=fmt,
     )
-    p.add_argument("--rubric", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "--rubric", type=Path, required=True, help="the rubric TOML (its hidden checks stay out)"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the kit's folder (created)"
+    )
 
     p = sub.add_parser(
         "grade",
@@ -426,21 +494,41 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["grade"],
         formatter_class=fmt,
     )
-    p.add_argument("folder", type=Path, help="one notebook, module or folder per student")
-    p.add_argument("--rubric", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True, metavar="OUT")
+    p.add_argument(
+        "folder",
+        type=Path,
+        help="one notebook, module or folder per student (notes and data files such as "
+        ".md, .csv, .toml there are skipped)",
+    )
+    p.add_argument("--rubric", type=Path, required=True, help="the rubric TOML: checks, points")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="folder for results/, reports/, gradebook.csv and the class summary (created; "
+        "re-used to resume)",
+    )
     p.add_argument("--workers", type=_positive_int, help="submissions at once (default: CPU count)")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=900.0,
         metavar="SECONDS",
-        help="limit for one whole submission (default 900; 0: none)",
+        help="limit for one whole submission (default 900; 0: none); at least the rubric's "
+        "own probe limits",
     )
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="grade on a Dask cluster")
     p.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
-    p.add_argument("--only", nargs="+", metavar="ID", help="grade only these students")
-    p.add_argument("--regrade", nargs="+", metavar="ID", help="grade these again, cached or not")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ID",
+        help="grade only these students (an id, or a file or folder name: alice, alice.ipynb)",
+    )
+    p.add_argument(
+        "--regrade", nargs="+", metavar="ID", help="grade these again, cached or not (as --only)"
+    )
     p.add_argument("--regrade-all", action="store_true", help="ignore every cached result")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--canvas-assignment", metavar="NAME", help="also write canvas.csv")
@@ -460,8 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["grade-one"],
         formatter_class=fmt,
     )
-    p.add_argument("submission", type=Path)
-    p.add_argument("--rubric", type=Path, required=True)
+    p.add_argument("submission", type=Path, help="a notebook, a .py module, or a folder")
+    p.add_argument("--rubric", type=Path, required=True, help="the rubric TOML: every check runs")
     p.add_argument("--json", type=Path, metavar="OUT", help="the full result (JSON)")
     p.add_argument("--gradescope", type=Path, metavar="OUT", help="Gradescope's results.json")
     p.add_argument("--junit", type=Path, metavar="OUT", help="JUnit XML (public view)")
@@ -508,7 +596,11 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     ``grade_fn`` replaces grader.grade.grade_submission (same signature), e.g. in tests.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not argv:  # a newcomer's first try: the commands and what they do, not just a usage line
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     try:
         if args.command == "check":
             return cmd_check(args, grade_fn)

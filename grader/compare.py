@@ -16,7 +16,7 @@ expected one, both as float64::
     "norm" : ||a - n|| <= atol + rtol * ||n||      Frobenius norms
 
 Whatever the form, every comparison that reaches the values stage measures
-(CONVENTIONS §4)::
+(docs/conventions.md §4)::
 
     rel_error_max  : max over elements of |a - n| / max(|a|, |n|)   (0/0 counts as 0)
     rel_error_norm : ||a - n|| / (||a|| + ||n||)

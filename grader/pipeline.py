@@ -37,7 +37,7 @@ import grader
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding, BindingError
 from grader.adapters.styles import display_names, to_canonical
-from grader.checks import ProbeView, evaluate_all
+from grader.checks import WHILE_LOADING, ProbeView, evaluate_all
 from grader.diagnose import Candidate
 from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
 from grader.prepare import PreparedCode, SkipNote, prepare
@@ -210,9 +210,9 @@ def grade_with(
             **_provenance(rubric, oracle, settings, job_result),
             "check_seconds": _check_seconds(plan, job_result),
         },
-        notes=(sub.choice_note, *_notes(code, job_result, plan))
+        notes=(sub.choice_note, *_notes(code, job_result, plan, checks))
         if sub.choice_note
-        else _notes(code, job_result, plan),
+        else _notes(code, job_result, plan, checks),
         stdout=job_result.stdout_excerpt if job_result else "",
         stderr=job_result.stderr_excerpt if job_result else "",
         figures=_figures(rubric, views, checks, exp) if settings.figures else (),
@@ -290,7 +290,7 @@ def _view(
 
 def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView:
     """Every probe's view when the submission itself failed to load."""
-    where = "while your code was being loaded, before any check ran"
+    where = WHILE_LOADING
     error = _student_lines(job.setup_error, code)
     tb = _student_lines(job.setup_traceback, code)
     if job.setup_status == "error":
@@ -519,7 +519,9 @@ def _blame_syntax_errors(
     return tuple(out)
 
 
-def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[str, ...]:
+def _notes(
+    code: PreparedCode, job: JobResult | None, plan: JobPlan, checks: Sequence[CheckResult]
+) -> tuple[str, ...]:
     notes: list[str] = [
         f"Cell {b.cell + 1} has a syntax error at line {b.line} ({b.reason.split(';')[0]}): "
         "nothing in it ran. Fix it first."
@@ -527,15 +529,9 @@ def _notes(code: PreparedCode, job: JobResult | None, plan: JobPlan) -> tuple[st
     ]
     if job is not None and job.notice:
         notes.append(job.notice)
-    if code.skipped:
-        shown = [str(s) for s in code.skipped[:MAX_SKIP_NOTES]]
-        more = len(code.skipped) - len(shown)
-        notes.append(
-            f"{len(code.skipped)} statement(s) were not run ({code.mode} mode runs only imports, "
-            "definitions and constants): "
-            + "; ".join(shown)
-            + (f"; and {more} more" if more else "")
-        )
+    skipped = _skipped_note(code, checks)
+    if skipped:
+        notes.append(skipped)
     notes.extend(code.warnings)
     notes.extend(plan.problems.values())
     return tuple(notes)
@@ -560,6 +556,36 @@ def _check_seconds(plan: JobPlan, job: JobResult | None) -> dict[str, float]:
             continue
         seconds[check_id] = round(spent / users[probe_id], 4)
     return seconds
+
+
+def _skipped_note(code: PreparedCode, checks: Sequence[CheckResult]) -> str:
+    """What was not run, in the student's terms; the list itself only where it matters."""
+    if not code.skipped:
+        return ""
+    n = len(code.skipped)
+    statements = "statement" if n == 1 else "statements"
+    shown = [str(s) for s in code.skipped[:MAX_SKIP_NOTES]]
+    listed = "; ".join(shown) + (f"; and {n - len(shown)} more" if n > len(shown) else "")
+    if code.mode != "definitions":
+        return f"{n} {statements} did not run: {listed}"
+    # A skipped statement matters only when a kept function needs what it sets: the
+    # prepare step warned so, or a check failed on an undefined name.
+    needed = bool(code.warnings) or any(
+        c.status == "failed" and "NameError" in " ".join(c.evidence) for c in checks
+    )
+    if not needed:
+        examples = ", ".join(f"`{note.text}`" for note in code.skipped[:2])
+        return (
+            f"As intended, only your imports, functions, classes and constants were run, not "
+            f"the {n} other top-level {statements} (training, plots, prints: {examples}"
+            f"{', ...' if n > 2 else ''}): the grader calls your functions itself, with its "
+            "own inputs."
+        )
+    return (
+        f"Only your imports, functions, classes and constants were run, not the {n} other "
+        f"top-level {statements}, so a function that uses a variable one of them sets fails "
+        f"with a NameError: set it inside the function, or as a constant. Not run: {listed}"
+    )
 
 
 def _provenance(

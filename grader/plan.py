@@ -10,7 +10,7 @@ inputs' namespace (``p2_X``), so problems of different sizes travel in one job.
 The plan holds inputs and :class:`~grader.probes.ProbeContext` values only:
 never an expected value (those are computed after the child is gone).
 
-Problems are built so that bugs show (CONVENTIONS §4): non-square shapes
+Problems are built so that bugs show (docs/conventions.md §4): non-square shapes
 (N != D), every class present, biases drawn non-zero so the bias gradient is
 checked on its own, and a large-penalty problem when the rubric gives C.
 """
@@ -32,7 +32,7 @@ from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
 from grader.probes import ProbeContext, output_specs, prepare
 from grader.rubric import CheckSpec, Rubric, plain
-from grader.sandbox import OutputSpec, ProbeCall
+from grader.sandbox import Limits, OutputSpec, ProbeCall
 from reference.datasets import blobs, load_digits, probe_inputs
 from reference.encoding import one_hot
 from reference.initializers import initialize
@@ -121,7 +121,7 @@ def _data(call: str, sizes: tuple[int, ...], N: int, seed: int) -> tuple[Array, 
         X, y = blobs(N, D, K, seed=seed)
         return X / np.abs(X).max(), y  # inputs of order 1: sigmoid units stay sensitive
     if N == D:
-        N += 1  # non-square, so a transposed X fails loudly (CONVENTIONS §4)
+        N += 1  # non-square, so a transposed X fails loudly (docs/conventions.md §4)
     return probe_inputs(D, N, K, seed)
 
 
@@ -200,6 +200,17 @@ def question_key(spec: CheckSpec) -> str:
 
 def _timeout(spec: CheckSpec) -> float:
     return float(spec.params.get("timeout", DEFAULT_TIMEOUT.get(spec.probe, DEFAULT_TIMEOUT_OTHER)))
+
+
+def time_bound(rubric: Rubric, limits: Limits) -> float:
+    """The longest one submission's sandboxed job may run by its own limits, in seconds:
+    the child's start plus every distinct question's probe timeout, at most the job's total.
+
+    A batch limit below it could stop a submission that loops before its probe's own
+    timeout does, and the batch would report the grader's failure, not the student's.
+    """
+    probes = {question_key(spec): _timeout(spec) for spec in rubric.checks}
+    return limits.setup_timeout + min(limits.total_timeout, sum(probes.values()))
 
 
 # The child runs probes in this order (stable within a call). Probes are independent, but

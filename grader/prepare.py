@@ -12,7 +12,11 @@ Modes (the rubric chooses):
     literals, names already kept, attributes of kept names (``np.float64``),
     and containers, arithmetic, subscripts or f-strings over those -- and a
     ``try`` whose body is only such statements and whose handlers catch
-    ``ImportError`` (or broader). Everything else is skipped and listed:
+    ``ImportError`` (or broader). An import that no kept statement reads (it serves
+    only skipped cells: ``from IPython.display import YouTubeVideo``, a plotting
+    library) is kept inside ``try: ... except ImportError: pass``, so a package the
+    grading environment lacks cannot stop the graded code from loading. Everything
+    else is skipped and listed:
     calls (``np.random.seed(1)``, ``net.fit(X, y)``, plots, prints), computed
     assignments (``X = np.load(...)``), loops, ``with`` blocks and every ``if``
     (``if __name__ == "__main__":`` included). A kept ``def`` or ``class`` that
@@ -178,6 +182,8 @@ class _Builder:
     skipped: list[SkipNote] = field(default_factory=list)
     transformed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # definitions mode: each kept top-level import, as its [first, stop) rows of ``body``
+    imports: list[tuple[int, int, ast.Import | ast.ImportFrom]] = field(default_factory=list)
 
     def skip(self, cell: _Cell, line: int, reason: str, kind: SkipKind = "statement") -> None:
         self.skipped.append(
@@ -255,8 +261,13 @@ def prepare(cells: Submission | Sequence[CodeCell], mode: Mode = "definitions") 
             _emit_definitions(cell, tree, out, known, bound_by_skipped, kept_defs)
         if not module and len(out.body) > mark:  # a readable marker, mapped to nothing
             out.body.insert(mark, (f"# --- cell {cell.index + 1} ---\n", None))
+            out.imports = [
+                (first + 1, stop + 1, node) if first >= mark else (first, stop, node)
+                for first, stop, node in out.imports
+            ]
     if mode == "definitions":
         _warn_dangling(kept_defs, known, bound_by_skipped, out)
+        _tolerate_unused_imports(out)
     return out.build(mode)
 
 
@@ -522,7 +533,10 @@ def _emit_definitions(
         if reason and start in cell.rewritten:
             reason = "an IPython command"
         if reason is None:
+            first = len(out.body)
             text = _emit_statement(cell, node, out, "header" if _is_future(node) else "body")
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not _is_future(node):
+                out.imports.append((first, len(out.body), node))
             known.update(_bound_names(node))
             for name in _bound_names(node):
                 bound_by_skipped.pop(name, None)
@@ -673,6 +687,37 @@ def _bound_names(node: ast.stmt) -> set[str]:
             names.add(item.name)
         todo.extend(ast.iter_child_nodes(item))
     return names
+
+
+def _tolerate_unused_imports(out: _Builder) -> None:
+    """Guard each kept import that nothing kept reads with ``try: ... except ImportError``.
+
+    Such an import serves only the skipped cells (``from IPython.display import
+    YouTubeVideo`` for a video, ``import seaborn`` for plots), so a package the grading
+    environment lacks must not stop the functions that are graded from loading. An
+    import whose names are read by a kept statement, or a ``*`` import, stays as it is:
+    its failure is then reported as the environment's ("not assessed").
+    """
+    if not out.imports:
+        return
+    import_rows = {k for first, stop, _ in out.imports for k in range(first, stop)}
+    rest = "".join(text for k, (text, _) in enumerate(out.body) if k not in import_rows)
+    try:
+        tree = ast.parse(rest)
+    except (SyntaxError, RecursionError):  # cannot tell what is read: keep every import as is
+        return
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    read |= {n.names[0] for n in ast.walk(tree) if isinstance(n, (ast.Global, ast.Nonlocal))}
+    for first, stop, node in reversed(out.imports):  # from the end: earlier rows keep places
+        if any(a.name == "*" for a in node.names) or _bound_names(node) & read:
+            continue
+        rows = [("    " + text, origin) for text, origin in out.body[first:stop]]
+        out.body[first:stop] = [
+            ("try:  # used only by statements that were not run (grader)\n", None),
+            *rows,
+            ("except ImportError:\n", None),
+            ("    pass\n", None),
+        ]
 
 
 def _warn_dangling(

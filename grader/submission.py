@@ -43,6 +43,7 @@ import re
 import stat
 import tokenize
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -245,13 +246,41 @@ def load_submission(
     )
 
 
-def discover_submissions(folder: Path | str) -> list[Path | SubmissionError]:
-    """List the submissions in a batch folder: one per visible entry, sorted by name.
+# Files an instructor keeps beside the submissions (notes, rosters, rubrics, gradebooks,
+# exported pages): never a student's work, so a class folder's listing skips them and
+# says so. Any other file that is not code still becomes an "ungradable" row (a .docx
+# or .zip handed in by mistake must reach the gradebook, not vanish).
+NOT_SUBMISSION_SUFFIXES = frozenset(
+    {".md", ".rst", ".txt", ".toml", ".csv", ".tsv", ".json", ".yml", ".yaml", ".html", ".log"}
+)
+# A folder holding both is the output of an earlier `grader grade` (grader.batch).
+_OUTPUT_MARKERS = ("gradebook.csv", "results")
 
-    Folders and ``.ipynb``/``.py`` files are returned as paths (to be loaded
-    later, perhaps in parallel); any other file becomes a SubmissionError so
-    the batch can report it. Hidden entries, ``__pycache__`` and
-    ``.ipynb_checkpoints`` are ignored.
+
+@dataclass(frozen=True)
+class ClassFolder:
+    """A class folder's listing: what to grade, and what was left out and why.
+
+    submissions : paths to grade, sorted by name; a file that is no submission but may
+                  be a student's mistake is a SubmissionError in its place
+    skipped     : (entry, why) for entries that are not students' work: notes and
+                  data files (:data:`NOT_SUBMISSION_SUFFIXES`), the output folder of
+                  this run (``exclude``) or of an earlier one
+    """
+
+    submissions: tuple[Path | SubmissionError, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+def scan_class_folder(folder: Path | str, exclude: Sequence[Path] = ()) -> ClassFolder:
+    """List a batch folder: one submission per visible entry, and what was skipped.
+
+    Folders and ``.ipynb``/``.py`` files are submissions (loaded later, perhaps
+    in parallel); notes and data files an instructor keeps there are skipped, as
+    are ``exclude`` (e.g. the batch's own output folder) and folders that hold
+    a grader's output; any other file becomes a SubmissionError so the batch can
+    report it. Hidden entries, ``__pycache__`` and ``.ipynb_checkpoints`` are
+    ignored without a word.
 
     Raises
     ------
@@ -261,15 +290,33 @@ def discover_submissions(folder: Path | str) -> list[Path | SubmissionError]:
     folder = Path(folder)
     if not stat.S_ISDIR(_stat(folder, folder.name).st_mode):
         raise SubmissionError(folder, f"{folder.name} is not a folder of submissions.")
+    excluded = {p.resolve() for p in exclude}
     found: list[Path | SubmissionError] = []
+    skipped: list[tuple[Path, str]] = []
     for entry in _visible_entries(folder):
-        try:
-            if not entry.is_dir():
+        if entry.resolve() in excluded:
+            skipped.append((entry, "the output folder of this run"))
+        elif entry.is_dir():
+            if all(os.path.lexists(entry / marker) for marker in _OUTPUT_MARKERS):
+                skipped.append((entry, "the output of an earlier grading run"))
+            else:
+                found.append(entry)
+        elif entry.suffix.lower() in NOT_SUBMISSION_SUFFIXES:
+            skipped.append((entry, f"a {entry.suffix.lower()} file, not a submission"))
+        else:
+            try:
                 _check_suffix(entry)
-            found.append(entry)
-        except SubmissionError as error:
-            found.append(error)
-    return found
+                found.append(entry)
+            except SubmissionError as error:
+                found.append(error)
+    return ClassFolder(tuple(found), tuple(skipped))
+
+
+def discover_submissions(
+    folder: Path | str, exclude: Sequence[Path] = ()
+) -> list[Path | SubmissionError]:
+    """The submissions of :func:`scan_class_folder` (what it skipped is not returned)."""
+    return list(scan_class_folder(folder, exclude).submissions)
 
 
 # --- files and folders -----------------------------------------------------

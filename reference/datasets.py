@@ -85,7 +85,7 @@ def xor(n: int, seed: int, noise: float = 0.1) -> tuple[Array, Array]:
 def probe_inputs(d: int, n: int, k: int, seed: int) -> tuple[Array, Array]:
     """A small probe batch for gradient and forward checks: X (n, d) with n != d, all k classes.
 
-    Non-square on purpose (CONVENTIONS §4): with N != D a transposed ``X`` fails
+    Non-square on purpose (docs/conventions.md §4): with N != D a transposed ``X`` fails
     loudly instead of passing by accident. Every class appears at least once, so
     ``one_hot(y)`` has exactly k rows. Inputs are standard normal: sigmoid units
     stay in their sensitive range.

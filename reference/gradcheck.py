@@ -1,4 +1,4 @@
-"""Numerical gradient checking against the DECLARED objective (CONVENTIONS §4).
+"""Numerical gradient checking against the DECLARED objective (docs/conventions.md §4).
 
 Central differences in float64, one parameter at a time::
 
@@ -220,7 +220,7 @@ def _layer_data_differences(
 
 
 # ---------------------------------------------------------------------------
-# Comparing gradients (CONVENTIONS §4)
+# Comparing gradients (docs/conventions.md §4)
 
 GOOD = 1e-7
 GOOD_WITH_KINKS = 1e-4
@@ -261,7 +261,7 @@ def relative_error(a: Array | Params, n: Array | Params, form: str = "max") -> f
 
 
 def classify(rel: float, kinks: bool = False) -> Verdict:
-    """CONVENTIONS §4: below 1e-7 "good", up to 1e-2 "suspicious", above (or NaN) "wrong".
+    """docs/conventions.md §4: below 1e-7 "good", up to 1e-2 "suspicious", above (or NaN) "wrong".
 
     With kinks (ReLU, L1: a perturbation may step across a corner, where the
     central difference averages two one-sided slopes) "good" is relaxed to

@@ -28,7 +28,7 @@ Verified against the course's public notebooks (eclarson/MachineLearningNotebook
 - folded bias, Glorot: ``init_bound = 4*np.sqrt(6. / (n_hidden + n_features_ + 1))``,
   ``W1 = uniform(-b, b, (n_hidden, n_features_ + 1))`` then ``W1[:, :1] = 0``.
 
-The "b2 = -2" variant mentioned in CONVENTIONS §1 was not found in the public
+The "b2 = -2" variant mentioned in docs/conventions.md §1 was not found in the public
 notebooks; it is offered as the ``output_bias`` option of the Glorot initialisers.
 """
 

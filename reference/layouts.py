@@ -8,7 +8,7 @@
   W : (n_in, n_out), 1-D bias (n_out,).
 
 Gradients convert exactly like parameters. The grader binds a layout
-explicitly (CONVENTIONS §1): nothing here guesses from shapes.
+explicitly (docs/conventions.md §1): nothing here guesses from shapes.
 """
 
 from __future__ import annotations

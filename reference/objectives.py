@@ -21,7 +21,7 @@ Penalty over the weights (and the biases if ``penalize_bias``)::
     none
 
 The reference differentiates exactly this declared function. The course's
-*printed* ``_cost()`` is a different function (CONVENTIONS §2); it is
+*printed* ``_cost()`` is a different function (docs/conventions.md §2); it is
 :func:`printed_cost`, labelled as such, because students report it.
 """
 

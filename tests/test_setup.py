@@ -91,6 +91,26 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert commands[-1] == setup_commands()[1]
 
 
+def test_the_oracle_extra_is_a_range_the_installed_torch_satisfies() -> None:
+    """`.[oracle]` asks for a range, not one build; where torch is installed (CI's machine),
+    that torch satisfies it, so the README's install command downloads no other build."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        extras = tomllib.load(f)["project"]["optional-dependencies"]
+    (wanted,) = [Requirement(r) for r in extras["oracle"]]
+    assert wanted.name == "torch"
+    assert not any(spec.operator in ("==", "===") for spec in wanted.specifier), wanted
+    try:
+        installed = version("torch")
+    except PackageNotFoundError:
+        pytest.skip("torch is not installed here")
+    assert wanted.specifier.contains(installed, prereleases=True), (installed, str(wanted))
+
+
 def test_first_setup_command_names_files_that_exist() -> None:
     """The demo folder and the rubric of the first command exist; its output folder is git-ignored.
 
@@ -122,6 +142,45 @@ def test_every_grader_command_shown_parses(path: Path) -> None:
             parser.parse_args(args)
         except SystemExit:
             pytest.fail(f"{path.name}: 'grader {shlex.join(args)}' does not parse")
+
+
+def test_readme_commands_work_as_written_from_the_root() -> None:
+    """Each README command's inputs (class folder, submission, rubric, kit) exist in the
+    repository or are written by a command before it, and what it writes stays out of git."""
+    text = README.read_text(encoding="utf-8")
+    parser = build_parser()
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    written: list[Path] = []
+    for args in grader_invocations(text, 4):
+        parsed = parser.parse_args(args)
+        inputs = [
+            getattr(parsed, name)
+            for name in ("folder", "submission", "rubric", "kit")
+            if getattr(parsed, name, None) is not None
+        ]
+        for path in inputs:
+            made = any(path == w or w in path.parents for w in written)
+            assert made or (ROOT / path).exists(), f"'grader {shlex.join(args)}': no {path}"
+        for name in ("out", "html", "json", "gradescope", "junit"):
+            out = getattr(parsed, name, None)
+            if out is not None:
+                written.append(out)
+                assert f"/{out.parts[0]}/" in ignored, f"{out} is not git-ignored"
+    assert written, "no README command writes anything: has the parsing drifted?"
+
+
+def test_readme_instructor_example_grades_only_students() -> None:
+    """The class folder of the README's batch example holds students only: every entry the
+    grader would grade is a notebook or module, and nothing is refused as ungradable."""
+    from grader.submission import scan_class_folder
+
+    commands = grader_invocations(README.read_text(encoding="utf-8"), 4)
+    folders = {build_parser().parse_args(a).folder for a in commands if a[0] == "grade"}
+    assert folders
+    for folder in folders:
+        listing = scan_class_folder(ROOT / folder)
+        assert listing.submissions and all(isinstance(p, Path) for p in listing.submissions)
+        assert all(p.suffix == ".ipynb" for p in listing.submissions)  # type: ignore[union-attr]
 
 
 def test_readme_shows_every_subcommand() -> None:

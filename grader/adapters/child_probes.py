@@ -277,7 +277,7 @@ class _Adapter:
     def gradcheck_self(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         """Slopes along random unit directions d: the gradient's <g, d>, and the central
         differences (f(P + h d) - f(P - h d)) / 2h of each part of the objective
-        (:func:`_objective_parts`) through the student's own forward pass (CONVENTIONS §4)."""
+        (:func:`_objective_parts`) through the student's own forward pass (docs/conventions.md §4)."""
         names = self.self_check_names(inputs)
         conv = params.get("conventions") or {}
         h = float(params.get("h", 1e-5))

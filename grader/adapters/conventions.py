@@ -1,7 +1,7 @@
 """The conventions a probe's reference values follow, declared per adapter style.
 
 A faithful copy of each style's code computes a known objective, optimiser and
-learning-rate schedule (CONVENTIONS §2, §3, §7); ``STYLE_CONVENTIONS`` records
+learning-rate schedule (docs/conventions.md §2, §3, §7); ``STYLE_CONVENTIONS`` records
 them, and a rubric overrides any of them in a check's parameters
 (``CONVENTION_KEYS``). The helpers here turn the course's keyword names (eta,
 decrease_const, decrease_iter, alpha) into the reference's.
@@ -16,7 +16,7 @@ from grader.adapters.binding import AdapterBinding
 from reference.optimizers import OPTIMIZERS, Optimizer, course_bias_rule, make_optimizer
 from reference.params import Params
 
-# What a faithful copy of each style's code computes (CONVENTIONS §2, §3, §7).
+# What a faithful copy of each style's code computes (docs/conventions.md §2, §3, §7).
 STYLE_CONVENTIONS: dict[str, dict[str, Any]] = {
     "template": {
         "loss": "squared",

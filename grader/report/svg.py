@@ -30,7 +30,7 @@ WIDTH, HEIGHT = 480.0, 270.0
 LEFT, RIGHT, TOP, BOTTOM = 58.0, 14.0, 40.0, 44.0
 FONT = 13
 
-# The gradient-check thresholds of the lecture (CONVENTIONS §4), drawn as guides.
+# The gradient-check thresholds of the lecture (docs/conventions.md §4), drawn as guides.
 GOOD_BELOW, WRONG_ABOVE = 1e-7, 1e-2
 
 # Lines must differ by more than colour: each style has its own dash pattern.

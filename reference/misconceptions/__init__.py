@@ -38,7 +38,7 @@ class Misconception:
     title       : a short phrase for reports ("hidden-layer derivative missing")
     description : what the buggy code does, in the lecture's notation
     topic       : the lecture topic it belongs to ("back-propagation", "momentum", ...)
-    signature   : how it shows numerically (CONVENTIONS §5 / §3)
+    signature   : how it shows numerically (docs/conventions.md §5 / §3)
     next_step   : what a student who has it should do next
     impl        : the buggy function, same signature as the reference one it replaces
     """

@@ -42,7 +42,7 @@ register(
         topic="label encoding",
         signature=(
             "Y has shape (N, K) instead of (K, N): Y - A3 raises a shape error, or is "
-            "silently wrong when N == K (CONVENTIONS §5)."
+            "silently wrong when N == K (docs/conventions.md §5)."
         ),
         next_step=(
             "Print Y.shape right after encoding: it should be (number of classes, number of "
@@ -69,7 +69,7 @@ register(
             "whenever the labels happen to first appear in sorted order. Training still "
             "converges, yet argmax(A3, axis=0) returns indices that do not match the labels: "
             "accuracy against y falls to the share of instances whose label the permutation "
-            "leaves in place (CONVENTIONS §5)."
+            "leaves in place (docs/conventions.md §5)."
         ),
         next_step=(
             "Take the classes from np.unique(y), which returns them sorted, and map each label to "

@@ -6,7 +6,7 @@ Every ``impl`` has the signature of :func:`reference.network.gradients`::
 
 and differs from it in exactly the way its ``description`` says, so a
 student's gradient that equals one of these (within tolerance) is evidence of
-that bug. Signatures are CONVENTIONS §5, measured on N=7, D=5, H=4, K=3, C=0.1.
+that bug. Signatures are docs/conventions.md §5, measured on N=7, D=5, H=4, K=3, C=0.1.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ declarations, and returning an object with the reference's API (``step`` or
 ``rate``/``observe``). The grader runs it on the student's inputs beside the
 reference and asks which one reproduces the student's numbers.
 
-Where each shows (CONVENTIONS §3, §5), on f(w) = w²/2, w_0 = 1, η = 0.1, α = 0.9:
+Where each shows (docs/conventions.md §3, §5), on f(w) = w²/2, w_0 = 1, η = 0.1, α = 0.9:
 swapped momentum forms agree for two steps and part at the third (0.567 vs
 0.486); AdaGrad without the root is wrong from step 1, a reset accumulator
 from step 2; both Adam bugs from step 1; compounding decay from epoch 2.

@@ -102,7 +102,7 @@ register(
         signature=(
             "gradients are correct but the network learns noise: training accuracy stays "
             "near 1/K and the cost stalls near that of predicting the class frequencies "
-            "(CONVENTIONS §5)"
+            "(docs/conventions.md §5)"
         ),
         next_step=(
             "Draw one permutation per epoch and apply the same index to every array that "

@@ -1,6 +1,7 @@
-# Hostile submission: imports a package that is not installed
-# (submissions/hostile/README.md). Imports are kept in "definitions" mode, so the
-# child fails while loading the code: every check fails, and the report must say
+# Hostile submission: imports a package that is not installed and that its graded code
+# uses (submissions/hostile/README.md). Imports the graded functions read are kept as
+# they are in "definitions" mode (one only skipped cells use is guarded), so the child
+# fails while loading the code: no check earns anything, and the report must say
 # "No module named 'coursework_utils'".
 # Untrusted on purpose: grade it only through the grader's sandbox, never import or run it.
 
@@ -15,6 +16,7 @@ def sigmoid(Z):
 
 def forward(params, X):
     """Forward pass. Returns the list [A1, A2, ..., A_{L+1}] with A1 = X."""
+    coursework_utils.check_inputs(params, X)  # the graded code needs the package
     L = len(params) // 2
     A = [X]
     for l in range(1, L + 1):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import ProbeView, evaluate_all, evaluate_check, trim_traceback
+from grader.checks import (
+    NEXT_STEPS,
+    WHILE_LOADING,
+    ProbeView,
+    evaluate_all,
+    evaluate_check,
+    trim_traceback,
+)
 from grader.diagnose import gradient_outputs
 from grader.expectations import gradient_candidates
 from grader.results import CheckResult
@@ -80,7 +87,7 @@ def rubric():
 
 @pytest.fixture(scope="module")
 def problem():
-    """(expected gradient outputs, candidates) on the CONVENTIONS §5 setting."""
+    """(expected gradient outputs, candidates) on the docs/conventions.md §5 setting."""
     rng = np.random.default_rng(1)
     params = Params(
         [rng.uniform(-1, 1, (H, D)), rng.uniform(-1, 1, (K, H))],
@@ -295,6 +302,52 @@ def test_probe_failures_fail_with_what_happened(rubric, problem, view, sentence)
     r = evaluate_check(rubric.check("grad_out"), view, expected)
     assert (r.status, r.reason, r.evidence) == ("failed", sentence, (sentence,))
     assert r.next_step and r.feedback == "Output layer not yet right."
+
+
+def test_a_package_missing_at_load_is_not_assessed_on_every_check(rubric, problem):
+    """ModuleNotFoundError while the code loaded: the environment's problem on every check,
+    even one whose prerequisite did not pass; the install name is PyPI's."""
+    expected, _ = problem
+    view = ProbeView.from_outcome(
+        "error", {}, "ModuleNotFoundError: No module named 'sklearn.metrics'", detail=WHILE_LOADING
+    )
+    for check_id, prior in (("grad_out", {}), ("grad_all", passed("grad_out", "not_assessed"))):
+        r = evaluate_check(rubric.check(check_id), view, expected, (), prior)
+        assert r.status == "not_assessed" and r.points == 0 and r.blocked_by == ()
+        assert "lacks the package 'sklearn'" in r.reason
+        assert "pip install scikit-learn" in r.reason
+        assert "No module named 'sklearn.metrics'" in " ".join(r.evidence)
+
+
+def test_a_module_missing_inside_a_function_still_fails(rubric, problem):
+    """Raised while a probe ran, a ModuleNotFoundError could be raised on purpose to dodge one
+    check: it fails like any exception of the student's code."""
+    expected, _ = problem
+    view = ProbeView.from_outcome("error", {}, "ModuleNotFoundError: No module named 'zzz'")
+    r = evaluate_check(rubric.check("grad_out"), view, expected)
+    assert r.status == "failed" and "No module named 'zzz'" in r.reason
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        ProbeView(
+            "missing",
+            detail="the process exited with status 0 before finishing (sys.exit or os._exit?)",
+        ),
+        ProbeView("killed", detail="SystemExit: 2 (the submission called sys.exit)"),
+    ],
+    ids=["os._exit", "sys.exit"],
+)
+def test_code_that_ends_the_process_gets_that_next_step(view):
+    """The next step names the exit, even where the rubric words its own next step."""
+    spec = parse_rubric(
+        RUBRIC.replace(b'fail = "Output layer not yet right."', b'next_step = "Check shapes."'),
+        "x.toml",
+    ).check("grad_out")
+    assert spec.feedback.next_step == "Check shapes."
+    r = evaluate_check(spec, view, {})
+    assert r.status == "failed" and r.next_step == NEXT_STEPS["exit"]
 
 
 # -- prerequisites -----------------------------------------------------------------

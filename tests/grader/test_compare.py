@@ -210,7 +210,7 @@ def test_float32_failure_says_why():
 
 
 def test_measures_follow_the_conventions_formulas():
-    """rel_error_max is |a-n|/max(|a|,|n|), rel_error_norm ||a-n||/(||a||+||n||), as CONVENTIONS §4."""
+    """rel_error_max is |a-n|/max(|a|,|n|), rel_error_norm ||a-n||/(||a||+||n||), as docs/conventions.md §4."""
     a, n = np.array([1.0, 4.0]), np.array([2.0, 4.0])
     assert rel_error_max(a, n) == 0.5
     assert rel_error_norm(a, n) == pytest.approx(1.0 / (np.sqrt(17) + np.sqrt(20)))
@@ -218,7 +218,7 @@ def test_measures_follow_the_conventions_formulas():
 
 
 def test_measures_for_a_scaled_answer():
-    """Averaging over N=7: cosine exactly 1, norm ratio 1/7, norm-form error (N-1)/(N+1) (CONVENTIONS §5)."""
+    """Averaging over N=7: cosine exactly 1, norm ratio 1/7, norm-form error (N-1)/(N+1) (docs/conventions.md §5)."""
     m = compare("dW2", EXP / 7, EXP).measures
     assert m is not None
     assert m.cosine == pytest.approx(1.0)

@@ -1,6 +1,6 @@
 """Diagnosis: which misconception or convention reproduces an output, and what differs when none does.
 
-The real problem is CONVENTIONS §5's setting: N=7, D=5, H=4, K=3, C=0.1, sigmoid, summed squared error.
+The real problem is docs/conventions.md §5's setting: N=7, D=5, H=4, K=3, C=0.1, sigmoid, summed squared error.
 """
 
 from __future__ import annotations

@@ -198,20 +198,91 @@ def test_a_file_that_is_not_a_submission_is_ungradable_with_one_sentence(
     assert "bob.ipynb" in result.reason and "\n" not in result.reason.strip()
 
 
-def test_a_submission_that_fails_to_load_fails_every_check_with_its_cell_and_line(
+def test_a_package_missing_at_load_is_the_environments_problem_on_every_check(
     tmp_path: Path, rubric: Rubric
 ) -> None:
-    """An import error at load: every check fails with the error and where it happened; zero points."""
+    """An import the grading environment lacks: every check is not assessed (never failed),
+    naming the package, how to install it and the student's line; zero points."""
     source = TEMPLATE_OK.read_text(encoding="utf-8").replace(
-        "import numpy as np", "import numpy as np\nimport not_a_real_package_xyz", 1
+        "import numpy as np",
+        "import numpy as np\nimport not_a_real_package_xyz\nEPS = not_a_real_package_xyz.EPS",
+        1,
     )
     result = grade_submission(_module(tmp_path, "carol", source), rubric, SETTINGS)
     assert result.status == "graded"
     assert result.score is not None and result.score.points == 0
-    first = result.checks[0]
-    text = " ".join(first.evidence)
-    assert "not_a_real_package_xyz" in text
+    assert {c.status for c in result.checks} == {"not_assessed"}
+    for check in result.checks:
+        assert "lacks the package 'not_a_real_package_xyz'" in check.reason
+        assert "pip install not_a_real_package_xyz" in check.reason
+        assert check.next_step == ""  # nothing for the student to fix in their functions
+    text = " ".join(result.checks[0].evidence)
+    assert "No module named 'not_a_real_package_xyz'" in text
     assert "line" in text and "submission.py" not in text  # the student's line, not ours
+
+
+def test_a_missing_package_only_skipped_cells_use_does_not_stop_grading(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """`from IPython.display import YouTubeVideo` for a video cell, in an environment without
+    that package: the graded functions load and the correct code gets full marks."""
+    source = (
+        TEMPLATE_OK.read_text(encoding="utf-8").replace(
+            "import numpy as np",
+            "import numpy as np\nfrom not_a_real_display_xyz import YouTubeVideo",
+            1,
+        )
+        + "\nYouTubeVideo('dQw4w9WgXcQ')\n"
+    )
+    result = grade_submission(_module(tmp_path, "grace", source), rubric, SETTINGS)
+    assert result.score is not None and result.score.points == result.score.max_points
+
+
+def test_an_error_at_load_fails_every_check_with_its_cell_and_line(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """Any other error at load (here a class body that raises) fails every check with it."""
+    source = TEMPLATE_OK.read_text(encoding="utf-8") + "\n\nclass Broken:\n    x = 1 / 0\n"
+    result = grade_submission(_module(tmp_path, "dave", source), rubric, SETTINGS)
+    assert result.score is not None and result.score.points == 0
+    first = result.checks[0]
+    assert first.status == "failed"
+    text = " ".join(first.evidence)
+    assert "ZeroDivisionError" in text
+    assert "line" in text and "submission.py" not in text
+
+
+@pytest.mark.parametrize(
+    "ending", ["import os; os._exit(0)", "import sys; sys.exit(3)"], ids=["os._exit", "sys.exit"]
+)
+def test_code_that_ends_the_process_is_told_so(ending: str, tmp_path: Path, rubric: Rubric) -> None:
+    """A function that exits instead of returning: the next step names the exit, not shapes."""
+    source = TEMPLATE_OK.read_text(encoding="utf-8").replace(
+        "def forward(params, X):", f"def forward(params, X):\n    {ending}", 1
+    )
+    result = grade_submission(_module(tmp_path, "erin", source), rubric, SETTINGS)
+    forward = next(c for c in result.checks if c.check_id == "forward")
+    assert forward.status == "failed"
+    assert forward.next_step.startswith("Your code ended the process (sys.exit")
+
+
+def test_statements_not_run_are_told_in_plain_words_and_listed_only_where_they_matter(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """The template's demo cells are skipped as intended: one plain sentence, no list. A
+    function reading a variable only a skipped statement sets: the list, and why it matters."""
+    clean = grade_submission(TEMPLATE_OK, rubric, SETTINGS)
+    note = next(n for n in clean.notes if "top-level statement" in n)
+    assert note.startswith("As intended, only your imports, functions, classes and constants")
+    assert "line " not in note and "definitions mode" not in note  # no list, no jargon
+    source = (
+        TEMPLATE_OK.read_text(encoding="utf-8")
+        .replace("import numpy as np", "import numpy as np\nSCALE = np.ones(1)", 1)
+        .replace("def forward(params, X):", "def forward(params, X):\n    X = X * SCALE", 1)
+    )
+    result = grade_submission(_module(tmp_path, "frank", source), rubric, SETTINGS)
+    note = next(n for n in result.notes if "top-level statement" in n)
+    assert "fails with a NameError" in note and "`SCALE = np.ones(1)`" in note
 
 
 def test_a_gradient_bug_is_diagnosed_and_earns_only_the_checks_it_passes(

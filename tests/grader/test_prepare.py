@@ -35,7 +35,10 @@ def run(code: PreparedCode) -> dict[str, object]:
 def top_level_names(source: str) -> set[str]:
     """Names bound by the top-level statements of ``source``."""
     names: set[str] = set()
-    for node in ast.parse(source).body:
+    body = ast.parse(source).body
+    # an import only skipped cells use is kept inside a guard (try/except ImportError)
+    guarded = [s for node in body if isinstance(node, ast.Try) for s in node.body]
+    for node in [*body, *guarded]:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -270,6 +273,37 @@ def test_definitions_keep_only_constant_statements(statement, kept):
     """Constants and guarded imports are kept; calls and computed values are not."""
     code = prepare(cells("import numpy as np\nH = 4", statement))
     assert (statement in code.source) is kept
+
+
+def test_an_import_only_skipped_cells_use_cannot_stop_grading():
+    """A display-only import of a package the environment lacks: the graded functions still
+    load (the import is guarded), and still map to the student's lines."""
+    code = prepare(
+        cells(
+            "import numpy as np\nfrom not_installed_xyz.display import YouTubeVideo",
+            "YouTubeVideo('dQw4w9WgXcQ')",
+            "def total(x):\n    return np.sum(x)",
+        )
+    )
+    assert "except ImportError:" in code.source
+    namespace = run(code)
+    assert namespace["total"]([1, 2]) == 3  # type: ignore[operator]
+    line = code.source.splitlines().index("    from not_installed_xyz.display import YouTubeVideo")
+    assert code.line_map[line] == (0, 2)
+
+
+def test_an_import_the_graded_code_reads_is_left_to_fail():
+    """An import a kept function or constant reads is not guarded: its absence is reported
+    (as the environment's), never hidden behind a NameError later."""
+    for source in (
+        "import not_installed_xyz\ndef f():\n    return not_installed_xyz.g()",
+        "import not_installed_xyz as nx\nSCALE = nx.ONE",
+        "from not_installed_xyz import *\ndef f():\n    return g()",
+    ):
+        code = prepare(cells(source))
+        assert "try:" not in code.source, source
+        with pytest.raises(ModuleNotFoundError):
+            run(code)
 
 
 def test_main_block_is_skipped_by_name():

@@ -21,6 +21,7 @@ from grader.submission import (
     SubmissionError,
     discover_submissions,
     load_submission,
+    scan_class_folder,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "submissions"
@@ -361,12 +362,43 @@ def test_discover_lists_entries_sorted_and_ignores_junk(tmp_path):
 
 
 def test_discover_reports_stray_files_as_errors(tmp_path):
-    """A stray file in the batch folder becomes a SubmissionError in its place."""
-    (tmp_path / "grades.csv").write_text("a,b\n")
+    """A file that may be a student's mistake (a .docx) becomes a SubmissionError in its place."""
+    (tmp_path / "essay.docx").write_bytes(b"PK\x03\x04")
     write_notebook(tmp_path / "zed.ipynb", "x = 1")
     stray, notebook = discover_submissions(tmp_path)
-    assert isinstance(stray, SubmissionError) and stray.reason.startswith("grades.csv has")
+    assert isinstance(stray, SubmissionError) and stray.reason.startswith("essay.docx has")
     assert notebook == tmp_path / "zed.ipynb"
+
+
+def test_scan_skips_an_instructors_notes_and_data_and_says_why(tmp_path):
+    """README.md, a roster .csv, a rubric .toml are not students: skipped, each with a reason."""
+    write_notebook(tmp_path / "zed.ipynb", "x = 1")
+    for name in ("README.md", "roster.csv", "rubric.toml", "notes.TXT"):
+        (tmp_path / name).write_text("x\n")
+    listing = scan_class_folder(tmp_path)
+    assert listing.submissions == (tmp_path / "zed.ipynb",)
+    skipped = dict(listing.skipped)
+    assert set(skipped) == {
+        tmp_path / n for n in ("README.md", "roster.csv", "rubric.toml", "notes.TXT")
+    }
+    assert skipped[tmp_path / "README.md"] == "a .md file, not a submission"
+    assert discover_submissions(tmp_path) == [tmp_path / "zed.ipynb"]
+
+
+def test_scan_never_lists_the_output_folder(tmp_path):
+    """The excluded folder (this run's --out) and an earlier run's output are not students."""
+    write_notebook(tmp_path / "zed.ipynb", "x = 1")
+    (tmp_path / "graded").mkdir()
+    old = tmp_path / "last_year"
+    (old / "results").mkdir(parents=True)
+    (old / "gradebook.csv").write_text("student\n")
+    (tmp_path / "alice").mkdir()  # a student's folder: still a submission
+    listing = scan_class_folder(tmp_path, exclude=[tmp_path / "graded"])
+    assert listing.submissions == (tmp_path / "alice", tmp_path / "zed.ipynb")
+    assert dict(listing.skipped) == {
+        tmp_path / "graded": "the output folder of this run",
+        old: "the output of an earlier grading run",
+    }
 
 
 def test_discover_refuses_a_missing_folder(tmp_path):

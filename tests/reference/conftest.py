@@ -32,5 +32,5 @@ def problem(
 
 @pytest.fixture
 def small_problem() -> tuple[Params, np.ndarray, np.ndarray]:
-    """The CONVENTIONS §5 measurement setting: N=7, D=5, H=4, K=3."""
+    """The docs/conventions.md §5 measurement setting: N=7, D=5, H=4, K=3."""
     return problem()

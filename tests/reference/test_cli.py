@@ -170,7 +170,7 @@ def test_batch_order_is_one_permutation_per_epoch(tmp_path):
 
 
 def test_heavy_ball_misconception_parts_from_course_momentum_at_the_third_iterate(tmp_path):
-    """CONVENTIONS §3: the two momentum forms agree for two steps and differ from the third."""
+    """docs/conventions.md §3: the two momentum forms agree for two steps and differ from the third."""
     npz, _ = run([*SMALL, "--misconceptions", "--optimizer-hyper", "alpha=0.9"], tmp_path / "s")
     a = load(npz)
     ref, bug = a["expected/optimizer/W1"], a["misconception/momentum_heavy_ball_for_course/W1"]
@@ -179,7 +179,7 @@ def test_heavy_ball_misconception_parts_from_course_momentum_at_the_third_iterat
 
 
 def test_compounding_decay_parts_from_inverse_time_at_epoch_two(tmp_path):
-    """CONVENTIONS §3: compounding decay equals eta0/(1+dk) for k = 0, 1 and is lower from k = 2."""
+    """docs/conventions.md §3: compounding decay equals eta0/(1+dk) for k = 0, 1 and is lower from k = 2."""
     npz, _ = run(
         [*SMALL, "--misconceptions", "--schedule-hyper", "eta0=0.1", "--epochs", "6"],
         tmp_path / "s",

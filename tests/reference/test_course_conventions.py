@@ -1,4 +1,4 @@
-"""The course's own gradient code (CONVENTIONS §2), transcribed as the course writes
+"""The course's own gradient code (docs/conventions.md §2), transcribed as the course writes
 it, against reference.gradients under the objective the §2 table names; and the
 course's printed cost, which is not the function that code differentiates.
 """
@@ -110,7 +110,7 @@ def course_separate(get_gradient, params: Params, X: np.ndarray, Y: np.ndarray) 
 
 
 SEPARATE_CASES = [
-    # CONVENTIONS §2 table: which objective each notebook style differentiates
+    # docs/conventions.md §2 table: which objective each notebook style differentiates
     (course_get_gradient, Objective("squared", "sum", "l2_half", C)),
     (course_get_gradient_2c, Objective("squared", "sum", "l2", C)),
     (course_get_gradient_cross_entropy, Objective("bce", "sum", "l2_half", C)),
@@ -153,6 +153,7 @@ def test_course_gradient_is_not_the_gradient_of_its_printed_cost(small_problem):
     ratio = np.linalg.norm(np.concatenate([M.ravel() for M in course.arrays()])) / np.linalg.norm(
         np.concatenate([M.ravel() for M in of_printed.arrays()])
     )
-    assert relative_error(course, of_printed, form="norm") > 0.5  # CONVENTIONS: about 0.91
-    assert ratio > 5  # CONVENTIONS: about 21 (the printed cost averages over N·K = 21)
+    # docs/conventions.md §2: about 0.91, and about 21 (the printed cost averages over N·K = 21)
+    assert relative_error(course, of_printed, form="norm") > 0.5
+    assert ratio > 5
     assert relative_error(course, declared) < 1e-7

@@ -223,7 +223,7 @@ def test_check_gradients_passes_the_reference_and_names_the_wrong_array(small_pr
     model, objective = Model(), Objective(C=0.5)
     assert check_gradients(params, X, Y, model, objective).verdict == "good"
     student = gradients(params, X, Y, model, objective)
-    student.b[1] += objective.C * params.b[1]  # CONVENTIONS §5: bias regularised
+    student.b[1] += objective.C * params.b[1]  # docs/conventions.md §5: bias regularised
     report = check_gradients(params, X, Y, model, objective, grads=student)
     assert report.verdict == "wrong"
     assert [name for name, v in report.verdicts.items() if v != "good"] == ["b2"]

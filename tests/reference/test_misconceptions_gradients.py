@@ -1,4 +1,4 @@
-"""Each gradient misconception differs from the reference with its CONVENTIONS §5 signature.
+"""Each gradient misconception differs from the reference with its docs/conventions.md §5 signature.
 
 Measured on the §5 setting: N=7, D=5, H=4, K=3, C=0.1, sigmoid, summed squared error, C/2||W||^2.
 """

@@ -1,4 +1,4 @@
-"""Tests for reference.misconceptions.optimization: each bug shows where CONVENTIONS says."""
+"""Tests for reference.misconceptions.optimization: each bug shows where docs/conventions.md §3 and §5 say."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def quadratic_run(opt, steps: int, etas=None, seed: int = 0) -> list[np.ndarray]
 
 
 class TestPublishedIterates:
-    """CONVENTIONS §3 on f(w) = w²/2, w0 = 1, η = 0.1, α = 0.9."""
+    """docs/conventions.md §3 on f(w) = w²/2, w0 = 1, η = 0.1, α = 0.9."""
 
     def test_course_momentum(self):
         """The course form gives 0.9, 0.72, 0.567."""

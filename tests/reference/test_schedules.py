@@ -10,7 +10,7 @@ from reference.schedules import SCHEDULES, make_schedule
 
 
 class TestPublishedRates:
-    """CONVENTIONS §3: η0 = 0.1, d = 0.1, epoch 5."""
+    """docs/conventions.md §3: η0 = 0.1, d = 0.1, epoch 5."""
 
     def test_inverse_time_epoch_5(self):
         """Inverse-time cooling gives 0.0667 (0.1 / 1.5) at epoch 5."""

@@ -58,7 +58,7 @@ def config(**changes: object) -> TrainConfig:
 
 
 class CourseTLPMiniBatch:
-    """The course's fit loop as students copy it, global generator and all (CONVENTIONS §7)."""
+    """The course's fit loop as students copy it, global generator and all (docs/conventions.md §7)."""
 
     def __init__(self, n_hidden, C, epochs, eta, random_state, alpha, decrease_const, minibatches):
         np.random.seed(random_state)
@@ -320,7 +320,7 @@ def test_biases_get_plain_steps_unless_bias_momentum():
 
 
 def test_learning_rate_follows_the_schedule():
-    """inverse_time with eta0 = d = 0.1 gives 0.0667 at epoch 5 (CONVENTIONS §3)."""
+    """inverse_time with eta0 = d = 0.1 gives 0.0667 at epoch 5 (docs/conventions.md §3)."""
     X, y = learnable(12)
     cfg = config(epochs=6, schedule="inverse_time", schedule_hyper={"eta0": 0.1, "d": 0.1})
     _, trace = train(initialize("course_uniform", (4, 5, 3), 0), X, y, cfg)

@@ -20,7 +20,7 @@ def test_forward_matches_reference(separate_ns, canonical):
 
 @pytest.mark.parametrize("C", [0.0, 25.0])
 def test_gradients_match_summed_objective(separate_ns, canonical, C):
-    """_get_gradient is the gradient of sum((Y-A)^2) + C/2 ||W||^2 (CONVENTIONS §2)."""
+    """_get_gradient is the gradient of sum((Y-A)^2) + C/2 ||W||^2 (docs/conventions.md §2)."""
     assert_close(*run_probe("gradients", B, separate_ns, {"C": C}, canonical))
 
 

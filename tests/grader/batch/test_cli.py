@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import math
 import subprocess
 import sys
 import types
@@ -208,6 +210,134 @@ def test_grade_with_dask_missing_is_a_clear_error(
     argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o")]
     assert run([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert 'pip install "dask[distributed]"' in one_line_error(capsys.readouterr().err)
+
+
+def test_grade_skips_notes_and_never_grades_its_own_out_folder(
+    subs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A class folder with a README, a roster and --out inside it: only students are graded,
+    and the listing says once what it left out, on every run."""
+    fakes.write(subs, "alice.py")
+    (subs / "README.md").write_text("# Lab 3\n")
+    (subs / "roster.csv").write_text("student\nalice\n")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(subs / "graded"), "--serial"]
+    assert run(argv) == 0
+    assert run([*argv, "--regrade-all"]) == 0  # the second run finds graded/ in the folder
+    printed = capsys.readouterr().out
+    assert "not graded: README.md (a .md file, not a submission)" in printed
+    assert "not graded: roster.csv (a .csv file, not a submission)" in printed
+    assert "not graded: graded (the output folder of this run)" in printed
+    with open(subs / "graded" / "gradebook.csv", newline="") as handle:
+        assert [r["student"] for r in csv.DictReader(handle)] == ["alice"]
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "soon"])
+def test_grade_refuses_a_timeout_that_is_not_a_time(
+    value: str, subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A negative, NaN or non-numeric --timeout is bad input, exit 2, naming the option."""
+    fakes.write(subs, "alice.py")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as exit_info:
+        run([*argv, "--timeout", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --timeout" in err and value in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_grade_refuses_a_timeout_shorter_than_the_probes_own(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch limit below the rubric's probe limits would blame the grader for a student's
+    loop: refused with the smallest limit that works; that limit itself is accepted."""
+    from grader.plan import time_bound
+    from grader.sandbox import Limits
+
+    fakes.write(subs, "alice.py")
+    bound = time_bound(fakes.RUBRIC, Limits())
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o"), "--serial"]
+    assert run([*argv, "--timeout", str(bound - 1)]) == 2
+    message = one_line_error(capsys.readouterr().err)
+    assert "shorter than this rubric's own limits" in message
+    assert f"--timeout {math.ceil(bound)} or more, or 0 for no limit" in message
+    assert run([*argv, "--timeout", str(math.ceil(bound))]) == 0
+    assert run([*argv, "--timeout", "0"]) == 0
+
+
+def test_grade_out_naming_a_file_says_so(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out pointing at an existing file: one sentence naming it, not "File exists"."""
+    fakes.write(subs, "alice.py")
+    target = tmp_path / "grades.csv"
+    target.write_text("student\n")
+    assert run(["grade", str(subs), "--rubric", RUBRIC, "--out", str(target)]) == 2
+    assert f"--out {target} is a file; it must name a folder" in one_line_error(
+        capsys.readouterr().err
+    )
+
+
+def test_grade_only_takes_file_names_and_reports_every_unknown_name(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--only alice.py selects alice; two unknown names are both reported in one sentence."""
+    fakes.write(subs, "alice.py")
+    fakes.write(subs, "bob.py")
+    out = tmp_path / "o"
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(out), "--serial"]
+    assert run([*argv, "--only", str(subs / "alice.py")]) == 0
+    assert "selected:   alice" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["alice.json"]
+    assert run([*argv, "--only", "alcie", "zed.ipynb"]) == 2
+    message = one_line_error(capsys.readouterr().err)
+    assert "'alcie' (did you mean 'alice'?)" in message and "'zed.ipynb'" in message
+
+
+def test_grade_only_on_a_cached_folder_says_what_it_selected(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--only on a folder graded before: it names the selection and that the result was kept."""
+    fakes.write(subs, "alice.py")
+    fakes.write(subs, "bob.py")
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(tmp_path / "o"), "--serial"]
+    assert run(argv) == 0
+    capsys.readouterr()
+    assert run([*argv, "--only", "alice"]) == 0
+    printed = capsys.readouterr().out
+    assert "selected:   alice\n" in printed
+    assert "kept the stored result of alice" in printed and "--regrade alice" in printed
+
+
+def test_version_and_bare_command_help_a_newcomer() -> None:
+    """`grader --version` prints the version; bare `grader` prints the full help, not a usage
+    line: every command with what it does."""
+    import grader
+
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"grader {grader.__version__}"
+    bare = subprocess.run(
+        [sys.executable, "-m", "grader"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert bare.returncode == 2
+    for command in ("check", "kit", "grade", "grade-one"):
+        assert f"\n    {command}" in bare.stdout
+    assert "grade a folder of submissions" in bare.stdout and "--version" in bare.stdout
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    """No option or argument is left without a help text (--rubric, --out, --color, ...)."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not action.help
+    ]
+    assert missing == []
 
 
 # --- grade-one --------------------------------------------------------------------------
