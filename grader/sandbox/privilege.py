@@ -38,6 +38,7 @@ import fcntl
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 import pwd
 import signal
@@ -296,7 +297,7 @@ def prepare_uid_tier() -> None:
     """Once per process as root: the grader's packages closed to the sandbox group, the
     Python installation and the shadow site-packages reachable by it."""
     make_reachable([*_python_dirs(), *shadow_site_dirs(), tempfile.gettempdir()])
-    protect(grader_dirs())
+    protect(installed_grader_dirs())
 
 
 def grader_dirs() -> list[Path]:
@@ -309,6 +310,36 @@ def grader_dirs() -> list[Path]:
 
         dirs.append(Path(reference.__file__).resolve().parent)
     return dirs
+
+
+def installed_grader_dirs() -> list[Path]:
+    """Every copy of the grader's packages this interpreter has: the imported one, the
+    installed distribution's (a wheel's in site-packages, an editable install's checkout)."""
+    dirs = set(grader_dirs())
+    for dist in _grader_distributions():
+        for file in dist.files or ():
+            parts = Path(str(file)).parts
+            if parts and parts[0] in GRADER_PACKAGES:
+                dirs.add(Path(os.path.realpath(dist.locate_file(parts[0]))))
+        with contextlib.suppress(Exception):  # direct_url.json: PEP 610
+            url = json.loads(dist.read_text("direct_url.json") or "{}")
+            if url.get("dir_info", {}).get("editable") and url["url"].startswith("file://"):
+                project = Path(url["url"].removeprefix("file://"))
+                dirs.update(project / top for top in GRADER_PACKAGES if (project / top).is_dir())
+    return sorted(d for d in dirs if d.is_dir())
+
+
+def _grader_distributions() -> list[importlib.metadata.Distribution]:
+    """The installed distributions that provide the grader's packages."""
+    names: set[str] = set()
+    with contextlib.suppress(Exception):
+        for top in GRADER_PACKAGES:
+            names.update(importlib.metadata.packages_distributions().get(top, []))
+    found = []
+    for name in sorted(names):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(importlib.metadata.distribution(name))
+    return found
 
 
 def _python_dirs() -> list[str]:
@@ -328,20 +359,14 @@ def _grader_entries(site_dir: Path) -> set[str]:
     """Top-level names in ``site_dir`` that belong to the grader (its distribution's files,
     and the grader's imported packages, wherever they resolve)."""
     names: set[str] = set()
-    own = {d.resolve() for d in grader_dirs()}
-    dist_names: set[str] = set()
-    with contextlib.suppress(Exception):
-        for top in GRADER_PACKAGES:
-            dist_names.update(importlib.metadata.packages_distributions().get(top, []))
-    for dist_name in dist_names:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            dist = importlib.metadata.distribution(dist_name)
-            for file in dist.files or ():
-                located = Path(os.path.realpath(file.locate()))
-                with contextlib.suppress(ValueError):
-                    rel = located.relative_to(site_dir)
-                    if rel.parts and rel.parts[0] != "__pycache__":
-                        names.add(rel.parts[0])
+    own = {d.resolve() for d in installed_grader_dirs()}
+    for dist in _grader_distributions():
+        for file in dist.files or ():
+            located = Path(os.path.realpath(file.locate()))
+            with contextlib.suppress(ValueError):
+                rel = located.relative_to(site_dir)
+                if rel.parts and rel.parts[0] != "__pycache__":
+                    names.add(rel.parts[0])
     for entry in site_dir.iterdir():
         real = entry.resolve()
         if real in own or any(real in d.parents for d in own):

@@ -84,8 +84,8 @@ TIER_INFO: dict[Tier, TierInfo] = {
         True,
         "resource limits and a scrubbed environment only; the grader refuses to write "
         "results if its own files changed during the run",
-        "ADVISORY: the submission ran as the grader's own user and could read the rubric, "
-        "reach the network and signal the grader; the score is not trustworthy",
+        "isolation: the run is advisory, the submission ran as the grader's own user and "
+        "could read the rubric, reach the network and signal the grader",
     ),
 }
 
