@@ -32,6 +32,15 @@ from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
+from grader.sandbox.privilege import protect
+from grader.sandbox.tiers import (
+    TIER_INFO,
+    TIERS,
+    SandboxUnavailableError,
+    describe,
+    resolve_tier,
+    why_not_stronger,
+)
 from grader.submission import SubmissionError, discover_submissions, load_submission
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
@@ -79,13 +88,34 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(warm: bool = False) -> Any:
+def _settings(warm: bool = False, min_tier: str | None = None) -> Any:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process."""
     try:
         from grader.pipeline import GradeSettings
     except ImportError:
         return None
-    return GradeSettings(warm=warm)
+    return GradeSettings(warm=warm, min_tier=min_tier)
+
+
+def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
+    """The tier this run will use, checked against ``min_tier`` before anything is graded.
+
+    An advisory tier is said once, loudly, on stderr. As root, ``closed`` (the
+    submissions, the rubric, the output folders) is closed to the sandbox's uids.
+    Returns the line the command prints with its results.
+    """
+    tier = resolve_tier(None, min_tier)  # SandboxUnavailableError: exit status 2, one sentence
+    if tier == "uid":
+        protect(closed)
+    if TIER_INFO[tier].advisory:
+        why = why_not_stronger(tier)
+        print(
+            f"\n*** ADVISORY RUN: {describe(tier)}.\n"
+            f"*** Scores from this run are not trustworthy. Why no stronger tier: {why}.\n"
+            "*** Use --min-tier uid (or bwrap) to refuse such runs.\n",
+            file=sys.stderr,
+        )
+    return describe(tier)
 
 
 def _report(name: str) -> Callable[..., str] | None:
@@ -139,9 +169,10 @@ def _job(
     rubric_path: Path,
     public_only: bool = False,
     warm: bool = False,
+    min_tier: str | None = None,
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
-    settings = None if grade_fn is not None else _settings(warm)
+    settings = None if grade_fn is not None else _settings(warm, min_tier)
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -255,7 +286,9 @@ def cmd_grade(
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
     # process: it pays off where a process grades many submissions (the pool, --serial);
     # Dask grades each submission in a fresh process, where a cold child is faster.
-    job = _job(grade_fn, args.rubric, warm=not args.scheduler)
+    job = _job(grade_fn, args.rubric, warm=not args.scheduler, min_tier=args.min_tier)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
     roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
     summary = run_batch(
         paths,
@@ -273,6 +306,7 @@ def cmd_grade(
         title=f"Class summary: {rubric.assignment.title}",
     )
     print(summary.describe())
+    print(f"sandbox:    {sandbox}")
     print(f"results:    {args.out / 'results'}/")
     if (args.out / "reports").is_dir():
         print(f"reports:    {args.out / 'reports'}/")
@@ -309,7 +343,10 @@ def cmd_grade(
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
-    job = _job(grade_fn, args.rubric)
+    job = _job(grade_fn, args.rubric, min_tier=args.min_tier)
+    outputs = [args.json, args.gradescope, args.junit, args.markdown]
+    closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
+    sandbox = _sandbox(args.min_tier, closed)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if args.json is not None:
@@ -334,6 +371,7 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
         )
     else:
         print(f"{result.submission.identity}: could not be graded: {result.reason}")
+    print(sandbox)
     if crashed:
         return 1
     if args.strict and not (
@@ -416,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument("--regrade", nargs="+", metavar="ID", help="grade these again, cached or not")
     p.add_argument("--regrade-all", action="store_true", help="ignore every cached result")
+    _min_tier_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--canvas-assignment", metavar="NAME", help="also write canvas.csv")
     p.add_argument("--canvas-id", metavar="ID", help="the Canvas assignment's id")
@@ -449,7 +488,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="Gradescope visibility of hidden checks (default: after_published)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passed")
+    _min_tier_option(p)
     return parser
+
+
+def _min_tier_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-tier",
+        choices=TIERS,
+        help="refuse to grade below this sandbox tier (bwrap > uid > plain; docs/threat-model.md)",
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None = None) -> int:
@@ -467,7 +515,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         if args.command == "grade":
             return cmd_grade(args, grade_fn, argv)
         return cmd_grade_one(args, grade_fn)
-    except (UsageError, RubricError, ExecutorUnavailableError) as error:
+    except (UsageError, RubricError, ExecutorUnavailableError, SandboxUnavailableError) as error:
         return _fail(str(error))
     except SubmissionError as error:
         return _fail(error.reason)

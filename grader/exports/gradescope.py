@@ -15,6 +15,8 @@ gradescope-autograders.readthedocs.io/en/latest/specs/): the file
                          number "<objective>.<check>", output (Markdown), output_format "md",
                          tags [objective id], visibility}
     leaderboard         only when given: [{name, value, order?}]
+    extra_data          the sandbox tier that ran it: {sandbox_tier, sandbox_advisory,
+                        sandbox_guarantees, sandbox_gaps} (grader.sandbox.tiers)
 
 Visibility values are Gradescope's: "hidden", "after_due_date", "after_published",
 "visible". A hidden check gets ``hidden_visibility`` ("after_published" by default,
@@ -37,6 +39,7 @@ from typing import Any, Literal
 from grader.cache import atomic_write_text
 from grader.exports._text import md_escape, number
 from grader.results import CheckResult, GradeResult
+from grader.sandbox.tiers import tier_fields
 
 GradescopeVisibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 VISIBILITIES: tuple[GradescopeVisibility, ...] = (
@@ -125,6 +128,8 @@ def gradescope_results(
     }
     if execution_time is not None:
         out["execution_time"] = max(0, round(execution_time))
+    # which sandbox ran it and what that guarantees (grader.sandbox.tiers.TIER_INFO)
+    out["extra_data"] = tier_fields(result.provenance.get("sandbox_tier"))
     if graded:
         objectives = {o.objective: i for i, o in enumerate(result.score.objectives, 1)}  # type: ignore[union-attr]
         seen: dict[str, int] = {}

@@ -320,7 +320,7 @@ def installed_grader_dirs() -> list[Path]:
         for file in dist.files or ():
             parts = Path(str(file)).parts
             if parts and parts[0] in GRADER_PACKAGES:
-                dirs.add(Path(os.path.realpath(dist.locate_file(parts[0]))))
+                dirs.add(Path(os.path.realpath(str(dist.locate_file(parts[0])))))
         with contextlib.suppress(Exception):  # direct_url.json: PEP 610
             url = json.loads(dist.read_text("direct_url.json") or "{}")
             if url.get("dir_info", {}).get("editable") and url["url"].startswith("file://"):
