@@ -169,6 +169,11 @@ def uid_processes(uid: int) -> set[int]:
     return found
 
 
+def live_processes(uid: int) -> set[int]:
+    """The processes of ``uid`` that can still act (zombies are dead, only not yet reaped)."""
+    return {p for p in uid_processes(uid) if _state(p) not in ("Z", "X", "")}
+
+
 def kill_uid(uid: int, rounds: int = 400) -> bool:
     """SIGKILL every process of ``uid`` until two sweeps find none; True when none is left.
 
@@ -177,8 +182,7 @@ def kill_uid(uid: int, rounds: int = 400) -> bool:
     """
     quiet = 0
     for _ in range(rounds):
-        pids = uid_processes(uid)
-        live = {p for p in pids if _state(p) not in ("Z", "X", "")}
+        live = live_processes(uid)
         if not live:
             quiet += 1
             if quiet >= 2:
@@ -330,16 +334,18 @@ def installed_grader_dirs() -> list[Path]:
 
 
 def _grader_distributions() -> list[importlib.metadata.Distribution]:
-    """The installed distributions that provide the grader's packages."""
+    """Every installed distribution that provides the grader's packages (an editable
+    install and a wheel can both be on the path)."""
     names: set[str] = set()
     with contextlib.suppress(Exception):
         for top in GRADER_PACKAGES:
             names.update(importlib.metadata.packages_distributions().get(top, []))
-    found = []
-    for name in sorted(names):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(importlib.metadata.distribution(name))
-    return found
+    wanted = {n.lower().replace("_", "-") for n in names}
+    return [
+        dist
+        for dist in importlib.metadata.distributions()
+        if str(dist.metadata["Name"] or "").lower().replace("_", "-") in wanted
+    ]
 
 
 def _python_dirs() -> list[str]:
