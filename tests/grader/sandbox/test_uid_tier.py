@@ -179,8 +179,19 @@ def test_grader_rewrite_changes_nothing_and_gains_nothing(tmp_path):
     shutil.copy(RUBRIC, rubric)
     before = tree_digest([*installed_grader_dirs(), source])
     done = subprocess.run(
-        [sys.executable, "-m", "grader", "grade-one", str(HOSTILE), "--rubric", str(rubric)]
-        + ["--gradescope", str(results / "results.json"), "--json", str(results / "full.json")],
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade-one",
+            str(HOSTILE),
+            "--rubric",
+            str(rubric),
+            "--gradescope",
+            str(results / "results.json"),
+            "--json",
+            str(results / "full.json"),
+        ],
         env=python_env(GRADER_SANDBOX="plain"),
         capture_output=True,
         text=True,
@@ -199,7 +210,7 @@ def test_grader_rewrite_changes_nothing_and_gains_nothing(tmp_path):
     assert gradescope["extra_data"]["sandbox_tier"] == "uid"
     assert full["provenance"]["sandbox_tier"] == "uid"
     assert "sandbox tier uid" in done.stdout
-    gid, uids = id_range()
+    _gid, uids = id_range()
     assert not [u for u in uids if live_processes(u)]
 
 
@@ -213,8 +224,18 @@ def test_the_grader_is_not_importable_with_a_wheel_install(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, project / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(wheels), str(project)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(project),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -227,8 +248,17 @@ def test_the_grader_is_not_importable_with_a_wheel_install(tmp_path):
     )
     wheel = next(wheels.glob("mlp_grader-*.whl"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
-        + ["-q", "--no-deps", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -362,8 +392,15 @@ def _plain_tier_as_nobody(tmp_path: Path) -> None:
     # the pyenv under /root is reachable by the sandbox group only (privilege.make_reachable)
     gid, _ = id_range()
     done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", f"--groups={gid}", sys.executable]
-        + ["-c", script],
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            f"--groups={gid}",
+            sys.executable,
+            "-c",
+            script,
+        ],
         env={
             "PATH": os.environ["PATH"],
             "PYTHONPATH": str(copy),
