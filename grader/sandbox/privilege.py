@@ -106,11 +106,18 @@ class Identity:
             "--",
         ]
 
+    def sweep(self) -> None:
+        """Remove what this uid left in the folders every user may write (/tmp and the like):
+        the next job, under another uid or this one, finds nothing of it."""
+        sweep_files(self.uid)
+
     def release(self) -> None:
-        """Kill whatever still runs as this uid, then give the uid back."""
+        """Kill whatever still runs as this uid, remove its files, then give the uid back."""
         if self.lock_fd < 0:
             return
         gone = kill_uid(self.uid)
+        if gone:
+            self.sweep()
         os.close(self.lock_fd)  # closing drops the flock
         self.lock_fd = -1
         if not gone:
@@ -195,6 +202,38 @@ def kill_uid(uid: int, rounds: int = 400) -> bool:
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.002)
     return False
+
+
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def sweep_files(uid: int, roots: Sequence[str] = SHARED_FOLDERS) -> None:
+    """Delete every entry owned by ``uid`` under the world-writable ``roots``.
+
+    Only world-writable folders are searched: nowhere else can a sandbox uid
+    create anything outside its job folder (whose owner removes it).
+    """
+    todo = [r for r in roots if os.path.isdir(r) and not os.path.islink(r)]
+    while todo:
+        folder = todo.pop()
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                if stat.S_ISDIR(info.st_mode):
+                    subprocess.run(["rm", "-rf", "--one-file-system", "--", path], check=False)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+            elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
+                todo.append(path)  # another world-writable folder: it may hold the uid's files
 
 
 def _state(pid: int) -> str:

@@ -255,6 +255,8 @@ class WarmWorker:
         note, _ = wire.read_frame(self._from, deadline=deadline)
         if not note.get("clean"):
             raise WorkerFailedError("the worker could not clean up after the job")
+        if self._identity is not None:
+            self._identity.sweep()  # its files in /tmp and the like, before the next job
         if reply.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
         report = reply.get("report")

@@ -418,3 +418,29 @@ def _plain_tier_as_nobody(tmp_path: Path) -> None:
     assert first == "plain [0, 0]"
     assert "advisory" in notice
     assert last.startswith("refused:") and "changed" in last
+
+
+@needs_uid_tier
+def test_files_left_in_shared_folders_do_not_reach_the_next_job():
+    """A job's files in /tmp and /dev/shm are gone before the next job, warm or cold."""
+    tag = f"uid-leftover-{os.getpid()}"
+    job = make_job(
+        f"""
+        import os
+        def leave():
+            import numpy as np
+            seen = [os.path.exists(p) for p in ("/tmp/{tag}", "/dev/shm/{tag}", "/tmp/{tag}-d/f")]
+            for p in ("/tmp/{tag}", "/dev/shm/{tag}"):
+                with open(p, "w") as f:
+                    f.write("answers")
+            os.makedirs("/tmp/{tag}-d", exist_ok=True)
+            open("/tmp/{tag}-d/f", "w").close()
+            return {{"y": np.array(seen, dtype=float)}}
+        """,
+        probe("p", "raw", fn="leave"),
+    )
+    with WarmWorker(LIMITS, tier="uid", preload=("numpy",)) as w:
+        first, second = (w.run(job).outcome("p").arrays["y"] for _ in range(2))
+    cold = run_job(job, LIMITS, tier="uid").outcome("p").arrays["y"]
+    assert [list(y) for y in (first, second, cold)] == [[0, 0, 0]] * 3
+    assert not [p for p in Path("/tmp").iterdir() if p.name.startswith(tag)]
