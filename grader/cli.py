@@ -107,15 +107,15 @@ def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
     tier = resolve_tier(None, min_tier)  # SandboxUnavailableError: exit status 2, one sentence
     if tier == "uid":
         protect(closed)
+    why = why_not_stronger(tier)
     if TIER_INFO[tier].advisory:
-        why = why_not_stronger(tier)
         print(
             f"\n*** ADVISORY RUN: {describe(tier)}.\n"
             f"*** Scores from this run are not trustworthy. Why no stronger tier: {why}.\n"
             "*** Use --min-tier uid (or bwrap) to refuse such runs.\n",
             file=sys.stderr,
         )
-    return describe(tier)
+    return describe(tier) + (f" (no stronger tier: {why})" if why else "")
 
 
 def _report(name: str) -> Callable[..., str] | None:

@@ -56,7 +56,7 @@ from grader.sandbox import (
     run_job,
 )
 from grader.sandbox.privilege import protect
-from grader.sandbox.tiers import tier_fields
+from grader.sandbox.tiers import tier_fields, why_not_stronger
 from grader.scoring import score
 from grader.submission import Submission, SubmissionError, load_submission
 
@@ -544,6 +544,8 @@ def _provenance(
         "numpy": np.__version__,
         "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
         **tier_fields(job.tier if job is not None else None),
+        # why no stronger tier ran, said where it was graded ("" for the strongest)
+        "sandbox_unavailable": why_not_stronger(job.tier) if job is not None else None,
         "worker": job.worker if job is not None else None,
         "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
         "warm": settings.warm if settings is not None else None,

@@ -16,7 +16,8 @@ gradescope-autograders.readthedocs.io/en/latest/specs/): the file
                          tags [objective id], visibility}
     leaderboard         only when given: [{name, value, order?}]
     extra_data          the sandbox tier that ran it: {sandbox_tier, sandbox_advisory,
-                        sandbox_guarantees, sandbox_gaps} (grader.sandbox.tiers)
+                        sandbox_guarantees, sandbox_gaps} (grader.sandbox.tiers), and why
+                        no stronger tier ran (sandbox_unavailable)
 
 Visibility values are Gradescope's: "hidden", "after_due_date", "after_published",
 "visible". A hidden check gets ``hidden_visibility`` ("after_published" by default,
@@ -129,7 +130,10 @@ def gradescope_results(
     if execution_time is not None:
         out["execution_time"] = max(0, round(execution_time))
     # which sandbox ran it and what that guarantees (grader.sandbox.tiers.TIER_INFO)
-    out["extra_data"] = tier_fields(result.provenance.get("sandbox_tier"))
+    out["extra_data"] = {
+        **tier_fields(result.provenance.get("sandbox_tier")),
+        "sandbox_unavailable": result.provenance.get("sandbox_unavailable"),
+    }
     if graded:
         objectives = {o.objective: i for i, o in enumerate(result.score.objectives, 1)}  # type: ignore[union-attr]
         seen: dict[str, int] = {}

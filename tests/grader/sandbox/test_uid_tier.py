@@ -327,7 +327,10 @@ def test_without_cap_sys_admin_the_uid_tier_is_chosen_and_said(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "sandbox tier uid" in done.stdout
-    assert json.loads(out.read_text())["extra_data"]["sandbox_tier"] == "uid"
+    extra = json.loads(out.read_text())["extra_data"]
+    assert extra["sandbox_tier"] == "uid"
+    assert "Creating new namespace failed" in extra["sandbox_unavailable"]
+    assert "no stronger tier: bwrap: bwrap failed here" in done.stdout
     done = subprocess.run(
         [*drop, grade + " --min-tier bwrap"],
         env=python_env(),
