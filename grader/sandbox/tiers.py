@@ -395,7 +395,13 @@ def resolve_tier(tier: str | None = None, minimum: str | None = None) -> Tier:
 def why_not_stronger(tier: str) -> str:
     """Why the tiers above ``tier`` are not in use ("" for the strongest)."""
     above = TIERS[: TIERS.index(tier)] if tier in TIERS else ()
-    return "; ".join(f"{t}: {_works(t)[1]}" for t in above)
+    reasons = []
+    for stronger in above:
+        works, reason = _works(stronger)
+        reasons.append(
+            f"{stronger}: " + (f"works here, but {tier} was asked for" if works else reason)
+        )
+    return "; ".join(reasons)
 
 
 def detect_tier() -> Tier:
