@@ -287,6 +287,7 @@ def cmd_grade(
     # process: it pays off where a process grades many submissions (the pool, --serial);
     # Dask grades each submission in a fresh process, where a cold child is faster.
     job = _job(grade_fn, args.rubric, warm=not args.scheduler, min_tier=args.min_tier)
+    resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
     args.out.mkdir(parents=True, exist_ok=True)
     sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
     roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None

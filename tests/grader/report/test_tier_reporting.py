@@ -94,3 +94,34 @@ def test_an_old_bubblewrap_without_disable_userns_is_detected(monkeypatch):
     assert "--disable-userns" not in tiers.bwrap_command([], [], "/tmp")
     monkeypatch.setattr(tiers, "bwrap_features", lambda: ("0.8.0", frozenset({"--disable-userns"})))
     assert "--disable-userns" in tiers.bwrap_command([], [], "/tmp")
+
+
+def test_an_advisory_batch_says_so_once_loudly_and_min_tier_refuses_it(
+    tmp_path, monkeypatch, capsys
+):
+    """grader grade in the plain tier: one banner on stderr, the tier on stdout; with
+    --min-tier uid nothing is graded and the error is one sentence (exit 2)."""
+    import grader.cli as cli
+    import grader.sandbox.tiers as tiers
+    from tests.grader.batch import fakes
+
+    monkeypatch.setattr(tiers, "bwrap_status", lambda: (False, "bwrap failed here: no userns"))
+    monkeypatch.setattr(tiers, "uid_status", lambda: (False, "needs root"))
+    monkeypatch.setattr(tiers, "as_root", lambda: False)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    fakes.write(subs, "alice.py")
+    argv = ["grade", str(subs), "--rubric", str(fakes.RUBRIC_PATH), "--no-progress"]
+    code = cli.main([*argv, "--out", str(tmp_path / "out")], grade_fn=fakes.grade_submission)
+    printed = capsys.readouterr()
+    assert code == 0
+    assert printed.err.count("ADVISORY RUN") == 1 and "no userns" in printed.err
+    assert "sandbox tier plain" in printed.out
+    out2 = tmp_path / "out2"
+    code = cli.main(
+        [*argv, "--out", str(out2), "--min-tier", "uid"], grade_fn=fakes.grade_submission
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "below the required uid tier" in err[0]
+    assert not out2.exists()
