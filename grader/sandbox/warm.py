@@ -37,7 +37,7 @@ from typing import Any
 from .child import arrays, wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
-from .privilege import Identity, allocate, baseline, verify_intact
+from .privilege import Identity, allocate, baseline, live_processes, verify_intact
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
 from .tiers import Tier, as_root, child_python_command, harden_parent, notice, resolve_tier
 from .validate import judge
@@ -256,6 +256,9 @@ class WarmWorker:
         if not note.get("clean"):
             raise WorkerFailedError("the worker could not clean up after the job")
         if self._identity is not None:
+            # the uid's only process between jobs is the worker: anything else is the job's
+            if live_processes(self._identity.uid) - {self.pid}:
+                raise WorkerFailedError("a process of the job outlived it")
             self._identity.sweep()  # its files in /tmp and the like, before the next job
         if reply.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
