@@ -312,8 +312,11 @@ def protect(paths: Iterable[Path | str]) -> list[Path]:
             continue
         if any(n == path or path in n.parents for n in needed):
             continue
-        if group_access(path, gid) != 0:
-            set_group_access(path, gid, 0)
+        try:
+            if group_access(path, gid) != 0:
+                set_group_access(path, gid, 0)
+        except OSError:  # no ACLs on this file system: close it to every other user instead
+            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & ~0o007)
         done.append(path)
     return done
 
