@@ -447,3 +447,38 @@ def test_files_left_in_shared_folders_do_not_reach_the_next_job():
     cold = run_job(job, LIMITS, tier="uid").outcome("p").arrays["y"]
     assert [list(y) for y in (first, second, cold)] == [[0, 0, 0]] * 3
     assert not [p for p in Path("/tmp").iterdir() if p.name.startswith(tag)]
+
+
+@needs_tool
+@pytest.mark.skipif(not AS_ROOT, reason="ACLs on another user's behalf need root")
+def test_protect_closes_a_path_to_the_sandbox_group_only():
+    """protect(): the sandbox group loses access, another user keeps it, the mode stays;
+    make_reachable(): a 0700 folder becomes traversable (not listable) by the group."""
+    from grader.sandbox.privilege import make_reachable, protect
+
+    base = Path(tempfile.mkdtemp(prefix="grader-acl-"))  # /tmp itself is never closed
+    try:
+        os.chmod(base, 0o755)
+        secret = base / "rubric.toml"
+        secret.write_text("hidden = 1\n")
+        os.chmod(secret, 0o644)
+        hidden = base / "private"
+        hidden.mkdir(mode=0o700)
+        (hidden / "python").write_text("ok\n")
+        os.chmod(hidden / "python", 0o644)
+        assert protect([secret]) == [secret]
+        assert make_reachable([hidden / "python"]) == [hidden]
+        gid, uids = id_range()
+
+        def cat(uid: int, group: int, *args: str) -> int:
+            cmd = ["setpriv", f"--reuid={uid}", f"--regid={group}", "--clear-groups", *args]
+            return subprocess.run(cmd, capture_output=True).returncode
+
+        assert cat(uids.start, gid, "cat", str(secret)) != 0
+        assert cat(65534, 65534, "cat", str(secret)) == 0
+        assert secret.stat().st_mode & 0o777 == 0o644
+        assert cat(uids.start, gid, "cat", str(hidden / "python")) == 0
+        assert cat(uids.start, gid, "ls", str(hidden)) != 0
+        assert cat(65534, 65534, "cat", str(hidden / "python")) != 0
+    finally:
+        shutil.rmtree(base)
