@@ -35,6 +35,15 @@ from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
+from grader.sandbox.privilege import protect
+from grader.sandbox.tiers import (
+    TIER_INFO,
+    TIERS,
+    SandboxUnavailableError,
+    describe,
+    resolve_tier,
+    why_not_stronger,
+)
 from grader.submission import (
     NOT_SUBMISSION_SUFFIXES,
     SubmissionError,
@@ -93,17 +102,41 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(warm: bool = False, memory_mb: int | None = None) -> Any:
+def _settings(
+    warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None
+) -> Any:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
-    ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default)."""
+    ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
+    ``min_tier``: refuse to grade below this sandbox tier."""
     try:
         from grader.pipeline import GradeSettings
         from grader.sandbox import Limits
     except ImportError:
         return None
     if memory_mb is None:
-        return GradeSettings(warm=warm)
-    return GradeSettings(warm=warm, limits=Limits(memory_bytes=memory_mb << 20))
+        return GradeSettings(warm=warm, min_tier=min_tier)
+    return GradeSettings(warm=warm, min_tier=min_tier, limits=Limits(memory_bytes=memory_mb << 20))
+
+
+def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
+    """The tier this run will use, checked against ``min_tier`` before anything is graded.
+
+    An advisory tier is said once, loudly, on stderr. As root, ``closed`` (the
+    submissions, the rubric, the output folders) is closed to the sandbox's uids.
+    Returns the line the command prints with its results.
+    """
+    tier = resolve_tier(None, min_tier)  # SandboxUnavailableError: exit status 2, one sentence
+    if tier == "uid":
+        protect(closed)
+    why = why_not_stronger(tier)
+    if TIER_INFO[tier].advisory:
+        print(
+            f"\n*** ADVISORY RUN: {describe(tier)}.\n"
+            f"*** Scores from this run are not trustworthy. Why no stronger tier: {why}.\n"
+            "*** Use --min-tier uid (or bwrap) to refuse such runs.\n",
+            file=sys.stderr,
+        )
+    return describe(tier) + (f" (no stronger tier: {why})" if why else "")
 
 
 def _report(name: str) -> Callable[..., str] | None:
@@ -158,9 +191,10 @@ def _job(
     public_only: bool = False,
     warm: bool = False,
     memory_mb: int | None = None,
+    min_tier: str | None = None,
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
-    settings = None if grade_fn is not None else _settings(warm, memory_mb)
+    settings = None if grade_fn is not None else _settings(warm, memory_mb, min_tier)
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -282,8 +316,11 @@ def cmd_grade(
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
     # process: it pays off where a process grades many submissions (the pool, --serial);
     # Dask grades each submission in a fresh process, where a cold child is faster.
-    job = _job(grade_fn, args.rubric, warm=not args.scheduler)
+    job = _job(grade_fn, args.rubric, warm=not args.scheduler, min_tier=args.min_tier)
     _check_batch_timeout(args.timeout, rubric, job.settings)
+    resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
+    args.out.mkdir(parents=True, exist_ok=True)
+    sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
     roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
     summary = run_batch(
         paths,
@@ -309,6 +346,7 @@ def cmd_grade(
                 f"            kept the stored result of {', '.join(kept)} (unchanged since "
                 f"graded with this rubric); --regrade {' '.join(kept)} grades again"
             )
+    print(f"sandbox:    {sandbox}")
     print(f"results:    {args.out / 'results'}/")
     if (args.out / "reports").is_dir():
         print(f"reports:    {args.out / 'reports'}/")
@@ -345,7 +383,10 @@ def cmd_grade(
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
-    job = _job(grade_fn, args.rubric, memory_mb=args.memory)
+    job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
+    outputs = [args.json, args.gradescope, args.junit, args.markdown]
+    closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
+    sandbox = _sandbox(args.min_tier, closed)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if args.json is not None:
@@ -370,6 +411,7 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
         )
     else:
         print(f"{result.submission.identity}: could not be graded: {result.reason}")
+    print(sandbox)
     if crashed:
         return 1
     if args.strict and not (
@@ -530,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--regrade", nargs="+", metavar="ID", help="grade these again, cached or not (as --only)"
     )
     p.add_argument("--regrade-all", action="store_true", help="ignore every cached result")
+    _min_tier_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--canvas-assignment", metavar="NAME", help="also write canvas.csv")
     p.add_argument("--canvas-id", metavar="ID", help="the Canvas assignment's id")
@@ -571,6 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
         "keep it under the machine's, e.g. 512 in Gradescope's default 768 MB",
     )
 
+    _min_tier_option(p)
+
     p = sub.add_parser(
         "gradescope",
         help="build the Gradescope autograder zip from a rubric",
@@ -588,6 +633,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a ready-made wheel of the grader (default: build one)",
     )
     return parser
+
+
+def _min_tier_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-tier",
+        choices=TIERS,
+        help="refuse to grade below this sandbox tier (bwrap > uid > plain; docs/threat-model.md)",
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None = None) -> int:
@@ -611,7 +664,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         if args.command == "gradescope":
             return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
-    except (UsageError, RubricError, ExecutorUnavailableError) as error:
+    except (UsageError, RubricError, ExecutorUnavailableError, SandboxUnavailableError) as error:
         return _fail(str(error))
     except SubmissionError as error:
         return _fail(error.reason)

@@ -52,8 +52,11 @@ from grader.sandbox import (
     ProbeOutcome,
     WarmWorker,
     preload_for,
+    resolve_tier,
     run_job,
 )
+from grader.sandbox.privilege import protect
+from grader.sandbox.tiers import tier_fields, why_not_stronger
 from grader.scoring import score
 from grader.submission import CodeChoice, Submission, SubmissionError, load_submission
 
@@ -65,7 +68,8 @@ MAX_SKIP_NOTES = 12  # the report lists this many skipped statements, then count
 class GradeSettings:
     """How to grade, besides the rubric (part of the batch cache key: keep the repr stable).
 
-    tier             : sandbox tier ("bwrap", "plain"; None: the best this machine has)
+    tier             : sandbox tier ("bwrap", "uid", "plain"; None: the best this machine has)
+    min_tier         : refuse to grade below this tier (SandboxUnavailableError says why)
     warm             : run jobs in a pre-started warm worker (batch grading) instead of
                        a cold interpreter per submission
     limits           : the sandbox's resource limits
@@ -74,6 +78,7 @@ class GradeSettings:
     """
 
     tier: str | None = None
+    min_tier: str | None = None
     warm: bool = False
     limits: Limits = field(default_factory=Limits)
     identity_pattern: str | None = None
@@ -196,6 +201,8 @@ def grade_with(
     code = prepare(sub, rubric.assignment.execution)
     binding = AdapterBinding.from_table(rubric.adapter)
     plan = oracle.plan(binding)
+    # as root: the rubric and its folder closed to the sandbox's uids (elsewhere a no-op)
+    protect([rubric.path, Path(rubric.path).parent])
     job_result = _run(sub, code, plan, binding, oracle, settings) if plan.probes else None
     # from here on no student process is alive: expected values may exist
     views = _views(plan, job_result, code, binding)
@@ -251,6 +258,7 @@ def _run(
     settings: GradeSettings,
 ) -> JobResult:
     """The plan's probes in one sandboxed job; the child is gone when this returns."""
+    resolve_tier(settings.tier, settings.min_tier)  # below the minimum: nothing runs
     data = {}
     if sub.root is not None:
         data = {f.path: (sub.root / f.path).read_bytes() for f in sub.data_files}
@@ -599,7 +607,9 @@ def _provenance(
         "python": platform.python_version(),
         "numpy": np.__version__,
         "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
-        "sandbox_tier": job.tier if job is not None else None,
+        **tier_fields(job.tier if job is not None else None),
+        # why no stronger tier ran, said where it was graded ("" for the strongest)
+        "sandbox_unavailable": why_not_stronger(job.tier) if job is not None else None,
         "worker": job.worker if job is not None else None,
         "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
         "warm": settings.warm if settings is not None else None,

@@ -17,6 +17,9 @@ gradescope-autograders.readthedocs.io/en/latest/specs/): the file
                          tags [objective id], visibility, extra_data {status, reason}}
                         and, when some checks are hidden, one more: the full summary
     leaderboard         only when given: [{name, value, order?}]
+    extra_data          the sandbox tier that ran it: {sandbox_tier, sandbox_advisory,
+                        sandbox_guarantees, sandbox_gaps} (grader.sandbox.tiers), and why
+                        no stronger tier ran (sandbox_unavailable)
 
 Visibility values are Gradescope's: "hidden", "after_due_date", "after_published",
 "visible". Gradescope shows the top-level ``output`` whenever it shows the results,
@@ -48,6 +51,7 @@ from typing import Any, Literal
 from grader.cache import atomic_write_text
 from grader.exports._text import md_escape, number
 from grader.results import CheckResult, GradeResult
+from grader.sandbox.tiers import tier_fields
 from grader.scoring import mastery_level
 
 GradescopeVisibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -218,6 +222,9 @@ def gradescope_results(
     if execution_time is not None:
         out["execution_time"] = max(0, math.ceil(execution_time))
         extra["seconds"] = round(execution_time, 3)
+    # which sandbox ran it and what that guarantees (grader.sandbox.tiers.TIER_INFO)
+    extra.update(tier_fields(result.provenance.get("sandbox_tier")))
+    extra["sandbox_unavailable"] = result.provenance.get("sandbox_unavailable")
     if graded:
         objectives = {o.objective: i for i, o in enumerate(result.score.objectives, 1)}  # type: ignore[union-attr]
         seen: dict[str, int] = {}

@@ -5,7 +5,8 @@ The layout is the common JUnit schema CI tools read::
     <testsuites name tests failures errors skipped time>
       <testsuite name=<identity> tests failures errors skipped time timestamp>
                   (time: the batch's seconds for the submission, else the sandboxed job's)
-        <properties><property name="points" value=.../> max_points, status</properties>
+        <properties><property name="points" value=.../> max_points, status, the sandbox
+                    tier and what it guarantees (sandbox_tier, sandbox_advisory, ...)</properties>
         <testcase name="<check id>: <title>" classname="<identity>.<objective>" time>
                   (time: the check's share of its probe's seconds in the sandbox)
           <failure message=<headline> type="failed"> evidence, diagnosis, next step </failure>
@@ -32,6 +33,7 @@ from grader.cache import atomic_write_text, batch_record
 from grader.exports._text import number, xml_text
 from grader.exports.gradebook import Row
 from grader.results import CheckResult, GradeResult
+from grader.sandbox.tiers import tier_fields
 
 
 def _element(parent: ET.Element, tag: str, text: str = "", **attrs: str) -> ET.Element:
@@ -98,6 +100,10 @@ def _suite(root: ET.Element, row: Row, public: bool) -> dict[str, int]:
     if row.graded and result is not None and result.score is not None:
         _element(props, "property", name="points", value=number(result.score.points))
         _element(props, "property", name="max_points", value=number(result.score.max_points))
+        for field, value in tier_fields(result.provenance.get("sandbox_tier")).items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if value is not None:
+                _element(props, "property", name=field, value=text)
         shown = result.public_view() if public else result
         for check in shown.checks:
             outcome = _testcase(suite, row.identity, check, _seconds(per_check.get(check.check_id)))

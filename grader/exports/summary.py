@@ -20,6 +20,7 @@ from grader.exports._text import md_escape, number
 from grader.exports.gradebook import Row
 from grader.report.summary import summarise
 from grader.results import LEVELS
+from grader.sandbox.tiers import TIER_INFO
 
 STATUS_LABELS = {
     "graded": "graded",
@@ -47,6 +48,7 @@ def class_summary(rows: Sequence[Row], *, title: str = "Class summary", top: int
         ]
 
     counted = summarise([r.result for r in rows if r.graded and r.result is not None])
+    lines += sandbox_lines(counted.tiers)
     if counted.objectives:
         lines += ["", "## Objectives", ""]
         lines += ["| Objective | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * len(LEVELS)]
@@ -77,6 +79,28 @@ def class_summary(rows: Sequence[Row], *, title: str = "Class summary", top: int
             f"- **{md_escape(r.identity)}** ({r.status}): {md_escape(r.reason)}" for r in attention
         ]
     return "\n".join(lines) + "\n"
+
+
+def sandbox_lines(tiers: Sequence[tuple[str, int]]) -> list[str]:
+    """Which sandbox tier graded how many, and what it guarantees; an advisory run, loudly."""
+    lines: list[str] = []
+    for tier, n in tiers:
+        info = TIER_INFO.get(tier)  # type: ignore[call-overload]
+        if info is None:
+            lines += ["", f"**Sandbox:** {md_escape(tier)} ({n} graded)"]
+        elif info.advisory:
+            lines += [
+                "",
+                f"> **Advisory run:** {n} submission(s) ran in the `{tier}` sandbox tier, "
+                f"without isolation. Not guaranteed: {md_escape(info.gaps)}.",
+            ]
+        else:
+            lines += [
+                "",
+                f"**Sandbox:** the `{tier}` tier ({n} graded): {md_escape(info.guarantees)}. "
+                f"Not guaranteed: {md_escape(info.gaps)}.",
+            ]
+    return lines
 
 
 def write_class_summary(

@@ -22,6 +22,7 @@ from grader.report import view as views
 from grader.report.summary import ClassSummary, summarise
 from grader.report.svg import left_out, render_svg
 from grader.results import LEVELS, GradeResult
+from grader.sandbox.tiers import TIER_INFO
 
 TEMPLATES = Path(__file__).parent / "templates"
 OUTPUT_LIMIT = 20_000  # characters of stdout / stderr shown on the page
@@ -108,7 +109,13 @@ def render_class_summary(
     return (
         environment()
         .get_template("class_summary.html.j2")
-        .render(s=summary, links=safe, bars=_stacked_bars(summary), hist=_histogram(summary))
+        .render(
+            s=summary,
+            links=safe,
+            bars=_stacked_bars(summary),
+            hist=_histogram(summary),
+            tier_info=TIER_INFO,
+        )
     )
 
 

@@ -11,6 +11,7 @@ scores nothing. What it counts::
     ungradable      identity and reason of each submission that could not be graded
     histogram       graded students per tenth of the maximum score: bin i holds scores in
                     [i/10, (i+1)/10) of the maximum, bin 9 also the full score
+    tiers           per sandbox tier (grader.sandbox.tiers), the graded students it ran
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class ClassSummary:
     histogram: tuple[int, ...]  # BINS counts
     max_points: float  # the largest maximum among graded results (0 when none)
     median_fraction: float | None  # median of points / max_points over graded students
+    tiers: tuple[tuple[str, int], ...] = ()  # (sandbox tier, graded students), most first
 
 
 def _bin(fraction: float) -> int:
@@ -92,11 +94,14 @@ def summarise(results: Sequence[GradeResult]) -> ClassSummary:
     histogram = [0] * BINS
     fractions: list[float] = []
     max_points = 0.0
+    tiers: dict[str, int] = {}
     for r in results:
         who = r.submission.identity
         if r.status == "ungradable" or r.score is None:
             ungradable.append((who, r.reason))
             continue
+        if tier := r.provenance.get("sandbox_tier"):
+            tiers[str(tier)] = tiers.get(str(tier), 0) + 1
         for o in r.score.objectives:
             counts = objectives.setdefault(
                 o.objective, ObjectiveCounts(o.objective, o.title, dict.fromkeys(LEVELS, 0))
@@ -141,4 +146,5 @@ def summarise(results: Sequence[GradeResult]) -> ClassSummary:
         histogram=tuple(histogram),
         max_points=max_points,
         median_fraction=statistics.median(fractions) if fractions else None,
+        tiers=tuple(sorted(tiers.items(), key=lambda t: -t[1])),
     )

@@ -27,14 +27,27 @@ from pathlib import Path
 from .child import arrays
 from .child.session import read_outputs, supervise
 from .jobs import Job, JobResult, Limits, SandboxError
+from .privilege import Identity, allocate, baseline, verify_intact
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
-from .tiers import SANDBOX_UID, Tier, as_root, harden_parent, notice, python_command, resolve_tier
+from .tiers import (
+    SANDBOX_UID,
+    Tier,
+    as_root,
+    child_python_command,
+    harden_parent,
+    notice,
+    resolve_tier,
+)
 from .validate import judge
 
 
-def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier) -> None:
-    """Lay out the job directory; in the bwrap tier as root, hand the writable parts to the child's uid."""
-    own_uid = tier == "bwrap" and as_root()
+def make_jobdir(
+    root: Path, job: Job, limits: Limits, tier: Tier, owner: Identity | None = None
+) -> None:
+    """Lay out the job directory; as root, hand the writable parts to the child's uid
+    (``owner`` in the uid tier, 65534 in the bwrap tier)."""
+    uid, gid = (owner.uid, owner.gid) if owner else (SANDBOX_UID, SANDBOX_UID)
+    own_uid = owner is not None or (tier == "bwrap" and as_root())
     root.mkdir(mode=0o755)
     write_tree(root / "submission", {"submission.py": job.code.encode(), **job.data_files})
     write_tree(root / "runner", {**runner_files(), "probes.py": job.probe_module.read_bytes()})
@@ -45,18 +58,18 @@ def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier) -> None:
     if own_uid:
         for top in ("submission", "outputs", "home"):
             for path in [root / top, *(root / top).rglob("*")]:
-                os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+                os.chown(path, uid, gid, follow_symlinks=False)
 
 
 class ColdChild:
     """One fresh sandboxed interpreter running the runner from probe ``start`` on."""
 
-    def __init__(self, tier: Tier, root: Path, start: int) -> None:
+    def __init__(self, tier: Tier, root: Path, start: int, identity: Identity | None) -> None:
         inside = "/job" if tier == "bwrap" else str(root)
         self.progress, progress_w = os.pipe()
         self.stdout, out_w = os.pipe()
         self.stderr, err_w = os.pipe()
-        argv = [*python_command(), f"{inside}/runner/launch.py", "run", inside]
+        argv = [*child_python_command(tier), f"{inside}/runner/launch.py", "run", inside]
         try:
             self.process = SandboxProcess(
                 tier,
@@ -67,6 +80,7 @@ class ColdChild:
                 pass_fds=[progress_w],
                 stdout=out_w,
                 stderr=err_w,
+                identity=identity,
             )
         finally:
             for fd in (progress_w, out_w, err_w):
@@ -94,8 +108,13 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
     limits = limits or Limits()
     chosen = resolve_tier(tier)
     harden_parent()
+    if chosen == "plain":
+        baseline()  # the grader's files as they are before any submission of ours ran
     t0 = time.perf_counter()
+    identity = allocate() if chosen == "uid" else None
     tmp = Path(tempfile.mkdtemp(prefix="grader-"))
+    if identity is not None:
+        os.chmod(tmp, 0o711)  # the child's uid may pass through to the job, not list
     root = tmp / "job"
     blobs: dict[str, bytes] = {}
     problems: dict[str, str] = {}
@@ -107,10 +126,10 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         problems.update(bad)
 
     try:
-        make_jobdir(root, job, limits, chosen)
+        make_jobdir(root, job, limits, chosen, identity)
         report = supervise(
             [p.as_plan() for p in job.probes],
-            lambda start: ColdChild(chosen, root, start),
+            lambda start: ColdChild(chosen, root, start, identity),
             collect,
             setup_timeout=limits.setup_timeout,
             total_timeout=limits.total_timeout,
@@ -118,7 +137,13 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
             capture_bytes=limits.capture_bytes,
         )
     finally:
-        remove_tree(tmp)
+        try:
+            if identity is not None:
+                identity.release()  # every process of the job's uid is gone from here on
+        finally:
+            remove_tree(tmp)
+    if chosen == "plain":
+        verify_intact()
     if report.get("fatal"):
         raise SandboxError(f"the sandbox runner failed: {report['fatal']}\n{report['stderr']}")
     return judge(

@@ -46,7 +46,7 @@ class Limits:
 
     Times are wall-clock seconds except ``cpu_seconds`` (RLIMIT_CPU, per process).
     ``processes`` (RLIMIT_NPROC) counts per uid, so it is applied only where the
-    child has a uid of its own (the bwrap tier run as root).
+    child has a uid of its own (the bwrap tier run as root, and the uid tier).
     """
 
     setup_timeout: float = 30.0

@@ -6,6 +6,10 @@ kernel kill every process in it, ``setsid()`` daemons included; the init is
 gone only once the namespace is empty, and that is what :meth:`kill_tree`
 waits for.
 
+uid (root without namespaces): the process runs as a dedicated uid of its own
+(``privilege``); after the plain kill below, every process of that uid is killed
+until none is left, so nothing escapes, whatever it did to its environment.
+
 plain: the process starts a new session and carries a random marker in its
 environment. The kill walks /proc for its descendants, its session and every
 process holding the marker (a daemon that called ``setsid()`` keeps it), until
@@ -31,6 +35,7 @@ from typing import IO
 
 from .child import proctree
 from .jobs import SandboxError
+from .privilege import Identity, kill_uid
 from .tiers import Tier, bwrap_command, child_env
 
 CHILD_DIR = Path(__file__).parent / "child"
@@ -76,6 +81,7 @@ class SandboxProcess:
     chdir   : working directory inside the sandbox (plain: on the host)
     home    : $HOME inside
     pass_fds: fds the process inherits (progress and control pipes)
+    identity: the uid tier's dedicated uid (held by the caller until the process is gone)
     """
 
     def __init__(
@@ -90,15 +96,21 @@ class SandboxProcess:
         pass_fds: Sequence[int],
         stdout: int | IO[bytes],
         stderr: int | IO[bytes],
+        identity: Identity | None = None,
     ) -> None:
         self.tier = tier
+        self.identity = identity
         self.marker = secrets.token_hex(16)
-        env = child_env(home)
+        env = child_env(home, tier)
         info_r, info_w = os.pipe() if tier == "bwrap" else (-1, -1)
         if tier == "bwrap":
             argv = [*bwrap_command(rw, ro, chdir, info_fd=info_w), *argv]
         else:
             env[MARKER] = self.marker
+        if tier == "uid":
+            if identity is None:
+                raise SandboxError("the uid tier needs a dedicated uid (privilege.allocate)")
+            argv = [*identity.drop_command(), *argv]
         try:
             self.popen = subprocess.Popen(
                 argv,
@@ -147,6 +159,8 @@ class SandboxProcess:
         else:
             _kill_plain_tree(self.pid, self.marker, self.born)
             self.popen.wait()
+            if self.identity is not None and not kill_uid(self.identity.uid):
+                raise SandboxError(f"processes of the sandbox uid {self.identity.uid} survived")
         for fd in (self.init, self.pidfd):
             if fd is not None:
                 os.close(fd)

@@ -7,30 +7,39 @@
            the child is dropped to the unprivileged uid 65534 by nesting two
            bubblewraps: the outer one (root) mounts, ``setpriv`` drops the uid,
            capabilities and bounding set, and the inner one (unprivileged)
-           forbids creating further user namespaces (``--disable-userns``).
-``plain``  the same child, limits and kill logic without namespaces; advisory
-           only, which every result says.
+           forbids creating further user namespaces (``--disable-userns``,
+           where this bubblewrap has it: :func:`bwrap_features`).
+``uid``    root without namespaces (a Docker container, Gradescope): the child
+           runs as a dedicated unprivileged uid of its own, without the
+           grader's packages on its path, and the grader's files closed to it
+           (``privilege``).
+``plain``  the grader's own user without namespaces (a student's laptop): the
+           same child, limits and kill logic; advisory only, which every
+           result says. Never as root.
 
-Choice: the ``tier`` argument, else ``$GRADER_SANDBOX`` (``plain`` | ``bwrap``),
-else bwrap when it works here (probed once, cached). Demanding bwrap where it
-does not work is a configuration error.
+Choice: the ``tier`` argument, else ``$GRADER_SANDBOX`` (``bwrap`` | ``uid`` |
+``plain``), else the strongest that works here (probed once, cached). As root
+"plain" means "uid". Demanding a tier that does not work here, or grading
+below ``minimum``, is a configuration error that says why.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from .child.proctree import set_dumpable
 
-Tier = Literal["bwrap", "plain"]
-TIERS: tuple[Tier, ...] = ("bwrap", "plain")
+Tier = Literal["bwrap", "uid", "plain"]
+TIERS: tuple[Tier, ...] = ("bwrap", "uid", "plain")  # strongest first
 SANDBOX_UID = 65534  # "nobody": owns nothing outside the job directory
 PYTHON_FLAGS = ("-s", "-P", "-B")  # no user site, no script dir on sys.path, no .pyc
 ETC_FILES = (
@@ -40,10 +49,66 @@ ETC_FILES = (
     "/etc/group",
     "/etc/nsswitch.conf",
 )
-NOTICE_PLAIN = (
-    "sandbox is advisory on this machine: no bubblewrap/user namespaces, so the submission "
-    "ran with the grader's uid and could see its files and network"
-)
+
+
+@dataclass(frozen=True)
+class TierInfo:
+    """What a tier guarantees, in the words every output uses."""
+
+    name: Tier
+    advisory: bool
+    guarantees: str
+    gaps: str
+
+
+# The one table of guarantees: the terminal, the class page, each result's JSON,
+# Gradescope's extra_data, the JUnit and Markdown summaries all quote it.
+TIER_INFO: dict[Tier, TierInfo] = {
+    "bwrap": TierInfo(
+        "bwrap",
+        False,
+        "bubblewrap namespaces: no network, its own PID namespace, only the job folder "
+        "and the Python installation visible (read-only), an unprivileged uid",
+        "shares the kernel with the grader (a kernel exploit escapes)",
+    ),
+    "uid": TierInfo(
+        "uid",
+        False,
+        "a dedicated unprivileged uid per job: the grader's package, rubric and output "
+        "folders are closed to it, it cannot signal, trace or read the grader, and every "
+        "process of that uid is killed when the job ends",
+        "no namespaces: the network and world-readable files of the machine are reachable",
+    ),
+    "plain": TierInfo(
+        "plain",
+        True,
+        "resource limits and a scrubbed environment only; the grader refuses to write "
+        "results if its own files changed during the run",
+        "isolation: the run is advisory, the submission ran as the grader's own user and "
+        "could read the rubric, reach the network and signal the grader",
+    ),
+}
+
+
+def describe(tier: str) -> str:
+    """One line for any output: the tier, what it guarantees, what it does not."""
+    info = TIER_INFO.get(tier)  # type: ignore[call-overload]
+    if info is None:
+        return f"sandbox tier {tier!r}"
+    return f"sandbox tier {info.name}: {info.guarantees}; not: {info.gaps}"
+
+
+def tier_fields(tier: str | None) -> dict[str, object]:
+    """The tier's fields for machine-readable outputs (results, Gradescope extra_data)."""
+    info = TIER_INFO.get(tier) if tier else None  # type: ignore[call-overload]
+    if info is None:
+        return {"sandbox_tier": tier}
+    return {
+        "sandbox_tier": info.name,
+        "sandbox_advisory": info.advisory,
+        "sandbox_guarantees": info.guarantees,
+        "sandbox_gaps": info.gaps,
+    }
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -54,9 +119,13 @@ def as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def child_env(home: str) -> dict[str, str]:
-    """The child's whole environment: nothing inherited, no tokens, one thread per library."""
-    return {
+def child_env(home: str, tier: str = "bwrap") -> dict[str, str]:
+    """The child's whole environment: nothing inherited, no tokens, one thread per library.
+
+    Without namespaces it names the shadow site-packages (``privilege``) that
+    ``launch.py`` adds under ``python -S``.
+    """
+    env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "LANG": "C.UTF-8",
@@ -67,6 +136,11 @@ def child_env(home: str) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": f"{home}/.matplotlib",
     }
+    if tier != "bwrap":
+        from .privilege import SITE_ENV, shadow_site_dirs
+
+        env[SITE_ENV] = os.pathsep.join(shadow_site_dirs())
+    return env
 
 
 def python_command() -> list[str]:
@@ -132,11 +206,61 @@ def bwrap_command(
         uid = str(SANDBOX_UID)
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         cmd += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-        cmd += ["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent"]
+        cmd += ["bwrap", "--unshare-user", *_no_userns(), "--die-with-parent"]
         cmd += ["--dev-bind", "/", "/", "--chdir", chdir]
     else:
-        cmd[1:1] = ["--unshare-user", "--disable-userns"]
+        cmd[1:1] = ["--unshare-user", *_no_userns()]
     return cmd
+
+
+@functools.cache
+def bwrap_features() -> tuple[str, frozenset[str]]:
+    """(version, long options) of the bwrap on PATH, read from ``--version`` and ``--help``."""
+    try:
+        version = subprocess.run(
+            ["bwrap", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        usage = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "", frozenset()
+    options = frozenset(re.findall(r"--[a-z][a-z0-9-]*", usage.stdout + usage.stderr))
+    return version.removeprefix("bubblewrap ").strip(), options
+
+
+def _no_userns() -> list[str]:
+    """``--disable-userns`` where this bubblewrap has it (0.8+; Ubuntu 22.04's 0.6 does not)."""
+    return ["--disable-userns"] if "--disable-userns" in bwrap_features()[1] else []
+
+
+def _why_bwrap_failed(stderr: str) -> str:
+    """What the instructor can do about bubblewrap's last words."""
+    last = (stderr.strip().splitlines() or ["no message"])[-1]
+    hints = []
+    apparmor = Path("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+    if not as_root() and _read_int(apparmor) == 1:
+        hints.append(
+            "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+, GitHub's "
+            "ubuntu-latest): sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+        )
+    if _read_int(Path("/proc/sys/kernel/unprivileged_userns_clone")) == 0 and not as_root():
+        hints.append(
+            "unprivileged user namespaces are off: sysctl kernel.unprivileged_userns_clone=1"
+        )
+    if _read_int(Path("/proc/sys/user/max_user_namespaces")) == 0:
+        hints.append("user namespaces are disabled: sysctl user.max_user_namespaces=15000")
+    if "Operation not permitted" in last and as_root():
+        hints.append(
+            "root without CAP_SYS_ADMIN (a Docker container such as Gradescope's): "
+            "the uid tier is the strongest here"
+        )
+    return "; ".join([f"bwrap failed here: {last}", *hints])
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 @functools.cache
@@ -160,34 +284,147 @@ def bwrap_status() -> tuple[bool, str]:
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, f"bwrap could not start: {e}"
     if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return False, f"bwrap failed here (user namespaces disabled?): {why}"
+        return False, _why_bwrap_failed(done.stderr)
     if as_root() and done.stdout.strip() != str(SANDBOX_UID):
         return False, f"the sandboxed child ran as uid {done.stdout.strip()}, not {SANDBOX_UID}"
-    return True, "bubblewrap works"
+    version, options = bwrap_features()
+    if "--disable-userns" not in options:
+        return (
+            True,
+            f"bubblewrap {version} works (without --disable-userns: nested user namespaces allowed)",
+        )
+    return True, f"bubblewrap {version} works"
 
 
-def resolve_tier(tier: str | None = None) -> Tier:
-    """The tier to use: ``tier``, else $GRADER_SANDBOX, else the best available."""
+@functools.cache
+def uid_status() -> tuple[bool, str]:
+    """(works, reason): can a child run as a dedicated uid here (root, setpriv, reachable Python)?"""
+    if not sys.platform.startswith("linux") or not as_root():
+        return False, "the uid tier needs the grader to run as root on Linux"
+    if shutil.which("setpriv") is None:
+        return False, "the uid tier needs setpriv (util-linux) to drop to an unprivileged uid"
+    from . import privilege
+
+    try:
+        identity = privilege.allocate()
+    except (OSError, privilege.SandboxError) as e:
+        return False, f"no sandbox uid could be taken: {e}"
+    try:
+        privilege.prepare_uid_tier()
+        probe = (
+            "import os, site\n"
+            "for d in filter(None, os.environ.pop('SANDBOX_SITE_DIRS', '').split(os.pathsep)):\n"
+            "    site.addsitedir(d)\n"
+            "import numpy\n"
+            "for name in ('grader', 'reference'):\n"
+            "    try:\n"
+            "        __import__(name)\n"
+            "    except ImportError:\n"
+            "        continue\n"
+            "    raise SystemExit(name + ' is importable')\n"
+            "print(os.getuid(), os.getgid(), len(os.getgroups()))"
+        )
+        done = subprocess.run(
+            [*identity.drop_command(), *child_python_command("uid"), "-c", probe],
+            env=child_env("/tmp", "uid"),
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, f"the uid tier could not start Python: {e}"
+    finally:
+        identity.release()
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return False, f"Python does not run as an unprivileged uid here: {last}"
+    if done.stdout.split() != [str(identity.uid), str(identity.gid), "0"]:
+        return False, f"the child did not run as uid {identity.uid}: {done.stdout.strip()}"
+    return (
+        True,
+        f"dedicated uids {privilege.id_range()[1].start}-{privilege.id_range()[1].stop - 1}",
+    )
+
+
+def _works(tier: Tier) -> tuple[bool, str]:
+    if tier == "bwrap":
+        return bwrap_status()
+    if tier == "uid":
+        return uid_status()
+    if as_root():
+        return False, "student code never runs as root: the plain tier is for non-root users"
+    return True, "the grader's own user, no namespaces"
+
+
+def resolve_tier(tier: str | None = None, minimum: str | None = None) -> Tier:
+    """The tier to use: ``tier``, else $GRADER_SANDBOX, else the strongest that works here.
+
+    ``minimum``: refuse (SandboxUnavailableError) to grade below this tier.
+    """
     wanted = tier or os.environ.get("GRADER_SANDBOX") or None
-    if wanted not in (None, *TIERS):
-        raise SandboxUnavailableError(f"unknown sandbox tier {wanted!r}: use one of {TIERS}")
-    if wanted == "plain":
-        return "plain"
-    works, reason = bwrap_status()
-    if wanted == "bwrap" and not works:
-        raise SandboxUnavailableError(f"the bwrap sandbox was requested but cannot run: {reason}")
-    return "bwrap" if works else "plain"
+    for name, value in (("sandbox tier", wanted), ("minimum sandbox tier", minimum)):
+        if value not in (None, *TIERS):
+            raise SandboxUnavailableError(
+                f"unknown {name} {value!r}: use one of {', '.join(TIERS)}"
+            )
+    if wanted == "plain" and as_root():
+        wanted = "uid"  # never as root: "plain" for root is the uid tier
+    reasons: list[str] = []
+    chosen: Tier | None = None
+    for candidate in [t for t in TIERS if wanted in (None, t)]:
+        works, reason = _works(candidate)
+        if works:
+            chosen = candidate
+            break
+        reasons.append(f"{candidate}: {reason}")
+    if chosen is None:
+        if wanted is not None:
+            raise SandboxUnavailableError(
+                f"the {wanted} sandbox tier was requested but cannot run here ({'; '.join(reasons)})"
+            )
+        raise SandboxUnavailableError(f"no sandbox tier can run here ({'; '.join(reasons)})")
+    if minimum is not None and TIERS.index(chosen) > TIERS.index(minimum):
+        raise SandboxUnavailableError(
+            f"refusing to grade: the sandbox here is the {chosen} tier, below the required "
+            f"{minimum} tier ({'; '.join(reasons) or 'the ' + chosen + ' tier was requested'})"
+        )
+    return chosen
+
+
+def why_not_stronger(tier: str) -> str:
+    """Why the tiers above ``tier`` are not in use ("" for the strongest)."""
+    above = TIERS[: TIERS.index(tier)] if tier in TIERS else ()
+    reasons = []
+    for stronger in above:
+        works, reason = _works(stronger)
+        reasons.append(
+            f"{stronger}: " + (f"works here, but {tier} was asked for" if works else reason)
+        )
+    return "; ".join(reasons)
 
 
 def detect_tier() -> Tier:
-    """The tier this machine supports, ignoring any override."""
-    return "bwrap" if bwrap_status()[0] else "plain"
+    """The strongest tier this machine supports, ignoring any override."""
+    for candidate in TIERS:
+        if _works(candidate)[0]:
+            return candidate
+    raise SandboxUnavailableError("no sandbox tier can run here")
 
 
 def notice(tier: Tier) -> str:
-    """The one-line notice carried by results of this tier ("" when isolated)."""
-    return NOTICE_PLAIN if tier == "plain" else ""
+    """The one-line notice carried by results of an advisory tier ("" otherwise)."""
+    if not TIER_INFO[tier].advisory:
+        return ""
+    why = why_not_stronger(tier)
+    return f"{describe(tier)}" + (f" ({why})" if why else "")
+
+
+def child_python_command(tier: Tier) -> list[str]:
+    """The child's interpreter: without namespaces, no site-packages but the shadow's."""
+    if tier == "bwrap":
+        return python_command()
+    return [sys.executable, "-S", "-P", "-B"]
 
 
 @functools.cache

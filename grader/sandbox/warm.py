@@ -37,8 +37,9 @@ from typing import Any
 from .child import arrays, wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
+from .privilege import Identity, allocate, baseline, live_processes, verify_intact
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
-from .tiers import Tier, as_root, harden_parent, notice, python_command, resolve_tier
+from .tiers import Tier, as_root, child_python_command, harden_parent, notice, resolve_tier
 from .validate import judge
 
 # What students' notebooks import, loaded once by the worker (measured in bench/: with
@@ -126,6 +127,7 @@ class WarmWorker:
         self.jobs_done = 0
         self._lock = threading.Lock()
         self._process: SandboxProcess | None = None
+        self._identity: Identity | None = None  # the uid tier: this worker's own uid
         self._tmp: Path | None = None
         self._to: int = -1
         self._from: int = -1
@@ -138,16 +140,23 @@ class WarmWorker:
         if self._process is not None:
             return
         harden_parent()
+        if self.tier == "plain":
+            baseline()  # the grader's files as they are before any submission of ours ran
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-worker-"))
         runner = self._tmp / "runner"
         write_tree(runner, runner_files())
         jobs = self._tmp / "jobs"
         jobs.mkdir()
+        if self.tier == "uid":
+            # the whole worker runs as a uid of its own, which owns only its jobs folder
+            self._identity = allocate()
+            os.chmod(self._tmp, 0o711)
+            os.chown(jobs, self._identity.uid, self._identity.gid)
         bwrap = self.tier == "bwrap"
         inside_runner, inside_jobs = ("/runner", "/tmp/jobs") if bwrap else (str(runner), str(jobs))
         to_r, self._to = os.pipe()
         self._from, from_w = os.pipe()
-        argv = [*python_command(), f"{inside_runner}/launch.py", "worker"]
+        argv = [*child_python_command(self.tier), f"{inside_runner}/launch.py", "worker"]
         argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
         # the worker's own stderr goes to a log, for our error messages
         with open(self._tmp / "worker.log", "wb") as log:
@@ -161,6 +170,7 @@ class WarmWorker:
                     pass_fds=[to_r, from_w],
                     stdout=log,
                     stderr=log,
+                    identity=self._identity,
                 )
             finally:
                 for fd in (to_r, from_w):
@@ -182,6 +192,10 @@ class WarmWorker:
                 self._process.popen.wait(timeout=2.0)
             self._process.kill_tree()
             self._process = None
+        if self._identity is not None:
+            with contextlib.suppress(SandboxError):  # kill_tree has already said so
+                self._identity.release()
+            self._identity = None
         for fd in (self._to, self._from):
             if fd >= 0:
                 os.close(fd)
@@ -227,7 +241,7 @@ class WarmWorker:
 
     def _run(self, job: Job, t0: float) -> JobResult:
         limits = self.limits
-        header, blobs = job_frame(job, limits, own_uid=self.tier == "bwrap" and as_root())
+        header, blobs = job_frame(job, limits, own_uid=self.tier != "plain" and as_root())
         self._precompile(blobs[header["files"].index("probes.py")])
         wire.write_all(self._to, wire.JOB)
         wire.write_frame(self._to, header, blobs)
@@ -241,6 +255,11 @@ class WarmWorker:
         note, _ = wire.read_frame(self._from, deadline=deadline)
         if not note.get("clean"):
             raise WorkerFailedError("the worker could not clean up after the job")
+        if self._identity is not None:
+            # the uid's only process between jobs is the worker: anything else is the job's
+            if live_processes(self._identity.uid) - {self.pid}:
+                raise WorkerFailedError("a process of the job outlived it")
+            self._identity.sweep()  # its files in /tmp and the like, before the next job
         if reply.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
         report = reply.get("report")
@@ -252,6 +271,8 @@ class WarmWorker:
             raise WorkerFailedError("the reply's outputs do not match their names")
         if report.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {report['fatal']}")
+        if self.tier == "plain":
+            verify_intact()
         return judge(
             job,
             report,

@@ -9,6 +9,7 @@ hidden checks.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +182,7 @@ def test_the_correct_template_sample_gets_full_marks(rubric: Rubric) -> None:
     assert result.score is not None and result.score.points == rubric.max_points
     prov = result.provenance
     assert prov["rubric_hash"] == rubric.content_hash
-    assert prov["sandbox_tier"] == "plain"
+    assert prov["sandbox_tier"] == ("uid" if os.geteuid() == 0 else "plain")
     assert {"grader", "reference", "python", "numpy", "seeds"} <= prov.keys()
     kinds = {f.kind for f in result.figures}
     assert {"gradient_error", "convergence"} <= kinds

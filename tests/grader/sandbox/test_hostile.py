@@ -260,7 +260,8 @@ def test_stack_gc_and_environment_hold_nothing_of_the_parent(runner, monkeypatch
 
 
 def test_files_outside_the_job_are_invisible_in_bwrap(runner, mode, tmp_path):
-    """bwrap: the repository, other paths and root's files are out of reach; plain: advisory."""
+    """bwrap: the repository, other paths and root's files are out of reach; uid: the grader's
+    installed package and root's files are closed to the child's own uid; plain: advisory."""
     outside = tmp_path / "rubric.toml"
     outside.write_text("expected = 1")
     job = make_job(
@@ -284,6 +285,8 @@ def test_files_outside_the_job_are_invisible_in_bwrap(runner, mode, tmp_path):
         assert list(y[:3]) == [0, 0, 0] and not y[4]
         if os.geteuid() == 0:
             assert y[3] == 65534
+    elif mode[1] == "uid":
+        assert (y[0], y[2]) == (0, 0) and y[3] not in (0, os.getuid()) and not result.notice
     else:
         assert y[0] == 1 and "advisory" in result.notice
 

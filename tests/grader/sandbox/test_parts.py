@@ -15,7 +15,7 @@ from grader.sandbox.child.session import Capture, read_outputs
 from grader.sandbox.tiers import SandboxUnavailableError, bwrap_command, child_env, resolve_tier
 from grader.sandbox.warm import LEAN_PRELOAD, PRELOAD, preload_for
 
-from .helpers import PROBES, make_job, probe
+from .helpers import NO_NS, PROBES, make_job, probe
 
 # -- Job and Limits --------------------------------------------------------------------------
 
@@ -193,10 +193,10 @@ def test_reading_a_silent_pipe_times_out():
 
 
 def test_plain_can_always_be_chosen(monkeypatch):
-    """tier="plain", or GRADER_SANDBOX=plain, selects the plain tier."""
-    assert resolve_tier("plain") == "plain"
+    """tier="plain", or GRADER_SANDBOX=plain, selects the plain tier (as root: the uid tier)."""
+    assert resolve_tier("plain") == NO_NS
     monkeypatch.setenv("GRADER_SANDBOX", "plain")
-    assert resolve_tier() == "plain"
+    assert resolve_tier() == NO_NS
 
 
 def test_unknown_or_unavailable_tier_is_a_clear_error(monkeypatch):
@@ -210,7 +210,7 @@ def test_unknown_or_unavailable_tier_is_a_clear_error(monkeypatch):
     with pytest.raises(SandboxUnavailableError):
         resolve_tier()
     monkeypatch.delenv("GRADER_SANDBOX")
-    assert resolve_tier() == "plain"  # the fallback when nothing is demanded
+    assert resolve_tier() == NO_NS  # the fallback when nothing is demanded
 
 
 def test_bwrap_command_isolates_and_never_binds_the_repository():
