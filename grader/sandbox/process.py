@@ -21,15 +21,14 @@ import json
 import os
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from .child import proctree
+from .child import cleanfs, proctree
 from .jobs import SandboxError
 from .tiers import Tier, bwrap_command, child_env
 
@@ -55,18 +54,19 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def remove_tree(path: Path) -> None:
-    """Delete a directory even where the submission took permissions away."""
+def remove_tree(path: Path) -> bool:
+    """Delete a job's folder, never following a link in it; False if some of it stayed.
 
-    def retry(func: Callable[[str], object], p: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=retry)
+    Called once every process of the job is gone. What stays is in a folder of
+    this process's own (``mkdtemp``) and is never reused.
+    """
+    try:
+        cleanfs.remove_tree(str(path))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 class SandboxProcess:

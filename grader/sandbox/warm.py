@@ -124,6 +124,7 @@ class WarmWorker:
         self.preload = tuple(preload)
         self.preloaded: tuple[str, ...] = ()
         self.jobs_done = 0
+        self.replacements = 0  # workers closed because they could not prove themselves clean
         self._lock = threading.Lock()
         self._process: SandboxProcess | None = None
         self._tmp: Path | None = None
@@ -149,6 +150,7 @@ class WarmWorker:
         self._from, from_w = os.pipe()
         argv = [*python_command(), f"{inside_runner}/launch.py", "worker"]
         argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
+        argv += ["isolated" if bwrap else "shared"]
         # the worker's own stderr goes to a log, for our error messages
         with open(self._tmp / "worker.log", "wb") as log:
             try:
@@ -240,7 +242,9 @@ class WarmWorker:
             raise WorkerFailedError("no READY after the job")
         note, _ = wire.read_frame(self._from, deadline=deadline)
         if not note.get("clean"):
-            raise WorkerFailedError("the worker could not clean up after the job")
+            # this job ran to its end; only the next one is at risk: it gets a fresh worker
+            self.replacements += 1
+            self.close()
         if reply.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
         report = reply.get("report")
