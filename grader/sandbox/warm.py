@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -81,6 +82,15 @@ def preload_for(code: str) -> tuple[str, ...]:
 
 
 _LEAN_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy"}
+
+
+_LIVE: weakref.WeakSet[WarmWorker] = weakref.WeakSet()  # started and not yet closed
+
+
+def close_all_workers() -> None:
+    """Close every warm worker of this process (a process ending without atexit calls this)."""
+    for worker in list(_LIVE):
+        worker.close()
 
 
 class WorkerFailedError(Exception):
@@ -139,6 +149,7 @@ class WarmWorker:
         if self._process is not None:
             return
         harden_parent()
+        _LIVE.add(self)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-worker-"))
         runner = self._tmp / "runner"
         write_tree(runner, runner_files())
@@ -192,6 +203,7 @@ class WarmWorker:
         if self._tmp is not None:
             remove_tree(self._tmp)
             self._tmp = None
+        _LIVE.discard(self)
 
     def __enter__(self) -> WarmWorker:
         self.start()
