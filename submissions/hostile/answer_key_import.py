@@ -62,7 +62,8 @@ def _find():
         except Exception:
             pass
         for place in _places():
-            for init in (os.path.join(place, name, "__init__.py"), os.path.join(place, "__init__.py")):
+            inits = (os.path.join(place, name, "__init__.py"), os.path.join(place, "__init__.py"))
+            for init in inits:
                 if os.path.basename(os.path.dirname(init)) == name and os.path.isfile(init):
                     try:
                         with open(init, "rb") as f:
