@@ -537,6 +537,7 @@ def _provenance(
         "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
         "sandbox_tier": job.tier if job is not None else None,
         "worker": job.worker if job is not None else None,
+        "limits_tier": job.limits_tier if job is not None else None,
         "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
         "warm": settings.warm if settings is not None else None,
     }

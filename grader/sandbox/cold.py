@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cgroup import SANDBOX_TASKS, JobCgroup
 from .child import arrays
 from .child.session import read_outputs, supervise
 from .jobs import Job, JobResult, Limits, SandboxError
@@ -32,13 +33,17 @@ from .tiers import SANDBOX_UID, Tier, as_root, harden_parent, notice, python_com
 from .validate import judge
 
 
-def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier) -> None:
-    """Lay out the job directory; in the bwrap tier as root, hand the writable parts to the child's uid."""
+def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier, nproc: bool = True) -> None:
+    """Lay out the job directory; in the bwrap tier as root, hand the writable parts to the child's uid.
+
+    nproc : apply RLIMIT_NPROC where the child has a uid of its own (False where a
+            cgroup bounds the job's processes: the rlimit would count other jobs too)
+    """
     own_uid = tier == "bwrap" and as_root()
     root.mkdir(mode=0o755)
     write_tree(root / "submission", {"submission.py": job.code.encode(), **job.data_files})
     write_tree(root / "runner", {**runner_files(), "probes.py": job.probe_module.read_bytes()})
-    (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid)))
+    (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid and nproc)))
     (root / "inputs.bin").write_bytes(arrays.pack(job.inputs))
     (root / "outputs").mkdir()
     (root / "home").mkdir()
@@ -51,7 +56,7 @@ def make_jobdir(root: Path, job: Job, limits: Limits, tier: Tier) -> None:
 class ColdChild:
     """One fresh sandboxed interpreter running the runner from probe ``start`` on."""
 
-    def __init__(self, tier: Tier, root: Path, start: int) -> None:
+    def __init__(self, tier: Tier, root: Path, start: int, cgroup: JobCgroup | None) -> None:
         inside = "/job" if tier == "bwrap" else str(root)
         self.progress, progress_w = os.pipe()
         self.stdout, out_w = os.pipe()
@@ -67,6 +72,7 @@ class ColdChild:
                 pass_fds=[progress_w],
                 stdout=out_w,
                 stderr=err_w,
+                cgroup=cgroup,
             )
         finally:
             for fd in (progress_w, out_w, err_w):
@@ -106,11 +112,13 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         blobs.update(got)
         problems.update(bad)
 
+    # one cgroup for the job's children (they run one after another)
+    group = JobCgroup.create(limits.job_memory_bytes, limits.processes + SANDBOX_TASKS)
     try:
-        make_jobdir(root, job, limits, chosen)
+        make_jobdir(root, job, limits, chosen, nproc=group is None)
         report = supervise(
             [p.as_plan() for p in job.probes],
-            lambda start: ColdChild(chosen, root, start),
+            lambda start: ColdChild(chosen, root, start, group),
             collect,
             setup_timeout=limits.setup_timeout,
             total_timeout=limits.total_timeout,
@@ -118,6 +126,8 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
             capture_bytes=limits.capture_bytes,
         )
     finally:
+        if group is not None:
+            group.close()
         remove_tree(tmp)
     if report.get("fatal"):
         raise SandboxError(f"the sandbox runner failed: {report['fatal']}\n{report['stderr']}")
@@ -130,4 +140,5 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         notice=notice(chosen),
         wall_seconds=time.perf_counter() - t0,
         worker="cold",
+        limits_tier="cgroup" if group is not None else "rlimit",
     )

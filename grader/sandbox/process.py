@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from .cgroup import JobCgroup
 from .child import cleanfs, proctree
 from .jobs import SandboxError
 from .tiers import Tier, bwrap_command, child_env
@@ -76,6 +77,8 @@ class SandboxProcess:
     chdir   : working directory inside the sandbox (plain: on the host)
     home    : $HOME inside
     pass_fds: fds the process inherits (progress and control pipes)
+    cgroup  : the job's cgroup: the process is started inside it, and the kill
+              also kills whatever is still in it
     """
 
     def __init__(
@@ -90,8 +93,10 @@ class SandboxProcess:
         pass_fds: Sequence[int],
         stdout: int | IO[bytes],
         stderr: int | IO[bytes],
+        cgroup: JobCgroup | None = None,
     ) -> None:
         self.tier = tier
+        self.cgroup = cgroup
         self.marker = secrets.token_hex(16)
         env = child_env(home)
         info_r, info_w = os.pipe() if tier == "bwrap" else (-1, -1)
@@ -99,6 +104,8 @@ class SandboxProcess:
             argv = [*bwrap_command(rw, ro, chdir, info_fd=info_w), *argv]
         else:
             env[MARKER] = self.marker
+        if cgroup is not None:
+            argv = cgroup.wrap(argv)
         try:
             self.popen = subprocess.Popen(
                 argv,
@@ -147,6 +154,8 @@ class SandboxProcess:
         else:
             _kill_plain_tree(self.pid, self.marker, self.born)
             self.popen.wait()
+        if self.cgroup is not None:
+            self.cgroup.kill()
         for fd in (self.init, self.pidfd):
             if fd is not None:
                 os.close(fd)

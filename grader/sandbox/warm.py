@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .cgroup import JobCgroup
 from .child import arrays, wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
@@ -67,6 +68,10 @@ _IMPORT = re.compile(
 )
 START_TIMEOUT = 120.0  # importing scikit-learn on a cold disk is slow
 SLACK = 15.0  # beyond the job's own limits, before the parent gives up on the worker
+# the worker's cgroup while it imports its preload (scikit-learn, pandas, matplotlib: < 1 GB)
+START_MEMORY = 2 << 30
+START_TASKS = 64
+JOB_TASKS = 2  # the job's manager, and its runner's own thread
 
 
 def preload_for(code: str) -> tuple[str, ...]:
@@ -141,6 +146,7 @@ class WarmWorker:
         self._to: int = -1
         self._from: int = -1
         self._compiled: set[bytes] = set()  # probe module sources this worker has compiled
+        self._cgroup: JobCgroup | None = None
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -162,6 +168,8 @@ class WarmWorker:
         argv = [*python_command(), f"{inside_runner}/launch.py", "worker"]
         argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
         argv += ["isolated" if bwrap else "shared"]
+        # the worker and every job's processes; limited once the worker's own use is known
+        self._cgroup = JobCgroup.create(START_MEMORY, START_TASKS)
         # the worker's own stderr goes to a log, for our error messages
         with open(self._tmp / "worker.log", "wb") as log:
             try:
@@ -174,6 +182,7 @@ class WarmWorker:
                     pass_fds=[to_r, from_w],
                     stdout=log,
                     stderr=log,
+                    cgroup=self._cgroup,
                 )
             finally:
                 for fd in (to_r, from_w):
@@ -181,7 +190,14 @@ class WarmWorker:
         try:
             hello, _ = wire.read_frame(self._from, deadline=time.monotonic() + START_TIMEOUT)
             self.preloaded = tuple(str(m) for m in hello.get("preloaded", ()))
-        except wire.WireError as e:
+            if self._cgroup is not None:
+                # each job gets the limits on top of what the idle worker holds
+                memory, tasks = self._cgroup.usage()
+                limits = self.limits
+                self._cgroup.set_limits(
+                    memory + limits.job_memory_bytes, tasks + limits.processes + JOB_TASKS
+                )
+        except (wire.WireError, OSError) as e:
             why = self._log_tail()
             self.close()
             raise SandboxError(f"the warm worker did not start: {e}\n{why}") from None
@@ -195,6 +211,9 @@ class WarmWorker:
                 self._process.popen.wait(timeout=2.0)
             self._process.kill_tree()
             self._process = None
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
         for fd in (self._to, self._from):
             if fd >= 0:
                 os.close(fd)
@@ -241,7 +260,9 @@ class WarmWorker:
 
     def _run(self, job: Job, t0: float) -> JobResult:
         limits = self.limits
-        header, blobs = job_frame(job, limits, own_uid=self.tier == "bwrap" and as_root())
+        # RLIMIT_NPROC only without a cgroup: the uid's count would include other jobs
+        own_uid = self.tier == "bwrap" and as_root() and self._cgroup is None
+        header, blobs = job_frame(job, limits, own_uid=own_uid)
         self._precompile(blobs[header["files"].index("probes.py")])
         wire.write_all(self._to, wire.JOB)
         wire.write_frame(self._to, header, blobs)
@@ -253,6 +274,7 @@ class WarmWorker:
         if wire.read_exact(self._from, 1, deadline) != wire.READY:
             raise WorkerFailedError("no READY after the job")
         note, _ = wire.read_frame(self._from, deadline=deadline)
+        limits_tier = "cgroup" if self._cgroup is not None else "rlimit"
         if not note.get("clean"):
             # this job ran to its end; only the next one is at risk: it gets a fresh worker
             self.replacements += 1
@@ -277,6 +299,7 @@ class WarmWorker:
             notice=notice(self.tier),
             wall_seconds=time.perf_counter() - t0,
             worker="warm",
+            limits_tier=limits_tier,
         )
 
     def _precompile(self, source: bytes) -> None:

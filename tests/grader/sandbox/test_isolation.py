@@ -9,11 +9,13 @@ tier, whatever the install (the wheel install is tested in tests/grader/test_e2e
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from grader.sandbox import WarmWorker
+from grader.sandbox import Job, JobResult, Limits, WarmWorker, run_job
+from grader.sandbox.cgroup import SANDBOX_TASKS, JobCgroup, limits_tier
 from grader.sandbox.child import cleanfs
 from grader.sandbox.process import remove_tree
 from grader.sandbox.tiers import grader_install_paths, python_roots
@@ -123,8 +125,6 @@ def test_the_grader_and_its_answer_key_cannot_be_imported_in_bwrap(worker: str) 
     code = source + "\n" + returns_zero("_find()")
     job = make_job(code, probe("p", "raw", fn="f"))
     if worker == "cold":
-        from grader.sandbox import run_job
-
         result = run_job(job, LIMITS, tier="bwrap")
     else:
         with WarmWorker(LIMITS, tier="bwrap", preload=("numpy",)) as w:
@@ -141,3 +141,78 @@ def test_the_masked_paths_are_where_the_grader_is_installed() -> None:
     for path in (*folders, *files):
         assert any(path.startswith(r + "/") for r in roots), path
     assert any(f.endswith(".dist-info") for f in folders), folders
+
+
+# ---------------------------------------------------------------------------
+# Whole-job limits (a cgroup where one can be made)
+
+needs_cgroup = pytest.mark.skipif(
+    limits_tier() != "cgroup", reason="no cgroup can be made here (not root, no delegation)"
+)
+
+
+def run_with(mode: tuple[str, str], job: Job, limits: Limits) -> JobResult:
+    worker, tier = mode
+    if worker == "cold":
+        return run_job(job, limits, tier=tier)
+    with WarmWorker(limits, tier=tier, preload=("numpy",)) as w:
+        return w.run(job)
+
+
+def held(result: JobResult) -> int:
+    assert result.probes[0].status == "ok", result.probes[0].error
+    return int(result.probes[0].arrays["y"][0])
+
+
+FORK_AND_HOLD = """
+import os, time
+import numpy as np
+
+def f():
+    pids = []
+    for _ in range({n}):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            block = np.ones({size} // 8)
+            time.sleep(1.0)
+            os._exit(0 if block[-1] == 1.0 else 1)
+        pids.append(pid)
+    ok = sum(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) == 0 for p in pids)
+    return {{"y": np.array([ok, len(pids)])}}
+"""
+
+
+@needs_cgroup
+def test_many_processes_cannot_hold_more_memory_than_the_job_may(mode: tuple[str, str]) -> None:
+    """Four processes of 256 MB each (each far below RLIMIT_AS) against a job limit of
+    512 MB: the kernel kills some, and the result says a cgroup bounded the job."""
+    limits = replace(LIMITS, job_memory_bytes=512 << 20)
+    job = make_job(FORK_AND_HOLD.format(n=4, size=256 << 20), probe("p", "raw", 10.0, fn="f"))
+    result = run_with(mode, job, limits)
+    assert result.limits_tier == "cgroup"
+    assert held(result) < 4
+
+
+@needs_cgroup
+def test_the_job_cannot_start_more_processes_than_it_may(mode: tuple[str, str]) -> None:
+    """100 forks against a limit of 16 processes: most fail, in every tier."""
+    limits = replace(LIMITS, processes=16)
+    job = make_job(FORK_AND_HOLD.format(n=100, size=8), probe("p", "raw", 10.0, fn="f"))
+    result = run_with(mode, job, limits)
+    started = int(result.probes[0].arrays["y"][1])
+    assert result.limits_tier == "cgroup"
+    assert started <= 16 + SANDBOX_TASKS
+
+
+def test_without_a_cgroup_the_result_says_only_rlimits_bounded_the_job(
+    mode: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no cgroup can be made, limits_tier is "rlimit" (and the job still runs)."""
+    monkeypatch.setattr(JobCgroup, "create", classmethod(lambda cls, memory, processes: None))
+    job = make_job(returns_zero(), probe("p", "raw", fn="f"))
+    result = run_with(mode, job, LIMITS)
+    assert result.limits_tier == "rlimit"
+    assert result.probes[0].status == "ok"
