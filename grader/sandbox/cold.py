@@ -13,7 +13,8 @@ In the bwrap tier it is mounted at /job and nothing else of this machine but
 /usr and the Python installation is visible; as root, only submission/,
 outputs/ and home/ are writable by the child's uid. The parent reads outputs
 only once every process of the child is gone, and never imports or unpickles
-anything the child made.
+anything the child made. Where a cgroup can be made, the job's children run in
+one (``sandbox.cgroup``), which bounds their memory and processes together.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 ``bwrap``  bubblewrap with every namespace unshared: no network, its own PID
            namespace (when its init dies the kernel kills everything in it), a
            file system holding only /usr, the Python installation (read-only)
-           and the job's own directory; never the repository. Running as root,
+           and the job's own directory; never the repository, and inside the
+           installation the grader's own packages, metadata and import hooks
+           are masked (:func:`grader_install_paths`). Running as root,
            the child is dropped to the unprivileged uid 65534 by nesting two
            bubblewraps: the outer one (root) mounts, ``setpriv`` drops the uid,
            capabilities and bounding set, and the inner one (unprivileged)
