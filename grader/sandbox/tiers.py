@@ -41,6 +41,7 @@ ETC_FILES = (
     "/etc/passwd",
     "/etc/group",
     "/etc/nsswitch.conf",
+    "/etc/alternatives",  # Debian's libblas/liblapack links (a system numpy needs them)
 )
 NOTICE_PLAIN = (
     "sandbox is advisory on this machine: no bubblewrap/user namespaces, so the submission "
