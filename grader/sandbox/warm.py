@@ -184,6 +184,9 @@ class WarmWorker:
                     stderr=log,
                     cgroup=self._cgroup,
                 )
+            except SandboxError:
+                self.close()  # its folder, pipes and cgroup
+                raise
             finally:
                 for fd in (to_r, from_w):
                     os.close(fd)
