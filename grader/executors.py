@@ -53,10 +53,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grader.results import GradeResult
+from grader.sandbox import close_all_workers
+from grader.sandbox.process import remove_tree
 
 GradeFn = Callable[[Path], GradeResult]
 Kind = Literal["result", "error", "died", "timeout"]
 
+STOP_GRACE = 10.0  # seconds an idle pool process gets at the end to stop its sandbox workers
 STDERR_TAIL = 4000  # characters of a dead worker's stderr kept for the instructor
 
 
@@ -430,18 +433,29 @@ class LocalExecutor:
 # pool: the same supervision, but each process grades submission after submission
 
 
-def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str) -> None:
-    """Entry of a ``pool`` worker: grade each path received, answer each as JSON bytes."""
+def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str, tmp_dir: str) -> None:
+    """Entry of a ``pool`` worker: grade each path received, answer each as JSON bytes.
+
+    Its temporary folders (the warm sandbox worker's, cold jobs') go to ``tmp_dir``,
+    inside the pool's own folder, so they are removed with it even when this process
+    is killed; at the end of the batch (the pipe closes) it stops its warm workers.
+    """
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _redirect_output(log_file)
-    while True:
-        try:
-            path = conn.recv_bytes().decode()
-        except (EOFError, OSError):
-            return
-        answer = json.dumps(_answer(grade_fn, Path(path)), allow_nan=True)
-        conn.send_bytes(answer.encode())
+    os.mkdir(tmp_dir, 0o700)
+    tempfile.tempdir = tmp_dir
+    try:
+        while True:
+            try:
+                path = conn.recv_bytes().decode()
+            except (EOFError, OSError):
+                return
+            answer = json.dumps(_answer(grade_fn, Path(path)), allow_nan=True)
+            conn.send_bytes(answer.encode())
+    finally:
+        # multiprocessing ends this process with os._exit: atexit handlers never run
+        close_all_workers()
 
 
 @dataclass
@@ -472,16 +486,20 @@ class PoolExecutor:
     def _start(self, ctx: Any, grade_fn: GradeFn, work: Path, n: int) -> _PoolSlot:
         mine, theirs = ctx.Pipe(duplex=True)
         log = work / f"worker-{n}.log"
+        tmp = str(work / f"tmp-{n}")
         proc = ctx.Process(
-            target=_pool_main, args=(grade_fn, theirs, str(log)), name=f"grade-pool-{n}"
+            target=_pool_main, args=(grade_fn, theirs, str(log), tmp), name=f"grade-pool-{n}"
         )
         proc.start()
         theirs.close()
         return _PoolSlot(proc, mine, log)
 
-    def _stop_slot(self, slot: _PoolSlot) -> None:
+    def _stop_slot(self, slot: _PoolSlot, grace: float = 0.0) -> None:
+        """Stop a slot's process; an idle one gets ``grace`` seconds to stop its workers."""
         with contextlib.suppress(OSError):
             slot.conn.close()
+        if grace and slot.task is None:
+            slot.process.join(grace)
         _stop(slot.process)
         _kill_group(slot.process.pid)
 
@@ -491,8 +509,8 @@ class PoolExecutor:
         if ctx.get_start_method() == "forkserver":
             ctx.set_forkserver_preload(_preload(grade_fn))
         pending = list(tasks)[::-1]
-        with tempfile.TemporaryDirectory(prefix="grader-pool-") as tmp:
-            work = Path(tmp)
+        work = Path(tempfile.mkdtemp(prefix="grader-pool-"))
+        try:
             slots = [
                 self._start(ctx, grade_fn, work, n) for n in range(min(self.workers, len(pending)))
             ]
@@ -561,7 +579,9 @@ class PoolExecutor:
                         yield outcome
             finally:  # Ctrl-C, an error, or the consumer stopped early: stop every worker
                 for slot in slots:
-                    self._stop_slot(slot)
+                    self._stop_slot(slot, grace=STOP_GRACE)
+        finally:
+            remove_tree(work)  # also what killed processes left; never follows a planted link
 
     def _wait(self, busy: Sequence[_PoolSlot]) -> float | None:
         if self.timeout is None or not busy:

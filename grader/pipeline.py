@@ -611,6 +611,7 @@ def _provenance(
         # why no stronger tier ran, said where it was graded ("" for the strongest)
         "sandbox_unavailable": why_not_stronger(job.tier) if job is not None else None,
         "worker": job.worker if job is not None else None,
+        "limits_tier": job.limits_tier if job is not None else None,
         "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
         "warm": settings.warm if settings is not None else None,
     }

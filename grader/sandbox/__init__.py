@@ -24,7 +24,7 @@ from .jobs import (
     Status,
 )
 from .tiers import SandboxUnavailableError, detect_tier, resolve_tier
-from .warm import WarmWorker, preload_for
+from .warm import WarmWorker, close_all_workers, preload_for
 
 __all__ = [
     "STATUSES",
@@ -39,6 +39,7 @@ __all__ = [
     "SandboxUnavailableError",
     "Status",
     "WarmWorker",
+    "close_all_workers",
     "detect_tier",
     "preload_for",
     "resolve_tier",

@@ -13,7 +13,8 @@ In the bwrap tier it is mounted at /job and nothing else of this machine but
 /usr and the Python installation is visible; as root, only submission/,
 outputs/ and home/ are writable by the child's uid. The parent reads outputs
 only once every process of the child is gone, and never imports or unpickles
-anything the child made.
+anything the child made. Where a cgroup can be made, the job's children run in
+one (``sandbox.cgroup``), which bounds their memory and processes together.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cgroup import SANDBOX_TASKS, JobCgroup
 from .child import arrays
 from .child.session import read_outputs, supervise
 from .jobs import Job, JobResult, Limits, SandboxError
@@ -42,16 +44,25 @@ from .validate import judge
 
 
 def make_jobdir(
-    root: Path, job: Job, limits: Limits, tier: Tier, owner: Identity | None = None
+    root: Path,
+    job: Job,
+    limits: Limits,
+    tier: Tier,
+    owner: Identity | None = None,
+    nproc: bool = True,
 ) -> None:
     """Lay out the job directory; as root, hand the writable parts to the child's uid
-    (``owner`` in the uid tier, 65534 in the bwrap tier)."""
+    (``owner`` in the uid tier, 65534 in the bwrap tier).
+
+    nproc : apply RLIMIT_NPROC where the child has a uid of its own (False where a
+            cgroup bounds the job's processes: the rlimit would count other jobs too)
+    """
     uid, gid = (owner.uid, owner.gid) if owner else (SANDBOX_UID, SANDBOX_UID)
     own_uid = owner is not None or (tier == "bwrap" and as_root())
     root.mkdir(mode=0o755)
     write_tree(root / "submission", {"submission.py": job.code.encode(), **job.data_files})
     write_tree(root / "runner", {**runner_files(), "probes.py": job.probe_module.read_bytes()})
-    (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid)))
+    (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid and nproc)))
     (root / "inputs.bin").write_bytes(arrays.pack(job.inputs))
     (root / "outputs").mkdir()
     (root / "home").mkdir()
@@ -64,7 +75,14 @@ def make_jobdir(
 class ColdChild:
     """One fresh sandboxed interpreter running the runner from probe ``start`` on."""
 
-    def __init__(self, tier: Tier, root: Path, start: int, identity: Identity | None) -> None:
+    def __init__(
+        self,
+        tier: Tier,
+        root: Path,
+        start: int,
+        identity: Identity | None,
+        cgroup: JobCgroup | None,
+    ) -> None:
         inside = "/job" if tier == "bwrap" else str(root)
         self.progress, progress_w = os.pipe()
         self.stdout, out_w = os.pipe()
@@ -81,6 +99,7 @@ class ColdChild:
                 stdout=out_w,
                 stderr=err_w,
                 identity=identity,
+                cgroup=cgroup,
             )
         finally:
             for fd in (progress_w, out_w, err_w):
@@ -125,11 +144,13 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         blobs.update(got)
         problems.update(bad)
 
+    # one cgroup for the job's children (they run one after another)
+    group = JobCgroup.create(limits.job_memory_bytes, limits.processes + SANDBOX_TASKS)
     try:
-        make_jobdir(root, job, limits, chosen, identity)
+        make_jobdir(root, job, limits, chosen, identity, nproc=group is None)
         report = supervise(
             [p.as_plan() for p in job.probes],
-            lambda start: ColdChild(chosen, root, start, identity),
+            lambda start: ColdChild(chosen, root, start, identity, group),
             collect,
             setup_timeout=limits.setup_timeout,
             total_timeout=limits.total_timeout,
@@ -141,6 +162,8 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
             if identity is not None:
                 identity.release()  # every process of the job's uid is gone from here on
         finally:
+            if group is not None:
+                group.close()
             remove_tree(tmp)
     if chosen == "plain":
         verify_intact()
@@ -155,4 +178,5 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         notice=notice(chosen),
         wall_seconds=time.perf_counter() - t0,
         worker="cold",
+        limits_tier="cgroup" if group is not None else "rlimit",
     )

@@ -45,14 +45,18 @@ class Limits:
     """Resource limits of one submission (each child process gets the rlimits).
 
     Times are wall-clock seconds except ``cpu_seconds`` (RLIMIT_CPU, per process).
-    ``processes`` (RLIMIT_NPROC) counts per uid, so it is applied only where the
-    child has a uid of its own (the bwrap tier run as root, and the uid tier).
+    ``job_memory_bytes`` and ``processes`` bound the whole job, all its processes
+    together, where a cgroup can be made (``sandbox.cgroup``). Without one,
+    ``processes`` becomes RLIMIT_NPROC, which counts per uid: it is applied only
+    where the child has a uid of its own (the bwrap tier run as root, where it counts
+    every concurrent job of uid 65534 together, and the uid tier, one uid per sandbox).
     """
 
     setup_timeout: float = 30.0
     total_timeout: float = 300.0
     cpu_seconds: int = 600
     memory_bytes: int = 4 << 30  # RLIMIT_AS: numpy needs ~0.2 GB, an IPython kernel ~1 GB
+    job_memory_bytes: int = 4 << 30  # the cgroup's memory limit: every process of the job
     file_bytes: int = 64 << 20  # RLIMIT_FSIZE: one file
     open_files: int = 256
     processes: int = 128
@@ -211,7 +215,9 @@ class JobResult:
 
     setup_status is the status of executing the submission itself ("missing"
     if it never got that far). ``worker`` says "cold" or "warm"; ``notice`` is
-    non-empty when the sandbox was advisory or a fallback was taken.
+    non-empty when the sandbox was advisory or a fallback was taken;
+    ``limits_tier`` says what bounded the job's memory and processes in all
+    ("cgroup") or only each process ("rlimit", see ``sandbox.cgroup``).
     """
 
     probes: tuple[ProbeOutcome, ...]
@@ -225,6 +231,7 @@ class JobResult:
     wall_seconds: float
     restarts: int
     worker: str = "cold"
+    limits_tier: str = "rlimit"  # "cgroup": the whole job was bounded; "rlimit": each process
 
     def outcome(self, probe_id: str) -> ProbeOutcome:
         """The outcome of the probe with this id (KeyError if there is none)."""

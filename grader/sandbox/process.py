@@ -25,15 +25,15 @@ import json
 import os
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from .child import proctree
+from .cgroup import JobCgroup
+from .child import cleanfs, proctree
 from .jobs import SandboxError
 from .privilege import Identity, kill_uid
 from .tiers import Tier, bwrap_command, child_env
@@ -60,18 +60,19 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def remove_tree(path: Path) -> None:
-    """Delete a directory even where the submission took permissions away."""
+def remove_tree(path: Path) -> bool:
+    """Delete a job's folder, never following a link in it; False if some of it stayed.
 
-    def retry(func: Callable[[str], object], p: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=retry)
+    Called once every process of the job is gone. What stays is in a folder of
+    this process's own (``mkdtemp``) and is never reused.
+    """
+    try:
+        cleanfs.remove_tree(str(path))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 class SandboxProcess:
@@ -82,6 +83,8 @@ class SandboxProcess:
     home    : $HOME inside
     pass_fds: fds the process inherits (progress and control pipes)
     identity: the uid tier's dedicated uid (held by the caller until the process is gone)
+    cgroup  : the job's cgroup: the process is started inside it, and the kill
+              also kills whatever is still in it
     """
 
     def __init__(
@@ -97,9 +100,11 @@ class SandboxProcess:
         stdout: int | IO[bytes],
         stderr: int | IO[bytes],
         identity: Identity | None = None,
+        cgroup: JobCgroup | None = None,
     ) -> None:
         self.tier = tier
         self.identity = identity
+        self.cgroup = cgroup
         self.marker = secrets.token_hex(16)
         env = child_env(home, tier)
         info_r, info_w = os.pipe() if tier == "bwrap" else (-1, -1)
@@ -111,6 +116,9 @@ class SandboxProcess:
             if identity is None:
                 raise SandboxError("the uid tier needs a dedicated uid (privilege.allocate)")
             argv = [*identity.drop_command(), *argv]
+        if cgroup is not None:
+            # outermost: the cgroup is entered while still privileged, before the uid drop
+            argv = cgroup.wrap(argv)
         try:
             self.popen = subprocess.Popen(
                 argv,
@@ -161,6 +169,8 @@ class SandboxProcess:
             self.popen.wait()
             if self.identity is not None and not kill_uid(self.identity.uid):
                 raise SandboxError(f"processes of the sandbox uid {self.identity.uid} survived")
+        if self.cgroup is not None:
+            self.cgroup.kill()
         for fd in (self.init, self.pidfd):
             if fd is not None:
                 os.close(fd)

@@ -3,7 +3,9 @@
 ``bwrap``  bubblewrap with every namespace unshared: no network, its own PID
            namespace (when its init dies the kernel kills everything in it), a
            file system holding only /usr, the Python installation (read-only)
-           and the job's own directory; never the repository. Running as root,
+           and the job's own directory; never the repository, and inside the
+           installation the grader's own packages, metadata and import hooks
+           are masked (:func:`grader_install_paths`). Running as root,
            the child is dropped to the unprivileged uid 65534 by nesting two
            bubblewraps: the outer one (root) mounts, ``setpriv`` drops the uid,
            capabilities and bounding set, and the inner one (unprivileged)
@@ -48,6 +50,7 @@ ETC_FILES = (
     "/etc/passwd",
     "/etc/group",
     "/etc/nsswitch.conf",
+    "/etc/alternatives",  # Debian's libblas/liblapack links (a system numpy needs them)
 )
 
 
@@ -165,6 +168,59 @@ def python_roots() -> tuple[str, ...]:
     return tuple(roots)
 
 
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r + "/") for r in roots)
+
+
+@functools.cache
+def grader_install_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(folders, files) of the grader's own installation that the sandbox would mount.
+
+    The child must import neither ``grader`` nor ``reference`` (the answer key).
+    Found from where they really are: the distribution(s) that own this package
+    (importlib.metadata: a wheel's package folders and dist-info, an editable
+    install's ``.pth`` and finder module) and every folder or module of one of
+    their top-level packages on a mounted ``sys.path`` entry. Only paths inside
+    :func:`python_roots` matter: nothing else is mounted.
+    """
+    import importlib.metadata as metadata
+
+    roots = python_roots()
+    top = __name__.split(".")[0]
+    owners = set(metadata.packages_distributions().get(top, ()))
+    names = {top} | {n for n, ds in metadata.packages_distributions().items() if owners & set(ds)}
+    folders: set[str] = set()
+    files: set[str] = set()
+    entries = {os.path.realpath(e) for e in [*sys.path, *site_folders()] if e}
+    for entry in entries:
+        for name in names:
+            if os.path.isdir(os.path.join(entry, name)):
+                folders.add(os.path.join(entry, name))
+            if os.path.isfile(os.path.join(entry, name + ".py")):
+                files.add(os.path.join(entry, name + ".py"))
+    for dist in metadata.distributions():
+        if dist.metadata["Name"] not in owners:
+            continue
+        for f in dist.files or ():
+            where = os.path.realpath(str(f.locate()))
+            if os.path.isfile(where):
+                files.add(where)
+            # the dist-info folder itself: RECORD and direct_url.json name the install
+            parent = os.path.dirname(where)
+            if parent.endswith((".dist-info", ".egg-info")):
+                folders.add(parent)
+    folders = {d for d in folders if _inside(d, roots)}
+    files = {f for f in files if _inside(f, roots) and not _inside(f, sorted(folders))}
+    return tuple(sorted(folders)), tuple(sorted(files))
+
+
+def site_folders() -> list[str]:
+    """The installation's site-packages folders."""
+    import site
+
+    return site.getsitepackages()
+
+
 def bwrap_command(
     rw: Sequence[tuple[str, str]],
     ro: Sequence[tuple[str, str]],
@@ -199,6 +255,12 @@ def bwrap_command(
                 made.add(str(parent))
                 cmd += ["--perms", "0755", "--dir", str(parent)]
         cmd += ["--bind" if (host, inside) in rw else "--ro-bind", host, inside]
+    # the grader's own packages, metadata and import hooks: an empty read-only folder or file
+    folders, files = grader_install_paths()
+    for folder in folders:
+        cmd += ["--perms", "0555", "--tmpfs", folder, "--remount-ro", folder]
+    for f in files:
+        cmd += ["--ro-bind", "/dev/null", f]
     cmd += ["--chdir", chdir]
     if info_fd is not None:
         cmd += ["--info-fd", str(info_fd)]

@@ -28,12 +28,14 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .cgroup import JobCgroup
 from .child import arrays, wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
@@ -67,6 +69,10 @@ _IMPORT = re.compile(
 )
 START_TIMEOUT = 120.0  # importing scikit-learn on a cold disk is slow
 SLACK = 15.0  # beyond the job's own limits, before the parent gives up on the worker
+# the worker's cgroup while it imports its preload (scikit-learn, pandas, matplotlib: < 1 GB)
+START_MEMORY = 2 << 30
+START_TASKS = 64
+JOB_TASKS = 2  # the job's manager, and its runner's own thread
 
 
 def preload_for(code: str) -> tuple[str, ...]:
@@ -82,6 +88,15 @@ def preload_for(code: str) -> tuple[str, ...]:
 
 
 _LEAN_IMPORTS = frozenset(sys.stdlib_module_names) | {"numpy"}
+
+
+_LIVE: weakref.WeakSet[WarmWorker] = weakref.WeakSet()  # started and not yet closed
+
+
+def close_all_workers() -> None:
+    """Close every warm worker of this process (a process ending without atexit calls this)."""
+    for worker in list(_LIVE):
+        worker.close()
 
 
 class WorkerFailedError(Exception):
@@ -125,6 +140,7 @@ class WarmWorker:
         self.preload = tuple(preload)
         self.preloaded: tuple[str, ...] = ()
         self.jobs_done = 0
+        self.replacements = 0  # workers closed because they could not prove themselves clean
         self._lock = threading.Lock()
         self._process: SandboxProcess | None = None
         self._identity: Identity | None = None  # the uid tier: this worker's own uid
@@ -132,6 +148,7 @@ class WarmWorker:
         self._to: int = -1
         self._from: int = -1
         self._compiled: set[bytes] = set()  # probe module sources this worker has compiled
+        self._cgroup: JobCgroup | None = None
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -142,6 +159,7 @@ class WarmWorker:
         harden_parent()
         if self.tier == "plain":
             baseline()  # the grader's files as they are before any submission of ours ran
+        _LIVE.add(self)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-worker-"))
         runner = self._tmp / "runner"
         write_tree(runner, runner_files())
@@ -158,6 +176,9 @@ class WarmWorker:
         self._from, from_w = os.pipe()
         argv = [*child_python_command(self.tier), f"{inside_runner}/launch.py", "worker"]
         argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
+        argv += ["isolated" if bwrap else "shared"]
+        # the worker and every job's processes; limited once the worker's own use is known
+        self._cgroup = JobCgroup.create(START_MEMORY, START_TASKS)
         # the worker's own stderr goes to a log, for our error messages
         with open(self._tmp / "worker.log", "wb") as log:
             try:
@@ -171,14 +192,25 @@ class WarmWorker:
                     stdout=log,
                     stderr=log,
                     identity=self._identity,
+                    cgroup=self._cgroup,
                 )
+            except SandboxError:
+                self.close()  # its folder, pipes and cgroup
+                raise
             finally:
                 for fd in (to_r, from_w):
                     os.close(fd)
         try:
             hello, _ = wire.read_frame(self._from, deadline=time.monotonic() + START_TIMEOUT)
             self.preloaded = tuple(str(m) for m in hello.get("preloaded", ()))
-        except wire.WireError as e:
+            if self._cgroup is not None:
+                # each job gets the limits on top of what the idle worker holds
+                memory, tasks = self._cgroup.usage()
+                limits = self.limits
+                self._cgroup.set_limits(
+                    memory + limits.job_memory_bytes, tasks + limits.processes + JOB_TASKS
+                )
+        except (wire.WireError, OSError) as e:
             why = self._log_tail()
             self.close()
             raise SandboxError(f"the warm worker did not start: {e}\n{why}") from None
@@ -196,6 +228,9 @@ class WarmWorker:
             with contextlib.suppress(SandboxError):  # kill_tree has already said so
                 self._identity.release()
             self._identity = None
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
         for fd in (self._to, self._from):
             if fd >= 0:
                 os.close(fd)
@@ -204,6 +239,7 @@ class WarmWorker:
         if self._tmp is not None:
             remove_tree(self._tmp)
             self._tmp = None
+        _LIVE.discard(self)
 
     def __enter__(self) -> WarmWorker:
         self.start()
@@ -241,7 +277,9 @@ class WarmWorker:
 
     def _run(self, job: Job, t0: float) -> JobResult:
         limits = self.limits
-        header, blobs = job_frame(job, limits, own_uid=self.tier != "plain" and as_root())
+        # RLIMIT_NPROC only without a cgroup: the uid's count could include other jobs
+        own_uid = self.tier != "plain" and as_root() and self._cgroup is None
+        header, blobs = job_frame(job, limits, own_uid=own_uid)
         self._precompile(blobs[header["files"].index("probes.py")])
         wire.write_all(self._to, wire.JOB)
         wire.write_frame(self._to, header, blobs)
@@ -253,13 +291,18 @@ class WarmWorker:
         if wire.read_exact(self._from, 1, deadline) != wire.READY:
             raise WorkerFailedError("no READY after the job")
         note, _ = wire.read_frame(self._from, deadline=deadline)
+        limits_tier = "cgroup" if self._cgroup is not None else "rlimit"
         if not note.get("clean"):
-            raise WorkerFailedError("the worker could not clean up after the job")
-        if self._identity is not None:
+            # this job ran to its end; only the next one is at risk: it gets a fresh worker
+            self.replacements += 1
+            self.close()
+        elif self._identity is not None:
             # the uid's only process between jobs is the worker: anything else is the job's
             if live_processes(self._identity.uid) - {self.pid}:
-                raise WorkerFailedError("a process of the job outlived it")
-            self._identity.sweep()  # its files in /tmp and the like, before the next job
+                self.replacements += 1
+                self.close()
+            else:
+                self._identity.sweep()  # its files in /tmp and the like, before the next job
         if reply.get("fatal"):
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
         report = reply.get("report")
@@ -282,6 +325,7 @@ class WarmWorker:
             notice=notice(self.tier),
             wall_seconds=time.perf_counter() - t0,
             worker="warm",
+            limits_tier=limits_tier,
         )
 
     def _precompile(self, source: bytes) -> None:

@@ -29,15 +29,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import shutil
+import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import proctree, wire
+from . import cleanfs, proctree, wire
 from .runner import (
     ERROR_CAP,
     Progress,
@@ -168,21 +167,34 @@ def manage(ctl_in: int, ctl_out: int, jobdir: Path) -> None:
 
 
 def wipe(path: Path) -> None:
-    """Remove a job directory, restoring permissions the submission took away."""
+    """Remove a job directory without following any link it holds; OSError if that fails."""
+    cleanfs.remove_tree(str(path))
 
-    def retry(func: Callable[[str], object], p: str, _exc: object) -> None:
-        os.chmod(os.path.dirname(p), 0o700)
-        os.chmod(p, 0o700)
-        func(p)
 
-    if path.exists():
-        shutil.rmtree(path, onerror=retry)
+def new_jobdir(jobs_fd: int, jobs: Path) -> Path:
+    """A fresh job directory under an unguessable name, created without following links.
+
+    ``mkdir`` never follows a link at its last component: an entry planted under
+    the name (impossible to guess anyway) makes it fail rather than be reused.
+    """
+    name = secrets.token_hex(16)
+    os.mkdir(name, 0o700, dir_fd=jobs_fd)
+    os.mkdir("tmp", 0o700, dir_fd=(fd := cleanfs.open_folder(jobs_fd, name)))
+    os.close(fd)
+    return jobs / name
 
 
 def main(argv: list[str]) -> None:
-    """Worker loop: preload, say hello, then one forked manager per JOB byte."""
+    """Worker loop: preload, say hello, then one forked manager per JOB byte.
+
+    After each job the worker proves itself clean against the baseline taken
+    before the first (``cleanfs.Baseline``); when it cannot, it says so and
+    exits, and the parent starts a fresh worker for the next job.
+    """
     ctl_in, ctl_out, jobs = int(argv[0]), int(argv[1]), Path(argv[2])
+    isolated = len(argv) > 4 and argv[4] == "isolated"
     jobs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    jobs_fd = os.open(jobs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     proctree.set_dumpable(False)
     proctree.set_subreaper()
     loaded = []
@@ -192,8 +204,8 @@ def main(argv: list[str]) -> None:
             loaded.append(name)
         except Exception:
             continue  # not installed here: the submission will get an ImportError
+    baseline = cleanfs.Baseline.take(str(jobs), isolated)
     wire.write_frame(ctl_out, {"hello": True, "preloaded": loaded, "pid": os.getpid()})
-    n = 0
     while True:
         try:
             command = wire.read_exact(ctl_in, 1)
@@ -206,24 +218,28 @@ def main(argv: list[str]) -> None:
             continue
         if command != wire.JOB:
             break
-        n += 1
-        jobdir = jobs / str(n)
+        jobdir = new_jobdir(jobs_fd, jobs)  # an OSError ends the worker: the parent retries
         t0 = time.monotonic()
         pid = os.fork()
         if pid == 0:
             try:
+                # the job's own temporary folder, wiped with it
+                os.environ["TMPDIR"] = str(jobdir / "tmp")
+                if "tempfile" in sys.modules:  # a preloaded library may have cached /tmp
+                    sys.modules["tempfile"].__dict__["tempdir"] = None
                 manage(ctl_in, ctl_out, jobdir)
             finally:
                 os._exit(0)
         _, status = os.waitpid(pid, 0)
-        clean = proctree.kill_descendants()  # whatever job n left behind dies before job n + 1
+        problems = [] if proctree.kill_descendants() else ["the job's processes would not die"]
         try:
             wipe(jobdir)
-        except OSError:
-            clean = False
+            problems += baseline.problems()
+        except OSError as e:
+            problems.append(f"the job directory could not be removed: {e}")
         wire.write_all(ctl_out, wire.READY)
-        note = {"manager": os.waitstatus_to_exitcode(status), "clean": clean}
-        wire.write_frame(ctl_out, {**note, "seconds": time.monotonic() - t0})
-        if not clean:
+        note = {"manager": os.waitstatus_to_exitcode(status), "clean": not problems}
+        wire.write_frame(ctl_out, {**note, "problems": problems, "seconds": time.monotonic() - t0})
+        if problems:
             break  # the parent starts a fresh worker
     os._exit(0)

@@ -259,9 +259,12 @@ def test_stack_gc_and_environment_hold_nothing_of_the_parent(runner, monkeypatch
     assert secret in os.environ["GRADER_TEST_SECRET"]  # held by the parent all along
 
 
-def test_files_outside_the_job_are_invisible_in_bwrap(runner, mode, tmp_path):
-    """bwrap: the repository, other paths and root's files are out of reach; uid: the grader's
-    installed package and root's files are closed to the child's own uid; plain: advisory."""
+def test_files_outside_the_job_are_invisible_in_bwrap(runner, mode, tmp_path, monkeypatch):
+    """bwrap: the repository, other paths and the grader's environment are out of reach
+    (/proc/1 is the namespace's own init: root's as root, else holding only the child's
+    scrubbed environment); uid: the grader's installed package and root's files are closed
+    to the child's own uid; plain: advisory."""
+    monkeypatch.setenv("GRADER_TEST_SECRET", "s3cr3t-of-the-grader")
     outside = tmp_path / "rubric.toml"
     outside.write_text("expected = 1")
     job = make_job(
@@ -271,8 +274,8 @@ def test_files_outside_the_job_are_invisible_in_bwrap(runner, mode, tmp_path):
             seen = []
             for path in ("/work/main/reference/__init__.py", "{outside}", "/proc/1/environ"):
                 try:
-                    open(path, "rb").read(1)
-                    seen.append(1)
+                    data = open(path, "rb").read()
+                    seen.append(1 if not path.startswith("/proc") else int(b"s3cr3t" in data))
                 except OSError:
                     seen.append(0)
             return {{"y": seen + [os.getuid(), os.path.exists("/work")]}}
