@@ -529,12 +529,12 @@ def _provenance(
 ) -> dict[str, Any]:
     return {
         "grader": grader.__version__,
-        **oracle.provenance(),
+        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
+        **oracle.provenance(),  # its own "seeds" where it drew the problems afresh
         "rubric": rubric.path,
         "rubric_hash": rubric.content_hash,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
         "sandbox_tier": job.tier if job is not None else None,
         "worker": job.worker if job is not None else None,
         "sandbox_seconds": round(job.wall_seconds, 4) if job is not None else None,
