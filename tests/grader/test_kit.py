@@ -387,6 +387,25 @@ def test_the_instructor_s_problems_follow_the_whole_rubric_not_the_kit() -> None
     assert one.problem_key not in repr(one) and one.problem_key != one.content_hash
 
 
+def test_the_plan_cache_keys_on_the_seeds_asked() -> None:
+    """Two rubrics with the very same checks (one has a comment more) draw other problems:
+    the second grading in a process must not be served the first one's cached plan."""
+    text = TEMPLATE_RUBRIC.read_text(encoding="utf-8")
+    one = parse_rubric(text.encode(), "one.toml")
+    other = parse_rubric((text + "# salt: 7f3a\n").encode(), "one.toml")
+    assert one.checks == other.checks
+    binding = AdapterBinding.from_table(one.adapter)
+    plans = []
+    for r in (one, other, one):
+        oracle = ReferenceOracle(r)
+        oracle.plan(binding)
+        assert oracle._plan is not None
+        plans.append(oracle._plan[1])
+    name = plans[0].probe(plans[0].probe_of["grad_output"]).call.inputs[0]
+    assert not np.array_equal(plans[0].inputs[name], plans[1].inputs[name])
+    assert plans[2] is plans[0]  # the same rubric again: the cached plan
+
+
 def test_a_table_of_the_kit_s_answers_earns_nothing_from_the_instructor(
     kit: Path, rubric: Rubric
 ) -> None:
