@@ -25,6 +25,7 @@ import pytest
 import reference
 from grader import cli
 from grader.adapters.binding import AdapterBinding
+from grader.batch import GradeJob
 from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
 from grader.kit import INSTRUCTOR_ONLY, build_kit, public_rubric_toml
 from grader.kit_check import (
@@ -380,6 +381,8 @@ def test_the_instructor_s_problems_follow_the_whole_rubric_not_the_kit() -> None
         return ReferenceOracle(r).provenance()["seeds"]
 
     assert seeds(one) == seeds(again)
+    batch = GradeJob.from_file(grade_submission, TEMPLATE_RUBRIC)  # a batch's worker parses bytes
+    assert seeds(batch.rubric) == seeds(load_rubric(TEMPLATE_RUBRIC)) == seeds(one)
     public_ids = {c.id for c in one.public().checks}
     assert seeds(one.public()) == {k: v for k, v in seeds(one).items() if k in public_ids}
     assert set(seeds(one).values()).isdisjoint(seeds(other).values())
