@@ -211,10 +211,11 @@ def instructor_problems(rubric: Rubric) -> Rubric:
 
     The student kit ships the inputs and expected values of the problems the checks' own
     seeds give (:func:`make_plan` of the public rubric), so the instructor's grading must not
-    ask those: each seed ``s`` becomes ``sha256(problem_key, s)`` (below :data:`SEED_SPACE`),
-    which keeps the rubric's shapes, sizes, init schemes and hyper-parameters, keeps checks
-    that share a seed sharing a problem, and changes every drawn array; a probe without
-    seeded arrays has its :data:`UNSEEDED_DRAWS` parameter scaled instead.
+    ask those: each seed ``s`` becomes ``sha256(problem_key, s)`` (below :data:`SEED_SPACE`,
+    never one of the public checks' own seeds), which keeps the rubric's shapes, sizes, init
+    schemes and hyper-parameters, keeps checks that share a seed sharing a problem, and
+    changes every drawn array; a probe without seeded arrays has its
+    :data:`UNSEEDED_DRAWS` parameter scaled instead.
 
     The key is a digest of the whole rubric file, hidden checks included, that nothing
     publishes (:attr:`grader.rubric.Rubric.problem_key`): every instructor-side path
@@ -225,10 +226,20 @@ def instructor_problems(rubric: Rubric) -> Rubric:
     ``--rubric`` asks the instructor's problems.
     """
     key = rubric.problem_key
+    # never a seed of the kit's problems (the public checks' own), however the draw falls
+    kit_seeds = {int(c.params.get("seed", 0)) for c in rubric.checks if c.visibility == "public"}
+
+    def fresh(seed: int) -> int:
+        return next(
+            drawn
+            for attempt in itertools.count()
+            if (drawn := _draw(key, "seed", seed, attempt) % SEED_SPACE) not in kit_seeds
+        )
+
     checks = []
     for spec in rubric.checks:
         params = dict(spec.params)
-        params["seed"] = _draw(key, "seed", int(params.get("seed", 0))) % SEED_SPACE
+        params["seed"] = fresh(int(params.get("seed", 0)))
         scaled = UNSEEDED_DRAWS.get(spec.probe)
         if scaled is not None:
             base = float(params.get(scaled, HYPER_DEFAULTS[scaled]))

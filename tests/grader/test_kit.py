@@ -24,6 +24,7 @@ import pytest
 
 import reference
 from grader import cli
+from grader import plan as plan_module
 from grader.adapters.binding import AdapterBinding
 from grader.batch import GradeJob
 from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
@@ -388,6 +389,19 @@ def test_the_instructor_s_problems_follow_the_whole_rubric_not_the_kit() -> None
     assert set(seeds(one).values()).isdisjoint(seeds(other).values())
     assert all(seeds(one)[c.id] != c.params.get("seed", 0) for c in one.checks)
     assert one.problem_key not in repr(one) and one.problem_key != one.content_hash
+
+
+def test_a_drawn_seed_is_never_one_of_the_kit_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However the draw falls (here in a space of 16 seeds, where it often hits one of the
+    public checks' own seeds 0-9), the instructor never asks a kit problem's seed."""
+    monkeypatch.setattr(plan_module, "SEED_SPACE", 16)
+    rubric = load_rubric(TEMPLATE_RUBRIC)
+    kit_seeds = {c.params.get("seed", 0) for c in rubric.public().checks}
+    assert len(kit_seeds) >= 8
+    for salt in range(20):
+        salted = parse_rubric(TEMPLATE_RUBRIC.read_bytes() + f"# {salt}\n".encode())
+        drawn = {c.params["seed"] for c in plan_module.instructor_problems(salted).checks}
+        assert drawn and not drawn & kit_seeds and max(drawn) < 16
 
 
 def test_the_plan_cache_keys_on_the_seeds_asked() -> None:
