@@ -194,7 +194,7 @@ def _plan(
     salt: str,
 ) -> list[_Entry]:
     entries: list[_Entry] = []
-    owners: dict[str, Path] = {}
+    owners: dict[str, Path] = {}  # a result file's name, case folded -> its submission
     for index, raw in enumerate(submissions):
         path = Path(raw)
         if key_fn is None or identity_fn is None:
@@ -203,7 +203,7 @@ def _plan(
             key = key_fn(path) if key_fn else make_key(found.content_hash, salt)
         else:
             identity, key = identity_fn(path), key_fn(path)
-        stem = file_stem(identity)
+        stem = file_stem(identity).casefold()
         entries.append(_Entry(index, path, identity, key, owners.get(stem)))
         owners.setdefault(stem, path)
     return entries

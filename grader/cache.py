@@ -40,7 +40,10 @@ Outcome = Literal["graded", "ungradable", "failed"]
 OUTCOMES: tuple[Outcome, ...] = ("graded", "ungradable", "failed")
 RESULTS_DIR = "results"
 
-_UNSAFE = re.compile(r"[^\w.@+-]")
+# Identities used as file names as they are: lower-case ASCII only, so that two of them
+# never differ by case alone (one file on macOS and Windows); no '~' (file_stem's mark).
+_PLAIN = re.compile(r"[a-z0-9_@+][a-z0-9_.@+-]{0,99}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.@+-]")
 
 
 # ---------------------------------------------------------------------------
@@ -164,9 +167,19 @@ def keyer(salt: str = "") -> Callable[[Path], str]:
 
 
 def file_stem(identity: str) -> str:
-    """A file name for ``identity``: unsafe characters become ``_``; never hidden or empty."""
-    stem = _UNSAFE.sub("_", identity)[:100] or "_"
-    return "_" + stem if stem.startswith(".") else stem
+    """The file name of ``identity``'s result and reports; two identities never share one.
+
+    A plain identity (lower-case ASCII letters, digits and ``_.@+-``, at most 100, not
+    starting with ``.`` or ``-``) is its own name. Any other is its readable part (other
+    characters become ``_``), ``~`` and 16 hex digits of its sha256: ``alice b`` gives
+    ``alice_b~...``, which neither ``alice_b`` (plain: no ``~``) nor ``Alice B`` (another
+    digest) can take, also where the file system ignores case or normalises unicode.
+    """
+    if _PLAIN.fullmatch(identity):
+        return identity
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    readable = _NOT_PLAIN.sub("_", identity)[:60]
+    return f"{'_' if readable[:1] in ('.', '-') else ''}{readable}~{digest}"
 
 
 # ---------------------------------------------------------------------------

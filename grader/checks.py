@@ -423,6 +423,39 @@ def _self_check_error(
     return float((np.abs(g - objective) / scale).max())
 
 
+def _data_part_shows(
+    slopes: Mapping[str, Array], weights: Mapping[str, Array], rtol: float, atol: float
+) -> bool:
+    """Whether the check sees the data term in the slopes: the objective without it (the
+    penalty's slope alone) does not fit the gradient within the tolerance.
+
+    Without this, a forward pass that ignores the weights (slope_data 0) and a gradient of
+    the penalty alone agree perfectly: self-consistent, with no network. An honest network
+    on the rubric's problem has a data part of the order of the whole slope.
+    """
+    return _self_check_error(slopes, {**weights, "w_data": np.array(0.0)}, atol) > rtol
+
+
+def _no_data_part(slopes: Mapping[str, Array]) -> str:
+    """Why the data term did not show, in the student's terms."""
+    if not np.any(slopes["slope_data"]):
+        return (
+            "your forward pass gives the same output whatever the weights (the data term's "
+            "slope is 0 along every direction), so there is no network to differentiate"
+        )
+    return (
+        "the data term's part of your objective's slope is too small to check: the "
+        "penalty's gradient alone matches your gradient within the tolerance"
+    )
+
+
+_NO_DATA_NEXT_STEP = (
+    "Compute A_out from the weights and biases in the forward pass (W·A + b, then the "
+    "activation, layer by layer) and back-propagate the data term's error through it; the "
+    "penalty's gradient C·W is only one part of the gradient."
+)
+
+
 def _judge_self_check(
     spec: CheckSpec,
     view: ProbeView,
@@ -458,9 +491,17 @@ def _judge_self_check(
         f"the declared objective through your own forward pass differ by at most {worst:.1e} "
         f"(relative; at most {rtol:g} passes)"
     )
+    if worst <= rtol and not _data_part_shows(slopes, expected, rtol, atol):
+        what = _no_data_part(slopes)
+        return _Verdict("failed", [sentence, what], next_step=_NO_DATA_NEXT_STEP, reason=what)
     if worst <= rtol:
         return _Verdict("passed", [sentence])
-    fits = [c for c in candidates if _self_check_error(slopes, c.arrays, atol) <= rtol]
+    fits = [
+        c
+        for c in candidates
+        if _self_check_error(slopes, c.arrays, atol) <= rtol
+        and _data_part_shows(slopes, c.arrays, rtol, atol)
+    ]
     accepted = next((c for c in fits if c.name in spec.compare.accept), None)
     if accepted is not None:
         return _Verdict(
@@ -487,6 +528,9 @@ def _judge_self_check(
             message,
         )
         return _diagnosed(spec, found, evidence, ())
+    if not np.any(slopes["slope_data"]):  # e.g. the penalty's gradient under another factor
+        what = _no_data_part(slopes)
+        return _Verdict("failed", [*evidence, what], next_step=_NO_DATA_NEXT_STEP, reason=what)
     evidence.append(
         "your gradient is not the derivative of the objective your own forward pass defines: "
         "the back-propagation (or the forward pass it differentiates) has a mistake"

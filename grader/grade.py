@@ -3,12 +3,14 @@
     result = grade_submission(path, load_rubric("rubrics/mlp_backprop.toml"))
 
 The pipeline of ARCHITECTURE.md is :func:`grader.pipeline.grade_with`; this module
-gives it the reference's *oracle*: the plan built from each check's seed
-(:func:`grader.plan.make_plan`) and, after the child is gone, the expected values,
+gives it the reference's *oracle*: the plan of the instructor's problems (the rubric's,
+drawn afresh from a digest of the whole rubric file: :func:`grader.plan.instructor_problems`,
+then :func:`grader.plan.make_plan`) and, after the child is gone, the expected values,
 candidates and penalty gradients computed with the reference
 (:mod:`grader.expectations`). The student kit (``grader.kit_check``) gives the
-same engine precomputed values instead, so the self-check, the instructor's
-batch and the CI service give a submission the same verdicts.
+same engine precomputed values of the checks' own seeds instead: the same shapes and
+difficulty, so honest code gets the same verdicts from the self-check as from the
+instructor's batch and the CI service, and a table of the kit's answers gets nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from grader.pipeline import (
     close_workers,
     grade_with,
 )
-from grader.plan import Plan, make_plan, question_key
+from grader.plan import Plan, instructor_problems, make_plan, question_key
 from grader.probes import replay
 from grader.results import GradeResult
 from grader.rubric import Rubric
@@ -105,9 +107,10 @@ def _to_diagnose(
 
 
 # A plan depends only on the rubric's checks and the binding (its problems come from the
-# checks' seeds), and making one costs 9-12 ms: a process grading a class makes it once.
-# Keyed by the checks themselves, not the rubric's content hash: the public rubric of a
-# self-check (Rubric.public) keeps the hash of the file it came from.
+# checks' seeds, as drawn), and making one costs 9-12 ms: a process grading a class makes
+# it once. Keyed by the checks themselves (their question keys hold the seeds actually
+# used), not the rubric's content hash: the public rubric of a self-check (Rubric.public)
+# keeps the hash of the file it came from.
 _PLANS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[JobPlan, Plan]] = {}
 _MAX_PLANS = 16
 
@@ -127,14 +130,15 @@ def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> tuple[JobPlan, Plan
 
 
 class ReferenceOracle:
-    """The plan from the rubric's seeds, the answers from the reference."""
+    """The instructor's problems (the rubric's, drawn afresh), the answers from the reference."""
 
     def __init__(self, rubric: Rubric) -> None:
         self.rubric = rubric
+        self.problems = instructor_problems(rubric)  # the checks as asked: their drawn seeds
         self._plan: tuple[JobPlan, Plan] | None = None  # the last plan, with its contexts
 
     def plan(self, binding: AdapterBinding) -> JobPlan:
-        self._plan = _cached_plan(self.rubric, binding)
+        self._plan = _cached_plan(self.problems, binding)
         return self._plan[0]
 
     def probe_module(self, binding: AdapterBinding, directory: Path) -> Path:
@@ -146,7 +150,8 @@ class ReferenceOracle:
         return reference_expectations(self._plan[1], views)
 
     def provenance(self) -> dict[str, Any]:
-        return {"reference": reference.__version__}
+        seeds = {c.id: int(c.params["seed"]) for c in self.problems.checks}
+        return {"reference": reference.__version__, "seeds": seeds}
 
 
 def grade_submission(

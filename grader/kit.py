@@ -300,7 +300,9 @@ output matches a known mistake, it names it.
 Your code runs in a separate, restricted Python process. It needs Python 3.11 or
 later with numpy, nbformat and jinja2 installed, plus whatever your notebook
 imports. Nothing is sent anywhere. The instructor's grading runs the same
-checks the same way; it may include further checks.
+checks the same way, on other problems of the same sizes (code that passes here
+passes there, and the expected values here are no use there); it may include
+further checks.
 
 Do not edit the files of this folder: `{MANIFEST}` records their checksums.
 """

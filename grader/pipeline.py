@@ -601,12 +601,12 @@ def _provenance(
 ) -> dict[str, Any]:
     return {
         "grader": grader.__version__,
-        **oracle.provenance(),
+        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
+        **oracle.provenance(),  # its own "seeds" where it drew the problems afresh
         "rubric": rubric.path,
         "rubric_hash": rubric.content_hash,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "seeds": {c.id: int(c.params.get("seed", 0)) for c in rubric.checks},
         **tier_fields(job.tier if job is not None else None),
         # why no stronger tier ran, said where it was graded ("" for the strongest)
         "sandbox_unavailable": why_not_stronger(job.tier) if job is not None else None,

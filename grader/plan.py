@@ -22,7 +22,7 @@ import itertools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
-from grader.probes import ProbeContext, output_specs, prepare
+from grader.probes import HYPER_DEFAULTS, ProbeContext, output_specs, prepare
 from grader.rubric import CheckSpec, Rubric, plain
 from grader.sandbox import Limits, OutputSpec, ProbeCall
 from reference.datasets import blobs, load_digits, probe_inputs
@@ -186,6 +186,67 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     if call == "train":
         out["perms"] = _permutations(seed + 1, len(y), int(p.get("epochs", 5)))
     return P.as_dict() | out
+
+
+# ---------------------------------------------------------------------------
+# The instructor's problems: the rubric's, drawn afresh
+
+
+# Seeds drawn for the instructor stay below 2**22: the envelope's starts use
+# 1000·(seed + 1) + s, which must remain a valid RandomState seed (< 2**32).
+SEED_SPACE = 2**22
+# Probes whose question holds no seeded array: the parameter drawn afresh instead, scaled
+# by a factor in [1/2, 2) (the cooling's eta0: every rate scales with it, so the problem
+# and the misconceptions it shows stay the same).
+UNSEEDED_DRAWS = {"schedule": "eta"}
+
+
+def _draw(problem_key: str, *what: object) -> int:
+    text = "\0".join([problem_key, *(str(w) for w in what)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def instructor_problems(rubric: Rubric) -> Rubric:
+    """``rubric`` with every check's problem drawn afresh from its ``problem_key``.
+
+    The student kit ships the inputs and expected values of the problems the checks' own
+    seeds give (:func:`make_plan` of the public rubric), so the instructor's grading must not
+    ask those: each seed ``s`` becomes ``sha256(problem_key, s)`` (below :data:`SEED_SPACE`,
+    never one of the public checks' own seeds), which keeps the rubric's shapes, sizes, init
+    schemes and hyper-parameters, keeps checks that share a seed sharing a problem, and
+    changes every drawn array; a probe without seeded arrays has its
+    :data:`UNSEEDED_DRAWS` parameter scaled instead.
+
+    The key is a digest of the whole rubric file, hidden checks included, that nothing
+    publishes (:attr:`grader.rubric.Rubric.problem_key`): every instructor-side path
+    (a batch, grade-one, Gradescope, a service) reads the same file, so it draws the same
+    problems and gives a submission the same score, with no secret to distribute; a kit
+    holds neither the file nor that digest, so its problems are the only ones it reveals.
+    A :meth:`~grader.rubric.Rubric.public` rubric keeps its parent's key, so a check with
+    ``--rubric`` asks the instructor's problems.
+    """
+    key = rubric.problem_key
+    # never a seed of the kit's problems (the public checks' own), however the draw falls
+    kit_seeds = {int(c.params.get("seed", 0)) for c in rubric.checks if c.visibility == "public"}
+
+    def fresh(seed: int) -> int:
+        return next(
+            drawn
+            for attempt in itertools.count()
+            if (drawn := _draw(key, "seed", seed, attempt) % SEED_SPACE) not in kit_seeds
+        )
+
+    checks = []
+    for spec in rubric.checks:
+        params = dict(spec.params)
+        params["seed"] = fresh(int(params.get("seed", 0)))
+        scaled = UNSEEDED_DRAWS.get(spec.probe)
+        if scaled is not None:
+            base = float(params.get(scaled, HYPER_DEFAULTS[scaled]))
+            u = _draw(key, spec.probe, scaled, repr(base)) / 2**64  # in [0, 1)
+            params[scaled] = base * 2.0 ** (2.0 * u - 1.0)
+        checks.append(replace(spec, params=MappingProxyType(params)))
+    return replace(rubric, checks=tuple(checks))
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,11 @@ Errors are :class:`RubricError`, rendered ``"rubrics/x.toml: checks[3].compare.r
 number >= 0, got 'tight'"`` (list indices count from 0, as in TOML tools and Python).
 
 Definitions only: a :class:`Rubric` never holds outcomes. ``content_hash`` is the sha256
-of the file's bytes, recorded with every result.
+of the file's bytes, recorded with every result. ``problem_key`` is another digest of the
+same bytes, never written anywhere: the instructor's problems are drawn from it
+(:func:`grader.plan.instructor_problems`), so they follow from the whole rubric, hidden
+checks included, and cannot be worked out from a student kit (which holds the public part
+and ``content_hash``).
 
 Values that name something of the reference (a loss, an optimiser, a misconception)
 are checked against the reference's own registries, imported when a rubric is
@@ -337,6 +341,7 @@ class Rubric:
     objectives: tuple[Objective, ...]
     checks: tuple[CheckSpec, ...]
     content_hash: str
+    problem_key: str = field(repr=False)
     hidden_removed: bool = False
 
     @property
@@ -382,6 +387,11 @@ class Rubric:
 # Loading
 
 
+# The domain of problem_key: a digest of the rubric's bytes that content_hash (published
+# in every result and kit) does not give away.
+PROBLEM_KEY_DOMAIN = b"mlp-grader/instructor-problems/1\0"
+
+
 def load_rubric(path: str | Path, *, trusted: bool = False) -> Rubric:
     """Read and validate a rubric file; RubricError on any problem (see :func:`parse_rubric`)."""
     try:
@@ -405,7 +415,8 @@ def parse_rubric(data: bytes, path: str | Path = "<rubric>", *, trusted: bool = 
         raise RubricError(path, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise RubricError(path, "", f"not valid TOML: {e}") from None
-    return _Reader(str(path), trusted).rubric(raw, hashlib.sha256(data).hexdigest())
+    problem_key = hashlib.sha256(PROBLEM_KEY_DOMAIN + data).hexdigest()
+    return _Reader(str(path), trusted).rubric(raw, hashlib.sha256(data).hexdigest(), problem_key)
 
 
 def _misconception_kinds() -> dict[str, Kind]:
@@ -494,7 +505,7 @@ class _Reader:
 
     # -- sections ------------------------------------------------------------
 
-    def rubric(self, raw: dict[str, Any], content_hash: str) -> Rubric:
+    def rubric(self, raw: dict[str, Any], content_hash: str, problem_key: str) -> Rubric:
         self.keys(raw, "", ("assignment", "adapter", "objectives", "checks"), ("assignment",))
         assignment = self.assignment(self.table(raw["assignment"], "assignment"))
         adapter = MappingProxyType(dict(self.table(raw.get("adapter", {}), "adapter")))
@@ -524,7 +535,7 @@ class _Reader:
         for i, o in enumerate(objectives):
             if not any(c.objective == o.id for c in checks):
                 raise self.fail(f"objectives[{i}]", f"no check assesses objective {o.id!r}")
-        return Rubric(self.path, assignment, adapter, objectives, checks, content_hash)
+        return Rubric(self.path, assignment, adapter, objectives, checks, content_hash, problem_key)
 
     def unique(self, ids: list[str], key: str) -> None:
         seen: set[str] = set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 on
@@ -23,9 +24,21 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+# What starts a formula (OWASP, CSV injection), with the full-width forms some spreadsheets
+# read the same way; a cell's leading blanks do not hide them (" =1+1" is a formula too).
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def _blank(char: str) -> bool:
+    """Whitespace, control and format characters: a spreadsheet skips them before a formula."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
+
+
 def csv_cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP: CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A text cell a spreadsheet will not run as a formula: a leading ``'`` when the cell
+    starts with a formula character, after any blanks, or with a tab, CR or LF itself."""
+    first = next((c for c in text if not _blank(c)), "")
+    return "'" + text if first in _FORMULA_STARTS or text[:1] in ("\t", "\r", "\n") else text
 
 
 def xml_text(text: str) -> str:

@@ -12,7 +12,8 @@
     reason         : why it was not graded, or a note on an incomplete grade
 
 Columns come from the rubric when one is given (its order), else from the results.
-Text cells that a spreadsheet would run as a formula get a leading ``'``.
+Text cells that a spreadsheet would run as a formula (a formula character, also behind
+leading blanks) get a leading ``'``.
 
 Canvas (Gradebook > Import; the layout of Canvas's own export)::
 
@@ -133,7 +134,7 @@ def gradebook_table(
 def _csv_text(header: Sequence[str], table: Sequence[Sequence[str]]) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)  # RFC 4180: quoted where needed, CRLF line ends
-    writer.writerow(header)
+    writer.writerow([csv_cell(name) for name in header])  # Canvas's names the rubric's title
     writer.writerows(table)
     return buffer.getvalue()
 

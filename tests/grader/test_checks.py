@@ -458,3 +458,112 @@ def test_view_from_sandbox_fields_splits_the_exception():
     )
     k = ProbeView.from_outcome("killed", {}, "SystemExit: 0 (the submission called sys.exit)")
     assert (k.error_type, k.detail) == ("", "SystemExit: 0 (the submission called sys.exit)")
+
+
+# -- the self-consistency check (gradcheck_self) ------------------------------------
+
+
+def _template_functions(forward_of, gradients_of):
+    """A template namespace: the reference's cost through ``forward_of``, the given gradient."""
+
+    def cost(params, X, Y, C):
+        A = forward_of(params, X)[-1]
+        return np.sum((Y - A) ** 2) + C / 2 * sum(
+            np.sum(params[k] ** 2) for k in params if k[0] == "W"
+        )
+
+    return {"forward": forward_of, "gradients": gradients_of, "cost": cost}
+
+
+def _sigmoid_forward(params, X):
+    A = [X]
+    for l in range(1, len(params) // 2 + 1):
+        A.append(1 / (1 + np.exp(-(params[f"W{l}"] @ A[-1] + params[f"b{l}"]))))
+    return A
+
+
+def _backprop(params, X, Y, C, scale=1.0):
+    """The template's gradient of J (scale 1/N: the mean_instances convention)."""
+    L = len(params) // 2
+    A = _sigmoid_forward(params, X)
+    V = -2 * (Y - A[L]) * A[L] * (1 - A[L])
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"dW{l}"] = scale * (V @ A[l - 1].T + C * params[f"W{l}"])
+        grads[f"db{l}"] = scale * np.sum(V, axis=1).reshape(-1, 1)
+        if l > 1:
+            V = A[l - 1] * (1 - A[l - 1]) * (params[f"W{l}"].T @ V)
+    return grads
+
+
+def _constant_forward(params, X):
+    L = len(params) // 2
+    return [X, *(np.full((params[f"W{l}"].shape[0], X.shape[1]), 0.5) for l in range(1, L + 1))]
+
+
+def _penalty_only(factor):
+    def gradients(params, X, Y, C):
+        return {
+            f"d{k}": (factor * C * v if k[0] == "W" else np.zeros_like(v))
+            for k, v in params.items()
+        }
+
+    return gradients
+
+
+def _self_check(namespace):
+    """The shipped rubric's self_consistent check, answered by the child's template adapter
+    on ``namespace`` in this process, judged with the reference's expected weights."""
+    from pathlib import Path
+
+    from grader.adapters import child_probes
+    from grader.adapters.binding import AdapterBinding
+    from grader.grade import reference_expectations
+    from grader.plan import make_plan
+    from grader.rubric import load_rubric
+
+    shipped = load_rubric(Path(__file__).parents[2] / "rubrics" / "mlp_backprop.toml")
+    spec = shipped.check("self_consistent")
+    plan = make_plan(shipped, AdapterBinding.from_table(shipped.adapter))
+    probe = plan.probe(plan.probe_of[spec.id])
+    inputs = {
+        n.removeprefix(probe.call.input_prefix): np.array(plan.inputs[n]) for n in probe.call.inputs
+    }
+    adapter = child_probes.Template(namespace, probe.call.params["adapter"])
+    outputs = adapter.gradcheck_self(inputs, probe.call.params)
+    exp = reference_expectations(plan)
+    return evaluate_check(spec, ok(outputs), exp.expected[spec.id], exp.candidates[spec.id])
+
+
+def test_self_check_passes_honest_back_propagation_and_the_accepted_mean():
+    """The template's gradient, and the same averaged over the N instances (accepted)."""
+    honest = _self_check(_template_functions(_sigmoid_forward, _backprop))
+    assert (honest.status, honest.convention) == ("passed", None)
+
+    def mean(params, X, Y, C):
+        return _backprop(params, X, Y, C, scale=1 / X.shape[1])
+
+    averaged = _self_check(_template_functions(_sigmoid_forward, mean))
+    assert (averaged.status, averaged.convention) == ("passed", "mean_instances")
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0, 1 / 7])
+def test_self_check_fails_a_constant_network_with_the_penalty_s_gradient(factor):
+    """A forward pass that ignores the weights and a gradient of the penalty alone (C·W, or
+    another convention's factor of it) are consistent with each other, but no network."""
+    r = _self_check(_template_functions(_constant_forward, _penalty_only(factor)))
+    assert (r.status, r.points) == ("failed", 0.0)
+    assert "same output whatever the weights" in r.reason
+    assert "forward pass" in r.next_step
+
+
+def test_self_check_fails_a_data_term_too_small_to_see():
+    """A forward pass that barely depends on the weights and the penalty's gradient: the data
+    part's slope (1e-9 of the network's) is far below what the check can tell apart."""
+
+    def faint(params, X):
+        return [0.5 + 1e-9 * (A - 0.5) for A in _sigmoid_forward(params, X)]
+
+    r = _self_check(_template_functions(faint, _penalty_only(1.0)))
+    assert (r.status, r.points) == ("failed", 0.0)
+    assert "too small to check" in r.reason

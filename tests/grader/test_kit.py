@@ -24,8 +24,10 @@ import pytest
 
 import reference
 from grader import cli
+from grader import plan as plan_module
 from grader.adapters.binding import AdapterBinding
-from grader.grade import GradeSettings, grade_submission, reference_expectations
+from grader.batch import GradeJob
+from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
 from grader.kit import INSTRUCTOR_ONLY, build_kit, public_rubric_toml
 from grader.kit_check import (
     EXPECTATIONS,
@@ -35,7 +37,7 @@ from grader.kit_check import (
     grade_with_kit,
     load_kit,
 )
-from grader.plan import make_plan
+from grader.plan import Plan, make_plan
 from grader.results import GradeResult
 from grader.rubric import MISCONCEPTION_KINDS, Rubric, load_rubric, parse_rubric
 from reference import network
@@ -270,10 +272,14 @@ def test_a_gradient_bug_gets_the_same_diagnosis_offline(
     assert by_id["grad_hidden"].status == "failed"
     assert by_id["grad_hidden"].diagnosis is not None
     assert by_id["grad_hidden"].diagnosis.name == "missing_hidden_derivative"
-    assert (
-        by_id["grad_hidden"].evidence
-        == {c.check_id: c for c in instructor.checks}["grad_hidden"].evidence
-    )
+    # the same arrays fail the same way; the measures differ: the instructor's problem is
+    # drawn afresh (grader.plan.instructor_problems), not the kit's
+    offline_evidence = by_id["grad_hidden"].evidence
+    instructor_evidence = {c.check_id: c for c in instructor.checks}["grad_hidden"].evidence
+    assert [e.split(" (max")[0] for e in offline_evidence] == [
+        e.split(" (max")[0] for e in instructor_evidence
+    ]
+    assert offline_evidence != instructor_evidence
     assert "missing" in done.stdout.lower() or "derivative" in done.stdout.lower()
 
 
@@ -286,6 +292,156 @@ def test_a_course_style_kit_grades_as_the_instructor(tmp_path: Path) -> None:
     assert offline.status == instructor.status == "graded"
     assert _verdicts(offline) == _verdicts(instructor)
     assert offline.provenance["kit"]["source_rubric_hash"] == course.content_hash
+
+
+# ---------------------------------------------------------------------------
+# The instructor asks other problems than the kit (the kit is no answer key)
+
+KIT_LOOKUP = ROOT / "submissions" / "hostile" / "kit_lookup.py"
+# the public checks kit_lookup.py answers from the kit's table (self_consistent has no
+# answer to look up, and vectorised none to return)
+ANSWERED = (
+    "forward",
+    "grad_output",
+    "grad_hidden",
+    "grad_penalty",
+    "cost",
+    "momentum",
+    "cooling",
+    "one_hot",
+    "predict",
+    "replay",
+)
+
+
+def _inputs_by_check(plan: Plan, rubric: Rubric) -> dict[str, dict[str, np.ndarray]]:
+    """Public check id -> its probe's inputs (names without the probe's prefix) and params."""
+    out = {}
+    for c in rubric.public().checks:
+        probe = plan.probe(plan.probe_of[c.id])
+        arrays = {
+            n.removeprefix(probe.call.input_prefix): plan.inputs[n] for n in probe.call.inputs
+        }
+        hyper = {k: np.asarray(v) for k, v in probe.call.params.items() if isinstance(v, float)}
+        out[c.id] = arrays | {f"param:{k}": v for k, v in hyper.items()}
+    return out
+
+
+def test_the_instructor_asks_the_kit_s_problems_drawn_afresh(
+    tmp_path: Path, rubric: Rubric
+) -> None:
+    """Every public check: the same input names and shapes as the kit's, other values (the
+    cooling's, which has no arrays, another eta0); no input of the instructor's is in the
+    kit (but constant ones: the course's initial biases are zeros). The plan the instructor caches first does not become the kit's."""
+    binding = AdapterBinding.from_table(rubric.adapter)
+    oracle = ReferenceOracle(rubric)
+    oracle.plan(binding)
+    assert oracle._plan is not None
+    instructor = _inputs_by_check(oracle._plan[1], rubric)
+    kit = build_kit(TEMPLATE_RUBRIC, tmp_path / "kit")  # after the instructor's plan is cached
+    loaded = load_kit(kit)
+    kit_rubric = parse_rubric((kit / "rubric.toml").read_bytes(), "rubric.toml", trusted=True)
+    ours = _inputs_by_check(make_plan(kit_rubric, binding), rubric)
+    with np.load(kit / EXPECTATIONS, allow_pickle=False) as z:
+        shipped = [z[k] for k in z.files]
+    assert set(instructor) == set(ours) == {c.id for c in loaded.rubric.checks}
+    for check_id, asked in instructor.items():
+        assert {k: v.shape for k, v in asked.items()} == {
+            k: v.shape for k, v in ours[check_id].items()
+        }
+        differing = [k for k, v in asked.items() if not np.array_equal(v, ours[check_id][k])]
+        assert differing, f"{check_id}: the instructor asks the kit's problem"
+        for name, a in asked.items():
+            if a.size > 1 and np.ptp(a) > 0 and not name.startswith("param:"):  # zeros are zeros
+                assert not any(a.shape == b.shape and np.array_equal(a, b) for b in shipped), (
+                    f"{check_id}: the instructor's {name} is in the kit"
+                )
+    # grader check --rubric (the public checks, graded with the reference) asks the instructor's
+    public_oracle = ReferenceOracle(rubric.public())
+    public_oracle.plan(binding)
+    assert public_oracle._plan is not None
+    public = _inputs_by_check(public_oracle._plan[1], rubric)
+    for check_id, asked in public.items():
+        for name, a in asked.items():
+            np.testing.assert_array_equal(a, instructor[check_id][name], err_msg=check_id)
+
+
+def test_the_instructor_s_problems_follow_the_whole_rubric_not_the_kit() -> None:
+    """Two rubrics that differ only in a hidden check's wording give the same kit but other
+    instructor's problems; the same rubric read twice gives the same ones (every path agrees)."""
+    text = TEMPLATE_RUBRIC.read_text(encoding="utf-8")
+    hidden = load_rubric(TEMPLATE_RUBRIC).check("grad_deep")
+    edited = text.replace(f'title = "{hidden.title}"', f'title = "{hidden.title}, again"', 1)
+    assert edited != text
+    one, again = parse_rubric(text.encode(), "a.toml"), parse_rubric(text.encode(), "b.toml")
+    other = parse_rubric(edited.encode(), "a.toml")
+    raw, raw_other = tomllib.loads(text), tomllib.loads(edited)
+    assert public_rubric_toml(raw, one) == public_rubric_toml(raw_other, other)  # one kit
+
+    def seeds(r: Rubric) -> dict[str, int]:
+        return ReferenceOracle(r).provenance()["seeds"]
+
+    assert seeds(one) == seeds(again)
+    batch = GradeJob.from_file(grade_submission, TEMPLATE_RUBRIC)  # a batch's worker parses bytes
+    assert seeds(batch.rubric) == seeds(load_rubric(TEMPLATE_RUBRIC)) == seeds(one)
+    public_ids = {c.id for c in one.public().checks}
+    assert seeds(one.public()) == {k: v for k, v in seeds(one).items() if k in public_ids}
+    assert set(seeds(one).values()).isdisjoint(seeds(other).values())
+    assert all(seeds(one)[c.id] != c.params.get("seed", 0) for c in one.checks)
+    assert one.problem_key not in repr(one) and one.problem_key != one.content_hash
+
+
+def test_a_drawn_seed_is_never_one_of_the_kit_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However the draw falls (here in a space of 16 seeds, where it often hits one of the
+    public checks' own seeds 0-9), the instructor never asks a kit problem's seed."""
+    monkeypatch.setattr(plan_module, "SEED_SPACE", 16)
+    rubric = load_rubric(TEMPLATE_RUBRIC)
+    kit_seeds = {c.params.get("seed", 0) for c in rubric.public().checks}
+    assert len(kit_seeds) >= 8
+    for salt in range(20):
+        salted = parse_rubric(TEMPLATE_RUBRIC.read_bytes() + f"# {salt}\n".encode())
+        drawn = {c.params["seed"] for c in plan_module.instructor_problems(salted).checks}
+        assert drawn and not drawn & kit_seeds and max(drawn) < 16
+
+
+def test_the_plan_cache_keys_on_the_seeds_asked() -> None:
+    """Two rubrics with the very same checks (one has a comment more) draw other problems:
+    the second grading in a process must not be served the first one's cached plan."""
+    text = TEMPLATE_RUBRIC.read_text(encoding="utf-8")
+    one = parse_rubric(text.encode(), "one.toml")
+    other = parse_rubric((text + "# salt: 7f3a\n").encode(), "one.toml")
+    assert one.checks == other.checks
+    binding = AdapterBinding.from_table(one.adapter)
+    plans = []
+    for r in (one, other, one):
+        oracle = ReferenceOracle(r)
+        oracle.plan(binding)
+        assert oracle._plan is not None
+        plans.append(oracle._plan[1])
+    name = plans[0].probe(plans[0].probe_of["grad_output"]).call.inputs[0]
+    assert not np.array_equal(plans[0].inputs[name], plans[1].inputs[name])
+    assert plans[2] is plans[0]  # the same rubric again: the cached plan
+
+
+def test_a_table_of_the_kit_s_answers_earns_nothing_from_the_instructor(
+    kit: Path, rubric: Rubric
+) -> None:
+    """submissions/hostile/kit_lookup.py (no network: the kit's answers by a hash of the
+    inputs) passes every check it answers on the kit's problems, and earns nothing, public
+    or hidden, from the instructor's grading or a check with --rubric."""
+    offline = grade_with_kit(KIT_LOOKUP, kit, SETTINGS)
+    status = {c.check_id: c.status for c in offline.checks}
+    stale = [c for c in ANSWERED if status[c] != "passed"]
+    assert not stale, (
+        f"kit_lookup.py no longer answers {stale} on the kit: the kit changed; "
+        "run python submissions/make_kit_lookup.py"
+    )
+    for graded in (
+        grade_submission(KIT_LOOKUP, rubric, SETTINGS),
+        grade_submission(KIT_LOOKUP, rubric.public(), SETTINGS),
+    ):
+        assert graded.score is not None and graded.score.points == 0
+        assert [c.check_id for c in graded.checks if c.points or c.status == "passed"] == []
 
 
 # ---------------------------------------------------------------------------

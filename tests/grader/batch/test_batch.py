@@ -162,6 +162,32 @@ def test_duplicate_identities_grade_the_first_only(subs: Path, out: Path) -> Non
     assert "same identity (alice) as alice.py" in rows[1]["reason"]
 
 
+def test_names_that_normalise_alike_keep_their_own_results(subs: Path, out: Path) -> None:
+    """'alice b.py', 'alice_b.ipynb', 'Alice_B.py' and two unicode forms of 'José': each is
+    graded into its own result file and row, and a re-run finds each one's own result."""
+    names = ["alice b.py", "alice_b.ipynb", "Alice_B.py", "Jos\u00e9.py", "Jose\u0301.py"]
+    paths = [fakes.write(subs, name) for name in names]
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []}
+    notebook = {"cells": [cell | {"execution_count": None}], "metadata": {}, "nbformat": 4}
+    notebook["nbformat_minor"] = 4
+    paths[1].write_text(json.dumps(notebook), encoding="utf-8")
+    identities = ["alice b", "alice_b", "Alice_B", "Jos\u00e9", "Jose\u0301"]
+    if len({p.name for p in subs.iterdir()}) < len(names):
+        pytest.skip("this file system merges names that differ only in case or unicode form")
+    summary = run_batch(paths, fakes.grade, out, executor="serial", progress=False)
+    assert (summary.graded, summary.failed) == (5, 0), summary.failures
+    stored = {
+        json.loads(p.read_text())["submission"]["identity"]: p.name
+        for p in (out / "results").glob("*.json")
+    }
+    assert sorted(stored) == sorted(identities)
+    assert len({name.casefold() for name in stored.values()}) == 5
+    assert [r.identity for r in summary.rows] == identities
+    assert [r.status for r in summary.rows] == ["graded"] * 5
+    again = run_batch(paths, fakes.grade, out, executor="serial", progress=False)
+    assert again.cached == 5 and again.graded == 0
+
+
 # --- resuming -------------------------------------------------------------------
 
 

@@ -97,11 +97,50 @@ def test_raw_hash_does_not_follow_symlinks(subs: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("identity", "stem"),
-    [("alice", "alice"), ("../etc/passwd", "_.._etc_passwd"), (".hidden", "_.hidden"), ("", "_")],
+    [
+        ("alice", "alice"),
+        ("bob.smith+1@uni.edu", "bob.smith+1@uni.edu"),
+        ("../etc/passwd", "_.._etc_passwd~"),
+        (".hidden", "_.hidden~"),
+        ("-rf", "_-rf~"),
+        ("", "~"),
+        ("Alice B", "Alice_B~"),
+    ],
 )
 def test_file_stem_is_a_safe_file_name(identity: str, stem: str) -> None:
-    """Identities become file names without path separators, leading dots or emptiness."""
-    assert file_stem(identity) == stem
+    """A plain identity is its own file name; any other is made safe (no separator, not
+    hidden, not empty, not an option) and marked with '~' and a digest of the identity."""
+    got = file_stem(identity)
+    if stem.endswith("~"):
+        assert got.startswith(stem) and len(got) == len(stem) + 16
+    else:
+        assert got == stem
+
+
+def test_file_stem_is_injective_also_ignoring_case() -> None:
+    """Identities that differ only in what the file name normalises (space and '_', case,
+    unicode forms, a long shared prefix) get names that differ even after case folding."""
+    identities = [
+        "alice b",
+        "alice_b",
+        "Alice_B",
+        "ALICE B",
+        "alice-b",
+        "alice\tb",
+        "Jos\u00e9",
+        "Jose\u0301",
+        "Jos_",
+        "a" * 100,
+        "a" * 101,
+        "a" * 100 + "b",
+        "x\udcff",
+        "x_",
+        "",
+        "_",
+    ]
+    stems = [file_stem(i) for i in identities]
+    assert len({s.casefold() for s in stems}) == len(identities), stems
+    assert all("/" not in s and not s.startswith((".", "-")) and s for s in stems)
 
 
 # --- the store ----------------------------------------------------------------

@@ -106,6 +106,34 @@ def test_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+BLANKS = ("", " ", "\t", "\r", "\n", "  \t", "\u00a0", "\u200b")
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_a_formula_behind_leading_blanks_is_defused_in_every_csv(
+    tmp_path: Path, start: str
+) -> None:
+    """Each formula character, alone or after spaces, tabs, CR, LF or invisible characters,
+    gets the leading ' in the gradebook's and Canvas's cells; a cell starting with tab, CR
+    or LF does too; ordinary text (a leading space included) is left alone."""
+    evil = [f"{blank}{start}HYPERLINK(1)" for blank in BLANKS]
+    rows = [Row(text, "ungradable", text) for text in evil]
+    rows += [Row(" alice", "ungradable", "a reason - with a dash"), Row("\tbob", "pending", "ok")]
+    parsed = read_csv(write_gradebook_csv(tmp_path / "g.csv", rows))
+    assert [(r["student"], r["reason"]) for r in parsed] == [
+        *((f"'{text}", f"'{text}") for text in evil),
+        (" alice", "a reason - with a dash"),
+        ("'\tbob", "ok"),
+    ]
+    write_canvas_csv(tmp_path / "c.csv", rows, assignment=f" {start}cmd|' /C calc'!A0")
+    with open(tmp_path / "c.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert table[0][-1].startswith("'")  # the assignment's column name, from the command line
+    students = [line[0] for line in table[2:]]
+    assert students == [*(f"'{text}" for text in evil), " alice", "'\tbob"]
+
+
 # --- Canvas -----------------------------------------------------------------------
 
 
