@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .child import arrays, wire
+
 Status = Literal["ok", "error", "timeout", "killed", "missing", "invalid"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "killed", "missing", "invalid")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -110,7 +112,14 @@ class ProbeCall:
     """One call of the plan: ``probe_module.<call>(namespace, {inputs}, params)``.
 
     Probes of one job share its input arrays by name; ``input_prefix`` lets each
-    probe own a namespace (``p3_X`` reaches probe 3 as ``X``).
+    probe own a namespace (``p3_X`` reaches probe 3 as ``X``). The child receives a
+    probe's call, params and inputs only when the probe starts.
+
+    public   : what the submission prints while this probe runs may be shown to the
+               student (False for a probe that serves a hidden check)
+    baseline : inputs of the probe module's ``baseline(inputs, params)``; non-empty
+               makes the probe *timed*: the supervisor times the baseline before the
+               submission is loaded, and the probe itself, each on its own clock
     """
 
     id: str
@@ -119,15 +128,17 @@ class ProbeCall:
     inputs: tuple[str, ...] = ()
     timeout: float = 5.0
     input_prefix: str = ""  # stripped from input names before the probe sees them
+    public: bool = True
+    baseline: tuple[str, ...] = ()
 
     def as_plan(self) -> dict[str, Any]:
+        """What the supervisor keeps of the probe (no call, params or inputs: those travel
+        in its frame, when it starts)."""
         return {
             "id": self.id,
-            "call": self.call,
-            "params": dict(self.params),
-            "inputs": list(self.inputs),
-            "input_prefix": self.input_prefix,
             "timeout": self.timeout,
+            "timed": bool(self.baseline),
+            "public": self.public,
         }
 
 
@@ -159,7 +170,7 @@ class Job:
                 raise SandboxConfigError(f"probe id {p.id!r} or call {p.call!r} is not simple")
             if p.id not in self.output_specs or not self.output_specs[p.id]:
                 raise SandboxConfigError(f"probe {p.id!r} has no output spec")
-            if unknown := [n for n in p.inputs if n not in self.inputs]:
+            if unknown := [n for n in (*p.inputs, *p.baseline) if n not in self.inputs]:
                 raise SandboxConfigError(f"probe {p.id!r} uses unknown inputs {unknown}")
             if not (0 < p.timeout < math.inf):
                 raise SandboxConfigError(f"probe {p.id!r} needs a finite positive timeout")
@@ -180,13 +191,29 @@ class Job:
             raise SandboxConfigError(f"probe module {self.probe_module} does not exist")
 
     def plan(self, limits: Limits, own_uid: bool) -> dict[str, Any]:
-        """plan.json: the probes, the timeouts and the child's rlimits."""
+        """plan.json: the child's rlimits and the probe functions it must find; nothing of
+        any probe's params or inputs (those come in each probe's frame, when it starts)."""
         return {
-            "probes": [p.as_plan() for p in self.probes],
             "setup_timeout": limits.setup_timeout,
             "limits": limits.rlimits(own_uid),
             "probe_module": "probes.py",
+            "calls": sorted({p.call for p in self.probes} | ({"baseline"} if self.timed else set())),
         }
+
+    @property
+    def timed(self) -> bool:
+        return any(p.baseline for p in self.probes)
+
+    def frame(self, kind: str, index: int) -> bytes:
+        """The command that starts probe ``index`` ("probe") or its baseline ("baseline"),
+        with its own inputs only (names without the prefix)."""
+        p = self.probes[index]
+        names = p.baseline if kind == "baseline" else p.inputs
+        given = {n.removeprefix(p.input_prefix): self.inputs[n] for n in names}
+        header: dict[str, Any] = {"do": kind, "index": index, "params": dict(p.params)}
+        if kind == "probe":
+            header["probe"] = {"id": p.id, "call": p.call, "params": dict(p.params)}
+        return wire.encode(header, [arrays.pack(given)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +229,7 @@ class ProbeOutcome:
     error: str = ""
     traceback: str = ""
     flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the supervisor's clock: command sent -> whole answer received
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,6 +239,12 @@ class JobResult:
     setup_status is the status of executing the submission itself ("missing"
     if it never got that far). ``worker`` says "cold" or "warm"; ``notice`` is
     non-empty when the sandbox was advisory or a fallback was taken.
+
+    public_stdout / public_stderr : what was printed while public probes ran (the
+        part a student may see; ``stdout_excerpt`` holds everything)
+    baselines : {timed probe id: seconds of its baseline run}, on the supervisor's clock
+    inventory : the names the submission defined after setup, as the child reported
+        them (untrusted data: ``{"names": {name: kind}, "classes": {cls: {attr: kind}}}``)
     """
 
     probes: tuple[ProbeOutcome, ...]
@@ -225,6 +258,10 @@ class JobResult:
     wall_seconds: float
     restarts: int
     worker: str = "cold"
+    public_stdout: str = ""
+    public_stderr: str = ""
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    inventory: Mapping[str, Any] = field(default_factory=dict)
 
     def outcome(self, probe_id: str) -> ProbeOutcome:
         """The outcome of the probe with this id (KeyError if there is none)."""
