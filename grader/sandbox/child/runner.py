@@ -258,9 +258,13 @@ def run(probes: types.ModuleType, commands: int, jobdir: Path, progress: Progres
         except (wire.WireError, OSError):
             return  # the supervisor is done with this child
         kind, index = header.get("do"), header.get("index")
-        if kind == "baseline":
-            inputs = load_inputs(blobs[0])
-            answer(progress, probes.baseline(inputs, dict(header["params"])), index=index)
+        if kind == "baseline":  # grader code only: no student code has run in this process
+            try:
+                done = probes.baseline(load_inputs(blobs[0]), dict(header["params"]))
+                answer(progress, numeric_outputs(done), index=f"baseline:{index}", status="ok")
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:ERROR_CAP]
+                answer(progress, None, index=f"baseline:{index}", status="error", error=error)
         elif kind == "setup":
             module = _setup(subdir, progress)
             if module is None:

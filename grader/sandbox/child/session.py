@@ -245,8 +245,15 @@ class _Watch:
                 size = max(0, int(event.get("bytes") or 0))
             except (TypeError, ValueError):
                 size = 0
-            mine = self.current is not None and event.get("index") == self.current.key
-            if mine and event.get("status") == "ok" and not size and self.current.kind != "setup":
+            current = self.current
+            mine = current is not None and event.get("index") == current.key
+            if (
+                current is not None
+                and mine
+                and event.get("status") == "ok"
+                and not size
+                and current.kind != "setup"
+            ):
                 return  # "ok" without outputs claims nothing: the probe's clock runs on
             keep = mine and size <= self.budget
             self.answer = {**event, "mine": mine, "keep": keep, "size": size} if mine else None
