@@ -303,6 +303,8 @@ def _timed_outputs_problem(view: ProbeView, expected: Mapping[str, Array]) -> st
     (a mean, a factor 2) is one positive multiple of the reference's, the same for every
     array; a gradient that skips instances or returns zeros is not."""
     names = sorted(expected)
+    if not names:
+        raise _GraderError("the grader has no reference gradients for the timed calls")
     got = [as_numeric(view.outputs.get(n)) for n in names]
     if any(isinstance(g, str) or g.shape != np.shape(expected[n]) for g, n in zip(got, names, strict=True)):
         return "the gradients returned by the timed calls do not have the gradients' shapes"
