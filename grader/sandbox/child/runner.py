@@ -254,6 +254,7 @@ def run(probes: types.ModuleType, commands: int, jobdir: Path, progress: Progres
     module: types.ModuleType | None = None
     while True:
         try:
+            os.set_blocking(commands, True)  # whatever the submission did to it
             header, blobs = wire.read_frame(commands, max_header=1 << 22, max_blobs=1 << 31)
         except (wire.WireError, OSError):
             return  # the supervisor is done with this child
