@@ -19,6 +19,7 @@ code computes) and a rubric may override each in the probe's parameters.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -387,13 +388,25 @@ def _timing(ctx: ProbeContext) -> dict[str, Array]:
     scaled by ``timed_scale(k)`` and no penalty (what the child's timing probe returns)."""
     P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
     objective = ctx.objective.with_(C=0.0)
-    total: dict[str, Array] = {}
-    for k in range(timed_calls(ctx.hyper)):
-        s = timed_scale(k)
-        scaled = Params([W * s for W in P.W], [b * s for b in P.b])
-        for name, g in network.gradients(scaled, X, Y, ctx.model, objective).as_dict().items():
-            total[f"d{name}"] = total.get(f"d{name}", 0.0) + g
-    return total
+    calls = timed_calls(ctx.hyper)
+    digest = hashlib.sha256(repr((ctx.model, objective, calls)).encode())
+    for a in (*P.W, *P.b, X, Y):
+        digest.update(np.ascontiguousarray(a).data)
+    key = digest.digest()
+    if key not in _TIMED:  # the same for every submission graded with this plan
+        total: dict[str, Array] = {}
+        for k in range(calls):
+            s = timed_scale(k)
+            scaled = Params([W * s for W in P.W], [b * s for b in P.b])
+            for name, g in network.gradients(scaled, X, Y, ctx.model, objective).as_dict().items():
+                total[f"d{name}"] = total.get(f"d{name}", 0.0) + g
+        if len(_TIMED) >= 8:
+            _TIMED.clear()
+        _TIMED[key] = total
+    return {k: v.copy() for k, v in _TIMED[key].items()}
+
+
+_TIMED: dict[bytes, dict[str, Array]] = {}  # inputs' digest -> the timed calls' reference sum
 
 
 SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along
