@@ -294,7 +294,8 @@ def _diagnosed(
     return _Verdict("failed", evidence, comparisons, diagnosis=found, next_step=next_step)
 
 
-TIMED_RESIDUAL = 1e-6  # timing: the timed gradients may differ from a multiple of the reference's by this
+# timing: how far the timed gradients may be from one multiple of the reference's (relative)
+TIMED_RESIDUAL = 1e-6
 
 
 def _timed_outputs_problem(view: ProbeView, expected: Mapping[str, Array]) -> str:
@@ -306,7 +307,10 @@ def _timed_outputs_problem(view: ProbeView, expected: Mapping[str, Array]) -> st
     if not names:
         raise _GraderError("the grader has no reference gradients for the timed calls")
     got = [as_numeric(view.outputs.get(n)) for n in names]
-    if any(isinstance(g, str) or g.shape != np.shape(expected[n]) for g, n in zip(got, names, strict=True)):
+    if any(
+        isinstance(g, str) or g.shape != np.shape(expected[n])
+        for g, n in zip(got, names, strict=True)
+    ):
         return "the gradients returned by the timed calls do not have the gradients' shapes"
     mine = np.concatenate([np.asarray(g, dtype=float).ravel() for g in got])
     ref = np.concatenate([np.asarray(expected[n], dtype=float).ravel() for n in names])
@@ -339,7 +343,12 @@ def _judge_timing(
     seconds = {}
     for name in ("student_seconds", "baseline_seconds"):
         value = as_numeric(view.outputs.get(name))
-        if isinstance(value, str) or value.size != 1 or not np.isfinite(value).all() or value.item() <= 0:
+        if (
+            isinstance(value, str)
+            or value.size != 1
+            or not np.isfinite(value).all()
+            or value.item() <= 0
+        ):
             raise _GraderError(
                 f"the grader has no usable time for '{name}': the timing could not be measured "
                 "(a grader problem, not yours)"

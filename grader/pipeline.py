@@ -244,7 +244,9 @@ def _job_calls(plan: JobPlan, hidden: frozenset[str]) -> tuple[ProbeCall, ...]:
     its baseline run, the rest to the probe."""
     calls = []
     for call in sorted(plan.calls, key=lambda c: c.id in hidden):
-        base = tuple(n for n in call.inputs if n.removeprefix(call.input_prefix).startswith("base_"))
+        base = tuple(
+            n for n in call.inputs if n.removeprefix(call.input_prefix).startswith("base_")
+        )
         if call.call == "timing":
             kept = tuple(n for n in call.inputs if n not in base)
             call = replace(call, inputs=kept, baseline=base)

@@ -197,7 +197,9 @@ class Job:
             "setup_timeout": limits.setup_timeout,
             "limits": limits.rlimits(own_uid),
             "probe_module": "probes.py",
-            "calls": sorted({p.call for p in self.probes} | ({"baseline"} if self.timed else set())),
+            "calls": sorted(
+                {p.call for p in self.probes} | ({"baseline"} if self.timed else set())
+            ),
         }
 
     @property

@@ -159,9 +159,7 @@ def judge(
         stderr_excerpt=str(report.get("stderr") or "")[: 1 << 17],
         public_stdout=str(report.get("public_stdout") or "")[: 1 << 17],
         public_stderr=str(report.get("public_stderr") or "")[: 1 << 17],
-        baselines={
-            p.id: _seconds(baselines[p.id]) for p in job.probes if p.id in baselines
-        },
+        baselines={p.id: _seconds(baselines[p.id]) for p in job.probes if p.id in baselines},
         inventory=inventory if isinstance(inventory, dict) else {},
         setup_status=_status(setup.get("status"), "missing"),
         setup_error=_text(setup, "error"),

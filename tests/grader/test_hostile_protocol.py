@@ -34,7 +34,7 @@ def grade(rubric: Rubric, name: str) -> GradeResult:
 
 
 def first_layer_shapes(rubric: Rubric, visibility: str) -> set[str]:
-    """"W1 shape=(H, D)" of the checks of that visibility (what print_plan.py prints)."""
+    """ "W1 shape=(H, D)" of the checks of that visibility (what print_plan.py prints)."""
     return {
         f"W1 shape=({c.params['sizes'][1]}, {c.params['sizes'][0]})"
         for c in rubric.checks
@@ -78,7 +78,9 @@ def test_a_deleted_function_is_still_not_assessed_with_the_parents_reason(rubric
     assert "def one_hot" not in without
     path = tmp_path / "no_one_hot.py"
     path.write_text(without)
-    check = next(c for c in grade_submission(path, rubric, SETTINGS).checks if c.check_id == "one_hot")
+    check = next(
+        c for c in grade_submission(path, rubric, SETTINGS).checks if c.check_id == "one_hot"
+    )
     assert check.status == "not_assessed"
     assert "defines no 'one_hot'" in check.reason
 

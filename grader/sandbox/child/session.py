@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import select
-import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -534,41 +533,3 @@ def _follow(
         with contextlib.suppress(OSError):
             os.close(fd)
     return cause
-
-
-def read_outputs(
-    outdir: str, ids: Sequence[str], budget: int
-) -> tuple[dict[str, bytes], dict[str, str], int]:
-    """Read ``<id>.npz`` for each id from a directory the submission could write to.
-
-    Never follows a symlink, never blocks on a fifo, reads only regular files,
-    and stops at ``budget`` bytes in all. Returns (blobs, problems, budget left);
-    an absent file is in neither (the caller reports it missing).
-    """
-    blobs: dict[str, bytes] = {}
-    problems: dict[str, str] = {}
-    try:
-        dfd = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return blobs, {i: "the outputs directory was removed or replaced" for i in ids}, budget
-    try:
-        for pid in ids:
-            try:
-                fd = os.open(f"{pid}.npz", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                problems[pid] = f"the output file could not be opened ({e.strerror})"
-                continue
-            with os.fdopen(fd, "rb") as f:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
-                    problems[pid] = "the output is not a regular file"
-                elif st.st_size > budget:
-                    problems[pid] = f"the outputs exceed the cap ({st.st_size} > {budget} bytes)"
-                else:
-                    blobs[pid] = f.read(st.st_size)
-                    budget -= len(blobs[pid])
-    finally:
-        os.close(dfd)
-    return blobs, problems, budget

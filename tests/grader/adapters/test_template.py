@@ -90,7 +90,11 @@ def test_timing_returns_the_reference_sum_of_its_timed_gradients(template_ns):
 def test_the_baseline_runs_without_the_submission():
     """The baseline needs only its own arrays (it runs before the submission loads)."""
     rng = np.random.default_rng(0)
-    arrays = {"base_W1": rng.random((4, 5)), "base_b1": rng.random((4, 1)), "base_X": rng.random((5, 9))}
+    arrays = {
+        "base_W1": rng.random((4, 5)),
+        "base_b1": rng.random((4, 1)),
+        "base_X": rng.random((5, 9)),
+    }
     assert np.isfinite(child_probes.baseline(arrays, {"repeats": 2})["checksum"])
 
 
