@@ -104,7 +104,7 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
     try:
         make_jobdir(root, job, limits, chosen)
         report, blobs = supervise(
-            [p.as_plan() for p in job.probes],
+            [p.supervision() for p in job.probes],
             lambda: ColdChild(chosen, root),
             job.frame,
             setup_timeout=limits.setup_timeout,

@@ -132,6 +132,17 @@ class ProbeCall:
     baseline: tuple[str, ...] = ()
 
     def as_plan(self) -> dict[str, Any]:
+        """The call as plain JSON values (the student kit's manifest stores it)."""
+        return {
+            "id": self.id,
+            "call": self.call,
+            "params": dict(self.params),
+            "inputs": list(self.inputs),
+            "input_prefix": self.input_prefix,
+            "timeout": self.timeout,
+        }
+
+    def supervision(self) -> dict[str, Any]:
         """What the supervisor keeps of the probe (no call, params or inputs: those travel
         in its frame, when it starts)."""
         return {

@@ -101,7 +101,7 @@ def job_frame(job: Job, limits: Limits, own_uid: bool) -> tuple[dict[str, Any], 
     }
     plan = job.plan(limits, own_uid)
     plan.update(
-        probes=[p.as_plan() for p in job.probes],
+        probes=[p.supervision() for p in job.probes],
         total_timeout=limits.total_timeout,
         max_restarts=limits.max_restarts,
         capture_bytes=limits.capture_bytes,
