@@ -359,9 +359,10 @@ def supervise(
         # output is the student's only while public probes run, never once a hidden one began
         out.shown = err.shown = shown and not hidden_sent[0]
 
+    baselines_due = True  # in the job's first child only
     while start < len(probes):
         queue = []
-        if not restarts:
+        if baselines_due:
             queue += [
                 _Command("baseline", i, frame("baseline", i), float(p["timeout"]), False)
                 for i, p in enumerate(probes)
@@ -381,6 +382,12 @@ def supervise(
         watch.on_switch = on_switch
         cause = _follow(watch, out, err, setup_timeout, total_deadline)
         switch(False)
+        baselines_due = False
+        baselines.update(watch.baselines)
+        if watch.fatal is None and watch.current is not None and watch.current.kind == "baseline":
+            # the grader's own code failed before any of the student's ran: the timing
+            # check then has no baseline (the grader's problem), every other check runs
+            continue
         if watch.fatal is not None and not restarts:
             return {
                 "fatal": watch.fatal,
@@ -392,7 +399,6 @@ def supervise(
         done.update(watch.ended)
         outputs.update(watch.outputs)
         problems.update(watch.problems)
-        baselines.update(watch.baselines)
         budget = watch.budget
         inventory = inventory or watch.inventory
         setup = watch.setup or step(cause["status"], cause["error"], "", cause["seconds"])

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from grader.sandbox import SandboxError, WarmWorker, run_job
+from grader.sandbox import ProbeCall, SandboxError, WarmWorker, run_job
 
 from .helpers import LIMITS, MODES, PROBES, X, cmdline_holders, make_job, probe
 
@@ -245,3 +245,27 @@ def test_a_runner_sabotaged_for_the_restart_is_the_submissions_fault(mode):
     else:
         assert after.status == "missing"
         assert "setup killed (after a restart)" in after.error
+
+
+def test_a_timed_probe_gets_a_baseline_run_before_the_submission_loads(runner):
+    """The baseline is timed before setup: a submission that hangs at load cannot touch it."""
+    job = make_job(
+        "import time\ntime.sleep(1.5)\ndef add(x, k):\n    return x + k\n",
+        ProbeCall("t", "add", {"k": 1.0}, ("x",), 2.0, baseline=("x",)),
+    )
+    result = runner(job)
+    assert result.outcome("t").status == "ok"
+    assert 0 < result.baselines["t"] < 1.5  # not the load's 1.5 s: it ran before
+
+
+def test_a_baseline_that_never_ends_costs_only_the_timing(runner):
+    """The grader's own baseline hanging leaves the probe without a baseline time (the
+    timing check says it is the grader's problem); the probes still run."""
+    job = make_job(
+        "def add(x, k):\n    return x + k\n",
+        ProbeCall("t", "add", {"k": 1.0, "hang_baseline": True}, ("x",), 1.0, baseline=("x",)),
+    )
+    result = runner(job)
+    assert result.outcome("t").status == "ok"
+    assert "t" not in result.baselines
+    assert result.restarts == 0
