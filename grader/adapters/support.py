@@ -103,7 +103,9 @@ def _stand_in(inventory: Inventory) -> dict[str, object]:
     for name, kind in names.items():
         if kind == "class":
             attrs = classes.get(name)
-            attrs = attrs if isinstance(attrs, Mapping) else {}
+            if not isinstance(attrs, Mapping):  # not listed: it may have any attribute
+                ns[str(name)] = _Anything
+                continue
             body: dict[str, object] = {
                 str(a): _student_method if k == "function" else _OTHER
                 for a, k in attrs.items()

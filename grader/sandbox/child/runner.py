@@ -49,6 +49,7 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NUMERIC_KINDS = "biuf"  # bool, int, uint, float: complex, object, str, structured never cross
 ERROR_CAP, TRACEBACK_CAP, EVENT_CAP = 2000, 6000, 60000
 INVENTORY_CAP = 4000  # names per module or class the inventory lists
+INVENTORY_BYTES = 40000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
 
 
 class Progress:
@@ -208,22 +209,33 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
     kind is "class", "function" (anything callable) or "other". Taken right after
     setup; the parent decides "not assessed" from it and the binding (the parent's
     rule, never the child's exception), so a lie here can only hide a name, which
-    is what deleting it would do.
+    is what deleting it would do. The submission's own classes are listed first; a
+    class whose attributes do not fit in :data:`INVENTORY_BYTES` is left out of
+    ``classes`` (the parent then assumes it has every attribute).
     """
     names: dict[str, str] = {}
-    classes: dict[str, dict[str, str]] = {}
+    found: list[tuple[str, type]] = []
     for name, value in list(namespace.items())[:INVENTORY_CAP]:
         if not isinstance(name, str) or not NAME.fullmatch(name):
             continue
         if isinstance(value, type):
             names[name] = "class"
-            attrs = {}
-            for attr in dir(value)[:INVENTORY_CAP]:
-                if NAME.fullmatch(attr):
-                    attrs[attr] = "function" if callable(getattr(value, attr, None)) else "other"
-            classes[name] = attrs
+            found.append((name, value))
         else:
             names[name] = "function" if callable(value) else "other"
+    room = INVENTORY_BYTES - len(json.dumps(names))
+    classes: dict[str, dict[str, str]] = {}
+    found.sort(key=lambda item: getattr(item[1], "__module__", "") != "submission")
+    for name, cls in found:
+        attrs = {
+            attr: "function" if callable(getattr(cls, attr, None)) else "other"
+            for attr in dir(cls)[:INVENTORY_CAP]
+            if NAME.fullmatch(attr) and not attr.startswith("__")
+        }
+        size = len(json.dumps({name: attrs}))
+        if size <= room:
+            classes[name] = attrs
+            room -= size
     return {"names": names, "classes": classes}
 
 
@@ -292,6 +304,8 @@ def _setup(subdir: str, progress: Progress) -> types.ModuleType | None:
         return None
     try:
         names = inventory(module.__dict__)
+        if len(json.dumps(names)) > INVENTORY_BYTES:  # too many names: the parent knows nothing
+            names = {}
     except BaseException:  # a class whose attributes raise: the parent then knows nothing
         names = {}
     answer(progress, None, index="setup", status="ok", inventory=names)

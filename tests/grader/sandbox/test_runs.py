@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -269,3 +270,31 @@ def test_a_baseline_that_never_ends_costs_only_the_timing(runner):
     assert result.outcome("t").status == "ok"
     assert "t" not in result.baselines
     assert result.restarts == 0
+
+
+def test_the_inventory_lists_what_the_submission_defines_within_its_cap(runner):
+    """After setup the runner reports the submission's names (its own classes' methods
+    first); a namespace as large as numpy's still fits, and setup still answers."""
+    job = make_job(
+        """
+        from numpy import *
+        from collections import OrderedDict
+        LIMIT = 3
+        class Net:
+            def fit(self):
+                pass
+        def add(x, k):
+            return x + k
+        """
+    )
+    result = runner(job)
+    assert (result.setup_status, result.outcome("p").status) == ("ok", "ok")
+    names, classes = result.inventory["names"], result.inventory["classes"]
+    assert (names["add"], names["Net"], names["LIMIT"], names["ndarray"]) == (
+        "function",
+        "class",
+        "other",
+        "class",
+    )
+    assert classes["Net"]["fit"] == "function"
+    assert len(json.dumps(result.inventory)) <= 40000
