@@ -21,6 +21,17 @@ Used in two places with the same logic: by the trusted parent for a cold job
 manager inside the sandbox (the child is a fork). The report is a plain
 JSON-able dict, so the manager can send it over a pipe.
 
+Why the child cannot shorten a time. The clock is CLOCK_MONOTONIC of the
+supervisor's process, read before the first byte of a command is written and
+after the last byte of its answer is read: the child has nothing before the
+command (its inputs are in it), and its answer must hold the outputs the parent
+checks afterwards. In the warm path the manager shares the runner's uid and is
+not dumpable: the runner can neither read nor trace it, only signal it. Stopping
+or slowing the manager only makes the times it measures longer (the parent's own
+limit on the whole job still ends it), and killing it makes the parent retry the
+job cold. A timed probe's baseline runs before the submission is loaded, in the
+job's first child, so no process of the submission exists to disturb it.
+
 Standard library only.
 """
 
