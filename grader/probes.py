@@ -625,11 +625,10 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
         elif "perms" in inputs:
             out["perms"] = np.array(inputs["perms"], dtype=np.int64)
     if ctx.call == "timing" and P is not None:
-        # the baseline's arrays: the probe's shapes, other values (they reach the child before
-        # the submission loads; the probe's own inputs only when the probe starts)
-        draw = np.random.default_rng(0)
-        out |= {f"base_{k}": draw.normal(0.0, 0.1, np.shape(v)) for k, v in P.as_dict().items()}
-        out |= {"base_X": draw.random(np.shape(inputs["X"]))}
+        # the baseline's shapes (only those reach the child, before the submission loads;
+        # the probe's own inputs arrive when the probe starts): views, no copies
+        out |= {f"base_{k}": v for k, v in P.as_dict().items()}
+        out["base_X"] = inputs["X"]
     return out
 
 

@@ -117,9 +117,10 @@ class ProbeCall:
 
     public   : what the submission prints while this probe runs may be shown to the
                student (False for a probe that serves a hidden check)
-    baseline : inputs of the probe module's ``baseline(inputs, params)``; non-empty
-               makes the probe *timed*: the supervisor times the baseline before the
-               submission is loaded, and the probe itself, each on its own clock
+    baseline : inputs whose shapes the probe module's ``baseline(inputs, params)`` gets
+               (arrays of those shapes, made in the child); non-empty makes the probe
+               *timed*: the supervisor times the baseline before the submission is
+               loaded, and the probe itself, each on its own clock
     """
 
     id: str
@@ -221,11 +222,14 @@ class Job:
         """The command that starts probe ``index`` ("probe") or its baseline ("baseline"),
         with its own inputs only (names without the prefix)."""
         p = self.probes[index]
-        names = p.baseline if kind == "baseline" else p.inputs
-        given = {n.removeprefix(p.input_prefix): self.inputs[n] for n in names}
         header: dict[str, Any] = {"do": kind, "index": index, "params": dict(p.params)}
-        if kind == "probe":
-            header["probe"] = {"id": p.id, "call": p.call, "params": dict(p.params)}
+        if kind == "baseline":  # only the shapes: the baseline's cost does not depend on values
+            header["shapes"] = {
+                n.removeprefix(p.input_prefix): list(np.shape(self.inputs[n])) for n in p.baseline
+            }
+            return wire.encode(header)
+        given = {n.removeprefix(p.input_prefix): self.inputs[n] for n in p.inputs}
+        header["probe"] = {"id": p.id, "call": p.call, "params": dict(p.params)}
         return wire.encode(header, [arrays.pack(given)])
 
 

@@ -5,7 +5,8 @@ One process, driven by the supervisor's commands (frames on a pipe, in order):
 1. apply the resource limits to itself and load the probe module (the grader's adapter);
 2. announce ``begin`` on the progress fd;
 3. ``baseline`` (first child of a job with a timed probe): the timing baseline on
-   arrays of the timed probe's shapes, before any code of the student's has run;
+   arrays of the timed probe's shapes (made here: their values do not change the
+   cost), before any code of the student's has run;
 4. ``setup``: execute ``submission/submission.py`` into a fresh module, answer with
    an inventory of the names it defines;
 5. ``probe``: one probe call with its own inputs, sent only when it starts:
@@ -273,7 +274,9 @@ def run(probes: types.ModuleType, commands: int, jobdir: Path, progress: Progres
         kind, index = header.get("do"), header.get("index")
         if kind == "baseline":  # grader code only: no student code has run in this process
             try:
-                done = probes.baseline(load_inputs(blobs[0]), dict(header["params"]))
+                shapes = {str(n): tuple(map(int, s)) for n, s in header["shapes"].items()}
+                given = {n: np.full(shape, 0.5) for n, shape in shapes.items()}
+                done = probes.baseline(given, dict(header["params"]))
                 answer(progress, numeric_outputs(done), index=f"baseline:{index}", status="ok")
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"[:ERROR_CAP]
