@@ -347,8 +347,8 @@ def supervise(
     probes : [{"id", "timeout", "timed", "public"}]: a timed probe gets a baseline
              run first (in the job's first child, before the submission is loaded)
     spawn() starts a child that waits for commands.
-    frame(kind, i) is the whole command frame of probe i ("probe") or of its
-             baseline ("baseline"), inputs included.
+    frame(kind, i) is the whole command frame of probe i ("probe", its inputs
+             included) or of its baseline ("baseline", shapes only).
 
     Returns ({"setup": step, "probes": [{"id": ..., **step}], "baselines": {id: seconds},
     "inventory": {...}, "restarts": int, "stdout", "stderr", "public_stdout",
