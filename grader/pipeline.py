@@ -25,8 +25,7 @@ import platform
 import re
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,9 +33,10 @@ from typing import Any, Protocol
 import numpy as np
 
 import grader
-from grader.adapters import child_probes
+from grader.adapters import support
 from grader.adapters.binding import AdapterBinding, BindingError
 from grader.adapters.styles import display_names, to_canonical
+from grader.adapters.support import Support
 from grader.checks import WHILE_LOADING, ProbeView, evaluate_all
 from grader.diagnose import Candidate
 from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
@@ -203,9 +203,12 @@ def grade_with(
     plan = oracle.plan(binding)
     # as root: the rubric and its folder closed to the sandbox's uids (elsewhere a no-op)
     protect([rubric.path, Path(rubric.path).parent])
-    job_result = _run(sub, code, plan, binding, oracle, settings) if plan.probes else None
+    hidden = _hidden_probes(rubric, plan)
+    job_result, probe_source = (
+        _run(sub, code, plan, binding, oracle, settings, hidden) if plan.probes else (None, b"")
+    )
     # from here on no student process is alive: expected values may exist
-    views = _views(plan, job_result, code, binding)
+    views = _views(plan, job_result, code, binding, probe_source)
     exp = oracle.expectations(plan, views)
     checks = _blame_syntax_errors(_judge(rubric, plan, views, exp), sub, code)
     return GradeResult(
@@ -222,6 +225,9 @@ def grade_with(
         else _notes(code, job_result, plan, checks),
         stdout=job_result.stdout_excerpt if job_result else "",
         stderr=job_result.stderr_excerpt if job_result else "",
+        # with hidden checks, a student sees only what was printed while public probes ran
+        public_stdout=job_result.public_stdout if job_result and hidden else None,
+        public_stderr=job_result.public_stderr if job_result and hidden else None,
         figures=_figures(rubric, views, checks, exp) if settings.figures else (),
     )
 
@@ -249,6 +255,29 @@ def ungradable(path: Path, reason: str, rubric: Rubric, oracle: Oracle) -> Grade
     )
 
 
+def _hidden_probes(rubric: Rubric, plan: JobPlan) -> frozenset[str]:
+    """The probes that serve at least one hidden check."""
+    hidden = {c.id for c in rubric.checks if c.visibility == "hidden"}
+    return frozenset(p.call.id for p in plan.probes if hidden.intersection(p.checks))
+
+
+def _job_calls(plan: JobPlan, hidden: frozenset[str]) -> tuple[ProbeCall, ...]:
+    """The plan's calls as the sandbox runs them: probes of public checks first (what is
+    printed while they run may be shown to the student, and nothing of a hidden probe has
+    reached the child by then), hidden ones after; a timing probe's baseline arrays go to
+    its baseline run, the rest to the probe."""
+    calls = []
+    for call in sorted(plan.calls, key=lambda c: c.id in hidden):
+        base = tuple(
+            n for n in call.inputs if n.removeprefix(call.input_prefix).startswith("base_")
+        )
+        if call.call == "timing":
+            kept = tuple(n for n in call.inputs if n not in base)
+            call = replace(call, inputs=kept, baseline=base)
+        calls.append(replace(call, public=call.id not in hidden))
+    return tuple(calls)
+
+
 def _run(
     sub: Submission,
     code: PreparedCode,
@@ -256,18 +285,22 @@ def _run(
     binding: AdapterBinding,
     oracle: Oracle,
     settings: GradeSettings,
-) -> JobResult:
-    """The plan's probes in one sandboxed job; the child is gone when this returns."""
+    hidden: frozenset[str] = frozenset(),
+) -> tuple[JobResult, bytes]:
+    """The plan's probes in one sandboxed job, and the probe module's source (the parent
+    replays it to decide "not assessed"); the child is gone when this returns."""
     resolve_tier(settings.tier, settings.min_tier)  # below the minimum: nothing runs
     data = {}
     if sub.root is not None:
         data = {f.path: (sub.root / f.path).read_bytes() for f in sub.data_files}
     with tempfile.TemporaryDirectory(prefix="grader-probes-") as tmp:
         module = oracle.probe_module(binding, Path(tmp))
-        job = Job(code.source, plan.calls, plan.inputs, module, plan.output_specs, data)
+        calls = _job_calls(plan, hidden)
+        job = Job(code.source, calls, plan.inputs, module, plan.output_specs, data)
+        source = module.read_bytes()
         if settings.warm:
-            return _worker(settings, preload_for(code.source)).run(job)
-        return run_job(job, settings.limits, settings.tier)
+            return _worker(settings, preload_for(code.source)).run(job), source
+        return run_job(job, settings.limits, settings.tier), source
 
 
 # ---------------------------------------------------------------------------
@@ -308,11 +341,35 @@ def _setup_view(job: JobResult, code: PreparedCode, timeout: float) -> ProbeView
     return ProbeView.from_outcome(status, {}, what, tb, timeout=timeout)
 
 
+def _support(
+    plan: JobPlan, job: JobResult, binding: AdapterBinding, probe_source: bytes
+) -> Support | None:
+    """The parent's "not assessed" decisions for the probes that raised (None: none did)."""
+    outcomes = {p.id: p.status for p in job.probes}
+    if "error" not in outcomes.values() or job.setup_status != "ok":
+        return None
+    probes = {
+        p.call.id: (
+            p.call.call,
+            p.call.params,
+            {n.removeprefix(p.call.input_prefix): plan.inputs[n] for n in p.call.inputs},
+        )
+        for p in plan.probes
+    }
+    module = support.probe_module(probe_source)
+    return Support(probes, outcomes, job.inventory, module, binding.class_name)
+
+
 def _views(
-    plan: JobPlan, job: JobResult | None, code: PreparedCode, binding: AdapterBinding
+    plan: JobPlan,
+    job: JobResult | None,
+    code: PreparedCode,
+    binding: AdapterBinding,
+    probe_source: bytes = b"",
 ) -> dict[str, ProbeView]:
     """Check id -> the view of its probe's outcome (checks the plan could not build: none)."""
     by_probe: dict[str, ProbeView] = {}
+    decided = _support(plan, job, binding, probe_source) if job is not None else None
     for p in plan.probes:
         if job is None:
             continue
@@ -325,59 +382,23 @@ def _views(
             by_probe[p.call.id] = ProbeView("missing", detail="the probe did not run")
             continue
         view = _view(outcome, p.call.call, binding, code, p.call.timeout)
+        if decided is not None and view.status == "error":
+            view = replace(view, unsupported=decided.reason(p.call.id))
         if p.call.call == "timing" and view.status == "ok":
-            view = _timed_by_the_parent(view, p.call, plan.inputs, outcome.seconds)
+            view = _timed(view, outcome.seconds, job.baselines.get(p.call.id))
         by_probe[p.call.id] = view
     return {c: by_probe[pid] for c, pid in plan.probe_of.items() if pid in by_probe}
 
 
-_BASELINES: dict[tuple[tuple[int, ...], ...], float] = {}  # shapes -> the parent's best time
-
-
-def _best_seconds(fn: Callable[[], object], runs: int) -> float:
-    """The fastest of ``runs`` timed calls: a busy machine only ever adds time, so the
-    minimum is the run least disturbed (CPU time would count BLAS threads spinning)."""
-    fn()
-    best = float("inf")
-    for _ in range(max(1, runs)):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _timed_by_the_parent(
-    view: ProbeView, call: ProbeCall, inputs: Mapping[str, Array], probe_seconds: float
-) -> ProbeView:
-    """Add what the parent measured itself to a timing probe's outputs.
-
-    The child's times come from a process the submission controls (it can stop any
-    clock it finds). The parent saw the probe take ``probe_seconds`` on its own clock
-    for ``calls`` calls of the student's gradient and as many of the baseline, and it
-    times the same baseline itself once the child is gone (the fastest of several runs;
-    its BLAS may use more threads than the child's, so only a bound is drawn from it).
-    """
-    prefix = call.input_prefix
-    layers = sum(1 for k in inputs if k.startswith(prefix + "base_W"))
-    if not layers or f"{prefix}base_X" not in inputs:
-        return view
-    W = [np.asarray(inputs[f"{prefix}base_W{l}"]) for l in range(1, layers + 1)]
-    b = [np.asarray(inputs[f"{prefix}base_b{l}"]) for l in range(1, layers + 1)]
-    X = np.asarray(inputs[f"{prefix}base_X"])
-    repeats = int(call.params.get("repeats", 5))
-    shapes = tuple(a.shape for a in (*W, *b, X))
-    if shapes not in _BASELINES:  # a bound, not a measurement to repeat: once per process
-        _BASELINES[shapes] = _best_seconds(
-            lambda: child_probes._baseline_workload(W, b, X), max(repeats, 7)
-        )
-    baseline = _BASELINES[shapes]
-    outputs = {
-        **view.outputs,
-        "parent_probe_seconds": np.array(probe_seconds),
-        "parent_baseline_seconds": np.array(baseline),
-        "probe_calls": np.array(float(repeats + 1)),
-    }
-    return replace(view, outputs=outputs)
+def _timed(view: ProbeView, seconds: float, baseline: float | None) -> ProbeView:
+    """Add the two times of a timing probe, both on the supervisor's clock: the probe's
+    (its command sent -> its answer, outputs included, received) and its baseline's (the
+    same calls of a vectorised workload, run in the same child before the submission was
+    loaded). Nothing the submission can write goes into either."""
+    times = {"student_seconds": np.array(seconds)}
+    if baseline is not None:
+        times["baseline_seconds"] = np.array(baseline)
+    return replace(view, outputs={**view.outputs, **times})
 
 
 def _judge(

@@ -19,6 +19,7 @@ code computes) and a rubric may override each in the probe's parameters.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from grader.adapters.binding import CALLS, AdapterBinding
+from grader.adapters.child_probes import timed_calls, timed_scale
 from grader.adapters.conventions import (
     CONVENTION_KEYS,
     COST_KINDS,
@@ -382,7 +384,29 @@ def _one_hot(ctx: ProbeContext) -> dict[str, Array]:
 
 
 def _timing(ctx: ProbeContext) -> dict[str, Array]:
-    return {}  # no reference value: the check compares the two times the child measured
+    """The sum of the reference's gradients over the timed calls, each with the parameters
+    scaled by ``timed_scale(k)`` and no penalty (what the child's timing probe returns)."""
+    P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
+    objective = ctx.objective.with_(C=0.0)
+    calls = timed_calls(ctx.hyper)
+    digest = hashlib.sha256(repr((ctx.model, objective, calls)).encode())
+    for a in (*P.W, *P.b, X, Y):
+        digest.update(np.ascontiguousarray(a).data)
+    key = digest.digest()
+    if key not in _TIMED:  # the same for every submission graded with this plan
+        total: dict[str, Array] = {}
+        for k in range(calls):
+            s = timed_scale(k)
+            scaled = Params([W * s for W in P.W], [b * s for b in P.b])
+            for name, g in network.gradients(scaled, X, Y, ctx.model, objective).as_dict().items():
+                total[f"d{name}"] = total.get(f"d{name}", 0.0) + g
+        if len(_TIMED) >= 8:
+            _TIMED.clear()
+        _TIMED[key] = total
+    return {k: v.copy() for k, v in _TIMED[key].items()}
+
+
+_TIMED: dict[bytes, dict[str, Array]] = {}  # inputs' digest -> the timed calls' reference sum
 
 
 SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along
@@ -600,9 +624,11 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
             )
         elif "perms" in inputs:
             out["perms"] = np.array(inputs["perms"], dtype=np.int64)
-    if ctx.call == "timing" and P is not None:  # the baseline runs in the child, canonical layout
-        out |= {f"base_{k}": np.array(v) for k, v in P.as_dict().items()}
-        out |= {"base_X": np.array(inputs["X"]), "base_Y": np.array(inputs["Y"])}
+    if ctx.call == "timing" and P is not None:
+        # the baseline's shapes (only those reach the child, before the submission loads;
+        # the probe's own inputs arrive when the probe starts): views, no copies
+        out |= {f"base_{k}": v for k, v in P.as_dict().items()}
+        out["base_X"] = inputs["X"]
     return out
 
 
@@ -620,7 +646,7 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         shapes = {k: v.shape for k, v in style.params_to(dummy.as_dict(), binding).items()}
     if call == "forward":
         return {style.forward_out: style.Y_to(np.zeros((K, N))).shape}
-    if call == "gradients":
+    if call in ("gradients", "timing"):  # timing: the summed gradients of its timed calls
         return {style.grad_name(k): s for k, s in shapes.items()}
     if call == "cost":
         return {"cost": ()}
@@ -640,7 +666,7 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return {n: (SELF_CHECK_DIRECTIONS,) for n in ("slope_gradient", *SELF_CHECK_PARTS)}
     if call == "initialize":
         return shapes
-    return {"student_seconds": (), "baseline_seconds": ()}
+    raise ValueError(f"no output contract for probe call {call!r}")
 
 
 def expected(context: ProbeContext) -> dict[str, Array]:

@@ -28,6 +28,8 @@ JSON schema ``"mlp-grader/result/1"`` (one object; every key always present)::
                  sandbox_tier, ...}: JSON values, kept as given
     notes       [str]       e.g. what definitions mode skipped, a sandbox advisory
     stdout, stderr  str     excerpts of the student's output
+    public_stdout, public_stderr  str | null   what a student may see of them (printed
+                            while public probes ran); null: all of it
 
 Floats are written with Python's shortest round-trip repr, so ``from_json(to_json())``
 reproduces every value exactly. Undefined measures are null; a measure that overflowed
@@ -51,6 +53,10 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "not_assessed", "
 Level = Literal["demonstrated", "partly", "not yet", "not assessed"]
 LEVELS: tuple[Level, ...] = ("demonstrated", "partly", "not yet", "not assessed")
 
+
+OUTPUT_WITHHELD = (
+    "Output printed while your code was loaded or while hidden checks ran is not shown here."
+)
 
 _HIDDEN_VERBS = {
     "passed": "passed",
@@ -276,6 +282,10 @@ class GradeResult:
     stdout: str = ""
     stderr: str = ""
     figures: tuple[Figure, ...] = ()  # pictures of the evidence (grader.figures)
+    # what a student may see of stdout / stderr (None: all of it): a job with hidden checks
+    # shows only what was printed while public probes ran (grader.pipeline)
+    public_stdout: str | None = None
+    public_stderr: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in ("graded", "ungradable"):
@@ -289,11 +299,18 @@ class GradeResult:
         A figure of a hidden check is dropped: it holds expected values.
         """
         hidden = {c.check_id for c in self.checks if c.visibility == "hidden"}
+        output: dict[str, Any] = {}
+        if self.public_stdout is not None or self.public_stderr is not None:
+            shown = (self.public_stdout or "", self.public_stderr or "")
+            output = {"stdout": shown[0], "stderr": shown[1]}
+            if shown != (self.stdout, self.stderr):
+                output["notes"] = (*self.notes, OUTPUT_WITHHELD)
         return replace(
             self,
             checks=tuple(c.public_view() for c in self.checks),
             score=None if self.score is None else self.score.public_view(),
             figures=tuple(f for f in self.figures if f.check_id not in hidden),
+            **output,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,6 +326,8 @@ class GradeResult:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "figures": [f.to_dict() for f in self.figures],
+            "public_stdout": self.public_stdout,
+            "public_stderr": self.public_stderr,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -331,6 +350,8 @@ class GradeResult:
             stdout=d["stdout"],
             stderr=d["stderr"],
             figures=tuple(Figure.from_dict(f) for f in d.get("figures", ())),
+            public_stdout=d.get("public_stdout"),
+            public_stderr=d.get("public_stderr"),
         )
 
     @classmethod

@@ -28,8 +28,6 @@ with the rubric, defining these same functions, embedded in ``CUSTOM_SOURCES``).
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,10 +38,8 @@ Array = np.ndarray
 Outputs = dict[str, Array]
 
 # Bound when this module loads, before any student code runs (grader.sandbox.child.runner):
-# a submission that later replaces time.perf_counter, statistics.median or np.tanh cannot
-# stop the clock or slow the baseline down.
-_clock = time.perf_counter
-_median = statistics.median
+# a submission cannot slow the baseline down by replacing np.tanh (the baseline runs before
+# the submission is loaded in any case; the supervisor owns the clock).
 _tanh = np.tanh
 
 
@@ -142,16 +138,6 @@ def _function(ns: Mapping[str, Any], name: str, what: str) -> Callable[..., Any]
     return fn
 
 
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up: first-call costs (imports, caches) are not the method's speed
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = _clock()
-        fn()
-        times.append(_clock() - t0)
-    return float(_median(times))
-
-
 def _baseline_workload(W: list[Array], b: list[Array], X: Array) -> list[Array]:
     """The matrix products of one vectorised gradient, in the same shapes; NOT a gradient.
 
@@ -174,16 +160,52 @@ def _baseline_workload(W: list[Array], b: list[Array], X: Array) -> list[Array]:
     return out
 
 
-def _timing(
-    student: Callable[[], Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
-) -> Outputs:
+def timed_scale(k: int) -> float:
+    """The factor on every parameter array in the timing probe's call ``k``.
+
+    Each timed call gets other parameters, so a gradient that caches its answer
+    gains nothing; a scalar factor is the same in every layout (transposed,
+    folded bias), so the parent computes the reference's answer from its own copy.
+    """
+    return 1.0 + 0.1 * k
+
+
+def timed_calls(params: Mapping[str, Any]) -> int:
+    """How many times the timing probe (and its baseline) calls: a warm-up, then ``repeats``."""
+    return 1 + max(1, int(params.get("repeats", 5)))
+
+
+def _timed_sum(gradient: Callable[[int], Outputs], params: Mapping[str, Any]) -> Outputs:
+    """The sum of the student's gradients over the timed calls (each with other parameters).
+
+    The supervisor times the whole probe on its own clock; the parent checks the sum
+    against the reference's, so a gradient that skips work on the large batch fails.
+    """
+    total: dict[str, Array] = {}
+    for k in range(timed_calls(params)):
+        for name, g in gradient(k).items():
+            total[name] = total[name] + g if name in total else g.astype(np.float64)
+    return total
+
+
+def _scaled(inputs: Mapping[str, Array], names: Sequence[str], k: int) -> dict[str, Array]:
+    """``inputs`` with the parameter arrays ``names`` multiplied by :func:`timed_scale`."""
+    return {**inputs, **{n: inputs[n] * timed_scale(k) for n in names}}
+
+
+def baseline(inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+    """The timing baseline: the matrix products of one vectorised gradient, as many times as
+    the timing probe calls the student's, on arrays of its shapes (canonical layout).
+
+    Run by the runner before any code of the student's is loaded; the supervisor times it.
+    """
     L = sum(1 for k in inputs if k.startswith("base_W"))
     W = [inputs[f"base_W{l}"] for l in range(1, L + 1)]
     b = [inputs[f"base_b{l}"] for l in range(1, L + 1)]
-    repeats = int(params.get("repeats", 5))
-    base = _median_seconds(lambda: _baseline_workload(W, b, inputs["base_X"]), repeats)
-    mine = _median_seconds(student, repeats)
-    return {"student_seconds": np.array(mine), "baseline_seconds": np.array(base)}
+    checksum = 0.0
+    for _ in range(timed_calls(params)):
+        checksum += float(_baseline_workload(W, b, inputs["base_X"])[0].sum())
+    return {"checksum": np.array(checksum)}
 
 
 class _Permutations:
@@ -470,10 +492,15 @@ class Template(_Adapter):
         return {"Y": _array(self.fn("one_hot")(inputs["y"].copy(), int(params["n_classes"])), name)}
 
     def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        P, X, Y, C = self.params_of(inputs), inputs["X"], inputs["Y"], float(params["C"])
+        """The sum of the gradients of the timed calls (no penalty: C = 0, so every
+        accepted convention of the data term is a scalar multiple of the reference's)."""
+        P, X, Y = self.params_of(inputs), inputs["X"], inputs["Y"]
         self.fn("gradients")
         model = self.model(params, tuple(self.MODEL_DEFAULTS))
-        return _timing(lambda: self._gradients(P, X, Y, C, model), inputs, params)
+        return _timed_sum(
+            lambda k: self._gradients(_scaled(P, list(P), k), X.copy(), Y.copy(), 0.0, model),
+            params,
+        )
 
 
 class _ClassAdapter(_Adapter):
@@ -711,12 +738,16 @@ class CourseSeparate(_ClassAdapter):
         return flat
 
     def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        net = self.net(params)
-        self.set_params(net, inputs)
         self.method_name("gradients")
-        return _timing(
-            lambda: self._gradients(net, inputs, inputs["X"], inputs["Y"]), inputs, params
-        )
+        unpenalised = {**params, "C": 0.0}
+
+        def gradient(k: int) -> Outputs:
+            given = _scaled(inputs, self.param_names(), k)
+            net = self.net(unpenalised)
+            self.set_params(net, given)
+            return self._gradients(net, given, given["X"], given["Y"])
+
+        return _timed_sum(gradient, params)
 
 
 class CourseFolded(CourseSeparate):
@@ -831,11 +862,13 @@ class TextbookRows(_ClassAdapter):
         return {"y_enc": _array(Y, self.b["methods"]["one_hot"])}
 
     def timing(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        net = self.ready(inputs, params)
-        self._gradients(
-            net, inputs, params, inputs["X"]
-        )  # unsupported / broken shows before timing
-        return _timing(lambda: self._gradients(net, inputs, params, inputs["X"]), inputs, params)
+        unpenalised = {**params, "C": 0.0}
+
+        def gradient(k: int) -> Outputs:
+            given = _scaled(inputs, self.keys, k)
+            return self._gradients(self.ready(given, unpenalised), given, unpenalised, given["X"])
+
+        return _timed_sum(gradient, params)
 
 
 ADAPTERS: dict[str, type[_Adapter]] = {
@@ -969,7 +1002,7 @@ def one_hot(
 def timing(
     ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
 ) -> Outputs:
-    """Median seconds of the student's gradient and of a vectorised baseline, same batch."""
+    """The summed gradients of the timed calls on a large batch (the supervisor times them)."""
     return _run("timing", ns, inputs, params)
 
 

@@ -221,7 +221,6 @@ def style_of(binding: AdapterBinding) -> Style:
 _PLAIN_OUTPUTS = {
     "cost": ("cost",),
     "schedule": ("eta",),
-    "timing": ("student_seconds", "baseline_seconds"),
     "gradcheck_self": ("slope_gradient", "slope_data", "slope_square", "slope_abs"),
 }
 
@@ -243,7 +242,7 @@ def display_names(call: str, binding: AdapterBinding) -> dict[str, str]:
         names["A_out"] = style.forward_out + ending
     elif call == "one_hot":
         names["Y"] = style.one_hot_out + ending
-    elif call == "gradients":
+    elif call in ("gradients", "timing"):
         names = {f"d{p}": style.shown(p, binding, grad=True) for p in canonical_names(L)}
     elif call in ("optimizer", "initialize", "train"):
         names = {p: style.shown(p, binding) for p in canonical_names(L)}
@@ -275,6 +274,8 @@ def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -
     names = style.param_names(L)
     if call == "forward":
         return {"A_out": style.Y_from(get(style.forward_out))}
+    if call == "timing":  # the summed gradients of its timed calls, in the gradients' layout
+        call = "gradients"
     if call == "gradients" and style.name == "template":
         # already the lecture's layout: each array is compared on its own, so a wrong
         # shape is reported for that array ("'dW1' has the wrong shape") and spares the rest

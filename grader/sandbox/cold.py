@@ -3,11 +3,13 @@
 The job directory holds only what the child needs:
 
     submission/   submission.py and the submission's data files (child's cwd)
-    plan.json     the probes, timeouts and rlimits
-    inputs.bin    the input arrays (grader/sandbox/child/arrays.py)
+    plan.json     the rlimits and the probe functions the runner must find
     runner/       launch.py, the child package (_grader_child/) and probes.py
-    outputs/      where the runner writes <probe id>.npz
+    outputs/      free for the submission (answers travel on the progress pipe)
     home/         $HOME
+
+No probe's inputs are ever written here: the parent sends each probe's inputs on
+the child's command pipe when the probe starts (``session.supervise``).
 
 In the bwrap tier it is mounted at /job and nothing else of this machine but
 /usr and the Python installation is visible; as root, only submission/,
@@ -26,8 +28,7 @@ import time
 from pathlib import Path
 
 from .cgroup import SANDBOX_TASKS, JobCgroup
-from .child import arrays
-from .child.session import read_outputs, supervise
+from .child.session import supervise
 from .jobs import Job, JobResult, Limits, SandboxError
 from .privilege import Identity, allocate, baseline, verify_intact
 from .process import SandboxProcess, remove_tree, runner_files, write_tree
@@ -63,7 +64,6 @@ def make_jobdir(
     write_tree(root / "submission", {"submission.py": job.code.encode(), **job.data_files})
     write_tree(root / "runner", {**runner_files(), "probes.py": job.probe_module.read_bytes()})
     (root / "plan.json").write_text(json.dumps(job.plan(limits, own_uid and nproc)))
-    (root / "inputs.bin").write_bytes(arrays.pack(job.inputs))
     (root / "outputs").mkdir()
     (root / "home").mkdir()
     if own_uid:
@@ -76,14 +76,10 @@ class ColdChild:
     """One fresh sandboxed interpreter running the runner from probe ``start`` on."""
 
     def __init__(
-        self,
-        tier: Tier,
-        root: Path,
-        start: int,
-        identity: Identity | None,
-        cgroup: JobCgroup | None,
+        self, tier: Tier, root: Path, identity: Identity | None, cgroup: JobCgroup | None
     ) -> None:
         inside = "/job" if tier == "bwrap" else str(root)
+        commands_r, self.commands = os.pipe()
         self.progress, progress_w = os.pipe()
         self.stdout, out_w = os.pipe()
         self.stderr, err_w = os.pipe()
@@ -91,18 +87,21 @@ class ColdChild:
         try:
             self.process = SandboxProcess(
                 tier,
-                [*argv, str(progress_w), str(start)],
+                [*argv, str(progress_w), str(commands_r)],
                 rw=[(str(root), "/job")],
                 chdir=f"{inside}/submission",
                 home=f"{inside}/home",
-                pass_fds=[progress_w],
+                pass_fds=[progress_w, commands_r],
                 stdout=out_w,
                 stderr=err_w,
                 identity=identity,
                 cgroup=cgroup,
             )
+        except BaseException:
+            os.close(self.commands)
+            raise
         finally:
-            for fd in (progress_w, out_w, err_w):
+            for fd in (commands_r, progress_w, out_w, err_w):
                 os.close(fd)
 
     def exited(self) -> int | None:
@@ -135,27 +134,19 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
     if identity is not None:
         os.chmod(tmp, 0o711)  # the child's uid may pass through to the job, not list
     root = tmp / "job"
-    blobs: dict[str, bytes] = {}
-    problems: dict[str, str] = {}
-    budget = [limits.output_bytes]
-
-    def collect(ids: list[str]) -> None:
-        got, bad, budget[0] = read_outputs(str(root / "outputs"), ids, budget[0])
-        blobs.update(got)
-        problems.update(bad)
-
     # one cgroup for the job's children (they run one after another)
     group = JobCgroup.create(limits.job_memory_bytes, limits.processes + SANDBOX_TASKS)
     try:
         make_jobdir(root, job, limits, chosen, identity, nproc=group is None)
-        report = supervise(
-            [p.as_plan() for p in job.probes],
-            lambda start: ColdChild(chosen, root, start, identity, group),
-            collect,
+        report, blobs = supervise(
+            [p.supervision() for p in job.probes],
+            lambda: ColdChild(chosen, root, identity, group),
+            job.frame,
             setup_timeout=limits.setup_timeout,
             total_timeout=limits.total_timeout,
             max_restarts=limits.max_restarts,
             capture_bytes=limits.capture_bytes,
+            output_bytes=limits.output_bytes,
         )
     finally:
         try:
@@ -173,7 +164,6 @@ def run_job(job: Job, limits: Limits | None = None, tier: str | None = None) -> 
         job,
         report,
         blobs,
-        problems,
         tier=chosen,
         notice=notice(chosen),
         wall_seconds=time.perf_counter() - t0,

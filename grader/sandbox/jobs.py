@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .child import arrays, wire
+
 Status = Literal["ok", "error", "timeout", "killed", "missing", "invalid"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "killed", "missing", "invalid")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -114,7 +116,15 @@ class ProbeCall:
     """One call of the plan: ``probe_module.<call>(namespace, {inputs}, params)``.
 
     Probes of one job share its input arrays by name; ``input_prefix`` lets each
-    probe own a namespace (``p3_X`` reaches probe 3 as ``X``).
+    probe own a namespace (``p3_X`` reaches probe 3 as ``X``). The child receives a
+    probe's call, params and inputs only when the probe starts.
+
+    public   : what the submission prints while this probe runs may be shown to the
+               student (False for a probe that serves a hidden check)
+    baseline : inputs whose shapes the probe module's ``baseline(inputs, params)`` gets
+               (arrays of those shapes, made in the child); non-empty makes the probe
+               *timed*: the supervisor times the baseline before the submission is
+               loaded, and the probe itself, each on its own clock
     """
 
     id: str
@@ -123,8 +133,11 @@ class ProbeCall:
     inputs: tuple[str, ...] = ()
     timeout: float = 5.0
     input_prefix: str = ""  # stripped from input names before the probe sees them
+    public: bool = True
+    baseline: tuple[str, ...] = ()
 
     def as_plan(self) -> dict[str, Any]:
+        """The call as plain JSON values (the student kit's manifest stores it)."""
         return {
             "id": self.id,
             "call": self.call,
@@ -132,6 +145,16 @@ class ProbeCall:
             "inputs": list(self.inputs),
             "input_prefix": self.input_prefix,
             "timeout": self.timeout,
+        }
+
+    def supervision(self) -> dict[str, Any]:
+        """What the supervisor keeps of the probe (no call, params or inputs: those travel
+        in its frame, when it starts)."""
+        return {
+            "id": self.id,
+            "timeout": self.timeout,
+            "timed": bool(self.baseline),
+            "public": self.public,
         }
 
 
@@ -163,7 +186,7 @@ class Job:
                 raise SandboxConfigError(f"probe id {p.id!r} or call {p.call!r} is not simple")
             if p.id not in self.output_specs or not self.output_specs[p.id]:
                 raise SandboxConfigError(f"probe {p.id!r} has no output spec")
-            if unknown := [n for n in p.inputs if n not in self.inputs]:
+            if unknown := [n for n in (*p.inputs, *p.baseline) if n not in self.inputs]:
                 raise SandboxConfigError(f"probe {p.id!r} uses unknown inputs {unknown}")
             if not (0 < p.timeout < math.inf):
                 raise SandboxConfigError(f"probe {p.id!r} needs a finite positive timeout")
@@ -184,13 +207,34 @@ class Job:
             raise SandboxConfigError(f"probe module {self.probe_module} does not exist")
 
     def plan(self, limits: Limits, own_uid: bool) -> dict[str, Any]:
-        """plan.json: the probes, the timeouts and the child's rlimits."""
+        """plan.json: the child's rlimits and the probe functions it must find; nothing of
+        any probe's params or inputs (those come in each probe's frame, when it starts)."""
         return {
-            "probes": [p.as_plan() for p in self.probes],
             "setup_timeout": limits.setup_timeout,
             "limits": limits.rlimits(own_uid),
             "probe_module": "probes.py",
+            "calls": sorted(
+                {p.call for p in self.probes} | ({"baseline"} if self.timed else set())
+            ),
         }
+
+    @property
+    def timed(self) -> bool:
+        return any(p.baseline for p in self.probes)
+
+    def frame(self, kind: str, index: int) -> bytes:
+        """The command that starts probe ``index`` ("probe") or its baseline ("baseline"),
+        with its own inputs only (names without the prefix)."""
+        p = self.probes[index]
+        header: dict[str, Any] = {"do": kind, "index": index, "params": dict(p.params)}
+        if kind == "baseline":  # only the shapes: the baseline's cost does not depend on values
+            header["shapes"] = {
+                n.removeprefix(p.input_prefix): list(np.shape(self.inputs[n])) for n in p.baseline
+            }
+            return wire.encode(header)
+        given = {n.removeprefix(p.input_prefix): self.inputs[n] for n in p.inputs}
+        header["probe"] = {"id": p.id, "call": p.call, "params": dict(p.params)}
+        return wire.encode(header, [arrays.pack(given)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,7 +250,7 @@ class ProbeOutcome:
     error: str = ""
     traceback: str = ""
     flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the supervisor's clock: command sent -> whole answer received
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +262,12 @@ class JobResult:
     non-empty when the sandbox was advisory or a fallback was taken;
     ``limits_tier`` says what bounded the job's memory and processes in all
     ("cgroup") or only each process ("rlimit", see ``sandbox.cgroup``).
+
+    public_stdout / public_stderr : what was printed while public probes ran (the
+        part a student may see; ``stdout_excerpt`` holds everything)
+    baselines : {timed probe id: seconds of its baseline run}, on the supervisor's clock
+    inventory : the names the submission defined after setup, as the child reported
+        them (untrusted data: ``{"names": {name: kind}, "classes": {cls: {attr: kind}}}``)
     """
 
     probes: tuple[ProbeOutcome, ...]
@@ -232,6 +282,10 @@ class JobResult:
     restarts: int
     worker: str = "cold"
     limits_tier: str = "rlimit"  # "cgroup": the whole job was bounded; "rlimit": each process
+    public_stdout: str = ""
+    public_stderr: str = ""
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    inventory: Mapping[str, Any] = field(default_factory=dict)
 
     def outcome(self, probe_id: str) -> ProbeOutcome:
         """The outcome of the probe with this id (KeyError if there is none)."""

@@ -118,15 +118,14 @@ def judge(
     job: Job,
     report: Mapping[str, Any],
     blobs: Mapping[str, bytes],
-    problems: Mapping[str, str],
     **about: Any,
 ) -> JobResult:
     """Turn a supervision report and the collected output bytes into a JobResult.
 
     report   : from ``session.supervise`` (for the warm worker it crossed a pipe:
-               read defensively, every field checked)
+               read defensively, every field checked); a probe's ``problem`` says why
+               its outputs could not be kept
     blobs    : {probe id: .npz bytes} of the probes the child claimed ok
-    problems : {probe id: why its output could not be collected}
     about    : tier, notice, wall_seconds, worker (passed through)
     """
     records = {str(r.get("id")): r for r in report.get("probes", []) if isinstance(r, Mapping)}
@@ -137,8 +136,8 @@ def judge(
         pid, seconds, tb = probe.id, _seconds(r.get("seconds")), _text(r, "traceback")
         if status != "ok":
             outcome = ProbeOutcome(pid, status, error=_text(r, "error"), traceback=tb)
-        elif pid in problems:
-            outcome = ProbeOutcome(pid, "invalid", error=problems[pid], traceback=tb)
+        elif r.get("problem"):
+            outcome = ProbeOutcome(pid, "invalid", error=_text(r, "problem"), traceback=tb)
         elif pid not in blobs:
             why = "the probe reported success but wrote no output"
             outcome = ProbeOutcome(pid, "missing", error=why, traceback=tb)
@@ -151,10 +150,17 @@ def judge(
         outcomes.append(replace(outcome, seconds=seconds))
     setup = report.get("setup")
     setup = setup if isinstance(setup, Mapping) else {}
+    baselines = report.get("baselines")
+    baselines = baselines if isinstance(baselines, Mapping) else {}
+    inventory = report.get("inventory")
     return JobResult(
         probes=tuple(outcomes),
         stdout_excerpt=str(report.get("stdout") or "")[: 1 << 17],
         stderr_excerpt=str(report.get("stderr") or "")[: 1 << 17],
+        public_stdout=str(report.get("public_stdout") or "")[: 1 << 17],
+        public_stderr=str(report.get("public_stderr") or "")[: 1 << 17],
+        baselines={p.id: _seconds(baselines[p.id]) for p in job.probes if p.id in baselines},
+        inventory=inventory if isinstance(inventory, dict) else {},
         setup_status=_status(setup.get("status"), "missing"),
         setup_error=_text(setup, "error"),
         setup_traceback=_text(setup, "traceback"),

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from .cgroup import JobCgroup
-from .child import arrays, wire
+from .child import wire
 from .cold import run_job
 from .jobs import Job, JobResult, Limits, SandboxError
 from .privilege import Identity, allocate, baseline, live_processes, verify_intact
@@ -104,21 +104,36 @@ class WorkerFailedError(Exception):
 
 
 def job_frame(job: Job, limits: Limits, own_uid: bool) -> tuple[dict[str, Any], list[bytes]]:
-    """The header and blobs that carry one job to the worker."""
+    """The header and blobs that carry one job to the worker.
+
+    The last blob holds every probe's command frame (its params and inputs), laid end
+    to end at the offsets ``header["frames"]`` names; the manager keeps it where no
+    fork of its own can read it (``child/worker.py``).
+    """
     files = {
         "submission/submission.py": job.code.encode(),
         **{f"submission/{rel}": data for rel, data in job.data_files.items()},
-        "inputs.bin": arrays.pack(job.inputs),
         "probes.py": job.probe_module.read_bytes(),
     }
     plan = job.plan(limits, own_uid)
     plan.update(
+        probes=[p.supervision() for p in job.probes],
         total_timeout=limits.total_timeout,
         max_restarts=limits.max_restarts,
         capture_bytes=limits.capture_bytes,
         output_bytes=limits.output_bytes,
     )
-    return {"plan": plan, "files": list(files)}, list(files.values())
+    frames: dict[str, list[int]] = {}
+    secret: list[bytes] = []
+    offset = 0
+    for i, probe in enumerate(job.probes):
+        for kind in ("baseline", "probe") if probe.baseline else ("probe",):
+            frame = job.frame(kind, i)
+            frames[f"{kind}:{i}"] = [offset, len(frame)]
+            secret.append(frame)
+            offset += len(frame)
+    header = {"plan": plan, "files": list(files), "frames": frames}
+    return header, [*files.values(), b"".join(secret)]
 
 
 class WarmWorker:
@@ -307,8 +322,7 @@ class WarmWorker:
             raise SandboxError(f"the sandbox runner failed: {reply['fatal']}")
         report = reply.get("report")
         ids = reply.get("outputs")
-        problems = reply.get("problems")
-        if not (isinstance(report, dict) and isinstance(ids, list) and isinstance(problems, dict)):
+        if not (isinstance(report, dict) and isinstance(ids, list)):
             raise WorkerFailedError("malformed reply")
         if len(ids) != len(outputs):
             raise WorkerFailedError("the reply's outputs do not match their names")
@@ -320,7 +334,6 @@ class WarmWorker:
             job,
             report,
             dict(zip(map(str, ids), outputs, strict=True)),
-            {str(k): str(v)[:2000] for k, v in problems.items()},
             tier=self.tier,
             notice=notice(self.tier),
             wall_seconds=time.perf_counter() - t0,

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from grader import grade as grade_module
+from grader import pipeline
 from grader.adapters.binding import AdapterBinding
 from grader.expectations import candidates, expected_outputs, penalty_gradient
 from grader.grade import GradeSettings, grade_submission
@@ -69,6 +70,25 @@ def test_each_probe_owns_the_namespace_of_its_inputs(
         assert all(n.startswith(p.call.input_prefix) for n in p.call.inputs)
         assert set(p.call.inputs) <= set(plan.inputs)
     assert sum(len(p.call.inputs) for p in plan.probes) == len(plan.inputs)
+
+
+def test_the_job_asks_public_probes_first_and_times_the_timing_probe(rubric: Rubric) -> None:
+    """What the sandbox runs: every probe of a public check before any probe of a hidden
+    one (what is printed meanwhile may be shown to the student), flagged so; the timing
+    probe's baseline arrays go to its baseline run only."""
+    oracle = grade_module.ReferenceOracle(rubric)
+    plan = oracle.plan(AdapterBinding.from_table(rubric.adapter))
+    hidden = pipeline._hidden_probes(rubric, plan)
+    hidden_checks = {c.id for c in rubric.checks if c.visibility == "hidden"}
+    assert hidden == {plan.probe_of[c] for c in hidden_checks}
+    calls = pipeline._job_calls(plan, hidden)
+    flags = [c.public for c in calls]
+    assert flags == sorted(flags, reverse=True) and False in flags and True in flags
+    assert {c.id for c in calls if not c.public} == hidden
+    (timing,) = [c for c in calls if c.call == "timing"]
+    assert timing.baseline and all("base_" in n for n in timing.baseline)
+    assert not set(timing.baseline) & set(timing.inputs)
+    assert all(not c.baseline for c in calls if c.call != "timing")
 
 
 def test_problems_are_non_square_with_every_class_and_non_zero_biases(rubric: Rubric) -> None:

@@ -1,6 +1,6 @@
 """Script entry inside the sandbox (copied beside the ``_grader_child`` package).
 
-    python -s -P -B launch.py run <jobdir> <progress fd> <first probe index>
+    python -s -P -B launch.py run <jobdir> <progress fd> <command fd>
     python -s -P -B launch.py worker <options>
 
 Without namespaces the interpreter starts with ``-S`` (no site-packages) and

@@ -1,20 +1,25 @@
-"""The runner: executes the submission, then calls each probe, inside the sandbox.
+"""The runner: executes the submission, then answers each probe, inside the sandbox.
 
-One process, in this order (nothing of the student's runs before step 4):
+One process, driven by the supervisor's commands (frames on a pipe, in order):
 
-1. apply the resource limits to itself;
-2. load the plan, the input arrays and the probe module (the grader's adapter);
-3. announce ``begin`` on the progress fd;
-4. *setup*: execute ``submission/submission.py`` into a fresh module;
-5. for each probe: ``fn(namespace, inputs, params) -> {name: ndarray}``, saved
-   as ``outputs/<probe id>.npz`` (numeric arrays only, never pickled).
+1. apply the resource limits to itself and load the probe module (the grader's adapter);
+2. announce ``begin`` on the progress fd;
+3. ``baseline`` (first child of a job with a timed probe): the timing baseline on
+   arrays of the timed probe's shapes (made here: their values do not change the
+   cost), before any code of the student's has run;
+4. ``setup``: execute ``submission/submission.py`` into a fresh module, answer with
+   an inventory of the names it defines;
+5. ``probe``: one probe call with its own inputs, sent only when it starts:
+   ``fn(namespace, inputs, params) -> {name: ndarray}``, answered as .npz bytes
+   (numeric arrays only, never pickled) on the progress fd.
 
-Progress goes to a dedicated fd as JSON lines (``begin``, ``setup``, ``start``,
-``end``, ``done``; ``fatal`` for a grader-side failure before ``begin``). The
-parent treats every line as a claim from untrusted code: the student's code runs
-in this process and can write to the same fd.
+Every answer is a JSON line on the progress fd (``{"event": "answer", "index": ...,
+"bytes": n, ...}``) followed by ``n`` bytes of .npz. The supervisor treats each one
+as a claim from untrusted code (the student's code runs in this process and can
+write to the same fd): it times every step on its own clock, from sending the
+command to receiving the answer, and judges the bytes only after the child is gone.
 
-Cold use: ``python -s -P -B launch.py <jobdir> <progress fd> <first probe>``.
+Cold use: ``python -s -P -B launch.py run <jobdir> <progress fd> <command fd>``.
 The warm worker calls :func:`run` in a forked child instead.
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -37,12 +43,14 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays
+from . import arrays, wire
 from .proctree import PR_SET_NO_NEW_PRIVS, prctl
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NUMERIC_KINDS = "biuf"  # bool, int, uint, float: complex, object, str, structured never cross
 ERROR_CAP, TRACEBACK_CAP, EVENT_CAP = 2000, 6000, 60000
+INVENTORY_CAP = 4000  # names per module or class the inventory lists
+INVENTORY_BYTES = 40000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
 
 
 class Progress:
@@ -55,6 +63,11 @@ class Progress:
         line = json.dumps(event)[:EVENT_CAP].encode() + b"\n"
         with contextlib.suppress(OSError):
             os.write(self.fd, line)
+
+    def write(self, data: bytes) -> None:
+        """Raw bytes (an answer's outputs), all of them."""
+        with contextlib.suppress(OSError):
+            wire.write_all(self.fd, data)
 
 
 def apply_limits(limits: Mapping[str, int]) -> None:
@@ -123,9 +136,9 @@ def _digest(source: bytes) -> bytes:
     return hashlib.sha256(source).digest()
 
 
-def load_inputs(data: Path | bytes) -> dict[str, np.ndarray]:
-    """The input arrays of the job (the parent's :func:`arrays.pack` buffer or its file)."""
-    return arrays.unpack(data if isinstance(data, bytes) else data.read_bytes())
+def load_inputs(data: bytes) -> dict[str, np.ndarray]:
+    """The input arrays of one step (the parent's :func:`arrays.pack` buffer)."""
+    return arrays.unpack(data)
 
 
 def describe(exc: BaseException, subdir: str) -> tuple[str, str]:
@@ -181,30 +194,105 @@ def numeric_outputs(result: object) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_outputs(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an uncompressed .npz (allow_pickle=False), atomically."""
-    tmp = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an uncompressed .npz (allow_pickle=False)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key, a in arrays.items():
             with zf.open(key + ".npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, a, allow_pickle=False)
-    os.replace(tmp, path)
+    return buffer.getvalue()
 
 
-def run(
-    plan: Mapping[str, Any],
-    inputs: Mapping[str, np.ndarray],
-    probes: types.ModuleType,
-    jobdir: Path,
-    start: int,
-    progress: Progress,
-) -> None:
-    """Setup, then every probe from index ``start`` of ``plan["probes"]``; returns when done."""
+def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """What the submission defines, as data: ``{"names": {name: kind}, "classes": {cls: {attr: kind}}}``.
+
+    kind is "class", "function" (anything callable) or "other". Taken right after
+    setup; the parent decides "not assessed" from it and the binding (the parent's
+    rule, never the child's exception), so a lie here can only hide a name, which
+    is what deleting it would do. The submission's own classes are listed first; a
+    class whose attributes do not fit in :data:`INVENTORY_BYTES` is left out of
+    ``classes`` (the parent then assumes it has every attribute).
+    """
+    names: dict[str, str] = {}
+    found: list[tuple[str, type]] = []
+    for name, value in list(namespace.items())[:INVENTORY_CAP]:
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            continue
+        if isinstance(value, type):
+            names[name] = "class"
+            found.append((name, value))
+        else:
+            names[name] = "function" if callable(value) else "other"
+    room = INVENTORY_BYTES - len(json.dumps(names))
+    classes: dict[str, dict[str, str]] = {}
+    found.sort(key=lambda item: getattr(item[1], "__module__", "") != "submission")
+    for name, cls in found:
+        attrs = {
+            attr: "function" if callable(getattr(cls, attr, None)) else "other"
+            for attr in dir(cls)[:INVENTORY_CAP]
+            if NAME.fullmatch(attr) and not attr.startswith("__")
+        }
+        size = len(json.dumps({name: attrs}))
+        if size <= room:
+            classes[name] = attrs
+            room -= size
+    return {"names": names, "classes": classes}
+
+
+def answer(progress: Progress, outputs: Mapping[str, np.ndarray] | None, **event: Any) -> None:
+    """One answer on the progress fd: a JSON line, then the outputs' .npz bytes if any."""
+    data = b"" if outputs is None else npz_bytes(outputs)
+    for stream in (sys.stdout, sys.stderr):  # what was printed belongs to this step
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    progress.emit(event="answer", bytes=len(data), **event)
+    progress.write(data)
+
+
+def run(probes: types.ModuleType, commands: int, jobdir: Path, progress: Progress) -> None:
+    """Answer the supervisor's commands until it closes the command pipe.
+
+    Commands are frames on ``commands`` (grader/sandbox/child/wire.py): ``baseline``
+    (the timing baseline, before any student code runs), ``setup`` (execute the
+    submission), ``probe`` (one probe with its inputs). A probe's inputs reach this
+    process only when the supervisor starts that probe, so nothing the submission
+    does at load can see them.
+    """
     subdir = str(jobdir / "submission")
     for stream in (sys.stdout, sys.stderr):
         # line-buffered: what was printed before a hang still reaches the report
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     progress.emit(event="begin")
+    module: types.ModuleType | None = None
+    while True:
+        try:
+            os.set_blocking(commands, True)  # whatever the submission did to it
+            header, blobs = wire.read_frame(commands, max_header=1 << 22, max_blobs=1 << 31)
+        except (wire.WireError, OSError):
+            return  # the supervisor is done with this child
+        kind, index = header.get("do"), header.get("index")
+        if kind == "baseline":  # grader code only: no student code has run in this process
+            try:
+                shapes = {str(n): tuple(map(int, s)) for n, s in header["shapes"].items()}
+                given = {n: np.full(shape, 0.5) for n, shape in shapes.items()}
+                done = probes.baseline(given, dict(header["params"]))
+                answer(progress, numeric_outputs(done), index=f"baseline:{index}", status="ok")
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:ERROR_CAP]
+                answer(progress, None, index=f"baseline:{index}", status="error", error=error)
+        elif kind == "setup":
+            module = _setup(subdir, progress)
+            if module is None:
+                return
+        elif kind == "probe" and module is not None:
+            _probe(probes, module, header["probe"], load_inputs(blobs[0]), index, subdir, progress)
+        else:
+            return
+
+
+def _setup(subdir: str, progress: Progress) -> types.ModuleType | None:
+    """Execute the submission into a fresh module; answer with its inventory."""
     module = types.ModuleType("submission")
     module.__file__ = f"{subdir}/submission.py"
     sys.modules["submission"] = module
@@ -215,55 +303,62 @@ def run(
     except BaseException as exc:
         error, tb = describe(exc, subdir)
         status = "killed" if isinstance(exc, SystemExit) else "error"
-        progress.emit(event="setup", status=status, error=error, traceback=tb)
+        answer(progress, None, index="setup", status=status, error=error, traceback=tb)
+        return None
+    try:
+        names = inventory(module.__dict__)
+        if len(json.dumps(names)) > INVENTORY_BYTES:  # too many names: the parent knows nothing
+            names = {}
+    except BaseException:  # a class whose attributes raise: the parent then knows nothing
+        names = {}
+    answer(progress, None, index="setup", status="ok", inventory=names)
+    return module
+
+
+def _probe(
+    probes: types.ModuleType,
+    module: types.ModuleType,
+    probe: Mapping[str, Any],
+    inputs: dict[str, np.ndarray],
+    index: object,
+    subdir: str,
+    progress: Progress,
+) -> None:
+    try:
+        fn = getattr(probes, probe["call"])
+        arrays = numeric_outputs(fn(module.__dict__, inputs, dict(probe["params"])))
+    except BaseException as exc:
+        error, tb = describe(exc, subdir)
+        if isinstance(exc, SystemExit):
+            error += " (the submission called sys.exit)"
+        status = "killed" if isinstance(exc, SystemExit) else "error"
+        answer(progress, None, index=index, status=status, error=error, traceback=tb)
         return
-    progress.emit(event="setup", status="ok")
-
-    for probe in plan["probes"][start:]:
-        progress.emit(event="start", probe=probe["id"])
-        try:
-            fn = getattr(probes, probe["call"])
-            prefix = probe.get("input_prefix", "")
-            given = {
-                name.removeprefix(prefix): np.array(inputs[name], copy=True)
-                for name in probe["inputs"]
-            }
-            arrays = numeric_outputs(fn(module.__dict__, given, dict(probe["params"])))
-            save_outputs(jobdir / "outputs" / f"{probe['id']}.npz", arrays)
-        except BaseException as exc:
-            error, tb = describe(exc, subdir)
-            if isinstance(exc, SystemExit):
-                error += " (the submission called sys.exit)"
-            status = "killed" if isinstance(exc, SystemExit) else "error"
-            progress.emit(event="end", probe=probe["id"], status=status, error=error, traceback=tb)
-            continue
-        progress.emit(event="end", probe=probe["id"], status="ok")
-    progress.emit(event="done")
+    answer(progress, arrays, index=index, status="ok")
 
 
-def prepare(jobdir: Path, progress: Progress) -> tuple[dict[str, Any], dict, types.ModuleType]:
-    """Plan, inputs and probe module of a cold job; a failure here is the grader's."""
+def prepare(jobdir: Path) -> types.ModuleType:
+    """The probe module of a cold job, after the rlimits; a failure here is the grader's."""
     plan = json.loads((jobdir / "plan.json").read_text())
     apply_limits(plan["limits"])
-    inputs = load_inputs(jobdir / "inputs.bin")
     probes = load_module("_grader_probes", path=jobdir / "runner" / plan["probe_module"])
-    missing = sorted({p["call"] for p in plan["probes"]} - set(dir(probes)))
+    missing = sorted(set(plan["calls"]) - set(dir(probes)))
     if missing:
         raise LookupError(f"the probe module has no function(s) {', '.join(missing)}")
-    return plan, inputs, probes
+    return probes
 
 
 def main(argv: list[str]) -> None:
-    """Cold entry point: ``<jobdir> <progress fd> <first probe index>``."""
-    jobdir, fd, start = Path(argv[0]), int(argv[1]), int(argv[2])
+    """Cold entry point: ``<jobdir> <progress fd> <command fd>``."""
+    jobdir, fd, commands = Path(argv[0]), int(argv[1]), int(argv[2])
     progress = Progress(fd)
     try:
-        plan, inputs, probes = prepare(jobdir, progress)
+        probes = prepare(jobdir)
     except Exception as exc:
         progress.emit(event="fatal", error=f"{type(exc).__name__}: {exc}"[:ERROR_CAP])
         os._exit(3)
     os.chdir(jobdir / "submission")
-    run(plan, inputs, probes, jobdir, start, progress)
+    run(probes, commands, jobdir, progress)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
             stream.flush()

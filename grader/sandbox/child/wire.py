@@ -58,10 +58,20 @@ def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
 
 def write_frame(fd: int, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
     """Send ``header`` (JSON-able) and ``blobs``; the blob sizes are added to the header."""
-    head = json.dumps({**header, "blobs": [len(b) for b in blobs]}).encode()
-    write_all(fd, _PREFIX.pack(MAGIC, len(head)) + head)
+    write_all(fd, frame_head(header, blobs))
     for blob in blobs:
         write_all(fd, blob)
+
+
+def frame_head(header: dict[str, Any], blobs: Sequence[bytes | memoryview] = ()) -> bytes:
+    """The bytes of a frame before its blobs (prefix and header, blob sizes added)."""
+    head = json.dumps({**header, "blobs": [len(b) for b in blobs]}).encode()
+    return _PREFIX.pack(MAGIC, len(head)) + head
+
+
+def encode(header: dict[str, Any], blobs: Sequence[bytes] = ()) -> bytes:
+    """A whole frame as bytes (what :func:`write_frame` sends)."""
+    return b"".join([frame_head(header, blobs), *blobs])
 
 
 def read_frame(
@@ -72,6 +82,23 @@ def read_frame(
     deadline: float | None = None,
 ) -> tuple[dict[str, Any], list[bytes]]:
     """Receive one frame, refusing headers over ``max_header`` and blobs over ``max_blobs`` total."""
+    header, sizes = read_header(fd, max_header=max_header, max_blobs=max_blobs, deadline=deadline)
+    return header, [read_exact(fd, s, deadline) for s in sizes]
+
+
+def read_into(fd: int, view: memoryview) -> None:
+    """Fill ``view`` from a blocking fd (a blob read where no bytes object may hold it)."""
+    while len(view):
+        n = os.readv(fd, [view])
+        if not n:
+            raise WireError(f"pipe closed with {len(view)} bytes unread")
+        view = view[n:]
+
+
+def read_header(
+    fd: int, *, max_header: int, max_blobs: int, deadline: float | None = None
+) -> tuple[dict[str, Any], list[int]]:
+    """A frame's header and its blob sizes; the blobs are left on the pipe."""
     magic, size = _PREFIX.unpack(read_exact(fd, _PREFIX.size, deadline))
     if magic != MAGIC or size > max_header:
         raise WireError(f"bad frame prefix (magic {magic!r}, header {size} bytes)")
@@ -82,4 +109,4 @@ def read_frame(
         raise WireError(f"bad frame header: {e}") from None
     if not isinstance(header, dict) or any(s < 0 for s in sizes) or sum(sizes) > max_blobs:
         raise WireError(f"frame declares {sum(sizes)} bytes of blobs (cap {max_blobs})")
-    return header, [read_exact(fd, s, deadline) for s in sizes]
+    return header, sizes

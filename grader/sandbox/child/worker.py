@@ -9,12 +9,14 @@ matplotlib are installed) once. Then, per job, three generations of process:
               later job's fork cannot find an earlier job's code or outputs in
               inherited memory. (It does read COMPILE frames: the grader's
               probe module, compiled once for all later jobs.)
-    manager   reads the job frame (files, plan, inputs, probe module) from the
+    manager   reads the job frame (files, plan, probe module, and every probe's
+              command frame, kept in memory its forks do not inherit) from the
               pipe, writes the job directory, supervises runner children with
               the same logic as the cold parent (``session.supervise``), and
               sends back one frame: the report plus the output .npz bytes.
     runner    a fork of the manager: new session, the job's rlimits, cwd in
-              the job directory, control pipes closed, then ``runner.run``.
+              the job directory, control pipes closed, then ``runner.run``,
+              which gets each probe's inputs on its command pipe when it starts.
 
 The worker and manager are child subreapers (orphans come back to them) and
 are not dumpable, so a submission running under the same uid can neither trace
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import mmap
 import os
 import secrets
 import signal
@@ -37,22 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from . import cleanfs, proctree, wire
-from .runner import (
-    ERROR_CAP,
-    Progress,
-    apply_limits,
-    load_inputs,
-    load_module,
-    precompile,
-    run,
-)
-from .session import read_outputs, supervise
+from .runner import ERROR_CAP, Progress, apply_limits, load_module, precompile, run
+from .session import supervise
 
 
 class ForkChild:
     """A runner forked from the manager (the ``session.Child`` protocol)."""
 
-    def __init__(self, plan: dict, inputs: dict, probes: Any, jobdir: Path, start: int) -> None:
+    def __init__(self, plan: dict, probes: Any, jobdir: Path) -> None:
+        commands_r, self.commands = os.pipe()
         self.progress, progress_w = os.pipe()
         self.stdout, out_w = os.pipe()
         self.stderr, err_w = os.pipe()
@@ -66,8 +62,10 @@ class ForkChild:
                 for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
                     os.dup2(fd, target)
                 # nothing of the manager's stays open: not the control pipes, not other pipes
-                os.closerange(3, progress_w)
-                os.closerange(progress_w + 1, 1 << 16)
+                low, high = sorted((commands_r, progress_w))
+                os.closerange(3, low)
+                os.closerange(low + 1, high)
+                os.closerange(high + 1, 1 << 16)
                 os.chdir(jobdir / "submission")
                 os.environ["HOME"] = str(jobdir / "home")
                 os.environ["MPLCONFIGDIR"] = str(jobdir / "home" / ".matplotlib")
@@ -76,13 +74,13 @@ class ForkChild:
 
                 np.random.seed()  # as fresh as a new interpreter, not the worker's state
                 apply_limits(plan["limits"])
-                run(plan, inputs, probes, jobdir, start, Progress(progress_w))
+                run(probes, commands_r, jobdir, Progress(progress_w))
                 for stream in (sys.stdout, sys.stderr):
                     stream.flush()
                 code = 0
             finally:
                 os._exit(code)
-        for fd in (progress_w, out_w, err_w):
+        for fd in (commands_r, progress_w, out_w, err_w):
             os.close(fd)
         try:
             self.pidfd: int | None = os.pidfd_open(self.pid)
@@ -108,6 +106,7 @@ class ForkChild:
         proctree.reap_children()
         if self.pidfd is not None:
             os.close(self.pidfd)
+            self.pidfd = None
 
     def exit_note(self, status: int) -> str:
         if status < 0:
@@ -119,51 +118,62 @@ class ForkChild:
         return f"the process exited with status {status} before finishing (sys.exit or os._exit?)"
 
 
+def unforked(size: int) -> mmap.mmap:
+    """Anonymous memory that no fork of this process inherits (MADV_DONTFORK).
+
+    The manager keeps every probe's command frame (params and inputs) here: a runner
+    it forks, whose submission may read all of its own memory, has none of it, and
+    gets each probe's frame on its command pipe only when that probe starts.
+    """
+    region = mmap.mmap(-1, max(size, 1))
+    region.madvise(mmap.MADV_DONTFORK)
+    return region
+
+
 def manage(ctl_in: int, ctl_out: int, jobdir: Path) -> None:
     """The per-job manager (a fork of the worker): read, run, answer, exit."""
     proctree.set_subreaper()
     # a frame that cannot be read is a broken pipe, not a job: exit without answering
-    header, blobs = wire.read_frame(ctl_in, max_header=1 << 22, max_blobs=1 << 31)
+    header, sizes = wire.read_header(ctl_in, max_header=1 << 22, max_blobs=1 << 31)
+    names = header.get("files")
+    if not isinstance(names, list) or len(names) + 1 != len(sizes):
+        return
+    files = {str(n): wire.read_exact(ctl_in, s) for n, s in zip(names, sizes, strict=False)}
+    region = unforked(sizes[-1])
+    view = memoryview(region)
+    wire.read_into(ctl_in, view[: sizes[-1]])
     try:
-        files = dict(zip(header["files"], blobs, strict=True))
         plan = header["plan"]
+        spans = {str(k): (int(a), int(n)) for k, (a, n) in header["frames"].items()}
         for top in ("submission", "outputs", "home"):
             (jobdir / top).mkdir(parents=True)
         for rel, data in files.items():
             if rel.startswith("submission/") and ".." not in Path(rel).parts:
                 (jobdir / rel).parent.mkdir(parents=True, exist_ok=True)
                 (jobdir / rel).write_bytes(data)
-        inputs = load_inputs(files["inputs.bin"])
         probes = load_module("_grader_probes", source=files["probes.py"])
-        if missing := sorted({p["call"] for p in plan["probes"]} - set(dir(probes))):
+        if missing := sorted(set(plan["calls"]) - set(dir(probes))):
             raise LookupError(f"the probe module has no function(s) {', '.join(missing)}")
     except Exception as exc:
         wire.write_frame(ctl_out, {"fatal": f"{type(exc).__name__}: {exc}"[:ERROR_CAP]})
         return
-    budget = [int(plan["output_bytes"])]
-    collected: dict[str, bytes] = {}
-    problems: dict[str, str] = {}
 
-    def collect(ids: list[str]) -> None:
-        got, bad, budget[0] = read_outputs(str(jobdir / "outputs"), ids, budget[0])
-        collected.update(got)
-        problems.update(bad)
+    def frame(kind: str, index: int) -> memoryview:
+        at, size = spans[f"{kind}:{index}"]
+        return view[at : at + size]
 
-    report = supervise(
+    report, outputs = supervise(
         plan["probes"],
-        lambda start: ForkChild(plan, inputs, probes, jobdir, start),
-        collect,
+        lambda: ForkChild(plan, probes, jobdir),
+        frame,
         setup_timeout=float(plan["setup_timeout"]),
         total_timeout=float(plan["total_timeout"]),
         max_restarts=int(plan["max_restarts"]),
         capture_bytes=int(plan["capture_bytes"]),
+        output_bytes=int(plan["output_bytes"]),
     )
-    ids = list(collected)
-    wire.write_frame(
-        ctl_out,
-        {"report": report, "problems": problems, "outputs": ids},
-        [collected[i] for i in ids],
-    )
+    ids = list(outputs)
+    wire.write_frame(ctl_out, {"report": report, "outputs": ids}, [outputs[i] for i in ids])
 
 
 def wipe(path: Path) -> None:

@@ -9,3 +9,12 @@ def add(ns, inputs, params):
 def raw(ns, inputs, params):
     """Whatever dict the student's function ``params["fn"]`` returns, unchanged."""
     return ns[params["fn"]](**inputs)
+
+
+def baseline(inputs, params):
+    """A timed probe's baseline (grader code: it runs before the submission loads)."""
+    if params.get("hang_baseline"):
+        import time
+
+        time.sleep(10**6)
+    return {"checksum": inputs["x"].sum()}

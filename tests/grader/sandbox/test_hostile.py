@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import socket
+import textwrap
 import time
 import uuid
 
 import numpy as np
 import pytest
 
-from grader.sandbox import OutputSpec
+from grader.sandbox import Job, OutputSpec, ProbeCall
 
-from .helpers import LIMITS, X, cmdline_holders, make_job, probe
+from .helpers import LIMITS, PROBES, X, cmdline_holders, make_job, probe
 
 # -- the happy path --------------------------------------------------------------------------
 
@@ -343,51 +344,62 @@ def test_setsid_daemon_cannot_rewrite_outputs_after_the_child_exits(runner):
     assert cmdline_holders(token) == []
 
 
-def test_forged_header_claiming_80_gb_is_invalid(runner):
-    """An output file rewritten with a header claiming 80 GB is refused from the header."""
+FORGE = """
+import io, json, os, stat, zipfile
+import numpy as np
+
+def channels():
+    # every pipe but stdout and stderr: the progress fd is one of them
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                yield fd
+        except OSError:
+            pass
+
+def forge_answer(index, blob, status="ok"):
+    line = json.dumps({"event": "answer", "index": index, "status": status, "bytes": len(blob)})
+    for fd in channels():
+        try:
+            os.write(fd, line.encode() + b"\\n" + blob)
+        except OSError:
+            pass
+"""
+
+
+def test_a_forged_answer_claiming_80_gb_is_invalid(runner):
+    """A forged answer whose .npz header claims 80 GB is refused from the header."""
     job = make_job(
-        """
-        import numpy as np
-        def add(x, k):
-            return x + k
-        def forge():
-            header = {"descr": "<f8", "fortran_order": False, "shape": (10**10,)}
-            with open("../outputs/p.npz.npy", "wb") as f:
-                np.lib.format.write_array_header_1_0(f, header)
-                f.write(b"\\0" * 64)
-            import zipfile
-            with zipfile.ZipFile("../outputs/p.npz", "w") as z:
-                z.write("../outputs/p.npz.npy", "y.npy")
-            return {"y": [0]}
-        """,
+        FORGE
+        + """
+def add(x, k):
+    buffer = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**10,)}
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, header)
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("y.npy", member.getvalue() + b"\\0" * 64)
+    forge_answer(0, buffer.getvalue())
+    raise RuntimeError("the real answer, which comes too late to count")
+""",
         probe("p"),
-        probe("forge", "raw", fn="forge"),
     )
     p = runner(job).outcome("p")
     assert p.status == "invalid"
     assert "exceeds the cap" in p.error
 
 
-def test_output_replaced_by_a_symlink_or_removed_is_not_read(runner):
-    """An output swapped for a symlink is invalid; a deleted one is missing."""
+def test_output_files_in_the_job_directory_are_never_read(runner):
+    """Outputs travel in answers only: a planted outputs/<id>.npz counts for nothing."""
     job = make_job(
         """
-        import os
+        import numpy as np
         def add(x, k):
-            return x + k
-        def swap():
-            os.remove("../outputs/a.npz")
-            os.symlink("/etc/passwd", "../outputs/a.npz")
-            os.remove("../outputs/b.npz")
-            return {"y": [0]}
-        """,
-        probe("a"),
-        probe("b"),
-        probe("swap", "raw", fn="swap"),
+            np.savez("../outputs/p.npz", y=x + k)
+            raise RuntimeError("no answer")
+        """
     )
-    result = runner(job)
-    assert result.outcome("a").status == "invalid"
-    assert result.outcome("b").status == "missing"
+    assert runner(job).outcome("p").status == "error"
 
 
 # -- what comes back -------------------------------------------------------------------------
@@ -461,12 +473,13 @@ def test_exception_in_a_probe_is_an_error_trimmed_to_the_students_frames(runner)
 
 
 def test_forged_progress_events_neither_crash_the_grader_nor_pass_a_probe(runner):
-    """Fake "fatal", "end: ok" and "done" lines on every pipe: no grader error, no false ok."""
+    """Fake "fatal", "answer: ok" and "done" lines on every pipe: no grader error, no false ok."""
     job = make_job(
         """
         import os, stat
         FAKE = (b'{"event": "fatal", "error": "forged"}\\n'
-                b'{"event": "end", "probe": "p", "status": "ok"}\\n{"event": "done"}\\n')
+                b'{"event": "answer", "index": 0, "status": "ok", "bytes": 0}\\n'
+                b'{"event": "done"}\\n')
         def add(x, k):
             for fd in map(int, os.listdir("/proc/self/fd")):
                 try:
@@ -478,7 +491,8 @@ def test_forged_progress_events_neither_crash_the_grader_nor_pass_a_probe(runner
         """
     )
     p = runner(job).outcome("p")
-    assert p.status == "missing"  # claimed ok, but no output was ever written
+    # "ok" without outputs claims nothing: the real answer (the error) is the one that counts
+    assert (p.status, p.error) == ("error", "RuntimeError: the real outcome")
 
 
 def test_rlimits_are_in_force_in_the_child(runner, mode):
@@ -502,3 +516,126 @@ def test_rlimits_are_in_force_in_the_child(runner, mode):
     assert list(y[:4]) == [LIMITS.memory_bytes, LIMITS.file_bytes, LIMITS.open_files, 0]
     if mode[1] == "bwrap" or os.geteuid() != 0:  # plain-tier root may hold CAP_SYS_RESOURCE
         assert y[4] == 0
+
+
+# -- the supervisor's clock and the inputs it hands out (issue 9, items 7, 9, 10) --------------
+
+
+def test_forged_answers_gain_no_time_the_overrun_probe_times_out(runner):
+    """A thread writes "ok" answers and "done" for every probe while the probe overruns its
+    limit: the claims carry no outputs, so they end nothing, and the probe is a timeout."""
+    job = make_job(
+        FORGE
+        + """
+import threading, time
+def forger():
+    for _ in range(200):
+        for index in ("setup", 0, 1, 2):
+            forge_answer(index, b"")
+        for fd in channels():
+            try:
+                os.write(fd, b'{"event": "done"}\\n{"event": "end", "probe": "slow", "status": "ok"}\\n')
+            except OSError:
+                pass
+        time.sleep(0.01)
+def add(x, k):
+    return x + k
+def slow():
+    threading.Thread(target=forger, daemon=True).start()
+    time.sleep(2.5)
+    return {"y": [1.0]}
+""",
+        probe("slow", "raw", timeout=1.0, fn="slow"),
+        probe("p"),
+    )
+    result = runner(job)
+    assert result.outcome("slow").status == "timeout"
+    assert result.outcome("p").status == "ok"  # in a fresh child, on its own clock
+
+
+def test_a_probe_is_timed_on_the_supervisors_clock(runner):
+    """A probe that stops every clock it can reach still takes its real time on ours."""
+    job = make_job(
+        """
+        import time
+        def add(x, k):
+            return x + k
+        def slow():
+            time.sleep(0.4)
+            time.monotonic = time.perf_counter = time.time = lambda: 0.0
+            return {"y": [1.0]}
+        """,
+        probe("slow", "raw", fn="slow"),
+    )
+    assert runner(job).outcome("slow").seconds >= 0.4
+
+
+def test_no_probe_input_is_reachable_before_the_probe_starts(runner):
+    """At load and during earlier probes, the submission finds nothing of a later probe's
+    inputs: not in its memory (gc), not in any file of the job, not in its stack."""
+    secret = 123456.789
+    job = Job(
+        code=textwrap.dedent(
+            f"""
+            import gc, os
+            import numpy as np
+            SEEN = []
+            def look(where):
+                hits = 0
+                for obj in gc.get_objects():
+                    try:
+                        if isinstance(obj, np.ndarray) and {secret!r} in obj:
+                            hits += 1
+                        if isinstance(obj, (bytes, bytearray)) and np.float64({secret!r}).tobytes() in obj:
+                            hits += 1
+                    except Exception:
+                        pass
+                for root, _, files in os.walk(".."):
+                    for f in files:
+                        try:
+                            with open(os.path.join(root, f), "rb") as fh:
+                                if np.float64({secret!r}).tobytes() in fh.read():
+                                    hits += 1
+                        except OSError:
+                            pass
+                SEEN.append((where, hits))
+            look("load")
+            def first():
+                look("first probe")
+                return {{"y": np.array([float(h) for _, h in SEEN])}}
+            def add(x, k):
+                return x + k
+            """
+        ),
+        probes=(
+            probe("first", "raw", fn="first"),
+            ProbeCall("later", "add", {"k": 1.0}, ("later_x",), 2.0, input_prefix="later_"),
+        ),
+        inputs={"x": X, "later_x": np.full((2, 3), secret)},
+        probe_module=PROBES,
+        output_specs={"first": {"y": OutputSpec()}, "later": {"y": OutputSpec()}},
+    )
+    result = runner(job)
+    assert result.outcome("first").status == "ok"
+    np.testing.assert_array_equal(result.outcome("first").arrays["y"], [0.0, 0.0])
+    np.testing.assert_array_equal(result.outcome("later").arrays["y"], np.full((2, 3), secret + 1))
+
+
+def test_output_of_load_and_hidden_probes_is_kept_apart_from_public_output(runner):
+    """What is printed at load or while a hidden probe runs is the instructor's only."""
+    job = make_job(
+        """
+        print("printed at load")
+        def add(x, k):
+            print(f"printed in a probe with k={k}")
+            return x + k
+        """,
+        probe("public", k=1.0),
+        ProbeCall("hidden", "add", {"k": 7.0}, ("x",), 2.0, public=False),
+    )
+    result = runner(job)
+    assert "printed at load" in result.stdout_excerpt
+    assert "k=7.0" in result.stdout_excerpt
+    assert "k=1.0" in result.public_stdout
+    assert "printed at load" not in result.public_stdout
+    assert "k=7.0" not in result.public_stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -12,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from grader.sandbox import SandboxError, WarmWorker, run_job
+from grader.sandbox import ProbeCall, SandboxError, WarmWorker, run_job
 
 from .helpers import LIMITS, MODES, PROBES, X, cmdline_holders, make_job, probe
 
@@ -245,3 +246,55 @@ def test_a_runner_sabotaged_for_the_restart_is_the_submissions_fault(mode):
     else:
         assert after.status == "missing"
         assert "setup killed (after a restart)" in after.error
+
+
+def test_a_timed_probe_gets_a_baseline_run_before_the_submission_loads(runner):
+    """The baseline is timed before setup: a submission that hangs at load cannot touch it."""
+    job = make_job(
+        "import time\ntime.sleep(1.5)\ndef add(x, k):\n    return x + k\n",
+        ProbeCall("t", "add", {"k": 1.0}, ("x",), 2.0, baseline=("x",)),
+    )
+    result = runner(job)
+    assert result.outcome("t").status == "ok"
+    assert 0 < result.baselines["t"] < 1.5  # not the load's 1.5 s: it ran before
+
+
+def test_a_baseline_that_never_ends_costs_only_the_timing(runner):
+    """The grader's own baseline hanging leaves the probe without a baseline time (the
+    timing check says it is the grader's problem); the probes still run."""
+    job = make_job(
+        "def add(x, k):\n    return x + k\n",
+        ProbeCall("t", "add", {"k": 1.0, "hang_baseline": True}, ("x",), 1.0, baseline=("x",)),
+    )
+    result = runner(job)
+    assert result.outcome("t").status == "ok"
+    assert "t" not in result.baselines
+    assert result.restarts == 0
+
+
+def test_the_inventory_lists_what_the_submission_defines_within_its_cap(runner):
+    """After setup the runner reports the submission's names (its own classes' methods
+    first); a namespace as large as numpy's still fits, and setup still answers."""
+    job = make_job(
+        """
+        from numpy import *
+        from collections import OrderedDict
+        LIMIT = 3
+        class Net:
+            def fit(self):
+                pass
+        def add(x, k):
+            return x + k
+        """
+    )
+    result = runner(job)
+    assert (result.setup_status, result.outcome("p").status) == ("ok", "ok")
+    names, classes = result.inventory["names"], result.inventory["classes"]
+    assert (names["add"], names["Net"], names["LIMIT"], names["ndarray"]) == (
+        "function",
+        "class",
+        "other",
+        "class",
+    )
+    assert classes["Net"]["fit"] == "function"
+    assert len(json.dumps(result.inventory)) <= 40000

@@ -1,0 +1,214 @@
+"""Whether the student's API can answer a probe call, decided in the trusted parent.
+
+A check is "not assessed" (never failed) when the student's code does not offer
+the call it needs. The child cannot be asked: the submission runs in the same
+process as the adapter and can raise an exception of any class, with any
+message. So the parent replays the adapter's own dispatch (the same probe
+module, the same binding, the probe's own inputs) against a stand-in namespace
+built from what the parent knows, where every student function stops the replay
+the moment it would be called:
+
+1. every name the binding may look up present: the adapter still raises
+   ``ProbeUnsupported`` only when the binding or the style cannot ask for the call
+   (no ``schedule`` method bound, a template asked to converge). Unsupported
+   whatever the submission defines.
+2. only the names of the child's inventory (``runner.inventory``, reported after
+   setup): unsupported when a name the call needs is absent (no class
+   ``TLPMiniBatch``, no method ``predict``).
+
+The reason is the adapter's message in the parent, built from the binding's
+names, never text from the child.
+
+What a lying inventory buys: hiding a name the submission does define makes its
+failing probes "not assessed" with the parent's reason ("your code defines no
+'gradients'"), exactly what deleting the function would give. The lie is caught
+when it contradicts the run: if any probe that would need a hidden name answered
+(ok, or with outputs that fail), the inventory is ignored for the whole job. So a
+consistent lie is one where every probe that calls the name failed to answer,
+which is what deleting it gives; code that still uses the function internally
+could have used a renamed copy. Points never rise: "not assessed" earns none.
+Claiming a name that does not exist changes nothing (the probe's error stands).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.adapters import child_probes
+
+Array = np.ndarray
+Inventory = Mapping[str, Any]
+
+
+class _Reached(BaseException):
+    """The replay reached the student's code: the call is supported as far as the parent can tell."""
+
+
+def _student_function(*args: object, **kwargs: object) -> None:
+    raise _Reached
+
+
+def _student_method(self: object, *args: object, **kwargs: object) -> None:
+    raise _Reached
+
+
+def _accept(self: object, *args: object, **kwargs: object) -> None:
+    """A stand-in class's constructor: the binding's keywords, whatever they are."""
+
+
+class _Anything:
+    """A stand-in instance offering every attribute (case 1 of the module doc)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return _student_function
+
+
+class _Everything(dict):
+    """A namespace holding every name: the bound class as :class:`_Anything`, every other
+    name as a student function."""
+
+    def __init__(self, class_name: str) -> None:
+        super().__init__()
+        self.class_name = class_name
+
+    def get(self, key: object, default: object = None) -> object:
+        return self[key]
+
+    def __getitem__(self, key: object) -> object:
+        return _Anything if key == self.class_name else _student_function
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+_OTHER = object()  # a value that is neither a class nor callable
+
+
+def _stand_in(inventory: Inventory) -> dict[str, object]:
+    """A namespace with the inventory's names: functions, classes with their attributes."""
+    names = inventory.get("names")
+    classes = inventory.get("classes")
+    names = names if isinstance(names, Mapping) else {}
+    classes = classes if isinstance(classes, Mapping) else {}
+    ns: dict[str, object] = {}
+    for name, kind in names.items():
+        if kind == "class":
+            attrs = classes.get(name)
+            if not isinstance(attrs, Mapping):  # not listed: it may have any attribute
+                ns[str(name)] = _Anything
+                continue
+            body: dict[str, object] = {
+                str(a): _student_method if k == "function" else _OTHER
+                for a, k in attrs.items()
+                if not str(a).startswith("__")
+            }
+            body["__init__"] = _accept
+            ns[str(name)] = type(str(name), (), body)
+        else:
+            ns[str(name)] = _student_function if kind == "function" else _OTHER
+    return ns
+
+
+def _replay(
+    module: types.ModuleType,
+    call: str,
+    ns: Mapping[str, object],
+    inputs: Mapping[str, Array],
+    params: Mapping[str, Any],
+) -> str:
+    """The adapter's ProbeUnsupported message when it raises one before reaching the student."""
+    try:
+        module.PROBES[call](ns, {k: np.array(v) for k, v in inputs.items()}, dict(params))
+    except module.ProbeUnsupported as e:
+        return str(e)
+    except (_Reached, Exception):
+        return ""
+    return ""
+
+
+class Support:
+    """The parent's decisions on one job: construct once, ask per probe.
+
+    probes    : {probe id: (call, params, inputs)} of the job, inputs prefix-stripped
+    outcomes  : {probe id: the probe's status in the child}
+    inventory : the child's report of what the submission defines (untrusted data)
+    module    : the probe module the child ran (custom adapters included)
+    """
+
+    def __init__(
+        self,
+        probes: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Array]]],
+        outcomes: Mapping[str, str],
+        inventory: Inventory,
+        module: types.ModuleType,
+        class_name: str,
+    ) -> None:
+        self.probes, self.module = probes, module
+        self.everything = _Everything(class_name)
+        self.known = _stand_in(inventory) if inventory else None
+        reasons = {
+            pid: self._decide(pid)
+            for pid, status in outcomes.items()
+            if pid in probes and status == "error"
+        }
+        if any(r.startswith(_NAMED) for r in reasons.values()) and any(
+            # a hidden name must hide from every probe that needs it: one that answered
+            # shows the inventory lied, and then it decides nothing
+            pid in probes and status not in ("error", "missing") and self._named(pid)
+            for pid, status in outcomes.items()
+        ):
+            reasons = {pid: r for pid, r in reasons.items() if not r.startswith(_NAMED)}
+        self.reasons = {pid: r.removeprefix(_NAMED) for pid, r in reasons.items() if r}
+
+    def _named(self, pid: str) -> str:
+        """Why probe ``pid`` is unsupported given the inventory's names ("" if it is not)."""
+        if self.known is None:
+            return ""
+        call, params, inputs = self.probes[pid]
+        return _replay(self.module, call, self.known, inputs, params)
+
+    def _decide(self, pid: str) -> str:
+        call, params, inputs = self.probes[pid]
+        static = _replay(self.module, call, self.everything, inputs, params)
+        if static:
+            return static
+        named = self._named(pid)
+        return _NAMED + named if named else ""
+
+    def reason(self, probe_id: str) -> str:
+        """Why the student's API cannot answer this probe ("" when it can, or cannot be told)."""
+        return self.reasons.get(probe_id, "")
+
+
+_NAMED = "\x00named:"  # marks a reason that rests on the inventory (internal)
+_MODULES: dict[bytes, types.ModuleType] = {}
+
+
+def probe_module(source: bytes) -> types.ModuleType:
+    """The probe module the child ran, loaded in the parent (once per source).
+
+    It is the grader's own code (the adapter, with any custom adapter of the rubric
+    embedded): loading it here runs nothing of the student's.
+    """
+    digest = hashlib.sha256(source).digest()
+    if digest not in _MODULES:
+        if source == _OWN_SOURCE:
+            _MODULES[digest] = child_probes
+        else:
+            module = types.ModuleType("_grader_probes_parent")
+            module.__file__ = "<probe module>"
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+            _MODULES[digest] = module
+    return _MODULES[digest]
+
+
+_OWN_SOURCE = Path(child_probes.__file__ or "").read_bytes()
