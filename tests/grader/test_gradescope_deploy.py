@@ -9,15 +9,14 @@ without its apt part into a venv that borrows this interpreter's packages
 
 - as root (this machine's bubblewrap, when it works), and
 - as root without CAP_SYS_ADMIN (``setpriv --bounding-set=-sys_admin``), where bubblewrap
-  fails as in Gradescope's Docker container and the grader falls back to its plain tier.
+  fails as in Gradescope's Docker container and the grader falls back to its uid tier.
 
 It checks results.json field by field (the spec's keys and types), the visibility
 rules (nothing of a hidden check or of a total that counts it in the visible output),
 the scores against the same submissions graded in this process, and that the hostile
 upload (``submissions/hostile/gradescope_rewrite.py``) changes nothing: results,
-``run_autograder`` and the rubric. In the plain tier the child still runs as root
-today; the assertions that only a child with its own uid can satisfy are marked
-``xfail(strict=False, reason="needs the uid tier")``.
+``run_autograder`` and the rubric. Without namespaces the child runs as a uid of its
+own (the uid tier), to which those files are closed.
 """
 
 from __future__ import annotations
@@ -62,7 +61,6 @@ CONDITIONS = {
     "root": [],
     "root-without-cap_sys_admin": NO_SYS_ADMIN,
 }
-NEEDS_UID_TIER = pytest.mark.xfail(strict=False, reason="needs the uid tier")
 
 
 @dataclass
@@ -245,6 +243,7 @@ def test_results_follow_the_spec_and_the_visibility_rules(
     assert doc["score"] == full.score.points, log
     assert sum(t["score"] for t in doc["tests"]) == doc["score"]
     assert doc["extra_data"]["status"] == "graded"
+    assert doc["extra_data"]["sandbox_tier"] in ("bwrap", "uid"), attacked.log
     assert doc["execution_time"] >= 1
     secret = _check_visibility(doc, full)
     if upload == BUGGY:
@@ -320,12 +319,6 @@ def attacked(autograder: Autograder, condition: str) -> Iterator[Attack]:
         rubric.write_bytes(before[1])
 
 
-def _expect_uid_tier(condition: str, request: pytest.FixtureRequest) -> None:
-    """Under the plain tier (no CAP_SYS_ADMIN) only a child with its own uid can pass."""
-    if CONDITIONS[condition]:
-        request.node.add_marker(NEEDS_UID_TIER)
-
-
 def test_hostile_upload_changes_nothing_of_the_results(attacked: Attack) -> None:
     """The results.json the attack plants is replaced by the parent's, whatever the tier."""
     doc = attacked.doc
@@ -335,19 +328,13 @@ def test_hostile_upload_changes_nothing_of_the_results(attacked: Attack) -> None
     assert doc["extra_data"]["status"] == "graded"
 
 
-def test_hostile_upload_leaves_run_autograder_and_rubric_unchanged(
-    attacked: Attack, request: pytest.FixtureRequest
-) -> None:
+def test_hostile_upload_leaves_run_autograder_and_rubric_unchanged(attacked: Attack) -> None:
     """The files Gradescope runs and reads are byte for byte what the zip held."""
-    _expect_uid_tier(attacked.condition, request)
     assert attacked.files() == attacked.before
 
 
-def test_after_a_hostile_upload_the_next_one_is_graded_as_before(
-    attacked: Attack, request: pytest.FixtureRequest
-) -> None:
+def test_after_a_hostile_upload_the_next_one_is_graded_as_before(attacked: Attack) -> None:
     """A correct upload run after the attack (same container) still gets its own score."""
-    _expect_uid_tier(attacked.condition, request)
     doc, log = attacked.autograder.run(CORRECT, CONDITIONS[attacked.condition])
     assert doc["score"] == load_rubric(RUBRIC).max_points, log
     assert doc.get("extra_data", {}).get("status") == "graded", log
