@@ -102,9 +102,7 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(
-    warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None
-) -> Any:
+def _settings(warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None) -> Any:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
     ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
     ``min_tier``: refuse to grade below this sandbox tier."""
@@ -625,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     p.add_argument("--rubric", type=Path, required=True, help="the full rubric (hidden checks too)")
-    p.add_argument("--out", type=Path, required=True, metavar="ZIP")
+    p.add_argument("--out", type=Path, required=True, metavar="ZIP", help="where to write the zip")
     p.add_argument(
         "--wheel",
         type=Path,

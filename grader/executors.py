@@ -443,7 +443,8 @@ def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str, tmp_dir: str) -> Non
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _redirect_output(log_file)
-    os.mkdir(tmp_dir, 0o700)
+    # traversable, not listable: a uid-tier sandbox's own folder lies below it (warm.py)
+    os.mkdir(tmp_dir, 0o711)
     tempfile.tempdir = tmp_dir
     try:
         while True:
@@ -510,6 +511,7 @@ class PoolExecutor:
             ctx.set_forkserver_preload(_preload(grade_fn))
         pending = list(tasks)[::-1]
         work = Path(tempfile.mkdtemp(prefix="grader-pool-"))
+        os.chmod(work, 0o711)  # as tmp_dir in _pool_main: the uid tier passes through
         try:
             slots = [
                 self._start(ctx, grade_fn, work, n) for n in range(min(self.workers, len(pending)))
