@@ -24,7 +24,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from grader.results import CheckResult, GradeResult
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import Limits
 from grader.sandbox.child import proctree
-from tests.grader.sandbox.helpers import bwrap_skip_reason, cmdline_holders
+from tests.grader.sandbox.helpers import advisory_skip_reason, bwrap_skip_reason, cmdline_holders
 
 ROOT = Path(__file__).parents[2]
 HOSTILE = ROOT / "submissions" / "hostile"
@@ -56,6 +56,7 @@ UNPICKLED_MARKER = Path("/tmp/hostile-forged-npz-was-unpickled")  # forged_npz.p
 SETTINGS = GradeSettings(limits=Limits(setup_timeout=10.0, total_timeout=60.0), figures=False)
 BATCH_TIMEOUT = 90.0  # seconds one submission may take in the batch (the executor's limit)
 BWRAP_MISSING = bwrap_skip_reason()
+ADVISORY = advisory_skip_reason()
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Expectation:
     stdout: str = ""
     survivor_tag: str = ""
     needs_bwrap: bool = False
+    needs_tier: str = ""  # "uid": stopped by the uid tier too; skipped only in the plain tier
     known_bug: str = ""
     unclear_report: str = ""
 
@@ -92,6 +94,7 @@ class Expectation:
             t.get("stdout", ""),
             t.get("survivor_tag", ""),
             bool(t.get("needs_bwrap", False)),
+            t.get("needs_tier", ""),
             t.get("known_bug", ""),
             t.get("unclear_report", ""),
         )
@@ -121,6 +124,8 @@ def cases(select: str = "all", known: str = "") -> list[Any]:
                 pytest.mark.sandbox,
                 pytest.mark.skipif(BWRAP_MISSING is not None, reason=str(BWRAP_MISSING)),
             ]
+        elif exp.needs_tier == "uid":
+            marks.append(pytest.mark.skipif(ADVISORY is not None, reason=str(ADVISORY)))
         if known and getattr(exp, known):
             why = f"grader problem: {getattr(exp, known)}"
             marks.append(pytest.mark.xfail(reason=why, strict=True))
@@ -299,6 +304,38 @@ def test_fast_rubric_is_the_shipped_rubric_with_short_timeouts(rubric: Rubric) -
 # Each one alone, through grade_submission
 
 
+def uid_cases() -> list[Any]:
+    """The submissions the uid tier must stop (all but those only bwrap stops), as root."""
+    skip = None if os.geteuid() == 0 else "the uid tier needs root"
+    return [
+        pytest.param(
+            exp, id=exp.name, marks=[pytest.mark.skipif(skip is not None, reason=str(skip))]
+        )
+        for exp in EXPECTED.values()
+        if not exp.needs_bwrap and not exp.known_bug
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exp", uid_cases())
+def test_in_the_uid_tier_the_attack_gains_nothing(
+    exp: Expectation, rubric: Rubric, bait_server: bool
+) -> None:
+    """Graded in the uid tier (root without namespaces, as on Gradescope), every attack
+    but those only bubblewrap stops gets its expected status, its attacked checks earn
+    nothing, the score stays within the honest bound, and no process outlives it."""
+    result = grade_submission(HOSTILE / exp.file, rubric, replace(SETTINGS, tier="uid"))
+    assert result.status == exp.status, result.reason
+    assert result.provenance.get("sandbox_tier") == "uid"
+    if result.score is not None:
+        assert result.score.points <= honest_points(exp, rubric)
+    by_id = {c.check_id: c for c in result.checks}
+    for check_id in exp.must_fail:
+        assert by_id[check_id].points == 0, (check_id, report_text(by_id[check_id]))
+    if exp.survivor_tag:
+        assert not survivors_of(exp.survivor_tag)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("exp", cases())
 def test_alone_gets_the_expected_status(exp: Expectation, solo: Any) -> None:
@@ -378,7 +415,11 @@ def test_forged_object_array_is_never_unpickled(solo: Any) -> None:
 
 def batch_members() -> list[Path]:
     """The batch: every hostile submission this machine can contain, and the correct sample."""
-    runnable = [e for e in EXPECTED.values() if not (e.needs_bwrap and BWRAP_MISSING)]
+    runnable = [
+        e
+        for e in EXPECTED.values()
+        if not (e.needs_bwrap and BWRAP_MISSING) and not (e.needs_tier == "uid" and ADVISORY)
+    ]
     return [HOSTILE / e.file for e in runnable] + [CORRECT]
 
 

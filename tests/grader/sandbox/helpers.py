@@ -67,6 +67,14 @@ def bwrap_skip_reason() -> str | None:
     return None if works else f"bubblewrap sandbox unavailable: {reason}"
 
 
+def advisory_skip_reason() -> str | None:
+    """Why only the advisory plain tier can run here (a non-root user without bubblewrap),
+    or None when the uid or bwrap tier will."""
+    if os.geteuid() == 0 or bwrap_skip_reason() is None:
+        return None
+    return "only the advisory plain tier runs here (not root, no bubblewrap)"
+
+
 needs_bwrap = pytest.mark.skipif(bwrap_skip_reason() is not None, reason=str(bwrap_skip_reason()))
 # without namespaces: as root the child runs as a dedicated uid ("plain" means "uid" there)
 NO_NS = "uid" if os.geteuid() == 0 else "plain"
