@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import grader
-from grader.batch import GradeJob, resume_hint, run_batch
-from grader.cache import atomic_write_text, file_stem
+from grader.batch import BatchOutputs, CanvasExport, GradeJob, resume_hint, run_batch
+from grader.cache import atomic_write_text
 from grader.executors import ExecutorUnavailableError, error_reason
-from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv
+from grader.exports.gradebook import read_canvas_roster
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
@@ -102,9 +102,7 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
-def _settings(
-    warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None
-) -> Any:
+def _settings(warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None) -> Any:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
     ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
     ``min_tier``: refuse to grade below this sandbox tier."""
@@ -273,30 +271,6 @@ def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     return 0
 
 
-def _write_reports(result: GradeResult, out_dir: Path) -> None:
-    """The on_result hook: each student's HTML and Markdown report (a student's view)."""
-    for ext, name in (("html", "render_html"), ("md", "render_markdown")):
-        render = _report(name)
-        if render is not None:
-            path = out_dir / "reports" / f"{file_stem(result.submission.identity)}.{ext}"
-            atomic_write_text(path, render(result))
-
-
-def _class_page(summary_rows: Sequence[Row], out_dir: Path) -> Path | None:
-    render = _report("render_class_summary")
-    results = [r.result for r in summary_rows if r.result is not None]
-    if render is None or not results:
-        return None
-    links = {
-        r.identity: f"reports/{file_stem(r.identity)}.html"
-        for r in summary_rows
-        if (out_dir / "reports" / f"{file_stem(r.identity)}.html").exists()
-    }
-    path = out_dir / "summary.html"
-    atomic_write_text(path, render(results, links))
-    return path
-
-
 def cmd_grade(
     args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
 ) -> int:
@@ -321,7 +295,16 @@ def cmd_grade(
     resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
     args.out.mkdir(parents=True, exist_ok=True)
     sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
-    roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
+    canvas = None
+    if args.canvas_assignment:
+        canvas = CanvasExport(
+            args.canvas_assignment,
+            args.canvas_id,
+            args.canvas_identity_column,
+            args.canvas_roster,
+        )
+    elif args.canvas_roster:
+        read_canvas_roster(args.canvas_roster)  # a bad roster is bad input, even unused
     summary = run_batch(
         paths,
         job,
@@ -333,9 +316,11 @@ def cmd_grade(
         only=args.only,
         regrade="all" if args.regrade_all else args.regrade,
         progress=not args.no_progress,
-        on_result=_write_reports,
         rubric=rubric,
         title=f"Class summary: {rubric.assignment.title}",
+        outputs=BatchOutputs(
+            reports=("html", "md") if _report("render_html") else (), canvas=canvas
+        ),
     )
     print(summary.describe())
     if args.only:
@@ -352,22 +337,11 @@ def cmd_grade(
         print(f"reports:    {args.out / 'reports'}/")
     print(f"gradebook:  {summary.gradebook}")
     print(f"summary:    {summary.summary}")
-    page = _class_page(summary.rows, args.out)
-    if page is not None:
-        print(f"class page: {page}")
-    if args.canvas_assignment:
-        canvas = args.out / "canvas.csv"
-        warnings = write_canvas_csv(
-            canvas,
-            summary.rows,
-            assignment=args.canvas_assignment,
-            assignment_id=args.canvas_id,
-            identity_column=args.canvas_identity_column,
-            roster=roster,
-            points_possible=rubric.max_points,
-        )
-        print(f"canvas:     {canvas}")
-        for w in warnings:
+    if summary.class_page is not None:
+        print(f"class page: {summary.class_page}")
+    if summary.canvas is not None:
+        print(f"canvas:     {summary.canvas}")
+        for w in summary.canvas_warnings:
             print(f"  warning: {w}", file=sys.stderr)
     for identity, reason in summary.failures[:20]:
         print(f"  {identity}: {reason}", file=sys.stderr)

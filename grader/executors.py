@@ -74,6 +74,7 @@ class Task:
     index: int
     path: Path
     identity: str
+    key: str = ""  # the cache key its stored result records (grader.cache)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class Outcome:
     reason  : one sentence for the gradebook ("" for a result)
     detail  : a traceback or the tail of the worker's stderr, for the instructor
     exitcode: the worker's exit code (negative: killed by that signal), when known
+    stored  : the worker already stored the result (and its reports); ``result`` is then
+              only its row view (grader.batch.WorkerOutputs), not the whole result
+    hook_error: what went wrong writing that submission's reports in the worker
     """
 
     task: Task
@@ -93,6 +97,8 @@ class Outcome:
     reason: str = ""
     detail: str = ""
     exitcode: int | None = None
+    stored: bool = False
+    hook_error: str = ""
 
 
 class Executor(Protocol):
@@ -135,10 +141,18 @@ def error_reason(error: BaseException | str) -> str:
 # The child side: grade one submission, leave the answer in a file
 
 
-def _answer(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
-    """Call the grade function; its result or its exception as a JSON-able dict."""
+def _answer(grade_fn: GradeFn, task: Task) -> dict[str, Any]:
+    """Call the grade function; its result or its exception as a JSON-able dict.
+
+    A grade function with a ``grade_task`` method (grader.batch.WorkerOutputs) stores
+    the result and its reports itself, here in the worker, and answers a small row.
+    """
     try:
-        result = grade_fn(path)
+        grade_task = getattr(grade_fn, "grade_task", None)
+        if grade_task is not None:
+            answer: dict[str, Any] = grade_task(task)
+            return answer
+        result = grade_fn(task.path)
         if not isinstance(result, GradeResult):
             raise TypeError(f"the grade function returned {type(result).__name__}, not GradeResult")
         return {"kind": "result", "result": result.to_dict()}
@@ -165,12 +179,12 @@ def _redirect_output(log_file: str) -> None:
     os.close(fd)
 
 
-def _process_main(grade_fn: GradeFn, path: str, answer_file: str, log_file: str) -> None:
+def _process_main(grade_fn: GradeFn, task: Task, answer_file: str, log_file: str) -> None:
     """Entry of a ``local`` worker process (multiprocessing)."""
     os.setsid()  # its own session: Ctrl-C spares it, and killpg reaches its whole tree
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _redirect_output(log_file)
-    _write_answer(_answer(grade_fn, Path(path)), answer_file)
+    _write_answer(_answer(grade_fn, task), answer_file)
 
 
 def _subprocess_main(argv: Sequence[str]) -> int:
@@ -182,7 +196,7 @@ def _subprocess_main(argv: Sequence[str]) -> int:
     """
     (answer_file,) = argv
     grade_fn, path = grade_from_payload(json.loads(sys.stdin.buffer.read()))
-    _write_answer(_answer(grade_fn, path), answer_file)
+    _write_answer(_answer(grade_fn, Task(-1, path, "")), answer_file)
     return 0
 
 
@@ -274,8 +288,23 @@ def _read_answer(
             detail=_tail(log_file),
             exitcode=exitcode,
         )
+    return _answered(task, answer, seconds, exitcode)
+
+
+def _answered(
+    task: Task, answer: Mapping[str, Any], seconds: float, exitcode: int | None = None
+) -> Outcome:
+    """The Outcome of an answer :func:`_answer` wrote."""
     if answer["kind"] == "result":
-        return Outcome(task, "result", seconds, result=answer["result"], exitcode=exitcode)
+        return Outcome(
+            task,
+            "result",
+            seconds,
+            result=answer["result"],
+            exitcode=exitcode,
+            stored=bool(answer.get("stored")),
+            hook_error=str(answer.get("hook_error", "")),
+        )
     return Outcome(
         task, "error", seconds, reason=answer["reason"], detail=answer["detail"], exitcode=exitcode
     )
@@ -346,7 +375,8 @@ def _preload(grade_fn: GradeFn) -> list[str]:
     """Modules the forkserver imports once for every worker: the grade function's (and,
     for a GradeJob, the pipeline's, warmed up by grader.warmup)."""
     modules = ["grader.executors"]
-    for fn in (grade_fn, getattr(grade_fn, "grade", None)):
+    inner = getattr(grade_fn, "grade_fn", grade_fn)  # under grader.batch.WorkerOutputs
+    for fn in (grade_fn, inner, getattr(inner, "grade", None)):
         module = getattr(fn, "__module__", None)
         if isinstance(module, str) and module not in modules:
             modules.append(module)
@@ -359,6 +389,7 @@ class LocalExecutor:
     """``workers`` supervised processes at a time, one per submission (module doc)."""
 
     name = "local"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         self.workers = max(1, workers or default_workers())
@@ -381,7 +412,7 @@ class LocalExecutor:
                             target=_process_main,
                             args=(
                                 grade_fn,
-                                str(task.path),
+                                task,
                                 str(work / f"{task.index}.json"),
                                 str(work / f"{task.index}.log"),
                             ),
@@ -448,14 +479,21 @@ def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str, tmp_dir: str) -> Non
     try:
         while True:
             try:
-                path = conn.recv_bytes().decode()
+                sent = json.loads(conn.recv_bytes())
             except (EOFError, OSError):
                 return
-            answer = json.dumps(_answer(grade_fn, Path(path)), allow_nan=True)
+            task = Task(sent["index"], Path(sent["path"]), sent["identity"], sent["key"])
+            answer = json.dumps(_answer(grade_fn, task), allow_nan=True)
             conn.send_bytes(answer.encode())
     finally:
         # multiprocessing ends this process with os._exit: atexit handlers never run
         close_all_workers()
+
+
+def _task_bytes(task: Task) -> bytes:
+    """A task as a pool process receives it: JSON, never pickled."""
+    fields = {"index": task.index, "path": str(task.path), "identity": task.identity}
+    return json.dumps({**fields, "key": task.key}).encode()
 
 
 @dataclass
@@ -478,6 +516,7 @@ class PoolExecutor:
     """
 
     name = "pool"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         self.workers = max(1, workers or default_workers())
@@ -520,7 +559,7 @@ class PoolExecutor:
                     for slot in slots:
                         if slot.task is None and pending:
                             slot.task, slot.start = pending.pop(), time.monotonic()
-                            slot.conn.send_bytes(str(slot.task.path).encode())
+                            slot.conn.send_bytes(_task_bytes(slot.task))
                     busy = [s for s in slots if s.task is not None]
                     waits = [s.conn for s in busy] + [s.process.sentinel for s in busy]
                     ready = set(multiprocessing.connection.wait(waits, timeout=self._wait(busy)))
@@ -535,16 +574,8 @@ class PoolExecutor:
                                 answer = json.loads(slot.conn.recv_bytes())
                             except (EOFError, OSError, ValueError):
                                 answer = None
-                            if answer is not None and answer.get("kind") == "result":
-                                outcome = Outcome(task, "result", seconds, result=answer["result"])
-                            elif answer is not None:
-                                outcome = Outcome(
-                                    task,
-                                    "error",
-                                    seconds,
-                                    reason=answer["reason"],
-                                    detail=answer["detail"],
-                                )
+                            if answer is not None:
+                                outcome = _answered(task, answer, seconds)
                         if outcome is None and (
                             slot.conn in ready or slot.process.sentinel in ready
                         ):
@@ -594,6 +625,7 @@ class SerialExecutor:
     """A loop in this process: exceptions are caught, deaths and timeouts are not."""
 
     name = "serial"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         del workers, timeout  # one at a time, no limit: this is the debugging executor
@@ -601,14 +633,8 @@ class SerialExecutor:
     def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
         for task in tasks:
             start = time.monotonic()
-            answer = _answer(grade_fn, task.path)
-            seconds = time.monotonic() - start
-            if answer["kind"] == "result":
-                yield Outcome(task, "result", seconds, result=answer["result"])
-            else:
-                yield Outcome(
-                    task, "error", seconds, reason=answer["reason"], detail=answer["detail"]
-                )
+            answer = _answer(grade_fn, task)
+            yield _answered(task, answer, time.monotonic() - start)
 
 
 # ---------------------------------------------------------------------------
