@@ -24,13 +24,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grader
-from grader.batch import BatchOutputs, CanvasExport, GradeJob, resume_hint, run_batch
 from grader.cache import atomic_write_text
 from grader.executors import ExecutorUnavailableError, error_reason
-from grader.exports.gradebook import read_canvas_roster
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
@@ -50,6 +48,9 @@ from grader.submission import (
     load_submission,
     scan_class_folder,
 )
+
+if TYPE_CHECKING:
+    from grader.batch import GradeJob
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
@@ -193,6 +194,8 @@ def _job(
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
     settings = None if grade_fn is not None else _settings(warm, memory_mb, min_tier)
+    from grader.batch import GradeJob
+
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -274,6 +277,9 @@ def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
 def cmd_grade(
     args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
 ) -> int:
+    from grader.batch import BatchOutputs, CanvasExport, resume_hint, run_batch
+    from grader.exports.gradebook import read_canvas_roster
+
     rubric = _rubric(_existing(args.rubric, "a rubric file"))
     _existing(args.folder, "a folder of submissions")
     if args.out.exists() and not args.out.is_dir():
