@@ -294,9 +294,9 @@ def cmd_grade(
     if not paths:
         raise UsageError(f"{args.folder} holds no submissions.")
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
-    # process: it pays off where a process grades many submissions (the pool, --serial);
-    # Dask grades each submission in a fresh process, where a cold child is faster.
-    job = _job(grade_fn, args.rubric, warm=not args.scheduler, min_tier=args.min_tier)
+    # process: every executor of a batch grades many submissions per process (the pool,
+    # --serial, and each Dask worker's warm grading process).
+    job = _job(grade_fn, args.rubric, warm=True, min_tier=args.min_tier)
     _check_batch_timeout(args.timeout, rubric, job.settings)
     resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
     args.out.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,12 @@ Executors (the registry :data:`EXECUTORS`)::
             to break. Each process leads its own session, so Ctrl-C reaches only the
             supervisor, and a kill reaches the whole tree below it.
     dask    each task runs on a Dask cluster (``scheduler="tcp://host:8786"``) and
-            there, the same supervised process as ``local``: outcomes are identical.
-            Dask is optional (``pip install "dask[distributed]"``); workers must see
-            the submissions' paths (a shared file system) and have the grader installed.
+            there, in a warm supervised process per Dask worker thread (as ``pool``'s,
+            started at its first task, replaced after a death or timeout): outcomes are
+            identical. A one-file submission travels as its bytes, so workers need no
+            shared file system (a folder submission travels as its path). Dask is
+            optional (``pip install "dask[distributed]"``); workers need the grader
+            installed. Results are stored by the parent (workers may not see out_dir).
     serial  a plain loop in this process, for debugging and a student's single check:
             no isolation and no timeout.
 
@@ -32,6 +35,7 @@ its supervised child reads the task as JSON and unpickles nothing.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import dataclasses
@@ -45,6 +49,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -641,48 +646,132 @@ class SerialExecutor:
 # dask: the same supervised child, on a cluster
 
 
-def supervise_one(grade_fn: GradeFn, task: Task, timeout: float | None) -> Outcome:
-    """Grade one task in a supervised ``python -m grader.executors`` child; always an Outcome.
+def _serve_main() -> int:
+    """Entry of ``python -m grader.executors --serve``: a Dask worker's warm grading process.
+
+    Reads one task per line on stdin (:func:`task_payload`, JSON; nothing unpickled) and
+    answers one JSON line each on its own copy of stdout; the grade function's prints go
+    to stderr's log instead. A submission sent as bytes is written to a private folder
+    under its own name (the identity comes from the name) and its result names the
+    original path. The warm sandbox worker it starts stays for the next task; stdin's end
+    (the Dask worker gone) stops it.
+    """
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # prints join the log, never the answers
+    while line := sys.stdin.readline():
+        payload = json.loads(line)
+        grade_fn, path = grade_from_payload(payload)
+        with tempfile.TemporaryDirectory(prefix="grader-sent-") as sent:
+            if payload.get("content") is not None:
+                local = Path(sent, path.name)
+                local.write_bytes(base64.b64decode(payload["content"]))
+                answer = _answer(grade_fn, Task(-1, local, ""))
+                if answer["kind"] == "result":
+                    answer["result"]["submission"]["path"] = str(path)
+            else:
+                answer = _answer(grade_fn, Task(-1, path, ""))
+        answers.write(json.dumps(answer, allow_nan=True) + "\n")
+        answers.flush()
+    close_all_workers()
+    return 0
+
+
+class _Server:
+    """One warm ``--serve`` process, with its log; owned by one Dask worker thread."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="grader-dask-"))
+        self.log = self.folder / "log.txt"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.executors", "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                start_new_session=True,  # killpg reaches its sandbox children too
+            )
+
+    def ask(self, payload: bytes, timeout: float | None) -> tuple[str, Any]:
+        """("answer", dict) | ("died", exit code) | ("timeout", None)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(payload + b"\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.stop()
+            return "died", self.proc.returncode
+        ready = multiprocessing.connection.wait([self.proc.stdout.fileno()], timeout=timeout)
+        if not ready:
+            self.stop()
+            return "timeout", None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            return "died", self.proc.returncode
+        return "answer", json.loads(line)
+
+    def stop(self) -> None:
+        _kill_group(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait()
+        remove_tree(self.folder)
+
+
+_servers: dict[int, _Server] = {}  # Dask worker thread -> its warm grading process
+
+
+@atexit.register
+def _stop_servers() -> None:
+    for server in list(_servers.values()):
+        server.stop()
+    _servers.clear()
+
+
+def supervise_one(
+    grade_fn: GradeFn, task: Task, timeout: float | None, content: bytes | None = None
+) -> Outcome:
+    """Grade one task in this Dask worker thread's warm ``--serve`` process; always an Outcome.
 
     A subprocess, not multiprocessing: Dask workers are daemonic processes, which
-    multiprocessing forbids to have children.
+    multiprocessing forbids to have children. ``content``: the submission's bytes, read
+    where the batch runs (the Dask worker need not see that file system); None: the
+    worker reads ``task.path`` itself (a folder submission). A death or timeout kills that process and its tree; the next task
+    starts a fresh one.
     """
     start = time.monotonic()
-    payload = json.dumps(task_payload(grade_fn, task.path)).encode()
-    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
-        answer, log = Path(tmp, "answer.json"), Path(tmp, "log.txt")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.executors", str(answer)],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=out,
-                env=env,
-                start_new_session=True,
-            )
-            assert proc.stdin is not None
-            with contextlib.suppress(
-                BrokenPipeError
-            ):  # a child that died at once: its exit says why
-                proc.stdin.write(payload)
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.wait()
-                return Outcome(
-                    task,
-                    "timeout",
-                    time.monotonic() - start,
-                    reason=timeout_reason(timeout or 0),
-                    detail=_tail(log),
-                    exitcode=proc.returncode,
-                )
-            finally:
-                _kill_group(proc.pid)
-        return _read_answer(task, answer, log, proc.returncode, time.monotonic() - start)
+    payload = task_payload(grade_fn, task.path)
+    if content is not None:
+        payload["content"] = base64.b64encode(content).decode("ascii")
+    key = threading.get_ident()
+    server = _servers.get(key)
+    if server is None or server.proc.poll() is not None:
+        server = _servers[key] = _Server()
+    kind, value = server.ask(json.dumps(payload).encode(), timeout)
+    seconds = time.monotonic() - start
+    if kind == "answer":
+        return _answered(task, value, seconds)
+    del _servers[key]
+    detail = _tail(server.log)
+    if kind == "timeout":
+        return Outcome(
+            task,
+            "timeout",
+            seconds,
+            reason=timeout_reason(timeout or 0),
+            detail=detail,
+            exitcode=server.proc.returncode,
+        )
+    return Outcome(task, "died", seconds, reason=died_reason(value), detail=detail, exitcode=value)
+
+
+def _content(path: Path) -> bytes | None:
+    """A one-file submission's bytes, to send with its task; None for a folder."""
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None  # unreadable here: the worker's attempt says why
 
 
 def _import_distributed() -> Any:
@@ -736,6 +825,7 @@ class DaskExecutor:
                     grade_fn,
                     task,
                     self.timeout,
+                    _content(task.path),
                     pure=False,
                     key=f"grade-{task.index}-{os.urandom(4).hex()}",
                 )
@@ -785,4 +875,6 @@ def make_executor(
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        raise SystemExit(_serve_main())
     raise SystemExit(_subprocess_main(sys.argv[1:]))

@@ -97,3 +97,32 @@ def test_a_grade_function_without_a_name_is_refused() -> None:
 
     with pytest.raises(ValueError, match="module-level"):
         task_payload(lambda p: p, Path("x.py"))
+
+
+def test_a_dask_task_reuses_its_warm_process_and_needs_no_shared_files(
+    subs: Path, tmp_path: Path
+) -> None:
+    """supervise_one (what each Dask task runs) grades from the bytes it was sent, under the
+    original path, in one warm process per worker thread: the same pid for two tasks."""
+    from grader.executors import Task, _stop_servers, supervise_one
+
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    pids = []
+    try:
+        for n in range(2):
+            pid = tmp_path / f"{n}.pid"
+            source = fakes.write(subs, f"s{n}.py", f"# fake: pid {pid}", "# fake: fail grad_hidden")
+            content = source.read_bytes()
+            elsewhere = Path("/nonexistent-on-this-worker") / f"student{n}.py"
+            outcome = supervise_one(job, Task(n, elsewhere, f"student{n}"), 30.0, content)
+            assert outcome.kind == "result", outcome.detail
+            assert outcome.result is not None
+            assert outcome.result["submission"]["path"] == str(elsewhere)
+            assert outcome.result["submission"]["identity"] == f"student{n}"
+            failed = [c["check_id"] for c in outcome.result["checks"] if c["status"] == "failed"]
+            assert failed == ["grad_hidden"]
+            pids.append(int(pid.read_text()))
+    finally:
+        _stop_servers()
+    assert pids[0] == pids[1]
+    assert not fakes.alive(pids[0])
