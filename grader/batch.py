@@ -38,6 +38,7 @@ import importlib
 import json
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -46,16 +47,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import grader
 from grader.cache import (
-    Outcome as StoredOutcome,
-)
-from grader.cache import (
+    Identified,
     ResultStore,
     atomic_write_text,
     batch_record,
     file_stem,
     identify,
     make_key,
+)
+from grader.cache import (
+    Outcome as StoredOutcome,
 )
 from grader.executors import (
     Executor,
@@ -81,6 +84,7 @@ SUMMARY = "summary.md"
 CLASS_PAGE = "summary.html"
 CANVAS = "canvas.csv"
 REPORTS_DIR = "reports"
+IDENTITIES = ".identities.json"  # one-file submissions' identities and hashes, by stamp
 ReportFormat = Literal["html", "md"]
 _RENDERERS: dict[str, str] = {"html": "render_html", "md": "render_markdown"}
 
@@ -325,18 +329,62 @@ class _Entry:
     duplicate_of: Path | None = None
 
 
+def _file_stamp(path: Path) -> list[int] | None:
+    """What changes whenever a regular file's bytes do (size, times, inode); None otherwise."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _load_memo(out_dir: Path) -> dict[str, list[Any]]:
+    """The last run's identities of one-file submissions (IDENTITIES), for this grader version."""
+    try:
+        data = json.loads((out_dir / IDENTITIES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("grader") != grader.__version__:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _identify(path: Path, memo: dict[str, list[Any]], fresh: dict[str, list[Any]]) -> Identified:
+    """identify(), remembered for a one-file submission while its stamp holds: loading a
+    notebook (nbformat's validation) is most of a cached re-run's time. A one-file
+    submission's identity and hash depend on that file alone (no data files)."""
+    stamp = _file_stamp(path)
+    name = os.path.abspath(path)
+    if stamp is not None:
+        hit = memo.get(name)
+        if isinstance(hit, list) and len(hit) == 6 and hit[:4] == stamp:
+            fresh[name] = hit
+            return Identified(str(hit[4]), str(hit[5]))
+    found = identify(path)
+    if stamp is not None:
+        fresh[name] = [*stamp, found.identity, found.content_hash]
+    return found
+
+
 def _plan(
     submissions: Sequence[Path],
     key_fn: KeyFn | None,
     identity_fn: Callable[[Path], str] | None,
     salt: str,
-) -> list[_Entry]:
+    out_dir: Path,
+) -> tuple[list[_Entry], dict[str, list[Any]] | None]:
+    """The batch's entries, and the identity memo to write when it changed."""
     entries: list[_Entry] = []
     owners: dict[str, Path] = {}  # a result file's name, case folded -> its submission
+    memo = _load_memo(out_dir)
+    fresh: dict[str, list[Any]] = {}
     for index, raw in enumerate(submissions):
         path = Path(raw)
         if key_fn is None or identity_fn is None:
-            found = identify(path)  # one load gives both
+            found = _identify(path, memo, fresh)  # one load gives both
             identity = identity_fn(path) if identity_fn else found.identity
             key = key_fn(path) if key_fn else make_key(found.content_hash, salt)
         else:
@@ -344,7 +392,7 @@ def _plan(
         stem = file_stem(identity).casefold()
         entries.append(_Entry(index, path, identity, key, owners.get(stem)))
         owners.setdefault(stem, path)
-    return entries
+    return entries, (fresh if fresh != memo else None)
 
 
 def _check_names(names: Iterable[str] | None, entries: Sequence[_Entry], option: str) -> set[str]:
@@ -512,13 +560,18 @@ def run_batch(
     store = ResultStore(out_dir)
     canvas = outputs.canvas if outputs is not None else None
     roster = read_canvas_roster(canvas.roster) if canvas and canvas.roster else None
-    entries = _plan(submissions, key_fn, identity_fn, getattr(grade_fn, "cache_salt", ""))
+    salt = getattr(grade_fn, "cache_salt", "")
+    entries, memo = _plan(submissions, key_fn, identity_fn, salt, out_dir)
     identities = [e.identity for e in entries]
     selected = _check_names(only, entries, "only") if only is not None else set(identities)
     forced = set(identities) if regrade == "all" else _check_names(regrade, entries, "regrade")
     selected |= forced
     if isinstance(executor, str):
         executor = make_executor(executor, workers=workers, timeout=timeout, scheduler=scheduler)
+    if memo is not None:
+        atomic_write_text(
+            out_dir / IDENTITIES, json.dumps({"grader": grader.__version__, "files": memo})
+        )
     formats = outputs.reports if outputs is not None else ()
 
     counts = {"graded": 0, "ungradable": 0, "failed": 0}

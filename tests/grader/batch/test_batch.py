@@ -473,3 +473,18 @@ def test_run_batch_writes_canvas_from_its_settings(subs: Path, tmp_path: Path) -
     lines = summary.canvas.read_text().splitlines()
     assert "Lab 3 (12345)" in lines[0] and f"{fakes.RUBRIC.max_points:g}" in lines[1]
     assert not (tmp_path / "out" / "reports").exists()
+
+
+def test_a_rewritten_file_of_the_same_size_is_graded_again(subs: Path, out: Path) -> None:
+    """The identity memo (a cached re-run loads no notebook) never hides an edit: a file
+    rewritten with other bytes of the same length gets a new key and is graded again."""
+    path = fakes.write(subs, "alice.py", "# fake: fail grad_hidden")
+    first = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    again = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    assert (first.graded, again.cached) == (1, 1)
+    assert (out / ".identities.json").is_file()
+    text = path.read_text()
+    path.write_text(text.replace("fail grad_hidden", "fail grad_output"))
+    assert len(path.read_text()) == len(text)
+    edited = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    assert (edited.graded, edited.cached) == (1, 0)
