@@ -131,7 +131,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def grade(paths: list[Path], out: Path, workers: int) -> dict[str, Any]:
+def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") -> dict[str, Any]:
     from grader.batch import BatchOutputs, GradeJob, run_batch
     from grader.grade import GradeSettings, grade_submission
     from grader.rubric import load_rubric
@@ -143,7 +143,7 @@ def grade(paths: list[Path], out: Path, workers: int) -> dict[str, Any]:
         paths,
         job,
         out,
-        executor="pool",
+        executor=executor,
         workers=workers,
         timeout=TIMEOUT,
         progress=False,
@@ -201,6 +201,37 @@ def cold_grade_one(rounds: int) -> None:
     line("ratio", f"{grade_one / numpy:.1f}x   (goal: 0.3 s)")
 
 
+def dask_vs_pool(paths: list[Path], tmp: Path, workers: int, pool_rate: float) -> None:
+    """The same class on a local Dask cluster (single-thread worker processes)."""
+    try:
+        import distributed
+    except ImportError:
+        print("\ndask: not installed (pip install 'dask[distributed]'); skipped")
+        return
+    from grader.executors import DaskExecutor
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        run = grade(
+            paths, tmp / "out-dask", workers, DaskExecutor(timeout=TIMEOUT, scheduler=client)
+        )
+    print(f"\ndask, {workers} single-thread workers on this machine, {len(paths)} notebooks:")
+    line(
+        "per second",
+        f"{run['rate']:.1f}  (pool: {pool_rate:.1f}; pool / dask "
+        f"{pool_rate / run['rate']:.2f}x, goal at most 1.25x)",
+    )
+    line(
+        "parent CPU per submission",
+        f"{run['parent_ms']:.2f} ms (the local scheduler runs in this process; "
+        "the parent stores Dask's results and renders their reports)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-workers", type=int, default=os.cpu_count() or 1)
@@ -208,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=0, help="the big run's submissions (e.g. 10000)")
     parser.add_argument("--cold-rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--dask", action="store_true", help="also a local Dask cluster of --max-workers workers"
+    )
     args = parser.parse_args(argv)
 
     print(
@@ -252,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{ratio / workers:>6.0%} {run['parent_ms']:>14.2f} {run['rss']:>14.0f}",
                 flush=True,
             )
+        if args.dask:
+            dask_vs_pool(paths[: args.ladder_n], tmp, args.max_workers, run["rate"])
         if args.n > args.ladder_n:
             print(f"\nbig run: {args.n} submissions, {args.max_workers} workers")
             last_out = tmp / "out-big"
