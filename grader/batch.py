@@ -289,6 +289,7 @@ class WorkerOutputs:
     out_dir: str
     executor: str
     reports: tuple[str, ...] = ()
+    shown_path: str = ""  # the path results name, when a copy is graded (Dask sends bytes)
 
     def __call__(self, path: Path) -> GradeResult:
         return self.grade_fn(path)
@@ -303,6 +304,9 @@ class WorkerOutputs:
         result = self.grade_fn(task.path)
         if not isinstance(result, GradeResult):
             raise TypeError(f"the grade function returned {type(result).__name__}, not GradeResult")
+        if self.shown_path:
+            shown = dataclasses.replace(result.submission, path=self.shown_path)
+            result = dataclasses.replace(result, submission=shown)
         kind: StoredOutcome = "graded" if result.status == "graded" else "ungradable"
         record = {"seconds": round(time.monotonic() - start, 3), "executor": self.executor}
         out_dir = Path(self.out_dir)

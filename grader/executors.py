@@ -23,7 +23,8 @@ Executors (the registry :data:`EXECUTORS`)::
             identical. A one-file submission travels as its bytes, so workers need no
             shared file system (a folder submission travels as its path). Dask is
             optional (``pip install "dask[distributed]"``); workers need the grader
-            installed. Results are stored by the parent (workers may not see out_dir).
+            installed. Results are stored by the parent, unless the workers share the
+            output folder (``shared_out_dir=True``: they store them, as ``pool``'s do).
     serial  a plain loop in this process, for debugging and a student's single check:
             no isolation and no timeout.
 
@@ -229,9 +230,13 @@ def task_payload(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
     ``grade_fn`` is a module-level function, or a :class:`grader.batch.GradeJob`
     (its grade function by name, its rubric's bytes, its settings' fields).
     """
-    from grader.batch import GradeJob  # batch imports this module
+    from grader.batch import GradeJob, WorkerOutputs  # batch imports this module
     from grader.pipeline import GradeSettings
 
+    if isinstance(grade_fn, WorkerOutputs):  # the worker stores results and reports itself
+        inner = task_payload(grade_fn.grade_fn, path)
+        outputs = {"out_dir": grade_fn.out_dir, "executor": grade_fn.executor}
+        return {**inner, "outputs": {**outputs, "reports": list(grade_fn.reports)}}
     if not isinstance(grade_fn, GradeJob):
         return {"grade": _reference(grade_fn), "path": str(path)}
     settings = grade_fn.settings
@@ -253,10 +258,15 @@ def task_payload(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
 
 def grade_from_payload(payload: Mapping[str, Any]) -> tuple[GradeFn, Path]:
     """The grade function and path :func:`task_payload` describes."""
-    from grader.batch import GradeJob
+    from grader.batch import GradeJob, WorkerOutputs
     from grader.pipeline import GradeSettings
     from grader.sandbox import Limits
 
+    outputs = payload.get("outputs")
+    if outputs is not None:
+        inner, path = grade_from_payload({k: v for k, v in payload.items() if k != "outputs"})
+        fields = (str(outputs["out_dir"]), str(outputs["executor"]), tuple(outputs["reports"]))
+        return WorkerOutputs(inner, *fields), path
     job = payload.get("job")
     if job is None:
         return _resolve(payload["grade"]), Path(payload["path"])
@@ -661,15 +671,18 @@ def _serve_main() -> int:
     while line := sys.stdin.readline():
         payload = json.loads(line)
         grade_fn, path = grade_from_payload(payload)
+        identity, key = str(payload.get("identity", "")), str(payload.get("key", ""))
         with tempfile.TemporaryDirectory(prefix="grader-sent-") as sent:
             if payload.get("content") is not None:
                 local = Path(sent, path.name)
                 local.write_bytes(base64.b64decode(payload["content"]))
-                answer = _answer(grade_fn, Task(-1, local, ""))
+                if hasattr(grade_fn, "shown_path"):  # it stores the result: under the real path
+                    grade_fn = dataclasses.replace(grade_fn, shown_path=str(path))  # type: ignore[type-var]
+                answer = _answer(grade_fn, Task(-1, local, identity, key))
                 if answer["kind"] == "result":
                     answer["result"]["submission"]["path"] = str(path)
             else:
-                answer = _answer(grade_fn, Task(-1, path, ""))
+                answer = _answer(grade_fn, Task(-1, path, identity, key))
         answers.write(json.dumps(answer, allow_nan=True) + "\n")
         answers.flush()
     close_all_workers()
@@ -741,7 +754,7 @@ def supervise_one(
     starts a fresh one.
     """
     start = time.monotonic()
-    payload = task_payload(grade_fn, task.path)
+    payload = {**task_payload(grade_fn, task.path), "identity": task.identity, "key": task.key}
     if content is not None:
         payload["content"] = base64.b64encode(content).decode("ascii")
     key = threading.get_ident()
@@ -789,14 +802,22 @@ class DaskExecutor:
     """Each task is :func:`supervise_one` on a Dask cluster (module doc).
 
     scheduler : "tcp://host:8786", or a ``distributed.Client`` to use as it is
+    shared_out_dir : the Dask workers see the batch's output folder (the same machine, or a
+                     shared file system): each then stores its results and renders their
+                     reports itself, as ``pool``'s workers do, and the parent gets rows only
     """
 
     name = "dask"
 
     def __init__(
-        self, workers: int | None = None, timeout: float | None = None, scheduler: Any = None
+        self,
+        workers: int | None = None,
+        timeout: float | None = None,
+        scheduler: Any = None,
+        shared_out_dir: bool = False,
     ) -> None:
         del workers  # the cluster decides how many run at once
+        self.stores_in_worker = shared_out_dir
         if scheduler is None:
             raise ExecutorUnavailableError(
                 "the 'dask' executor needs a scheduler address, e.g. tcp://host:8786"

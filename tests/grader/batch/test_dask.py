@@ -126,3 +126,39 @@ def test_a_dask_task_reuses_its_warm_process_and_needs_no_shared_files(
         _stop_servers()
     assert pids[0] == pids[1]
     assert not fakes.alive(pids[0])
+
+
+def test_dask_workers_that_share_the_output_folder_store_their_own_results(
+    cluster: Any, subs: Path, tmp_path: Path
+) -> None:
+    """shared_out_dir: each Dask worker stores its result and reports (the parent gets rows);
+    what is stored equals the local executor's, failures (stored by the parent) included."""
+    from grader.batch import BatchOutputs
+
+    paths = [
+        fakes.write(subs, "alice.py"),
+        fakes.write(subs, "bob.py", "# fake: fail grad_hidden"),
+        fakes.write(subs, "dan.py", "# fake: raise"),
+        fakes.write(subs, "fay.py", "# fake: ungradable empty notebook"),
+    ]
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    outputs = BatchOutputs(reports=("md",), class_page=False)
+    run_batch(
+        paths,
+        job,
+        tmp_path / "local",
+        executor=LocalExecutor(2, timeout=20.0),
+        progress=False,
+        outputs=outputs,
+    )
+    with distributed.Client(cluster) as client:
+        executor = DaskExecutor(timeout=20.0, scheduler=client, shared_out_dir=True)
+        dask = run_batch(
+            paths, job, tmp_path / "dask", executor=executor, progress=False, outputs=outputs
+        )
+    assert (dask.graded, dask.ungradable, dask.failed) == (2, 1, 1)
+    assert fakes.stored_results(tmp_path / "dask") == fakes.stored_results(tmp_path / "local")
+    stored = json.loads((tmp_path / "dask" / "results" / "alice.json").read_text())
+    assert stored["provenance"]["batch"]["executor"] == "dask"
+    reports = sorted(p.name for p in (tmp_path / "dask" / "reports").iterdir())
+    assert reports == ["alice.md", "bob.md", "dan.md", "fay.md"]
