@@ -274,6 +274,15 @@ def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     return 0
 
 
+def _executor(args: argparse.Namespace) -> Any:
+    """The batch's executor: Dask with --scheduler, else serial or the pool."""
+    if not args.scheduler:
+        return "serial" if args.serial else "pool"
+    from grader.executors import DaskExecutor
+
+    return DaskExecutor(args.workers, args.timeout or None, args.scheduler, args.shared_out)
+
+
 def cmd_grade(
     args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
 ) -> int:
@@ -315,7 +324,7 @@ def cmd_grade(
         paths,
         job,
         args.out,
-        executor="dask" if args.scheduler else ("serial" if args.serial else "pool"),
+        executor=_executor(args),
         workers=args.workers,
         timeout=args.timeout or None,
         scheduler=args.scheduler,
@@ -541,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
         "own probe limits",
     )
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="grade on a Dask cluster")
+    p.add_argument(
+        "--shared-out",
+        action="store_true",
+        help="with --scheduler: the Dask workers see --out (same machine or a shared file "
+        "system), so each stores its own results and reports",
+    )
     p.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
     p.add_argument(
         "--only",
