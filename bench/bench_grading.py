@@ -664,14 +664,11 @@ def stop_forkserver() -> bool:
 
 
 def bench_batch(n: int, rounds: int) -> None:
-    from grader.batch import GradeJob, run_batch
+    from grader.batch import BatchOutputs, GradeJob, run_batch
     from grader.grade import GradeSettings, close_workers, grade_submission
     from grader.rubric import load_rubric
 
-    try:
-        from grader.cli import _write_reports as on_result  # what ``grader grade`` does per result
-    except ImportError:
-        on_result = None
+    outputs = BatchOutputs(class_page=False)  # what ``grader grade`` writes per result
     rubric_path = RUBRICS / "mlp_backprop.toml"
     rubric = load_rubric(rubric_path)
     heading(
@@ -687,7 +684,7 @@ def bench_batch(n: int, rounds: int) -> None:
         line("submissions", ", ".join(f"{k} x{v}" for k, v in counts.items()))
         line(
             "per result",
-            "result JSON" + (" + HTML and Markdown reports" if on_result else ""),
+            "result JSON + HTML and Markdown reports (written by the workers)",
             f"(timeout {CLI_TIMEOUT:g} s, as the CLI)",
         )
         job = GradeJob.from_file(grade_submission, rubric_path, GradeSettings())
@@ -711,7 +708,7 @@ def bench_batch(n: int, rounds: int) -> None:
                 workers=workers,
                 timeout=CLI_TIMEOUT,
                 progress=False,
-                on_result=on_result,
+                outputs=outputs,
                 rubric=rubric,
             )
             if summary.failed or summary.pending or summary.finished != len(chunk):

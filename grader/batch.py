@@ -5,11 +5,19 @@
     1. identify   each submission: identity (its name) and key (content + rubric + version)
     2. select     ``only`` narrows the batch; a stored result whose key still matches is
                   reused, unless the identity is in ``regrade``
-    3. grade      the rest on an executor (grader.executors), ``workers`` at a time; each
-                  result is written to ``results/<identity>.json`` as it finishes, then the
-                  ``on_result`` hook runs (per-student reports)
+    3. grade      the rest on an executor (grader.executors), ``workers`` at a time. The
+                  worker that grades a submission also stores it (``results/<stem>.json``,
+                  atomically) and renders its reports (``reports/<stem>.html|md``, as
+                  ``outputs`` asks), then sends the parent only its row view (identity,
+                  status, points per check, key: a few kB): the parent's serial work per
+                  submission stays ~1 ms, whatever the number of workers. (Executors
+                  whose workers do not share out_dir, Dask, send the whole result and
+                  the parent stores it.) The parent-side ``on_result`` hook still runs
+                  with each stored result, read back from disk.
     4. export     ``gradebook.csv`` and ``summary.md`` over every submission, graded or not,
-                  also after Ctrl-C, so a stopped batch still has its gradebook
+                  also after Ctrl-C, so a stopped batch still has its gradebook; with
+                  ``outputs``, the class page and Canvas's CSV. All from the row views the
+                  parent holds (each stored result is read once, at selection).
 
 A per-submission failure (the grade function raised, its worker died, the whole
 submission timed out) is stored as an ungradable result whose provenance says
@@ -22,26 +30,35 @@ grades only what is missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import hashlib
+import importlib
+import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import grader
 from grader.cache import (
-    Outcome as StoredOutcome,
-)
-from grader.cache import (
+    Identified,
     ResultStore,
+    atomic_write_text,
+    batch_record,
     file_stem,
     identify,
     make_key,
+)
+from grader.cache import (
+    Outcome as StoredOutcome,
 )
 from grader.executors import (
     Executor,
@@ -50,10 +67,13 @@ from grader.executors import (
     Task,
     make_executor,
 )
-from grader.exports.gradebook import Row, write_gradebook_csv
+from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv, write_gradebook_csv
 from grader.exports.summary import write_class_summary
-from grader.results import GradeResult, SubmissionRef
+from grader.results import SCHEMA, GradeResult, SubmissionRef
 from grader.rubric import Rubric, parse_rubric
+
+if TYPE_CHECKING:
+    from grader.pipeline import GradeSettings
 
 KeyFn = Callable[[Path], str]
 ResultHook = Callable[[GradeResult, Path], None]
@@ -61,6 +81,36 @@ Progress = bool | Literal["always"]
 
 GRADEBOOK = "gradebook.csv"
 SUMMARY = "summary.md"
+CLASS_PAGE = "summary.html"
+CANVAS = "canvas.csv"
+REPORTS_DIR = "reports"
+IDENTITIES = ".identities.json"  # one-file submissions' identities and hashes, by stamp
+ReportFormat = Literal["html", "md"]
+_RENDERERS: dict[str, str] = {"html": "render_html", "md": "render_markdown"}
+
+
+@dataclass(frozen=True)
+class CanvasExport:
+    """``canvas.csv`` for Canvas's gradebook import (grader.exports.gradebook.write_canvas_csv)."""
+
+    assignment: str
+    assignment_id: str | None = None
+    identity_column: str = "SIS Login ID"
+    roster: Path | None = None  # Canvas's gradebook export: fills each student's columns
+
+
+@dataclass(frozen=True)
+class BatchOutputs:
+    """What a batch writes besides results/, gradebook.csv and summary.md (``grader grade``'s).
+
+    reports    : each student's report per format, rendered by the worker that graded them
+    class_page : summary.html, the instructor's class page, linking the HTML reports
+    canvas     : canvas.csv, when given
+    """
+
+    reports: tuple[ReportFormat, ...] = ("html", "md")
+    class_page: bool = True
+    canvas: CanvasExport | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +123,10 @@ class BatchSummary:
     rate       : submissions finished per second of wall time in this run
     failures   : (identity, reason) of this run's failed and ungradable submissions
     hook_errors: (identity, message) where the ``on_result`` hook raised
-    rows       : one gradebook row per submission, for further exports (Canvas)
+    rows       : one gradebook row per submission, for further exports; each row's
+                 result is its row view (:func:`row_view`: no evidence, figures or output)
+    class_page, canvas : the files ``outputs`` asked for (None when not written)
+    canvas_warnings    : students the Canvas roster lacks
     selected   : the identities ``only`` picked (with ``regrade``'s); empty without ``only``
     reused     : identities whose stored result was kept (fresh), so not graded again
     """
@@ -94,6 +147,9 @@ class BatchSummary:
     rows: tuple[Row, ...] = field(default=(), repr=False)
     selected: tuple[str, ...] = ()
     reused: tuple[str, ...] = ()
+    class_page: Path | None = None
+    canvas: Path | None = None
+    canvas_warnings: tuple[str, ...] = ()
 
     @property
     def finished(self) -> int:
@@ -145,7 +201,7 @@ class GradeJob:
     grade: Callable[[Path, Rubric, Any], GradeResult]
     rubric_toml: bytes
     rubric_path: str
-    settings: Any = None
+    settings: GradeSettings | None = None
     public_only: bool = False
 
     @classmethod
@@ -153,7 +209,7 @@ class GradeJob:
         cls,
         grade: Callable[[Path, Rubric, Any], GradeResult],
         rubric_path: Path,
-        settings: Any = None,
+        settings: GradeSettings | None = None,
         public_only: bool = False,
     ) -> GradeJob:
         """Read the rubric file; validating it is up to the caller (grader.rubric.load_rubric)."""
@@ -167,11 +223,101 @@ class GradeJob:
     @property
     def cache_salt(self) -> str:
         fn = f"{getattr(self.grade, '__module__', '')}.{getattr(self.grade, '__qualname__', '')}"
-        text = f"{hashlib.sha256(self.rubric_toml).hexdigest()}|{self.settings!r}|{self.public_only}|{fn}"
+        # The settings' fields by name (sorted JSON), not their repr: a field's default
+        # or a class's repr changing does not silently keep (or drop) stored results.
+        settings = (
+            "null"
+            if self.settings is None
+            else json.dumps(dataclasses.asdict(self.settings), sort_keys=True, default=str)
+        )
+        text = f"{hashlib.sha256(self.rubric_toml).hexdigest()}|{settings}|{self.public_only}|{fn}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def __call__(self, path: Path) -> GradeResult:
         return self.grade(Path(path), self.rubric, self.settings)
+
+
+# ---------------------------------------------------------------------------
+# The worker's side: store the result, render its reports, answer a row view
+
+
+def row_view(result: dict[str, Any]) -> dict[str, Any]:
+    """What the class exports (gradebook, summary, class page, Canvas) need of a result
+    dict: its identity, status, reason, score, each check's status, points and diagnosis,
+    the sandbox tier and the batch record. Evidence, comparisons, figures and output
+    stay in the stored file: a few kB instead of ~50."""
+    provenance = result.get("provenance") or {}
+    score = result.get("score")
+    if score is not None:
+        score = {**score, "objectives": [{**o, "evidence": []} for o in score["objectives"]]}
+    return {
+        **result,
+        "checks": [
+            {**c, "evidence": [], "comparisons": [], "feedback": "", "next_step": ""}
+            for c in result.get("checks", ())
+        ],
+        "score": score,
+        "provenance": {k: provenance[k] for k in ("sandbox_tier", "batch") if k in provenance},
+        "notes": [],
+        "stdout": "",
+        "stderr": "",
+        "figures": [],
+    }
+
+
+def write_reports(result: GradeResult, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """Each of ``formats``' report of one student (a student's view), atomically; the
+    renderers are imported only here (jinja2 is not needed to grade)."""
+    written = []
+    for ext in formats:
+        render = getattr(importlib.import_module("grader.report"), _RENDERERS[ext])
+        path = Path(out_dir) / REPORTS_DIR / f"{file_stem(result.submission.identity)}.{ext}"
+        atomic_write_text(path, render(result))
+        written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class WorkerOutputs:
+    """A grade function that also stores its result and reports, in the worker that ran it.
+
+    The executor calls :meth:`grade_task` (grader.executors._answer); the parent then
+    receives the row view only. Holds nothing but the grade function and where to write.
+    """
+
+    grade_fn: GradeFn
+    out_dir: str
+    executor: str
+    reports: tuple[str, ...] = ()
+    shown_path: str = ""  # the path results name, when a copy is graded (Dask sends bytes)
+
+    def __call__(self, path: Path) -> GradeResult:
+        return self.grade_fn(path)
+
+    @property
+    def cache_salt(self) -> str:
+        return str(getattr(self.grade_fn, "cache_salt", ""))
+
+    def grade_task(self, task: Task) -> dict[str, Any]:
+        """Grade, store, render; the answer the parent reads (grader.executors._answered)."""
+        start = time.monotonic()
+        result = self.grade_fn(task.path)
+        if not isinstance(result, GradeResult):
+            raise TypeError(f"the grade function returned {type(result).__name__}, not GradeResult")
+        if self.shown_path:
+            shown = dataclasses.replace(result.submission, path=self.shown_path)
+            result = dataclasses.replace(result, submission=shown)
+        kind: StoredOutcome = "graded" if result.status == "graded" else "ungradable"
+        record = {"seconds": round(time.monotonic() - start, 3), "executor": self.executor}
+        out_dir = Path(self.out_dir)
+        stored = ResultStore(out_dir).save(result, task.identity, task.key, kind, **record)
+        hook_error = ""
+        try:
+            write_reports(stored, out_dir, self.reports)
+        except Exception as error:  # a renderer's bug must not lose the stored result
+            hook_error = f"{type(error).__name__}: {error}"
+        view = row_view(stored.to_dict())
+        return {"kind": "result", "result": view, "stored": True, "hook_error": hook_error}
 
 
 # ---------------------------------------------------------------------------
@@ -187,18 +333,62 @@ class _Entry:
     duplicate_of: Path | None = None
 
 
+def _file_stamp(path: Path) -> list[int] | None:
+    """What changes whenever a regular file's bytes do (size, times, inode); None otherwise."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _load_memo(out_dir: Path) -> dict[str, list[Any]]:
+    """The last run's identities of one-file submissions (IDENTITIES), for this grader version."""
+    try:
+        data = json.loads((out_dir / IDENTITIES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("grader") != grader.__version__:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _identify(path: Path, memo: dict[str, list[Any]], fresh: dict[str, list[Any]]) -> Identified:
+    """identify(), remembered for a one-file submission while its stamp holds: loading a
+    notebook (nbformat's validation) is most of a cached re-run's time. A one-file
+    submission's identity and hash depend on that file alone (no data files)."""
+    stamp = _file_stamp(path)
+    name = os.path.abspath(path)
+    if stamp is not None:
+        hit = memo.get(name)
+        if isinstance(hit, list) and len(hit) == 6 and hit[:4] == stamp:
+            fresh[name] = hit
+            return Identified(str(hit[4]), str(hit[5]))
+    found = identify(path)
+    if stamp is not None:
+        fresh[name] = [*stamp, found.identity, found.content_hash]
+    return found
+
+
 def _plan(
     submissions: Sequence[Path],
     key_fn: KeyFn | None,
     identity_fn: Callable[[Path], str] | None,
     salt: str,
-) -> list[_Entry]:
+    out_dir: Path,
+) -> tuple[list[_Entry], dict[str, list[Any]] | None]:
+    """The batch's entries, and the identity memo to write when it changed."""
     entries: list[_Entry] = []
     owners: dict[str, Path] = {}  # a result file's name, case folded -> its submission
+    memo = _load_memo(out_dir)
+    fresh: dict[str, list[Any]] = {}
     for index, raw in enumerate(submissions):
         path = Path(raw)
         if key_fn is None or identity_fn is None:
-            found = identify(path)  # one load gives both
+            found = _identify(path, memo, fresh)  # one load gives both
             identity = identity_fn(path) if identity_fn else found.identity
             key = key_fn(path) if key_fn else make_key(found.content_hash, salt)
         else:
@@ -206,7 +396,7 @@ def _plan(
         stem = file_stem(identity).casefold()
         entries.append(_Entry(index, path, identity, key, owners.get(stem)))
         owners.setdefault(stem, path)
-    return entries
+    return entries, (fresh if fresh != memo else None)
 
 
 def _check_names(names: Iterable[str] | None, entries: Sequence[_Entry], option: str) -> set[str]:
@@ -335,6 +525,7 @@ def run_batch(
     on_result: ResultHook | None = None,
     rubric: Rubric | None = None,
     title: str = "Class summary",
+    outputs: BatchOutputs | None = None,
 ) -> BatchSummary:
     """Grade ``submissions`` into ``out_dir`` (module doc); returns what was done.
 
@@ -354,26 +545,38 @@ def run_batch(
     identity_fn : path -> identity (default: grader.submission's)
     on_result   : called with each new result and ``out_dir`` (e.g. to write reports);
                   an exception there is recorded in ``hook_errors``, never fatal
-    rubric      : gives the gradebook its columns in the rubric's order
+    rubric      : gives the gradebook its columns in the rubric's order (and Canvas its
+                  points possible)
     title       : the heading of summary.md
+    outputs     : reports, class page and Canvas CSV, as ``grader grade`` writes them
+                  (``BatchOutputs()``); None: results, gradebook and summary.md only
 
     Raises
     ------
     ValueError
-        When ``only`` or ``regrade`` names no submission, or ``grade_fn`` cannot be pickled.
+        When ``only`` or ``regrade`` names no submission, or ``grade_fn`` cannot be pickled,
+        or the Canvas roster cannot be read.
     grader.executors.ExecutorUnavailableError
         When the executor cannot run here (Dask missing, scheduler unreachable).
     """
     start = time.monotonic()
-    out_dir = Path(out_dir)
+    out_dir = Path(os.path.abspath(out_dir))  # workers may not share this process's cwd
     store = ResultStore(out_dir)
-    entries = _plan(submissions, key_fn, identity_fn, getattr(grade_fn, "cache_salt", ""))
+    canvas = outputs.canvas if outputs is not None else None
+    roster = read_canvas_roster(canvas.roster) if canvas and canvas.roster else None
+    salt = getattr(grade_fn, "cache_salt", "")
+    entries, memo = _plan(submissions, key_fn, identity_fn, salt, out_dir)
     identities = [e.identity for e in entries]
     selected = _check_names(only, entries, "only") if only is not None else set(identities)
     forced = set(identities) if regrade == "all" else _check_names(regrade, entries, "regrade")
     selected |= forced
     if isinstance(executor, str):
         executor = make_executor(executor, workers=workers, timeout=timeout, scheduler=scheduler)
+    if memo is not None:
+        atomic_write_text(
+            out_dir / IDENTITIES, json.dumps({"grader": grader.__version__, "files": memo})
+        )
+    formats = outputs.reports if outputs is not None else ()
 
     counts = {"graded": 0, "ungradable": 0, "failed": 0}
     failures: list[tuple[str, str]] = []
@@ -381,41 +584,50 @@ def run_batch(
     todo: list[_Entry] = []
     cached = 0
     reused: list[str] = []
+    # Every stored result is read once, here: its row view stays, the rest is dropped,
+    # so the parent's memory grows by a few kB per student, not by whole results.
+    known: dict[str, Row] = {}
     for e in entries:
         if e.duplicate_of is not None:
             counts["failed"] += 1
             failures.append((e.identity, _duplicate_reason(e)))
             continue
-        fresh = store.fresh(e.identity, e.key) is not None
+        view = _stored_view(store, e.identity)
+        if view is not None and batch_record(view).get("key") == e.key:
+            known[e.identity] = Row.of(view, e.identity)
+        fresh = e.identity in known and known[e.identity].status != "failed"
         if e.identity in forced or (e.identity in selected and not fresh):
             todo.append(e)
         elif fresh:
             cached += 1
             reused.append(e.identity)
     by_index = {e.index: e for e in todo}
+    collected: set[str] = set()
     interrupted = False
     bar = _Bar(len(todo), progress)
-    outcomes = executor.run(grade_fn, [Task(e.index, e.path, e.identity) for e in todo])
+    job: GradeFn = grade_fn
+    if getattr(executor, "stores_in_worker", False):
+        job = WorkerOutputs(grade_fn, str(out_dir), executor.name, tuple(formats))
+    tasks = [Task(e.index, e.path, e.identity, e.key) for e in todo]
+    outcomes = executor.run(job, tasks)
     try:
         with _sigterm_as_interrupt():
             for outcome in outcomes:
                 entry = by_index[outcome.task.index]
-                result, kind = _to_result(entry, outcome)
-                record: dict[str, Any] = {
-                    "seconds": round(outcome.seconds, 3),
-                    "executor": executor.name,
-                }
-                if outcome.detail:
-                    record["detail"] = outcome.detail
-                stored = store.save(result, entry.identity, entry.key, kind, **record)
+                view, kind, hook_error = _collect(entry, outcome, store, executor.name, formats)
+                known[entry.identity] = Row.of(view, entry.identity)
+                collected.add(entry.identity)
                 counts[kind] += 1
                 message = ""
                 if kind != "graded":
-                    failures.append((entry.identity, stored.reason))
-                    message = f"{entry.identity}: {kind}: {stored.reason}"
+                    failures.append((entry.identity, view.reason))
+                    message = f"{entry.identity}: {kind}: {view.reason}"
+                if hook_error:
+                    hook_errors.append((entry.identity, hook_error))
                 if on_result is not None:
                     try:
-                        on_result(stored, out_dir)
+                        stored = store.load(entry.identity) if outcome.stored else None
+                        on_result(stored.result if stored else view, out_dir)
                     except Exception as error:  # a report renderer's bug must not stop grading
                         hook_errors.append((entry.identity, f"{type(error).__name__}: {error}"))
                 bar.update(counts, message)
@@ -426,11 +638,36 @@ def run_batch(
         if close is not None:
             close()  # stops and reaps every worker still running
         bar.close()
+        for entry in todo:  # stored by its worker, but stopped before the parent heard
+            if entry.identity not in collected:
+                late = _stored_view(store, entry.identity)
+                if late is not None and _newer(late, known.get(entry.identity), entry.key):
+                    known[entry.identity] = Row.of(late, entry.identity)
+                    counts[known[entry.identity].status] += 1
         # Written whatever happened, even as an unexpected error propagates: what is
         # graded is in the gradebook, the rest is "pending".
-        rows, pending = _rows(entries, store)
+        rows = [
+            Row(e.identity, "failed", _duplicate_reason(e))
+            if e.duplicate_of is not None
+            else known.get(e.identity) or Row.pending(e.identity)
+            for e in entries
+        ]
+        pending = sum(r.status == "pending" for r in rows)
         gradebook = write_gradebook_csv(out_dir / GRADEBOOK, rows, rubric)
         summary = write_class_summary(out_dir / SUMMARY, rows, title=title)
+    page = _write_class_page(rows, out_dir) if outputs is not None and outputs.class_page else None
+    canvas_file, warnings = None, []
+    if canvas is not None:
+        canvas_file = out_dir / CANVAS
+        warnings = write_canvas_csv(
+            canvas_file,
+            rows,
+            assignment=canvas.assignment,
+            assignment_id=canvas.assignment_id,
+            identity_column=canvas.identity_column,
+            roster=roster,
+            points_possible=rubric.max_points if rubric is not None else None,
+        )
     return BatchSummary(
         total=len(entries),
         graded=counts["graded"],
@@ -448,7 +685,74 @@ def run_batch(
         rows=tuple(rows),
         selected=tuple(sorted(selected)) if only is not None else (),
         reused=tuple(reused),
+        class_page=page,
+        canvas=canvas_file,
+        canvas_warnings=tuple(warnings),
     )
+
+
+def _stored_view(store: ResultStore, identity: str) -> GradeResult | None:
+    """The row view of a stored result, or None when missing or unreadable (re-graded)."""
+    try:
+        text = store.path(identity).read_text(encoding="utf-8")
+        return GradeResult.from_dict(row_view(json.loads(text)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _newer(view: GradeResult, before: Row | None, key: str) -> bool:
+    """Whether ``view`` was stored in this run, for ``key`` (not the result selection saw)."""
+    record = batch_record(view)
+    if record.get("key") != key:
+        return False
+    return before is None or before.result is None or batch_record(before.result) != record
+
+
+def _collect(
+    entry: _Entry, outcome: Outcome, store: ResultStore, executor: str, formats: Sequence[str]
+) -> tuple[GradeResult, StoredOutcome, str]:
+    """The row view of one outcome, its kind, and a report's error ("" when none).
+
+    A worker that stored its result sent the row view; any other outcome (a failure, or
+    an executor whose workers do not see out_dir) is stored here, reports included.
+    """
+    if outcome.stored and outcome.result is not None and outcome.result.get("schema") == SCHEMA:
+        try:
+            view = GradeResult.from_dict(outcome.result)
+        except (ValueError, KeyError, TypeError):
+            pass
+        else:
+            kind: StoredOutcome = "graded" if view.status == "graded" else "ungradable"
+            return view, kind, outcome.hook_error
+    result, kind = _to_result(entry, outcome)
+    record: dict[str, Any] = {"seconds": round(outcome.seconds, 3), "executor": executor}
+    if outcome.detail:
+        record["detail"] = outcome.detail
+    stored = store.save(result, entry.identity, entry.key, kind, **record)
+    hook_error = ""
+    try:
+        write_reports(stored, store.root.parent, formats)
+    except Exception as error:  # a report renderer's bug must not stop grading
+        hook_error = f"{type(error).__name__}: {error}"
+    return GradeResult.from_dict(row_view(stored.to_dict())), kind, hook_error
+
+
+def _write_class_page(rows: Sequence[Row], out_dir: Path) -> Path | None:
+    """summary.html over the graded rows, linking each student's HTML report that exists."""
+    results = [r.result for r in rows if r.result is not None]
+    if not results:
+        return None
+    from grader.report import render_class_summary  # jinja2: only for a batch that asks
+
+    reports = {p.name for p in (out_dir / REPORTS_DIR).glob("*.html")}
+    links = {
+        r.identity: f"{REPORTS_DIR}/{file_stem(r.identity)}.html"
+        for r in rows
+        if f"{file_stem(r.identity)}.html" in reports
+    }
+    path = out_dir / CLASS_PAGE
+    atomic_write_text(path, render_class_summary(results, links))
+    return path
 
 
 def _duplicate_reason(e: _Entry) -> str:
@@ -459,23 +763,6 @@ def _duplicate_reason(e: _Entry) -> str:
     )
 
 
-def _rows(entries: Sequence[_Entry], store: ResultStore) -> tuple[list[Row], int]:
-    """One row per submission from what is on disk now; how many are pending."""
-    rows: list[Row] = []
-    pending = 0
-    for e in entries:
-        if e.duplicate_of is not None:
-            rows.append(Row(e.identity, "failed", _duplicate_reason(e)))
-            continue
-        stored = store.load(e.identity)
-        if stored is None or stored.key != e.key:
-            rows.append(Row.pending(e.identity))
-            pending += 1
-        else:
-            rows.append(Row.of(stored.result, e.identity))
-    return rows, pending
-
-
 def resume_hint(argv: Sequence[str] | None = None) -> str:
     """What to tell the user after an interrupted batch."""
     command = " ".join(argv) if argv else "the same command"
@@ -483,8 +770,11 @@ def resume_hint(argv: Sequence[str] | None = None) -> str:
 
 
 __all__ = [
+    "BatchOutputs",
     "BatchSummary",
+    "CanvasExport",
     "GradeJob",
+    "WorkerOutputs",
     "resume_hint",
     "run_batch",
 ]

@@ -24,13 +24,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grader
-from grader.batch import GradeJob, resume_hint, run_batch
-from grader.cache import atomic_write_text, file_stem
+from grader.cache import atomic_write_text
 from grader.executors import ExecutorUnavailableError, error_reason
-from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
@@ -50,6 +48,9 @@ from grader.submission import (
     load_submission,
     scan_class_folder,
 )
+
+if TYPE_CHECKING:
+    from grader.batch import GradeJob
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
@@ -193,6 +194,8 @@ def _job(
 ) -> GradeJob:
     grade = grade_fn if grade_fn is not None else _pipeline()
     settings = None if grade_fn is not None else _settings(warm, memory_mb, min_tier)
+    from grader.batch import GradeJob
+
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
@@ -271,33 +274,21 @@ def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     return 0
 
 
-def _write_reports(result: GradeResult, out_dir: Path) -> None:
-    """The on_result hook: each student's HTML and Markdown report (a student's view)."""
-    for ext, name in (("html", "render_html"), ("md", "render_markdown")):
-        render = _report(name)
-        if render is not None:
-            path = out_dir / "reports" / f"{file_stem(result.submission.identity)}.{ext}"
-            atomic_write_text(path, render(result))
+def _executor(args: argparse.Namespace) -> Any:
+    """The batch's executor: Dask with --scheduler, else serial or the pool."""
+    if not args.scheduler:
+        return "serial" if args.serial else "pool"
+    from grader.executors import DaskExecutor
 
-
-def _class_page(summary_rows: Sequence[Row], out_dir: Path) -> Path | None:
-    render = _report("render_class_summary")
-    results = [r.result for r in summary_rows if r.result is not None]
-    if render is None or not results:
-        return None
-    links = {
-        r.identity: f"reports/{file_stem(r.identity)}.html"
-        for r in summary_rows
-        if (out_dir / "reports" / f"{file_stem(r.identity)}.html").exists()
-    }
-    path = out_dir / "summary.html"
-    atomic_write_text(path, render(results, links))
-    return path
+    return DaskExecutor(args.workers, args.timeout or None, args.scheduler, args.shared_out)
 
 
 def cmd_grade(
     args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
 ) -> int:
+    from grader.batch import BatchOutputs, CanvasExport, resume_hint, run_batch
+    from grader.exports.gradebook import read_canvas_roster
+
     rubric = _rubric(_existing(args.rubric, "a rubric file"))
     _existing(args.folder, "a folder of submissions")
     if args.out.exists() and not args.out.is_dir():
@@ -312,28 +303,39 @@ def cmd_grade(
     if not paths:
         raise UsageError(f"{args.folder} holds no submissions.")
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
-    # process: it pays off where a process grades many submissions (the pool, --serial);
-    # Dask grades each submission in a fresh process, where a cold child is faster.
-    job = _job(grade_fn, args.rubric, warm=not args.scheduler, min_tier=args.min_tier)
+    # process: every executor of a batch grades many submissions per process (the pool,
+    # --serial, and each Dask worker's warm grading process).
+    job = _job(grade_fn, args.rubric, warm=True, min_tier=args.min_tier)
     _check_batch_timeout(args.timeout, rubric, job.settings)
     resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
     args.out.mkdir(parents=True, exist_ok=True)
     sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
-    roster = read_canvas_roster(args.canvas_roster) if args.canvas_roster else None
+    canvas = None
+    if args.canvas_assignment:
+        canvas = CanvasExport(
+            args.canvas_assignment,
+            args.canvas_id,
+            args.canvas_identity_column,
+            args.canvas_roster,
+        )
+    elif args.canvas_roster:
+        read_canvas_roster(args.canvas_roster)  # a bad roster is bad input, even unused
     summary = run_batch(
         paths,
         job,
         args.out,
-        executor="dask" if args.scheduler else ("serial" if args.serial else "pool"),
+        executor=_executor(args),
         workers=args.workers,
         timeout=args.timeout or None,
         scheduler=args.scheduler,
         only=args.only,
         regrade="all" if args.regrade_all else args.regrade,
         progress=not args.no_progress,
-        on_result=_write_reports,
         rubric=rubric,
         title=f"Class summary: {rubric.assignment.title}",
+        outputs=BatchOutputs(
+            reports=("html", "md") if _report("render_html") else (), canvas=canvas
+        ),
     )
     print(summary.describe())
     if args.only:
@@ -350,22 +352,11 @@ def cmd_grade(
         print(f"reports:    {args.out / 'reports'}/")
     print(f"gradebook:  {summary.gradebook}")
     print(f"summary:    {summary.summary}")
-    page = _class_page(summary.rows, args.out)
-    if page is not None:
-        print(f"class page: {page}")
-    if args.canvas_assignment:
-        canvas = args.out / "canvas.csv"
-        warnings = write_canvas_csv(
-            canvas,
-            summary.rows,
-            assignment=args.canvas_assignment,
-            assignment_id=args.canvas_id,
-            identity_column=args.canvas_identity_column,
-            roster=roster,
-            points_possible=rubric.max_points,
-        )
-        print(f"canvas:     {canvas}")
-        for w in warnings:
+    if summary.class_page is not None:
+        print(f"class page: {summary.class_page}")
+    if summary.canvas is not None:
+        print(f"canvas:     {summary.canvas}")
+        for w in summary.canvas_warnings:
             print(f"  warning: {w}", file=sys.stderr)
     for identity, reason in summary.failures[:20]:
         print(f"  {identity}: {reason}", file=sys.stderr)
@@ -559,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
         "own probe limits",
     )
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="grade on a Dask cluster")
+    p.add_argument(
+        "--shared-out",
+        action="store_true",
+        help="with --scheduler: the Dask workers see --out (same machine or a shared file "
+        "system), so each stores its own results and reports",
+    )
     p.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
     p.add_argument(
         "--only",

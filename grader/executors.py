@@ -18,9 +18,13 @@ Executors (the registry :data:`EXECUTORS`)::
             to break. Each process leads its own session, so Ctrl-C reaches only the
             supervisor, and a kill reaches the whole tree below it.
     dask    each task runs on a Dask cluster (``scheduler="tcp://host:8786"``) and
-            there, the same supervised process as ``local``: outcomes are identical.
-            Dask is optional (``pip install "dask[distributed]"``); workers must see
-            the submissions' paths (a shared file system) and have the grader installed.
+            there, in a warm supervised process per Dask worker thread (as ``pool``'s,
+            started at its first task, replaced after a death or timeout): outcomes are
+            identical. A one-file submission travels as its bytes, so workers need no
+            shared file system (a folder submission travels as its path). Dask is
+            optional (``pip install "dask[distributed]"``); workers need the grader
+            installed. Results are stored by the parent, unless the workers share the
+            output folder (``shared_out_dir=True``: they store them, as ``pool``'s do).
     serial  a plain loop in this process, for debugging and a student's single check:
             no isolation and no timeout.
 
@@ -32,6 +36,7 @@ its supervised child reads the task as JSON and unpickles nothing.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import dataclasses
@@ -45,6 +50,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -74,6 +80,7 @@ class Task:
     index: int
     path: Path
     identity: str
+    key: str = ""  # the cache key its stored result records (grader.cache)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,9 @@ class Outcome:
     reason  : one sentence for the gradebook ("" for a result)
     detail  : a traceback or the tail of the worker's stderr, for the instructor
     exitcode: the worker's exit code (negative: killed by that signal), when known
+    stored  : the worker already stored the result (and its reports); ``result`` is then
+              only its row view (grader.batch.WorkerOutputs), not the whole result
+    hook_error: what went wrong writing that submission's reports in the worker
     """
 
     task: Task
@@ -93,6 +103,8 @@ class Outcome:
     reason: str = ""
     detail: str = ""
     exitcode: int | None = None
+    stored: bool = False
+    hook_error: str = ""
 
 
 class Executor(Protocol):
@@ -135,10 +147,18 @@ def error_reason(error: BaseException | str) -> str:
 # The child side: grade one submission, leave the answer in a file
 
 
-def _answer(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
-    """Call the grade function; its result or its exception as a JSON-able dict."""
+def _answer(grade_fn: GradeFn, task: Task) -> dict[str, Any]:
+    """Call the grade function; its result or its exception as a JSON-able dict.
+
+    A grade function with a ``grade_task`` method (grader.batch.WorkerOutputs) stores
+    the result and its reports itself, here in the worker, and answers a small row.
+    """
     try:
-        result = grade_fn(path)
+        grade_task = getattr(grade_fn, "grade_task", None)
+        if grade_task is not None:
+            answer: dict[str, Any] = grade_task(task)
+            return answer
+        result = grade_fn(task.path)
         if not isinstance(result, GradeResult):
             raise TypeError(f"the grade function returned {type(result).__name__}, not GradeResult")
         return {"kind": "result", "result": result.to_dict()}
@@ -165,12 +185,12 @@ def _redirect_output(log_file: str) -> None:
     os.close(fd)
 
 
-def _process_main(grade_fn: GradeFn, path: str, answer_file: str, log_file: str) -> None:
+def _process_main(grade_fn: GradeFn, task: Task, answer_file: str, log_file: str) -> None:
     """Entry of a ``local`` worker process (multiprocessing)."""
     os.setsid()  # its own session: Ctrl-C spares it, and killpg reaches its whole tree
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _redirect_output(log_file)
-    _write_answer(_answer(grade_fn, Path(path)), answer_file)
+    _write_answer(_answer(grade_fn, task), answer_file)
 
 
 def _subprocess_main(argv: Sequence[str]) -> int:
@@ -182,7 +202,7 @@ def _subprocess_main(argv: Sequence[str]) -> int:
     """
     (answer_file,) = argv
     grade_fn, path = grade_from_payload(json.loads(sys.stdin.buffer.read()))
-    _write_answer(_answer(grade_fn, path), answer_file)
+    _write_answer(_answer(grade_fn, Task(-1, path, "")), answer_file)
     return 0
 
 
@@ -210,9 +230,13 @@ def task_payload(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
     ``grade_fn`` is a module-level function, or a :class:`grader.batch.GradeJob`
     (its grade function by name, its rubric's bytes, its settings' fields).
     """
-    from grader.batch import GradeJob  # batch imports this module
+    from grader.batch import GradeJob, WorkerOutputs  # batch imports this module
     from grader.pipeline import GradeSettings
 
+    if isinstance(grade_fn, WorkerOutputs):  # the worker stores results and reports itself
+        inner = task_payload(grade_fn.grade_fn, path)
+        outputs = {"out_dir": grade_fn.out_dir, "executor": grade_fn.executor}
+        return {**inner, "outputs": {**outputs, "reports": list(grade_fn.reports)}}
     if not isinstance(grade_fn, GradeJob):
         return {"grade": _reference(grade_fn), "path": str(path)}
     settings = grade_fn.settings
@@ -234,10 +258,15 @@ def task_payload(grade_fn: GradeFn, path: Path) -> dict[str, Any]:
 
 def grade_from_payload(payload: Mapping[str, Any]) -> tuple[GradeFn, Path]:
     """The grade function and path :func:`task_payload` describes."""
-    from grader.batch import GradeJob
+    from grader.batch import GradeJob, WorkerOutputs
     from grader.pipeline import GradeSettings
     from grader.sandbox import Limits
 
+    outputs = payload.get("outputs")
+    if outputs is not None:
+        inner, path = grade_from_payload({k: v for k, v in payload.items() if k != "outputs"})
+        fields = (str(outputs["out_dir"]), str(outputs["executor"]), tuple(outputs["reports"]))
+        return WorkerOutputs(inner, *fields), path
     job = payload.get("job")
     if job is None:
         return _resolve(payload["grade"]), Path(payload["path"])
@@ -274,8 +303,23 @@ def _read_answer(
             detail=_tail(log_file),
             exitcode=exitcode,
         )
+    return _answered(task, answer, seconds, exitcode)
+
+
+def _answered(
+    task: Task, answer: Mapping[str, Any], seconds: float, exitcode: int | None = None
+) -> Outcome:
+    """The Outcome of an answer :func:`_answer` wrote."""
     if answer["kind"] == "result":
-        return Outcome(task, "result", seconds, result=answer["result"], exitcode=exitcode)
+        return Outcome(
+            task,
+            "result",
+            seconds,
+            result=answer["result"],
+            exitcode=exitcode,
+            stored=bool(answer.get("stored")),
+            hook_error=str(answer.get("hook_error", "")),
+        )
     return Outcome(
         task, "error", seconds, reason=answer["reason"], detail=answer["detail"], exitcode=exitcode
     )
@@ -346,7 +390,8 @@ def _preload(grade_fn: GradeFn) -> list[str]:
     """Modules the forkserver imports once for every worker: the grade function's (and,
     for a GradeJob, the pipeline's, warmed up by grader.warmup)."""
     modules = ["grader.executors"]
-    for fn in (grade_fn, getattr(grade_fn, "grade", None)):
+    inner = getattr(grade_fn, "grade_fn", grade_fn)  # under grader.batch.WorkerOutputs
+    for fn in (grade_fn, inner, getattr(inner, "grade", None)):
         module = getattr(fn, "__module__", None)
         if isinstance(module, str) and module not in modules:
             modules.append(module)
@@ -359,6 +404,7 @@ class LocalExecutor:
     """``workers`` supervised processes at a time, one per submission (module doc)."""
 
     name = "local"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         self.workers = max(1, workers or default_workers())
@@ -381,7 +427,7 @@ class LocalExecutor:
                             target=_process_main,
                             args=(
                                 grade_fn,
-                                str(task.path),
+                                task,
                                 str(work / f"{task.index}.json"),
                                 str(work / f"{task.index}.log"),
                             ),
@@ -449,14 +495,21 @@ def _pool_main(grade_fn: GradeFn, conn: Any, log_file: str, tmp_dir: str) -> Non
     try:
         while True:
             try:
-                path = conn.recv_bytes().decode()
+                sent = json.loads(conn.recv_bytes())
             except (EOFError, OSError):
                 return
-            answer = json.dumps(_answer(grade_fn, Path(path)), allow_nan=True)
+            task = Task(sent["index"], Path(sent["path"]), sent["identity"], sent["key"])
+            answer = json.dumps(_answer(grade_fn, task), allow_nan=True)
             conn.send_bytes(answer.encode())
     finally:
         # multiprocessing ends this process with os._exit: atexit handlers never run
         close_all_workers()
+
+
+def _task_bytes(task: Task) -> bytes:
+    """A task as a pool process receives it: JSON, never pickled."""
+    fields = {"index": task.index, "path": str(task.path), "identity": task.identity}
+    return json.dumps({**fields, "key": task.key}).encode()
 
 
 @dataclass
@@ -479,6 +532,7 @@ class PoolExecutor:
     """
 
     name = "pool"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         self.workers = max(1, workers or default_workers())
@@ -522,7 +576,7 @@ class PoolExecutor:
                     for slot in slots:
                         if slot.task is None and pending:
                             slot.task, slot.start = pending.pop(), time.monotonic()
-                            slot.conn.send_bytes(str(slot.task.path).encode())
+                            slot.conn.send_bytes(_task_bytes(slot.task))
                     busy = [s for s in slots if s.task is not None]
                     waits = [s.conn for s in busy] + [s.process.sentinel for s in busy]
                     ready = set(multiprocessing.connection.wait(waits, timeout=self._wait(busy)))
@@ -537,16 +591,8 @@ class PoolExecutor:
                                 answer = json.loads(slot.conn.recv_bytes())
                             except (EOFError, OSError, ValueError):
                                 answer = None
-                            if answer is not None and answer.get("kind") == "result":
-                                outcome = Outcome(task, "result", seconds, result=answer["result"])
-                            elif answer is not None:
-                                outcome = Outcome(
-                                    task,
-                                    "error",
-                                    seconds,
-                                    reason=answer["reason"],
-                                    detail=answer["detail"],
-                                )
+                            if answer is not None:
+                                outcome = _answered(task, answer, seconds)
                         if outcome is None and (
                             slot.conn in ready or slot.process.sentinel in ready
                         ):
@@ -596,6 +642,7 @@ class SerialExecutor:
     """A loop in this process: exceptions are caught, deaths and timeouts are not."""
 
     name = "serial"
+    stores_in_worker = True  # workers see out_dir: each stores its own results
 
     def __init__(self, workers: int | None = None, timeout: float | None = None) -> None:
         del workers, timeout  # one at a time, no limit: this is the debugging executor
@@ -603,62 +650,143 @@ class SerialExecutor:
     def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
         for task in tasks:
             start = time.monotonic()
-            answer = _answer(grade_fn, task.path)
-            seconds = time.monotonic() - start
-            if answer["kind"] == "result":
-                yield Outcome(task, "result", seconds, result=answer["result"])
-            else:
-                yield Outcome(
-                    task, "error", seconds, reason=answer["reason"], detail=answer["detail"]
-                )
+            answer = _answer(grade_fn, task)
+            yield _answered(task, answer, time.monotonic() - start)
 
 
 # ---------------------------------------------------------------------------
 # dask: the same supervised child, on a cluster
 
 
-def supervise_one(grade_fn: GradeFn, task: Task, timeout: float | None) -> Outcome:
-    """Grade one task in a supervised ``python -m grader.executors`` child; always an Outcome.
+def _serve_main() -> int:
+    """Entry of ``python -m grader.executors --serve``: a Dask worker's warm grading process.
+
+    Reads one task per line on stdin (:func:`task_payload`, JSON; nothing unpickled) and
+    answers one JSON line each on its own copy of stdout; the grade function's prints go
+    to stderr's log instead. A submission sent as bytes is written to a private folder
+    under its own name (the identity comes from the name) and its result names the
+    original path. The warm sandbox worker it starts stays for the next task; stdin's end
+    (the Dask worker gone) stops it.
+    """
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # prints join the log, never the answers
+    while line := sys.stdin.readline():
+        payload = json.loads(line)
+        grade_fn, path = grade_from_payload(payload)
+        identity, key = str(payload.get("identity", "")), str(payload.get("key", ""))
+        with tempfile.TemporaryDirectory(prefix="grader-sent-") as sent:
+            if payload.get("content") is not None:
+                local = Path(sent, path.name)
+                local.write_bytes(base64.b64decode(payload["content"]))
+                if hasattr(grade_fn, "shown_path"):  # it stores the result: under the real path
+                    grade_fn = dataclasses.replace(grade_fn, shown_path=str(path))  # type: ignore[type-var]
+                answer = _answer(grade_fn, Task(-1, local, identity, key))
+                if answer["kind"] == "result":
+                    answer["result"]["submission"]["path"] = str(path)
+            else:
+                answer = _answer(grade_fn, Task(-1, path, identity, key))
+        answers.write(json.dumps(answer, allow_nan=True) + "\n")
+        answers.flush()
+    close_all_workers()
+    return 0
+
+
+class _Server:
+    """One warm ``--serve`` process, with its log; owned by one Dask worker thread."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="grader-dask-"))
+        self.log = self.folder / "log.txt"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.executors", "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                start_new_session=True,  # killpg reaches its sandbox children too
+            )
+
+    def ask(self, payload: bytes, timeout: float | None) -> tuple[str, Any]:
+        """("answer", dict) | ("died", exit code) | ("timeout", None)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(payload + b"\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.stop()
+            return "died", self.proc.returncode
+        ready = multiprocessing.connection.wait([self.proc.stdout.fileno()], timeout=timeout)
+        if not ready:
+            self.stop()
+            return "timeout", None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            return "died", self.proc.returncode
+        return "answer", json.loads(line)
+
+    def stop(self) -> None:
+        _kill_group(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait()
+        remove_tree(self.folder)
+
+
+_servers: dict[int, _Server] = {}  # Dask worker thread -> its warm grading process
+
+
+@atexit.register
+def _stop_servers() -> None:
+    for server in list(_servers.values()):
+        server.stop()
+    _servers.clear()
+
+
+def supervise_one(
+    grade_fn: GradeFn, task: Task, timeout: float | None, content: bytes | None = None
+) -> Outcome:
+    """Grade one task in this Dask worker thread's warm ``--serve`` process; always an Outcome.
 
     A subprocess, not multiprocessing: Dask workers are daemonic processes, which
-    multiprocessing forbids to have children.
+    multiprocessing forbids to have children. ``content``: the submission's bytes, read
+    where the batch runs (the Dask worker need not see that file system); None: the
+    worker reads ``task.path`` itself (a folder submission). A death or timeout kills that process and its tree; the next task
+    starts a fresh one.
     """
     start = time.monotonic()
-    payload = json.dumps(task_payload(grade_fn, task.path)).encode()
-    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
-        answer, log = Path(tmp, "answer.json"), Path(tmp, "log.txt")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.executors", str(answer)],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=out,
-                env=env,
-                start_new_session=True,
-            )
-            assert proc.stdin is not None
-            with contextlib.suppress(
-                BrokenPipeError
-            ):  # a child that died at once: its exit says why
-                proc.stdin.write(payload)
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.wait()
-                return Outcome(
-                    task,
-                    "timeout",
-                    time.monotonic() - start,
-                    reason=timeout_reason(timeout or 0),
-                    detail=_tail(log),
-                    exitcode=proc.returncode,
-                )
-            finally:
-                _kill_group(proc.pid)
-        return _read_answer(task, answer, log, proc.returncode, time.monotonic() - start)
+    payload = {**task_payload(grade_fn, task.path), "identity": task.identity, "key": task.key}
+    if content is not None:
+        payload["content"] = base64.b64encode(content).decode("ascii")
+    key = threading.get_ident()
+    server = _servers.get(key)
+    if server is None or server.proc.poll() is not None:
+        server = _servers[key] = _Server()
+    kind, value = server.ask(json.dumps(payload).encode(), timeout)
+    seconds = time.monotonic() - start
+    if kind == "answer":
+        return _answered(task, value, seconds)
+    del _servers[key]
+    detail = _tail(server.log)
+    if kind == "timeout":
+        return Outcome(
+            task,
+            "timeout",
+            seconds,
+            reason=timeout_reason(timeout or 0),
+            detail=detail,
+            exitcode=server.proc.returncode,
+        )
+    return Outcome(task, "died", seconds, reason=died_reason(value), detail=detail, exitcode=value)
+
+
+def _content(path: Path) -> bytes | None:
+    """A one-file submission's bytes, to send with its task; None for a folder."""
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None  # unreadable here: the worker's attempt says why
 
 
 def _import_distributed() -> Any:
@@ -676,14 +804,22 @@ class DaskExecutor:
     """Each task is :func:`supervise_one` on a Dask cluster (module doc).
 
     scheduler : "tcp://host:8786", or a ``distributed.Client`` to use as it is
+    shared_out_dir : the Dask workers see the batch's output folder (the same machine, or a
+                     shared file system): each then stores its results and renders their
+                     reports itself, as ``pool``'s workers do, and the parent gets rows only
     """
 
     name = "dask"
 
     def __init__(
-        self, workers: int | None = None, timeout: float | None = None, scheduler: Any = None
+        self,
+        workers: int | None = None,
+        timeout: float | None = None,
+        scheduler: Any = None,
+        shared_out_dir: bool = False,
     ) -> None:
         del workers  # the cluster decides how many run at once
+        self.stores_in_worker = shared_out_dir
         if scheduler is None:
             raise ExecutorUnavailableError(
                 "the 'dask' executor needs a scheduler address, e.g. tcp://host:8786"
@@ -712,6 +848,7 @@ class DaskExecutor:
                     grade_fn,
                     task,
                     self.timeout,
+                    _content(task.path),
                     pure=False,
                     key=f"grade-{task.index}-{os.urandom(4).hex()}",
                 )
@@ -761,4 +898,6 @@ def make_executor(
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        raise SystemExit(_serve_main())
     raise SystemExit(_subprocess_main(sys.argv[1:]))

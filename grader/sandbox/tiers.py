@@ -187,8 +187,9 @@ def grader_install_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     roots = python_roots()
     top = __name__.split(".")[0]
-    owners = set(metadata.packages_distributions().get(top, ()))
-    names = {top} | {n for n, ds in metadata.packages_distributions().items() if owners & set(ds)}
+    packages = metadata.packages_distributions()  # ~0.5 s: every distribution's files, once
+    owners = set(packages.get(top, ()))
+    names = {top} | {n for n, ds in packages.items() if owners & set(ds)}
     folders: set[str] = set()
     files: set[str] = set()
     entries = {os.path.realpath(e) for e in [*sys.path, *site_folders()] if e}

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from grader.batch import GradeJob, run_batch
-from grader.executors import LocalExecutor, died_reason
+from grader.batch import BatchOutputs, CanvasExport, GradeJob, run_batch
+from grader.executors import GradeFn, LocalExecutor, Outcome, PoolExecutor, Task, died_reason
 from grader.results import GradeResult
 from tests.grader.batch import fakes
 
@@ -386,3 +386,105 @@ def test_serial_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> 
     run_batch(paths, job, tmp_path / "serial", executor="serial", progress=False)
     run_batch(paths, job, tmp_path / "local", executor=LocalExecutor(workers=2), progress=False)
     assert fakes.stored_results(tmp_path / "serial") == fakes.stored_results(tmp_path / "local")
+
+
+# --- the parent collects rows; the workers write -------------------------------------------
+
+
+class _Recording:
+    """A pool executor that keeps every Outcome the parent receives."""
+
+    name = "pool"
+    stores_in_worker = True
+
+    def __init__(self) -> None:
+        self.inner = PoolExecutor(2, timeout=20.0)
+        self.seen: list[Outcome] = []
+
+    def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        for outcome in self.inner.run(grade_fn, tasks):
+            self.seen.append(outcome)
+            yield outcome
+
+
+def test_workers_store_results_and_reports_and_the_parent_gets_small_rows(
+    subs: Path, tmp_path: Path
+) -> None:
+    """run_batch alone (no CLI) leaves each result and report; the parent hears a row view:
+    no evidence, no comparisons (the hidden check's expected values stay in the file)."""
+    paths = [
+        fakes.write(subs, "alice.py", "# fake: fail grad_hidden"),
+        fakes.write(subs, "bob.py"),
+        fakes.write(subs, "carol.py", "# fake: ungradable empty"),
+    ]
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    executor = _Recording()
+    out = tmp_path / "out"
+    summary = run_batch(
+        paths,
+        job,
+        out,
+        executor=executor,
+        progress=False,
+        outputs=BatchOutputs(),
+        rubric=fakes.RUBRIC,
+    )
+    assert summary.hook_errors == ()
+    assert sorted(o.task.identity for o in executor.seen) == ["alice", "bob", "carol"]
+    for outcome in executor.seen:
+        assert outcome.stored and outcome.result is not None
+        file = out / "results" / f"{outcome.task.identity}.json"
+        stored = json.loads(file.read_text())
+        row_text = json.dumps(outcome.result)
+        assert len(row_text) <= len(json.dumps(stored))
+        assert all(not c["comparisons"] and not c["evidence"] for c in outcome.result["checks"])
+        assert fakes.SECRET not in row_text
+        assert outcome.result["provenance"]["batch"] == stored["provenance"]["batch"]
+        for ext in ("html", "md"):
+            assert (out / "reports" / f"{outcome.task.identity}.{ext}").is_file()
+    assert len(json.dumps(next(o.result for o in executor.seen if o.task.identity == "alice"))) < (
+        (out / "results" / "alice.json").stat().st_size / 2
+    )
+    assert any(
+        c["comparisons"] for c in json.loads((out / "results" / "alice.json").read_text())["checks"]
+    )
+    assert summary.class_page == out / "summary.html"
+    assert "reports/alice.html" in summary.class_page.read_text()
+    by_student = {r["student"]: r for r in gradebook(out).values()}
+    assert by_student["carol"]["status"] == "ungradable"
+    assert float(by_student["bob"]["total"]) == fakes.RUBRIC.max_points
+
+
+def test_run_batch_writes_canvas_from_its_settings(subs: Path, tmp_path: Path) -> None:
+    """The library writes canvas.csv as the command does, points possible from the rubric."""
+    paths = [fakes.write(subs, "alice.py")]
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    outputs = BatchOutputs(reports=(), class_page=False, canvas=CanvasExport("Lab 3", "12345"))
+    summary = run_batch(
+        paths,
+        job,
+        tmp_path / "out",
+        executor="serial",
+        progress=False,
+        outputs=outputs,
+        rubric=fakes.RUBRIC,
+    )
+    assert summary.canvas is not None and summary.class_page is None
+    lines = summary.canvas.read_text().splitlines()
+    assert "Lab 3 (12345)" in lines[0] and f"{fakes.RUBRIC.max_points:g}" in lines[1]
+    assert not (tmp_path / "out" / "reports").exists()
+
+
+def test_a_rewritten_file_of_the_same_size_is_graded_again(subs: Path, out: Path) -> None:
+    """The identity memo (a cached re-run loads no notebook) never hides an edit: a file
+    rewritten with other bytes of the same length gets a new key and is graded again."""
+    path = fakes.write(subs, "alice.py", "# fake: fail grad_hidden")
+    first = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    again = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    assert (first.graded, again.cached) == (1, 1)
+    assert (out / ".identities.json").is_file()
+    text = path.read_text()
+    path.write_text(text.replace("fail grad_hidden", "fail grad_output"))
+    assert len(path.read_text()) == len(text)
+    edited = run_batch([path], fakes.grade, out, executor="serial", progress=False)
+    assert (edited.graded, edited.cached) == (1, 0)

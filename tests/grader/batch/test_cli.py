@@ -491,3 +491,34 @@ def test_gradescope_scripts() -> None:
         assert subprocess.run(["bash", "-n", str(folder / name)]).returncode == 0
         assert (folder / name).stat().st_mode & 0o111  # executable
     assert "pip install" not in script  # nothing is installed at grade time
+
+
+def test_grade_one_imports_no_report_or_batch_machinery(tmp_path: Path) -> None:
+    """A cold grade-one without a report asked for loads neither jinja2 nor the report
+    renderers, nor tqdm, Dask or nbclient; with --markdown the lazy renderer still works."""
+    heavy = ("jinja2", "tqdm", "dask", "distributed", "nbclient", "grader.report.html")
+    probe = (
+        "import sys\n"
+        "from grader.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "raise SystemExit(code)\n"
+    )
+    notebook = ROOT / "submissions" / "correct" / "template_ok.ipynb"
+    rubric = ROOT / "rubrics" / "mlp_backprop.toml"
+    args = ["grade-one", str(notebook), "--rubric", str(rubric)]
+    plain = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines()[-1] == "[]"
+    report = tmp_path / "report.md"
+    asked = subprocess.run(
+        [sys.executable, "-c", probe, *args, "--markdown", str(report)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert report.is_file()

@@ -97,3 +97,68 @@ def test_a_grade_function_without_a_name_is_refused() -> None:
 
     with pytest.raises(ValueError, match="module-level"):
         task_payload(lambda p: p, Path("x.py"))
+
+
+def test_a_dask_task_reuses_its_warm_process_and_needs_no_shared_files(
+    subs: Path, tmp_path: Path
+) -> None:
+    """supervise_one (what each Dask task runs) grades from the bytes it was sent, under the
+    original path, in one warm process per worker thread: the same pid for two tasks."""
+    from grader.executors import Task, _stop_servers, supervise_one
+
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    pids = []
+    try:
+        for n in range(2):
+            pid = tmp_path / f"{n}.pid"
+            source = fakes.write(subs, f"s{n}.py", f"# fake: pid {pid}", "# fake: fail grad_hidden")
+            content = source.read_bytes()
+            elsewhere = Path("/nonexistent-on-this-worker") / f"student{n}.py"
+            outcome = supervise_one(job, Task(n, elsewhere, f"student{n}"), 30.0, content)
+            assert outcome.kind == "result", outcome.detail
+            assert outcome.result is not None
+            assert outcome.result["submission"]["path"] == str(elsewhere)
+            assert outcome.result["submission"]["identity"] == f"student{n}"
+            failed = [c["check_id"] for c in outcome.result["checks"] if c["status"] == "failed"]
+            assert failed == ["grad_hidden"]
+            pids.append(int(pid.read_text()))
+    finally:
+        _stop_servers()
+    assert pids[0] == pids[1]
+    assert not fakes.alive(pids[0])
+
+
+def test_dask_workers_that_share_the_output_folder_store_their_own_results(
+    cluster: Any, subs: Path, tmp_path: Path
+) -> None:
+    """shared_out_dir: each Dask worker stores its result and reports (the parent gets rows);
+    what is stored equals the local executor's, failures (stored by the parent) included."""
+    from grader.batch import BatchOutputs
+
+    paths = [
+        fakes.write(subs, "alice.py"),
+        fakes.write(subs, "bob.py", "# fake: fail grad_hidden"),
+        fakes.write(subs, "dan.py", "# fake: raise"),
+        fakes.write(subs, "fay.py", "# fake: ungradable empty notebook"),
+    ]
+    job = GradeJob.from_file(fakes.grade_submission, fakes.RUBRIC_PATH)
+    outputs = BatchOutputs(reports=("md",), class_page=False)
+    run_batch(
+        paths,
+        job,
+        tmp_path / "local",
+        executor=LocalExecutor(2, timeout=20.0),
+        progress=False,
+        outputs=outputs,
+    )
+    with distributed.Client(cluster) as client:
+        executor = DaskExecutor(timeout=20.0, scheduler=client, shared_out_dir=True)
+        dask = run_batch(
+            paths, job, tmp_path / "dask", executor=executor, progress=False, outputs=outputs
+        )
+    assert (dask.graded, dask.ungradable, dask.failed) == (2, 1, 1)
+    assert fakes.stored_results(tmp_path / "dask") == fakes.stored_results(tmp_path / "local")
+    stored = json.loads((tmp_path / "dask" / "results" / "alice.json").read_text())
+    assert stored["provenance"]["batch"]["executor"] == "dask"
+    reports = sorted(p.name for p in (tmp_path / "dask" / "reports").iterdir())
+    assert reports == ["alice.md", "bob.md", "dan.md", "fay.md"]

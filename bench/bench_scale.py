@@ -1,0 +1,323 @@
+"""How the batch grows: workers, the parent's serial cost, 10,000 submissions, a cold grade.
+
+    PYTHONPATH=. python bench/bench_scale.py                  (1, 2, 4, ... cpu_count workers)
+    PYTHONPATH=. python bench/bench_scale.py --max-workers 2 --ladder-n 60
+    PYTHONPATH=. python bench/bench_scale.py --n 10000        (also 10,000 at the most workers)
+
+1. A synthetic class: copies of submissions/correct/template_ok.ipynb (4 in 5) and of the
+   submissions/buggy/template_* notebooks (1 in 5), each copy made distinct (a comment cell
+   or line with its index), so no two share a cache key.
+2. The ladder: ``--ladder-n`` submissions graded by grader.batch.run_batch as ``grader grade``
+   does (the pool executor, warm sandbox workers, results + HTML/Markdown reports + class
+   page), with 1, 2, 4, ... ``--max-workers`` workers, each into a fresh folder. Per run:
+   submissions per second, the ratio against 1 worker and the efficiency (ratio / workers),
+   the parent's CPU time per submission (user + system of this process only: what it does
+   itself, planning, collecting rows, gradebook and class page, not the waiting), and the
+   parent's peak resident memory.
+3. The big run (only when ``--n`` exceeds ``--ladder-n``): ``--n`` submissions at the most
+   workers, then the same command again with everything cached.
+4. The cold path: ``grader grade-one`` on the template notebook with the full rubric, a new
+   interpreter each time, against ``python -c "import numpy"``, interleaved, medians.
+
+The sandbox tier is $GRADER_SANDBOX, else the strongest that works; where none works (as
+root without setpriv, the plain tier is refused and the uid tier cannot drop privileges)
+the script says so and stops. Only the standard library is imported at module level: the
+pool's worker processes (multiprocessing's forkserver) run this file again as __mp_main__.
+This is not a test; nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout, installed or not
+
+TEMPLATE = ROOT / "submissions" / "correct" / "template_ok.ipynb"
+BUGGY = sorted((ROOT / "submissions" / "buggy").glob("template_*"))
+RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"
+NEEDED = ("numpy", "nbformat", "jinja2", "tqdm", "pandas", "scipy", "sklearn", "matplotlib")
+REQUIRED = ("numpy", "nbformat", "jinja2")  # the grader's own; the rest the warm worker preloads
+TIMEOUT = 120.0  # seconds per submission, as generous as the command's default
+
+
+def line(label: str, *values: object) -> None:
+    print(f"  {label:<34} " + " ".join(str(v) for v in values), flush=True)
+
+
+def missing_packages() -> list[str]:
+    return [name for name in NEEDED if importlib.util.find_spec(name) is None]
+
+
+def choose_tier() -> str:
+    """The tier this run uses (workers inherit it through $GRADER_SANDBOX)."""
+    from grader.sandbox.tiers import SandboxUnavailableError, describe, resolve_tier
+
+    try:
+        tier = resolve_tier()
+    except SandboxUnavailableError as error:
+        print(f"no sandbox tier works here: {error}", file=sys.stderr)
+        if os.geteuid() == 0 and shutil.which("setpriv") is None:
+            print(
+                "  as root the grader needs setpriv (util-linux) for the uid tier and refuses the"
+                " plain tier; install util-linux, or run as an ordinary user with"
+                " GRADER_SANDBOX=plain",
+                file=sys.stderr,
+            )
+        raise SystemExit(2) from None
+    os.environ["GRADER_SANDBOX"] = tier
+    line("sandbox tier", describe(tier))
+    return tier
+
+
+# ---------------------------------------------------------------------------
+# The class
+
+
+def _distinct_notebook(source: Path, index: int) -> bytes:
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"bench-{index}",
+            "metadata": {},
+            "outputs": [],
+            "source": [f"# synthetic student {index}"],
+        }
+    )
+    return json.dumps(notebook, indent=1).encode()
+
+
+def make_class(folder: Path, n: int) -> list[Path]:
+    """``n`` distinct submissions: every fifth one a buggy notebook, the rest the template."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = {p: p.read_bytes() for p in [TEMPLATE, *BUGGY]}
+    paths = []
+    for i in range(n):
+        source = BUGGY[(i // 5) % len(BUGGY)] if i % 5 == 4 else TEMPLATE
+        path = folder / f"student{i:05d}{source.suffix}"
+        if source.suffix == ".ipynb":
+            path.write_bytes(_distinct_notebook(source, i))
+        else:
+            path.write_bytes(sources[source] + f"\n# synthetic student {i}\n".encode())
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# Runs
+
+
+def parent_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only, not its workers
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") -> dict[str, Any]:
+    from grader.batch import BatchOutputs, GradeJob, run_batch
+    from grader.grade import GradeSettings, grade_submission
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(RUBRIC)
+    job = GradeJob.from_file(grade_submission, RUBRIC, GradeSettings(warm=True))
+    cpu, wall = parent_cpu(), time.perf_counter()
+    summary = run_batch(
+        paths,
+        job,
+        out,
+        executor=executor,
+        workers=workers,
+        timeout=TIMEOUT,
+        progress=False,
+        rubric=rubric,
+        title="bench",
+        outputs=BatchOutputs(),
+    )
+    wall = time.perf_counter() - wall
+    cpu = parent_cpu() - cpu
+    if summary.failed or summary.pending or summary.hook_errors:
+        print(f"  !! {summary.describe()}; {summary.failures[:2]} {summary.hook_errors[:2]}")
+    return {
+        "wall": wall,
+        "rate": len(paths) / wall,
+        "parent_ms": cpu / len(paths) * 1e3,
+        "finished": summary.finished,
+        "cached": summary.cached,
+        "rss": peak_rss_mb(),
+    }
+
+
+def ladder(max_workers: int) -> list[int]:
+    counts, w = [], 1
+    while w < max_workers:
+        counts.append(w)
+        w *= 2
+    return [*counts, max_workers]
+
+
+def cold_grade_one(rounds: int) -> None:
+    notebook_cmd = [
+        sys.executable,
+        "-m",
+        "grader",
+        "grade-one",
+        str(TEMPLATE),
+        "--rubric",
+        str(RUBRIC),
+    ]
+    numpy_cmd = [sys.executable, "-c", "import numpy"]
+    times: dict[str, list[float]] = {"grade-one": [], "numpy": []}
+    for i in range(rounds + 1):
+        for name, cmd in (("grade-one", notebook_cmd), ("numpy", numpy_cmd)):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                print(f"  !! {name} failed: {done.stderr.strip()[-300:]}")
+                return
+            if i:  # the first round warms the page cache
+                times[name].append(seconds)
+    grade_one, numpy = statistics.median(times["grade-one"]), statistics.median(times["numpy"])
+    line("cold grade-one (median)", f"{grade_one:.3f} s")
+    line('python -c "import numpy" (median)', f"{numpy:.3f} s")
+    line("ratio", f"{grade_one / numpy:.1f}x   (goal: 0.3 s)")
+
+
+def dask_vs_pool(paths: list[Path], tmp: Path, workers: int, pool_rate: float) -> None:
+    """The same class on a local Dask cluster (single-thread worker processes)."""
+    try:
+        import distributed
+    except ImportError:
+        print("\ndask: not installed (pip install 'dask[distributed]'); skipped")
+        return
+    from grader.executors import DaskExecutor
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        run = grade(
+            paths,
+            tmp / "out-dask",
+            workers,
+            DaskExecutor(timeout=TIMEOUT, scheduler=client, shared_out_dir=True),
+        )
+    print(f"\ndask, {workers} single-thread workers on this machine, {len(paths)} notebooks:")
+    line(
+        "per second",
+        f"{run['rate']:.1f}  (pool: {pool_rate:.1f}; pool / dask "
+        f"{pool_rate / run['rate']:.2f}x, goal at most 1.25x)",
+    )
+    line(
+        "parent CPU per submission",
+        f"{run['parent_ms']:.2f} ms (the local scheduler runs in this process; "
+        "the workers share out_dir: each stores its own results and reports)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--ladder-n", type=int, default=200, help="submissions per ladder run")
+    parser.add_argument("--n", type=int, default=0, help="the big run's submissions (e.g. 10000)")
+    parser.add_argument("--cold-rounds", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--dask", action="store_true", help="also a local Dask cluster of --max-workers workers"
+    )
+    args = parser.parse_args(argv)
+
+    print(
+        f"bench_scale: {platform.python_version()} on {os.cpu_count()} CPUs, {platform.platform()}"
+    )
+    lacking = missing_packages()
+    if lacking:
+        print(f"missing packages: {', '.join(lacking)} (pip install them, or carry wheels)")
+        if set(lacking) & set(REQUIRED):
+            print(
+                f"the grader cannot run without {', '.join(sorted(set(lacking) & set(REQUIRED)))}"
+            )
+            return 2
+    else:
+        line("packages", "all of " + ", ".join(NEEDED))
+    choose_tier()
+    # Imported before any timing: one-off costs, not per-submission ones.
+    import grader.grade
+    import grader.report.html  # noqa: F401
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        n_class = max(args.ladder_n, args.n)
+        start = time.perf_counter()
+        paths = make_class(tmp / "class", n_class)
+        line("synthetic class", f"{n_class} submissions in {time.perf_counter() - start:.1f} s")
+
+        print("\nladder (pool executor, results + reports + class page, as `grader grade`):")
+        print(
+            f"  {'workers':>7} {'n':>6} {'per s':>8} {'vs 1':>6} {'effic.':>7} "
+            f"{'parent ms/sub':>14} {'parent RSS MB':>14}"
+        )
+        base = None
+        last_out = None
+        for workers in ladder(args.max_workers):
+            last_out = tmp / f"out-{workers}"
+            run = grade(paths[: args.ladder_n], last_out, workers)
+            base = base or run["rate"]
+            ratio = run["rate"] / base
+            print(
+                f"  {workers:>7} {args.ladder_n:>6} {run['rate']:>8.1f} {ratio:>5.2f}x "
+                f"{ratio / workers:>6.0%} {run['parent_ms']:>14.2f} {run['rss']:>14.0f}",
+                flush=True,
+            )
+        if args.dask:
+            dask_vs_pool(paths[: args.ladder_n], tmp, args.max_workers, run["rate"])
+        if args.n > args.ladder_n:
+            print(f"\nbig run: {args.n} submissions, {args.max_workers} workers")
+            last_out = tmp / "out-big"
+            run = grade(paths, last_out, args.max_workers)
+            line("per second", f"{run['rate']:.1f}  ({run['wall']:.0f} s)")
+            line("parent CPU per submission", f"{run['parent_ms']:.2f} ms")
+            line("parent peak RSS", f"{run['rss']:.0f} MB")
+            cached_paths = paths
+        else:
+            cached_paths = paths[: args.ladder_n]
+        assert last_out is not None
+        again = grade(cached_paths, last_out, args.max_workers)
+        line(
+            "re-run, all cached",
+            f"{len(cached_paths)} in {again['wall']:.1f} s "
+            f"({again['cached']} cached, {again['finished']} graded again)",
+        )
+        line("parent peak RSS (whole bench)", f"{peak_rss_mb():.0f} MB")
+        print("\ncold path (one submission per interpreter):")
+        cold_grade_one(args.cold_rounds)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
