@@ -245,7 +245,10 @@ def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int
             where = f"kit folder {kit}" if args.kit is not None else "the current folder"
             raise UsageError(f"no {KIT_RUBRIC} in {where}; pass --kit DIR or --rubric FILE.")
     path = _existing(args.submission, "a notebook, a .py module, or a folder")
-    load_submission(path)  # a file that is not a submission is bad input: one sentence, exit 2
+    from grader.pipeline import code_choice  # a folder of several notebooks: the rubric's rule
+
+    # a file that is not a submission is bad input: one sentence, exit 2
+    load_submission(path, choice=code_choice(_rubric(rubric_path)))
     result, _, _ = _grade_here(job, path)
     render = _report("render_terminal") or _plain_terminal
     sys.stdout.write(render(result, _use_color(args.color)))

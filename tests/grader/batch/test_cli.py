@@ -12,6 +12,7 @@ import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader import cli
@@ -50,6 +51,27 @@ def test_check_runs_public_checks_only(subs: Path, capsys: pytest.CaptureFixture
     path = fakes.write(subs, "alice.py", "# fake: fail grad_penalty")
     assert run(["check", str(path), "--rubric", RUBRIC, "--color", "never"]) == 0
     assert fakes.SECRET not in capsys.readouterr().out
+
+
+def test_check_picks_a_folder_s_notebook_by_the_rubric_s_rule(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder with a scratch copy beside the lab notebook is checked, as the instructor's
+    grading would pick it (the rubric's submission_file), instead of refused."""
+    rubric = tmp_path / "rubric.toml"
+    text = fakes.RUBRIC_PATH.read_text()
+    assert "[assignment]\n" in text
+    rubric.write_text(
+        text.replace("[assignment]\n", '[assignment]\nsubmission_file = "lab3*.ipynb"\n', 1)
+    )
+    folder = subs / "alice"
+    folder.mkdir()
+    for name in ("lab3.ipynb", "scratch.ipynb"):
+        nbformat.write(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), folder / name
+        )
+    assert run(["check", str(folder), "--rubric", str(rubric), "--color", "never"]) in (0, 1)
+    assert "holds 2 notebooks" not in capsys.readouterr().err
 
 
 def test_check_failing_public_check_exits_1(subs: Path) -> None:
