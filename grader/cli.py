@@ -231,15 +231,17 @@ def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int
     job: Callable[[Path], GradeResult]
     if args.rubric is not None:
         rubric_path = _existing(args.rubric, "a rubric file")
-        _rubric(rubric_path)
+        rubric = _rubric(rubric_path)
         job = _job(grade_fn, rubric_path, public_only=True)
     else:
         kit = args.kit if args.kit is not None else Path.cwd()
         rubric_path = kit / KIT_RUBRIC
         if (kit / KIT_MANIFEST).is_file():
             job = _kit_job(kit)
+            # trusted: the kit's builder wrote it from a rubric it validated (kit_check does so)
+            rubric = load_rubric(rubric_path, trusted=True)
         elif rubric_path.is_file():  # a folder with only a public rubric: grade with it
-            _rubric(rubric_path)
+            rubric = _rubric(rubric_path)
             job = _job(grade_fn, rubric_path, public_only=True)
         else:
             where = f"kit folder {kit}" if args.kit is not None else "the current folder"
@@ -248,7 +250,7 @@ def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int
     from grader.pipeline import code_choice  # a folder of several notebooks: the rubric's rule
 
     # a file that is not a submission is bad input: one sentence, exit 2
-    load_submission(path, choice=code_choice(_rubric(rubric_path)))
+    load_submission(path, choice=code_choice(rubric))
     result, _, _ = _grade_here(job, path)
     render = _report("render_terminal") or _plain_terminal
     sys.stdout.write(render(result, _use_color(args.color)))

@@ -191,7 +191,8 @@ def test_bwrap_command_isolates_and_never_binds_the_repository():
     for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--disable-userns"):
         assert flag in cmd
     repo = str(PROBES.parents[3])
-    assert not any(arg.startswith(repo) for arg in cmd)
+    # the repository itself or anything in it (not a sibling such as "<repo>-venv")
+    assert not any(arg == repo or arg.startswith(repo + os.sep) for arg in cmd)
     assert cmd[cmd.index("/tmp/r") - 1] == "--ro-bind" and cmd[cmd.index("/tmp/j") - 1] == "--bind"
     if os.geteuid() == 0:
         assert "--reuid=65534" in cmd and "--bounding-set=-all" in cmd
