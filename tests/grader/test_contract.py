@@ -223,6 +223,18 @@ def test_the_parent_modules_use_the_contracts_objects():
     assert sorted(contract.RUN_ORDER) == sorted(CALLS)
 
 
+def test_the_architecture_table_and_the_conventions_name_the_contracts_calls():
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = text[text.index("## The probe contract") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
+    assert rows == list(CALLS)
+    from grader.diagnose import CONVENTIONS
+
+    for name, convention in CONVENTIONS.items():
+        assert set(convention.probes) <= set(CALLS), name
+
+
 def test_an_unknown_call_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown probe call 'fit'; known: forward, gradients"):
         contract.probe_spec("fit")
