@@ -97,6 +97,8 @@ class ProbeSpec:
                reference's expected values)
     N, timeout : the plan's defaults for the problem's instances and the probe's limit
     run_rank : where the child asks it (RUN_ORDER): cheap questions first
+    steps    : what of the declared training it runs beyond the objective: the optimiser
+               (its hyper-parameters go to the child) and the learning-rate schedule
     """
 
     call: str
@@ -109,6 +111,7 @@ class ProbeSpec:
     N: int = 7
     timeout: float = 10.0
     run_rank: int = 0
+    steps: tuple[Literal["optimizer", "schedule"], ...] = ()
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -142,6 +145,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 ("optimizer",),
                 grader=("steps",),
                 run_rank=6,
+                steps=("optimizer",),
             ),
             ProbeSpec(
                 "schedule",
@@ -150,6 +154,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 (Output("eta", ("E",)),),
                 ("schedule",),
                 run_rank=5,
+                steps=("schedule",),
             ),
             ProbeSpec(
                 "train",
@@ -160,6 +165,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 N=60,
                 timeout=60.0,
                 run_rank=10,
+                steps=("optimizer", "schedule"),
             ),
             ProbeSpec("predict", ("params", "X"), (), (Output("labels", ("N",)),), run_rank=4),
             ProbeSpec(
@@ -216,6 +222,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 N=200,
                 timeout=60.0,
                 run_rank=11,
+                steps=("optimizer", "schedule"),
             ),
         )
     }

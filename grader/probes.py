@@ -152,7 +152,7 @@ class ProbeContext:
         reference's names, so the student's ``optimizer_step`` is told each value.
         """
         hyper: dict[str, Any] = {}
-        if self.call in ("optimizer", "train", "converge"):
+        if "optimizer" in PROBE_SPECS[self.call].steps:
             full = OPTIMIZERS[self.optimizer].validate(dict(self.optimizer_hyper))
             hyper = {k: v for k, v in full.items() if v is not None and not k.endswith("_mask")}
         return {
@@ -498,9 +498,9 @@ def _context(
     )
     model = Model(conv["hidden"], conv["output"])
     network.check_compatible(model, objective)
-    uses_optimizer = probe.call in ("optimizer", "train", "converge") and P is not None
+    uses_optimizer = "optimizer" in probe.steps and P is not None
     opt_hyper = optimizer_hyper(conv, hyper, P) if uses_optimizer and P else {}
-    if probe.call in ("schedule", "train", "converge"):
+    if "schedule" in probe.steps:
         make_schedule(conv["schedule"], **schedule_hyper(conv["schedule"], hyper))
     N = next((inputs[k].shape[-1] for k in ("X", "y") if k in inputs), 0)
     T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
