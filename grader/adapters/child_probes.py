@@ -4,7 +4,9 @@ This file is copied into the sandbox's job directory and runs in the child,
 beside the student's code, so it imports only the standard library and numpy
 (never ``grader`` or ``reference``).
 
-One function per probe call, each ``fn(ns, inputs, params) -> dict[str, ndarray]``:
+One function per probe call (the calls of ``grader/contract.py``, which this file cannot
+import; ``tests/grader/test_contract.py`` keeps the two equal), each
+``fn(ns, inputs, params) -> dict[str, ndarray]``:
 
 - ``ns``      the namespace the student's prepared code was executed into
 - ``inputs``  arrays already in the student's layout (the parent prepared them)

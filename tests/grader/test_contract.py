@@ -77,6 +77,10 @@ def test_every_parameter_has_a_default_or_a_check():
             contract.PROBLEM_KEYS
         )
     assert set(HYPER_DEFAULTS) == {h for p in PROBE_SPECS.values() for h in p.hyper}
+    from grader.adapters.conventions import CONVENTION_KEYS
+
+    declared = {k for p in PROBE_SPECS.values() for k in contract.probe_params(p.call)}
+    assert set(validators) == declared | set(CONVENTION_KEYS), "a check for a name no probe takes"
 
 
 # Which correct sample answers each call: the template has no training of its own to
