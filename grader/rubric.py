@@ -10,7 +10,7 @@ Layout (every key below is allowed; any other key is an error naming the allowed
     [[checks]]           id, objective, probe, points (> 0), title = id,
                          visibility = "public" | "hidden", requires = [check ids]
       [checks.params]    the problem (sizes, N, seed, init), the probe's hyper-parameters
-                         (C, eta, alpha, epochs, ...: grader.probes) and conventions (loss,
+                         (C, eta, alpha, epochs, ...: grader.contract) and conventions (loss,
                          reduction, penalty, penalize_bias, optimizer, optimizer_hyper, ...);
                          each probe allows its own names (:func:`allowed_params`)
       [checks.compare]   rtol, atol, form ("max" | "norm"), parts (outputs to compare, each
