@@ -26,6 +26,7 @@ Standard library only: the student kit ships this module. Nothing here is secret
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
@@ -99,6 +100,7 @@ class ProbeSpec:
     run_rank : where the child asks it (RUN_ORDER): cheap questions first
     steps    : what of the declared training it runs beyond the objective: the optimiser
                (its hyper-parameters go to the child) and the learning-rate schedule
+    plain    : its outputs need no conversion from any student's layout
     """
 
     call: str
@@ -112,6 +114,7 @@ class ProbeSpec:
     timeout: float = 10.0
     run_rank: int = 0
     steps: tuple[Literal["optimizer", "schedule"], ...] = ()
+    plain: bool = False  # the same output names and shapes in every student's layout
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -136,7 +139,9 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
         for p in (
             ProbeSpec("forward", ("params", "X"), (), (Output("A_out", ("K", "N")),), run_rank=1),
             ProbeSpec("gradients", ("params", "X", "Y"), ("C",), _GRADS, ("gradient",), run_rank=7),
-            ProbeSpec("cost", ("params", "X", "Y"), ("C",), (Output("cost", ()),), run_rank=2),
+            ProbeSpec(
+                "cost", ("params", "X", "Y"), ("C",), (Output("cost", ()),), run_rank=2, plain=True
+            ),
             ProbeSpec(
                 "optimizer",
                 ("params", "grads"),
@@ -154,6 +159,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 (Output("eta", ("E",)),),
                 ("schedule",),
                 run_rank=5,
+                plain=True,
                 steps=("schedule",),
             ),
             ProbeSpec(
@@ -167,7 +173,9 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 run_rank=10,
                 steps=("optimizer", "schedule"),
             ),
-            ProbeSpec("predict", ("params", "X"), (), (Output("labels", ("N",)),), run_rank=4),
+            ProbeSpec(
+                "predict", ("params", "X"), (), (Output("labels", ("N",)),), run_rank=4, plain=True
+            ),
             ProbeSpec(
                 "one_hot",
                 ("y",),
@@ -203,6 +211,7 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 ("gradient",),
                 judge="self_check",
                 run_rank=8,
+                plain=True,
             ),
             ProbeSpec(
                 "initialize",
@@ -242,6 +251,21 @@ GRADER_KEYS: tuple[str, ...] = tuple(
 """Keys of a check that the plan or a judge reads and no reference function takes."""
 
 
+def canonical_shape(
+    output: Output, sizes: Mapping[str, int], param: tuple[int, ...] = ()
+) -> tuple[int, ...]:
+    """``output``'s shape for these sizes (K, N, E, T, M, S) and its layer's parameter shape."""
+    dims: list[int] = []
+    for symbol in output.shape:
+        if symbol == "param":
+            dims += param
+        elif symbol.endswith("+1"):
+            dims.append(sizes[symbol[:-2]] + 1)
+        else:
+            dims.append(sizes[symbol])
+    return tuple(dims)
+
+
 def probe_spec(call: str) -> ProbeSpec:
     """The declaration of ``call``; ValueError naming the known calls."""
     if call not in PROBE_SPECS:
@@ -268,6 +292,7 @@ __all__ = [
     "Kind",
     "Output",
     "ProbeSpec",
+    "canonical_shape",
     "probe_params",
     "probe_spec",
 ]

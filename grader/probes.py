@@ -47,6 +47,7 @@ from grader.contract import (
     PROBE_SPECS,
     PROBLEM_KEYS,
     ProbeSpec,
+    canonical_shape,
     probe_spec,
 )
 from reference import network
@@ -564,9 +565,11 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
 
 def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, tuple[int, ...]]:
     """Output name -> expected shape, in the student's layout (what the sandbox validates)."""
-    probe_spec(call)
-    style = style_of(binding)
+    spec, style = probe_spec(call), style_of(binding)
     N, E, T, K = sizes.N, sizes.E, sizes.T, sizes.K
+    if spec.plain:  # the same in every layout: the contract's names and shapes
+        symbols = {"K": K, "N": N, "E": E, "T": T, "M": sizes.M, "S": SELF_CHECK_DIRECTIONS}
+        return {o.name: canonical_shape(o, symbols) for o in spec.outputs}
     shapes: dict[str, tuple[int, ...]] = {}
     if sizes.layers:
         dummy = Params(
@@ -578,22 +581,14 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return {style.forward_out: style.Y_to(np.zeros((K, N))).shape}
     if call in ("gradients", "timing"):  # timing: the summed gradients of its timed calls
         return {style.grad_name(k): s for k, s in shapes.items()}
-    if call == "cost":
-        return {"cost": ()}
     if call == "optimizer":
         return {k: (T, *s) for k, s in shapes.items()}
-    if call == "schedule":
-        return {"eta": (E,)}
     if call == "train":
         return shapes | {style.train_cost: (E,), style.train_accuracy: (E + 1,)}
-    if call == "predict":
-        return {"labels": (N,)}
     if call == "converge":
         return {style.train_cost: (E,), "labels": (sizes.M,)}
     if call == "one_hot":
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
-    if call == "gradcheck_self":
-        return {o.name: (SELF_CHECK_DIRECTIONS,) for o in PROBE_SPECS[call].outputs}
     if call == "initialize":
         return shapes
     raise ValueError(f"no output contract for probe call {call!r}")

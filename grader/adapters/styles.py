@@ -288,9 +288,8 @@ def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -
         return P | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}
     if call == "one_hot":
         return {"Y": style.Y_from(get(style.one_hot_out))}
-    if call == "predict":
-        return {"labels": get("labels").astype(np.int64)}
     if call == "converge":
         return {"cost": get(style.train_cost), "labels": get("labels").astype(np.int64)}
-    # cost, schedule, gradcheck_self: the same names and meaning in every style
-    return {n: get(n) for n in PROBE_SPECS[call].output_names}
+    # cost, schedule, predict, gradcheck_self: the same names and meaning in every style
+    plain = {n: get(n) for n in PROBE_SPECS[call].output_names}
+    return {n: a.astype(np.int64) if n == "labels" else a for n, a in plain.items()}

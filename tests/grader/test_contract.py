@@ -120,18 +120,6 @@ def _spec(call: str) -> CheckSpec:
     )
 
 
-def _shape(symbols: tuple[str, ...], name: str, sizes: probes.Sizes, canonical: dict) -> tuple:
-    def one(symbol: str) -> tuple[int, ...]:
-        if symbol == "param":
-            param = re.sub(r"^d", "", name)
-            return tuple(canonical[param].shape)
-        value = {"K": sizes.K, "N": sizes.N, "E": sizes.E, "T": sizes.T, "M": sizes.M}
-        value |= {"S": SELF_CHECK_DIRECTIONS, "E+1": sizes.E + 1}
-        return (value[symbol],)
-
-    return tuple(d for s in symbols for d in one(s))
-
-
 @pytest.mark.parametrize("call", CALLS)
 def test_each_call_answers_with_the_declared_outputs(call: str):
     """The plan's inputs cover the declared ones; a correct sample's answer, made canonical,
@@ -151,7 +139,11 @@ def test_each_call_answers_with_the_declared_outputs(call: str):
         matches = [o for o in spec.outputs if re.fullmatch(o.name, name)]
         assert len(matches) == 1, f"{call}: output {name!r} is not declared once"
         assert not matches[0].by_parent
-        assert array.shape == _shape(matches[0].shape, name, ctx.sizes, canonical), name
+        sizes = ctx.sizes
+        symbols = {"K": sizes.K, "N": sizes.N, "E": sizes.E, "T": sizes.T, "M": sizes.M}
+        symbols["S"] = SELF_CHECK_DIRECTIONS
+        param = canonical[name.removeprefix("d")].shape if "param" in matches[0].shape else ()
+        assert array.shape == contract.canonical_shape(matches[0], symbols, param), name
     for o in spec.outputs:
         found = any(re.fullmatch(o.name, n) for n in answer)
         assert found != o.by_parent, f"{call}: declared output {o.name!r}"
