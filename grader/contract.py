@@ -9,10 +9,13 @@ every other module derives what it needs from :data:`PROBE_SPECS`:
   (:func:`allowed_params`), the output names ``compare.parts`` may list, the
   misconception kinds its feedback may word
 - :mod:`grader.probes`: the canonical inputs and hyper-parameters (defaults:
-  :data:`HYPER_DEFAULTS`) of each reference function, the keys it ignores
-- :mod:`grader.plan`: each call's default N and timeout
+  :data:`HYPER_DEFAULTS`) of each reference function, the keys it ignores, whether it
+  runs the declared optimiser and schedule (``steps``), the names and shapes of the
+  outputs that are the same in every layout (``plain``: ``output_specs``)
+- :mod:`grader.plan`: each call's default N and timeout, and the run order
 - :mod:`grader.checks` ``JUDGES``: each call's judge, by name
-- :mod:`grader.adapters.styles`: the outputs that need no conversion
+- :mod:`grader.adapters.styles`: the outputs that need no conversion (``to_canonical``)
+- :mod:`grader.expectations`: which calls have variants (``_variants_<call>``)
 
 What stays code: the reference function (``grader.probes.REFERENCE``), the child
 function (a module-level function of the call's name in
