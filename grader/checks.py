@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader.compare import Comparison, Tolerance, as_numeric, compare
+from grader.contract import PROBE_SPECS
 from grader.diagnose import Candidate, Diagnosis, describe_difference, diagnose, join_names
 from grader.results import CheckResult, CheckStatus
 from grader.rubric import CheckSpec, Rubric
@@ -662,13 +663,17 @@ Judge = Callable[
     [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
     _Verdict,
 ]
-JUDGES: dict[str, Judge] = {
-    "timing": _judge_timing,
-    "gradcheck_self": _judge_self_check,
-    "initialize": _judge_initialize,
-    "converge": _judge_converge,
+JUDGE_FUNCTIONS: dict[str, Judge] = {
+    "compare": _judge_compare,
+    "timed": _judge_timing,
+    "self_check": _judge_self_check,
+    "glorot_bound": _judge_initialize,
+    "envelope": _judge_converge,
 }
-"""Probe name -> how its outputs are judged; every other probe compares with the expected values."""
+"""A judge's name in the contract (``ProbeSpec.judge``) -> the function."""
+
+JUDGES: dict[str, Judge] = {call: JUDGE_FUNCTIONS[p.judge] for call, p in PROBE_SPECS.items()}
+"""Probe call -> how its outputs are judged (grader.contract names each call's judge)."""
 
 
 def evaluate_check(

@@ -199,15 +199,16 @@ def _job(
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
-def _kit_job(kit: Path) -> Callable[[Path], GradeResult]:
-    """Grading from the kit's own files: its public checks, its precomputed values."""
+def _kit_job(kit: Path) -> tuple[Callable[[Path], GradeResult], Rubric]:
+    """Grading from the kit's own files: its public checks, its precomputed values; and
+    the kit's rubric (loaded as the grader wrote it: the kit has no reference to validate with)."""
     try:
         from grader.kit_check import grade_with_kit, load_kit
     except ImportError as error:
         raise UsageError(f"this installation cannot grade with a kit ({error})") from None
     loaded = load_kit(kit)  # a damaged kit is bad input: KitError, one sentence
     settings = _settings()
-    return lambda path: grade_with_kit(path, loaded, settings)
+    return (lambda path: grade_with_kit(path, loaded, settings)), loaded.rubric
 
 
 def _grade_here(job: Callable[[Path], GradeResult], path: Path) -> tuple[GradeResult, float, bool]:
@@ -237,9 +238,7 @@ def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int
         kit = args.kit if args.kit is not None else Path.cwd()
         rubric_path = kit / KIT_RUBRIC
         if (kit / KIT_MANIFEST).is_file():
-            job = _kit_job(kit)
-            # trusted: the kit's builder wrote it from a rubric it validated (kit_check does so)
-            rubric = load_rubric(rubric_path, trusted=True)
+            job, rubric = _kit_job(kit)
         elif rubric_path.is_file():  # a folder with only a public rubric: grade with it
             rubric = _rubric(rubric_path)
             job = _job(grade_fn, rubric_path, public_only=True)

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from grader.contract import CALLS
 from grader.diagnose import CONVENTIONS, Candidate, gradient_outputs
 from grader.probes import ProbeContext, expected, objective_weights, optimizer_trail, schedule_rates
 from reference import network, objectives
@@ -71,7 +72,7 @@ def gradient_candidates(
     return out
 
 
-def _gradients(ctx: ProbeContext) -> list[Candidate]:
+def _variants_gradients(ctx: ProbeContext) -> list[Candidate]:
     i = ctx.inputs
     return gradient_candidates(ctx.params(), i["X"], i["Y"], ctx.model, ctx.objective)
 
@@ -99,7 +100,7 @@ def _convention_variants(
     return out
 
 
-def _optimizer(ctx: ProbeContext) -> list[Candidate]:
+def _variants_optimizer(ctx: ProbeContext) -> list[Candidate]:
     out = []
     for m in _standing_in("optimizer", ctx.optimizer):
         try:
@@ -109,7 +110,7 @@ def _optimizer(ctx: ProbeContext) -> list[Candidate]:
     return out + _convention_variants(ctx, "optimizer", optimizer_trail)
 
 
-def _schedule(ctx: ProbeContext) -> list[Candidate]:
+def _variants_schedule(ctx: ProbeContext) -> list[Candidate]:
     out = []
     for m in _standing_in("schedule", ctx.schedule):
         try:
@@ -119,7 +120,7 @@ def _schedule(ctx: ProbeContext) -> list[Candidate]:
     return out + _convention_variants(ctx, "schedule", schedule_rates)
 
 
-def _one_hot(ctx: ProbeContext) -> list[Candidate]:
+def _variants_one_hot(ctx: ProbeContext) -> list[Candidate]:
     y, K = ctx.inputs["y"], ctx.sizes.K
     out = []
     for m in all_misconceptions("encoding"):
@@ -130,7 +131,7 @@ def _one_hot(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
-def _cost(ctx: ProbeContext) -> list[Candidate]:
+def _variants_cost(ctx: ProbeContext) -> list[Candidate]:
     if ctx.cost_kind != "objective":
         return []
     out = []
@@ -153,7 +154,7 @@ _OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
 _TRAINING_FIELDS = ("optimizer", "schedule")
 
 
-def _train(ctx: ProbeContext) -> list[Candidate]:
+def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
     follows, the optimiser, the schedule): a convention the rubric accepts is credited."""
     out = []
@@ -177,7 +178,7 @@ def _train(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
-def _self_check(ctx: ProbeContext) -> list[Candidate]:
+def _variants_gradcheck_self(ctx: ProbeContext) -> list[Candidate]:
     """The objective under each convention, as weights of the self-check's slope parts."""
     K, N = ctx.inputs["Y"].shape
     out = []
@@ -190,16 +191,11 @@ def _self_check(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
+# Probe call -> its variants (misconceptions and conventions), found by name:
+# ``_variants_<call>``; the other probes are judged against the reference alone.
 _CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
-    "gradients": _gradients,
-    "optimizer": _optimizer,
-    "schedule": _schedule,
-    "one_hot": _one_hot,
-    "cost": _cost,
-    "train": _train,
-    "gradcheck_self": _self_check,
+    call: globals()[f"_variants_{call}"] for call in CALLS if f"_variants_{call}" in globals()
 }
-"""Probe call -> its variants; the other probes are judged against the reference alone."""
 
 
 def candidates(ctx: ProbeContext) -> list[Candidate]:

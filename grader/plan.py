@@ -30,7 +30,8 @@ import numpy as np
 
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
-from grader.probes import HYPER_DEFAULTS, ProbeContext, output_specs, prepare
+from grader.contract import HYPER_DEFAULTS, PROBE_SPECS, RUN_ORDER
+from grader.probes import ProbeContext, output_specs, prepare
 from grader.rubric import CheckSpec, Rubric, plain
 from grader.sandbox import Limits, OutputSpec, ProbeCall
 from reference.datasets import blobs, load_digits, probe_inputs
@@ -41,12 +42,8 @@ from reference.params import Params
 Array = np.ndarray
 
 DEFAULT_SIZES = (5, 4, 3)
-DEFAULT_N = {"timing": 2000, "train": 60, "converge": 200}
 DEFAULT_HELDOUT = 200  # converge: held-out instances
-DEFAULT_N_OTHER = 7
 DEFAULT_STEPS = 3
-DEFAULT_TIMEOUT = {"train": 60.0, "timing": 60.0, "converge": 60.0}
-DEFAULT_TIMEOUT_OTHER = 10.0
 DIGITS_SHAPE = (64, 10)  # a train problem from D=64 to K=10 uses the bundled digits
 
 
@@ -165,7 +162,7 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     p, call = spec.params, spec.probe
     seed = int(p.get("seed", 0))
     sizes = _sizes(p)
-    N = int(p.get("N", DEFAULT_N.get(call, DEFAULT_N_OTHER)))
+    N = int(p.get("N", PROBE_SPECS[call].N))
     P = _params(p, sizes, seed)
     if call == "schedule":
         return {}
@@ -260,7 +257,7 @@ def question_key(spec: CheckSpec) -> str:
 
 
 def _timeout(spec: CheckSpec) -> float:
-    return float(spec.params.get("timeout", DEFAULT_TIMEOUT.get(spec.probe, DEFAULT_TIMEOUT_OTHER)))
+    return float(spec.params.get("timeout", PROBE_SPECS[spec.probe].timeout))
 
 
 def time_bound(rubric: Rubric, limits: Limits) -> float:
@@ -272,25 +269,6 @@ def time_bound(rubric: Rubric, limits: Limits) -> float:
     """
     probes = {question_key(spec): _timeout(spec) for spec in rubric.checks}
     return limits.setup_timeout + min(limits.total_timeout, sum(probes.values()))
-
-
-# The child runs probes in this order (stable within a call). Probes are independent, but
-# a hang costs a restart and restarts are limited: the cheap questions are asked before
-# the ones that call the student's gradient many times (timing, training).
-RUN_ORDER = (
-    "initialize",
-    "forward",
-    "cost",
-    "one_hot",
-    "predict",
-    "schedule",
-    "optimizer",
-    "gradients",
-    "gradcheck_self",
-    "timing",
-    "train",
-    "converge",
-)
 
 
 def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> OutputSpec:

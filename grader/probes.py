@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.adapters.binding import CALLS, AdapterBinding
+from grader.adapters.binding import AdapterBinding
 from grader.adapters.child_probes import timed_calls, timed_scale
 from grader.adapters.conventions import (
     CONVENTION_KEYS,
@@ -40,6 +40,16 @@ from grader.adapters.conventions import (
     schedule_hyper,
 )
 from grader.adapters.styles import Style, style_of, to_canonical
+from grader.contract import (
+    CALLS,
+    GRADER_KEYS,
+    HYPER_DEFAULTS,
+    PROBE_SPECS,
+    PROBLEM_KEYS,
+    ProbeSpec,
+    canonical_shape,
+    probe_spec,
+)
 from reference import network
 from reference.encoding import one_hot
 from reference.network import Model
@@ -53,10 +63,8 @@ Array = np.ndarray
 __all__ = [
     "CONVENTION_KEYS",
     "COST_KINDS",
-    "PLAN_KEYS",
-    "PROBES",
+    "REFERENCE",
     "STYLE_CONVENTIONS",
-    "Probe",
     "ProbeContext",
     "Sizes",
     "batch_orders",
@@ -70,36 +78,7 @@ __all__ = [
 ]
 
 # A check's parameters that belong to the plan (the problem) or the grader, not to a probe.
-PLAN_KEYS = (
-    "sizes",
-    "N",
-    "seed",
-    "init",
-    "timeout",
-    "max_ratio",
-    "h",
-    "steps",
-    "N_heldout",
-    "accuracy_margin",
-    "cost_margin",
-)
-HYPER_DEFAULTS: dict[str, Any] = {
-    "C": 0.0,
-    "eta": 0.001,
-    "alpha": 0.0,
-    "epochs": None,  # from the permutations, else required
-    "minibatches": 1,
-    "decrease_const": 0.1,
-    "decrease_iter": 10,
-    "shuffle": True,
-    "random_state": None,
-    "repeats": 5,
-    "h": 1e-5,  # gradcheck_self: the central-difference step
-    "gain": 4.0,  # initialize: Glorot's bound gain·sqrt(6/(n_in+n_out)); the course uses 4 (sigmoid)
-    "n_classes": None,
-    "seeds": 5,  # converge: reference runs from as many other starts and batch orders
-    "batch_size": None,  # converge: instances per batch (the textbook's); None: ``minibatches``
-}
+_IGNORED = (*PROBLEM_KEYS, *GRADER_KEYS)
 
 
 @dataclass(frozen=True)
@@ -174,7 +153,7 @@ class ProbeContext:
         reference's names, so the student's ``optimizer_step`` is told each value.
         """
         hyper: dict[str, Any] = {}
-        if self.call in ("optimizer", "train", "converge"):
+        if "optimizer" in PROBE_SPECS[self.call].steps:
             full = OPTIMIZERS[self.optimizer].validate(dict(self.optimizer_hyper))
             hyper = {k: v for k, v in full.items() if v is not None and not k.endswith("_mask")}
         return {
@@ -218,29 +197,19 @@ def _readonly(a: Any) -> Array:
 
 
 # ---------------------------------------------------------------------------
-# The registry: one entry per call
+# The reference function of each call (what it takes and returns: grader.contract)
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One call: the canonical inputs it needs and the hyper-parameters it takes."""
-
-    call: str
-    inputs: tuple[str, ...]  # "params" = W1..WL, b1..bL
-    hyper: tuple[str, ...]
-    expected: Callable[[ProbeContext], dict[str, Array]]
-
-
-def _forward(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_forward(ctx: ProbeContext) -> dict[str, Array]:
     return {"A_out": network.forward(ctx.params(), ctx.inputs["X"], ctx.model).output}
 
 
-def _gradients(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_gradients(ctx: ProbeContext) -> dict[str, Array]:
     g = network.gradients(ctx.params(), ctx.inputs["X"], ctx.inputs["Y"], ctx.model, ctx.objective)
     return {f"d{k}": v for k, v in g.as_dict().items()}
 
 
-def _cost(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_cost(ctx: ProbeContext) -> dict[str, Array]:
     P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
     if ctx.cost_kind == "printed":
         A = network.forward(P, X, ctx.model).output
@@ -251,7 +220,7 @@ def _cost(ctx: ProbeContext) -> dict[str, Array]:
     return {"cost": np.array(J)}
 
 
-def _optimizer(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> dict[str, Array]:
+def _ref_optimizer(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> dict[str, Array]:
     """Params after each of the T steps; ``make`` replaces the declared optimiser's factory
     (a misconception standing in for it, see grader.expectations)."""
     P = ctx.params().copy()
@@ -265,14 +234,14 @@ def _optimizer(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> dic
     return {n: np.stack(tr) for n, tr in zip(names, trail, strict=True)}
 
 
-def _schedule(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> dict[str, Array]:
+def _ref_schedule(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> dict[str, Array]:
     hyper = schedule_hyper(ctx.schedule, ctx.hyper)
     s = make(**hyper) if make is not None else make_schedule(ctx.schedule, **hyper)
     return {"eta": np.array([s.rate(k) for k in range(int(ctx.hyper["epochs"]))])}
 
 
-optimizer_trail = _optimizer
-schedule_rates = _schedule
+optimizer_trail = _ref_optimizer
+schedule_rates = _ref_schedule
 
 
 def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Array:
@@ -311,7 +280,7 @@ def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     return out, trace
 
 
-def _train(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_train(ctx: ProbeContext) -> dict[str, Array]:
     return replay(ctx)[0]
 
 
@@ -375,15 +344,18 @@ def _cost_per_epoch(ctx: ProbeContext, trace: Trace, like: Params) -> Array:
     return trace.data_term * (data_scale(cost, Y) / data_scale(obj, Y)) + penalty * ratio
 
 
-def _predict(ctx: ProbeContext) -> dict[str, Array]:
+_ref_converge = envelope
+
+
+def _ref_predict(ctx: ProbeContext) -> dict[str, Array]:
     return {"labels": network.predict(ctx.params(), ctx.inputs["X"], ctx.model).astype(np.int64)}
 
 
-def _one_hot(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_one_hot(ctx: ProbeContext) -> dict[str, Array]:
     return {"Y": one_hot(ctx.inputs["y"], ctx.hyper["n_classes"])}
 
 
-def _timing(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_timing(ctx: ProbeContext) -> dict[str, Array]:
     """The sum of the reference's gradients over the timed calls, each with the parameters
     scaled by ``timed_scale(k)`` and no penalty (what the child's timing probe returns)."""
     P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
@@ -412,7 +384,7 @@ _TIMED: dict[bytes, dict[str, Array]] = {}  # inputs' digest -> the timed calls'
 SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along
 
 
-def _initialize(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_initialize(ctx: ProbeContext) -> dict[str, Array]:
     """No reference draw (the student's generator is theirs): each layer's Glorot bound."""
     gain = float(ctx.hyper.get("gain", 4.0))
     layers = ctx.sizes.layers
@@ -420,9 +392,6 @@ def _initialize(ctx: ProbeContext) -> dict[str, Array]:
         f"bound_W{l}": np.array(gain * np.sqrt(6.0 / (n_in + n_out)))
         for l, (n_in, n_out) in enumerate(itertools.pairwise(layers), start=1)
     }
-
-
-SELF_CHECK_PARTS = ("slope_data", "slope_square", "slope_abs")
 
 
 def objective_weights(objective: Objective, N: int, K: int) -> dict[str, Array]:
@@ -440,58 +409,17 @@ def objective_weights(objective: Objective, N: int, K: int) -> dict[str, Array]:
     }
 
 
-def _self_check(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_gradcheck_self(ctx: ProbeContext) -> dict[str, Array]:
     """No reference value: the weights that make the child's slopes the declared objective's."""
     K, N = ctx.inputs["Y"].shape
     return objective_weights(ctx.objective, N, K)
 
 
-_TRAIN_HYPER = (
-    "C",
-    "eta",
-    "alpha",
-    "epochs",
-    "minibatches",
-    "decrease_const",
-    "decrease_iter",
-    "shuffle",
-    "random_state",
-)
-
-PROBES: dict[str, Probe] = {
-    p.call: p
-    for p in (
-        Probe("forward", ("params", "X"), (), _forward),
-        Probe("gradients", ("params", "X", "Y"), ("C",), _gradients),
-        Probe("cost", ("params", "X", "Y"), ("C",), _cost),
-        Probe("optimizer", ("params", "grads"), ("eta", "alpha"), _optimizer),
-        Probe("schedule", (), ("eta", "decrease_const", "decrease_iter", "epochs"), _schedule),
-        Probe(
-            "train",
-            ("params", "X", "y"),
-            _TRAIN_HYPER,
-            _train,
-        ),
-        Probe("predict", ("params", "X"), (), _predict),
-        Probe("one_hot", ("y",), ("n_classes",), _one_hot),
-        Probe("timing", ("params", "X", "Y"), ("C", "repeats"), _timing),
-        Probe("gradcheck_self", ("params", "X", "Y"), ("C", "h"), _self_check),
-        Probe("initialize", ("params",), ("random_state", "gain"), _initialize),
-        Probe(
-            "converge",
-            ("params", "X", "y", "X_heldout", "y_heldout", "start_perms"),
-            (*_TRAIN_HYPER, "seeds", "batch_size"),
-            envelope,
-        ),
-    )
+# Call -> its reference function (the expected values), found by name: ``_ref_<call>``, so a
+# call of the contract without one fails when this module loads.
+REFERENCE: dict[str, Callable[[ProbeContext], dict[str, Array]]] = {
+    call: globals()[f"_ref_{call}"] for call in CALLS
 }
-assert tuple(PROBES) == CALLS
-
-
-def _probe(call: str) -> Probe:
-    if call not in PROBES:
-        raise ValueError(f"unknown probe call {call!r}; known: {', '.join(PROBES)}")
-    return PROBES[call]
 
 
 # ---------------------------------------------------------------------------
@@ -508,15 +436,16 @@ def prepare(
 
     Parameters
     ----------
-    call : a name in ``PROBES``
+    call : a name in ``grader.contract.PROBE_SPECS``
     binding : the rubric's adapter binding
-    probe_params : hyper-parameters (``PROBES[call].hyper``) and conventions
-        (``CONVENTION_KEYS``); the plan's and grader's own keys (``PLAN_KEYS``) are ignored
+    probe_params : hyper-parameters (``PROBE_SPECS[call].hyper``) and conventions
+        (``CONVENTION_KEYS``); the plan's and grader's own keys (``PROBLEM_KEYS``,
+        ``GRADER_KEYS``) are ignored
     canonical_inputs : W1..WL, b1..bL; X (D, N); Y (K, N); y (N,) ints; perms (E, N) (train,
         the course's per-epoch ``np.random.permutation`` draws); dW1.., db1.. (T, *shape) (optimizer)
     """
-    probe, style = _probe(call), style_of(binding)
-    allowed = (*probe.hyper, *CONVENTION_KEYS, *PLAN_KEYS)
+    probe, style = probe_spec(call), style_of(binding)
+    allowed = (*probe.hyper, *CONVENTION_KEYS, *_IGNORED)
     unknown = sorted(set(probe_params) - set(allowed))
     if unknown:
         raise ValueError(
@@ -532,7 +461,9 @@ def prepare(
     return _student_inputs(ctx, style, P), ctx
 
 
-def _hyper(probe: Probe, given: Mapping[str, Any], inputs: Mapping[str, Array]) -> dict[str, Any]:
+def _hyper(
+    probe: ProbeSpec, given: Mapping[str, Any], inputs: Mapping[str, Array]
+) -> dict[str, Any]:
     """The probe's hyper-parameters with defaults, after checking the inputs it needs."""
     hyper = {k: given.get(k, HYPER_DEFAULTS[k]) for k in probe.hyper}
     needed = [k for k in probe.inputs if k not in ("params", "grads") and k not in inputs]
@@ -551,7 +482,7 @@ def _hyper(probe: Probe, given: Mapping[str, Any], inputs: Mapping[str, Array]) 
 
 
 def _context(
-    probe: Probe,
+    probe: ProbeSpec,
     binding: AdapterBinding,
     inputs: dict[str, Array],
     hyper: dict[str, Any],
@@ -568,9 +499,9 @@ def _context(
     )
     model = Model(conv["hidden"], conv["output"])
     network.check_compatible(model, objective)
-    uses_optimizer = probe.call in ("optimizer", "train", "converge") and P is not None
+    uses_optimizer = "optimizer" in probe.steps and P is not None
     opt_hyper = optimizer_hyper(conv, hyper, P) if uses_optimizer and P else {}
-    if probe.call in ("schedule", "train", "converge"):
+    if "schedule" in probe.steps:
         make_schedule(conv["schedule"], **schedule_hyper(conv["schedule"], hyper))
     N = next((inputs[k].shape[-1] for k in ("X", "y") if k in inputs), 0)
     T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
@@ -634,9 +565,11 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
 
 def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, tuple[int, ...]]:
     """Output name -> expected shape, in the student's layout (what the sandbox validates)."""
-    _probe(call)
-    style = style_of(binding)
+    spec, style = probe_spec(call), style_of(binding)
     N, E, T, K = sizes.N, sizes.E, sizes.T, sizes.K
+    if spec.plain:  # the same in every layout: the contract's names and shapes
+        symbols = {"K": K, "N": N, "E": E, "T": T, "M": sizes.M, "S": SELF_CHECK_DIRECTIONS}
+        return {o.name: canonical_shape(o, symbols) for o in spec.outputs}
     shapes: dict[str, tuple[int, ...]] = {}
     if sizes.layers:
         dummy = Params(
@@ -648,22 +581,14 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
         return {style.forward_out: style.Y_to(np.zeros((K, N))).shape}
     if call in ("gradients", "timing"):  # timing: the summed gradients of its timed calls
         return {style.grad_name(k): s for k, s in shapes.items()}
-    if call == "cost":
-        return {"cost": ()}
     if call == "optimizer":
         return {k: (T, *s) for k, s in shapes.items()}
-    if call == "schedule":
-        return {"eta": (E,)}
     if call == "train":
         return shapes | {style.train_cost: (E,), style.train_accuracy: (E + 1,)}
-    if call == "predict":
-        return {"labels": (N,)}
     if call == "converge":
         return {style.train_cost: (E,), "labels": (sizes.M,)}
     if call == "one_hot":
         return {style.one_hot_out: style.Y_to(np.zeros((K, N))).shape}
-    if call == "gradcheck_self":
-        return {n: (SELF_CHECK_DIRECTIONS,) for n in ("slope_gradient", *SELF_CHECK_PARTS)}
     if call == "initialize":
         return shapes
     raise ValueError(f"no output contract for probe call {call!r}")
@@ -671,4 +596,4 @@ def output_specs(call: str, binding: AdapterBinding, sizes: Sizes) -> dict[str, 
 
 def expected(context: ProbeContext) -> dict[str, Array]:
     """The reference's canonical values for this probe (call only after the child is gone)."""
-    return _probe(context.call).expected(context)
+    return REFERENCE[probe_spec(context.call).call](context)

@@ -10,7 +10,7 @@ Layout (every key below is allowed; any other key is an error naming the allowed
     [[checks]]           id, objective, probe, points (> 0), title = id,
                          visibility = "public" | "hidden", requires = [check ids]
       [checks.params]    the problem (sizes, N, seed, init), the probe's hyper-parameters
-                         (C, eta, alpha, epochs, ...: grader.probes) and conventions (loss,
+                         (C, eta, alpha, epochs, ...: grader.contract) and conventions (loss,
                          reduction, penalty, penalize_bias, optimizer, optimizer_hyper, ...);
                          each probe allows its own names (:func:`allowed_params`)
       [checks.compare]   rtol, atol, form ("max" | "norm"), parts (outputs to compare, each
@@ -47,13 +47,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from grader.compare import DEFAULT_ATOL, DEFAULT_RTOL, FORMS, Form
+from grader.contract import CALLS, PROBE_SPECS, Kind, ProbeSpec, probe_params
 from grader.diagnose import CONVENTIONS
-
-if TYPE_CHECKING:
-    from reference.misconceptions import Kind
 
 Execution = Literal["definitions", "full"]
 Visibility = Literal["public", "hidden"]
@@ -79,52 +77,9 @@ class RubricError(ValueError):
 
 
 # ---------------------------------------------------------------------------
-# Probes: what each call outputs (canonical names) and which misconception kinds show on it
-
-
-@dataclass(frozen=True)
-class Probe:
-    """outputs : regular expressions of canonical output names (None: not constrained)."""
-
-    name: str
-    outputs: tuple[str, ...] | None
-    kinds: tuple[Kind, ...]
-
-
-# reference.misconceptions.KINDS, written out so that loading needs no reference
-# (tests/grader/test_kit.py keeps the two equal)
-MISCONCEPTION_KINDS: tuple[Kind, ...] = (
-    "gradient",
-    "optimizer",
-    "schedule",
-    "encoding",
-    "training",
-)
-
-PROBES: dict[str, Probe] = {
-    p.name: p
-    for p in (
-        Probe("forward", ("A_out",), ()),
-        Probe("gradients", (r"dW\d+", r"db\d+"), ("gradient",)),
-        Probe("cost", ("cost",), ()),
-        Probe("optimizer", (r"W\d+", r"b\d+"), ("optimizer",)),
-        Probe("schedule", ("eta",), ("schedule",)),
-        Probe("train", (r"W\d+", r"b\d+", "cost", "accuracy"), MISCONCEPTION_KINDS),
-        Probe("predict", ("labels",), ()),
-        Probe("one_hot", ("Y",), ("encoding",)),
-        # the timed calls' summed gradients; the parent adds the supervisor's two times
-        Probe("timing", (r"dW\d+", r"db\d+", "student_seconds", "baseline_seconds"), ()),
-        Probe("gradcheck_self", None, ("gradient",)),
-        Probe("initialize", (r"W\d+", r"b\d+"), ()),
-        Probe("converge", ("cost", "labels"), ()),
-    )
-}
-
-
-# ---------------------------------------------------------------------------
-# Check parameters. The names a probe takes come from grader.probes (its hyper-parameters
-# and CONVENTION_KEYS), so the rubric and the probe layer cannot drift apart; the plan adds
-# the problem's shape (sizes, N, seed, init) and the grader its own (timeout, max_ratio).
+# Check parameters. The names a probe takes come from the contract (grader.contract: the
+# problem's keys, the probe's hyper-parameters and the keys its plan or judge reads) and the
+# conventions (CONVENTION_KEYS); this module only says how each value is checked.
 
 
 def _number(low: float, strict: bool, high: float = math.inf) -> Callable[[object], float]:
@@ -168,7 +123,7 @@ _LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     # the problem the plan builds (sizes and init: see param_checks)
     "N": _whole(1),
     "seed": _whole(0),
-    # the probes' hyper-parameters (grader.probes.PROBES[call].hyper)
+    # the probes' hyper-parameters (grader.contract.PROBE_SPECS[call].hyper)
     "C": _number(0, strict=False),
     "eta": _number(0, strict=True),
     "alpha": _number(0, strict=False, high=1),
@@ -245,16 +200,6 @@ def _trusted_value(name: str, value: object) -> Any:
     return value
 
 
-_PROBLEM_KEYS = ("sizes", "N", "seed", "init", "timeout")
-# per probe, what the plan or the grader needs beyond grader.probes' hyper-parameters
-_EXTRA = {
-    "optimizer": ("steps",),
-    "timing": ("max_ratio",),
-    "gradcheck_self": ("C", "h"),
-    "converge": ("N_heldout", "accuracy_margin", "cost_margin"),
-}
-
-
 def plain(value: Any) -> Any:
     """Validated values (tuples, mapping proxies) as plain JSON- and TOML-writable ones."""
     if isinstance(value, Mapping):
@@ -266,12 +211,9 @@ def plain(value: Any) -> Any:
 
 def allowed_params(probe: str) -> tuple[str, ...]:
     """The parameter names a check of ``probe`` may set."""
-    from grader.probes import CONVENTION_KEYS
-    from grader.probes import PROBES as PROBE_CALLS
+    from grader.adapters.conventions import CONVENTION_KEYS
 
-    hyper = PROBE_CALLS[probe].hyper if probe in PROBE_CALLS else ()
-    names = (*_PROBLEM_KEYS, *hyper, *_EXTRA.get(probe, ()), *CONVENTION_KEYS)
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys((*probe_params(probe), *CONVENTION_KEYS)))
 
 
 # ---------------------------------------------------------------------------
@@ -635,7 +577,7 @@ class _Reader:
                 f"{k}.objective",
                 f"unknown objective {objective!r}; known: {', '.join(sorted(objectives))}",
             )
-        probe = self.choice(t["probe"], f"{k}.probe", tuple(PROBES))
+        probe = self.choice(t["probe"], f"{k}.probe", CALLS)
         params = self.params(self.table(t.get("params", {}), f"{k}.params"), f"{k}.params", probe)
         return CheckSpec(
             id=check_id,
@@ -646,14 +588,16 @@ class _Reader:
             compare=self.compare(
                 self.table(t.get("compare", {}), f"{k}.compare"),
                 f"{k}.compare",
-                PROBES[probe],
+                PROBE_SPECS[probe],
                 params,
             ),
             points=self.number(t["points"], f"{k}.points", 0, strict=True),
             visibility=self.choice(t.get("visibility", "public"), f"{k}.visibility", VISIBILITIES),
             requires=self.strings(t.get("requires", []), f"{k}.requires"),
             feedback=self.feedback(
-                self.table(t.get("feedback", {}), f"{k}.feedback"), f"{k}.feedback", PROBES[probe]
+                self.table(t.get("feedback", {}), f"{k}.feedback"),
+                f"{k}.feedback",
+                PROBE_SPECS[probe],
             ),
         )
 
@@ -683,7 +627,7 @@ class _Reader:
         return MappingProxyType(out)
 
     def compare(
-        self, t: dict[str, Any], k: str, probe: Probe, params: Mapping[str, Any]
+        self, t: dict[str, Any], k: str, probe: ProbeSpec, params: Mapping[str, Any]
     ) -> CompareSpec:
         self.keys(t, k, ("rtol", "atol", "form", "parts", "accept"))
         parts = self.strings(t.get("parts", []), f"{k}.parts")
@@ -698,10 +642,10 @@ class _Reader:
                     f"{k}.accept[{i}]",
                     f"unknown convention {name!r}; known: {', '.join(CONVENTIONS)}",
                 )
-            if probe.name not in conv.probes:
+            if probe.call not in conv.probes:
                 raise self.fail(
                     f"{k}.accept[{i}]",
-                    f"convention {name!r} cannot show on probe {probe.name!r}; it applies to {', '.join(conv.probes)}",
+                    f"convention {name!r} cannot show on probe {probe.call!r}; it applies to {', '.join(conv.probes)}",
                 )
         return CompareSpec(
             rtol=self.number(t.get("rtol", DEFAULT_RTOL), f"{k}.rtol", 0, strict=False),
@@ -711,19 +655,19 @@ class _Reader:
             accept=accept,
         )
 
-    def part(self, part: str, k: str, probe: Probe, layers: int | None) -> None:
-        if probe.outputs is None:
-            return
-        if not any(re.fullmatch(p, part) for p in probe.outputs):
-            shown = ", ".join(p.replace(r"\d+", "<layer>") for p in probe.outputs)
-            raise self.fail(k, f"probe {probe.name!r} has no output {part!r}; its outputs: {shown}")
+    def part(self, part: str, k: str, probe: ProbeSpec, layers: int | None) -> None:
+        if not any(re.fullmatch(p, part) for p in probe.output_names):
+            shown = ", ".join(p.replace(r"\d+", "<layer>") for p in probe.output_names)
+            raise self.fail(k, f"probe {probe.call!r} has no output {part!r}; its outputs: {shown}")
         digits = re.search(r"\d+$", part)
         if digits and layers is not None and not 1 <= int(digits.group()) <= layers:
             raise self.fail(
                 k, f"{part!r} names layer {digits.group()}, but params.sizes gives {layers} layers"
             )
 
-    def misconception(self, name: str, where: str, known: Mapping[str, Kind], probe: Probe) -> None:
+    def misconception(
+        self, name: str, where: str, known: Mapping[str, Kind], probe: ProbeSpec
+    ) -> None:
         if name not in known:
             raise self.fail(
                 where,
@@ -732,10 +676,10 @@ class _Reader:
         if known[name] not in probe.kinds:
             raise self.fail(
                 where,
-                f"is a misconception of kind {known[name]!r}; it cannot show on probe {probe.name!r}",
+                f"is a misconception of kind {known[name]!r}; it cannot show on probe {probe.call!r}",
             )
 
-    def feedback(self, t: dict[str, Any], k: str, probe: Probe) -> Feedback:
+    def feedback(self, t: dict[str, Any], k: str, probe: ProbeSpec) -> Feedback:
         self.keys(t, k, ("pass", "fail", "next_step", "misconceptions"))
         wording = self.table(t.get("misconceptions", {}), f"{k}.misconceptions")
         known = None if self.trusted else _misconception_kinds()

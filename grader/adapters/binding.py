@@ -35,20 +35,6 @@ from typing import Any
 
 STYLES = ("template", "course_separate", "course_folded", "textbook_rows", "custom")
 BUILTIN_STYLES = STYLES[:-1]
-CALLS = (
-    "forward",
-    "gradients",
-    "cost",
-    "optimizer",
-    "schedule",
-    "train",
-    "predict",
-    "one_hot",
-    "timing",
-    "gradcheck_self",
-    "initialize",
-    "converge",
-)
 BIASES = ("separate", "folded")
 LAYOUTS = ("columns", "rows", "rows_out_in")
 

@@ -4,7 +4,9 @@ This file is copied into the sandbox's job directory and runs in the child,
 beside the student's code, so it imports only the standard library and numpy
 (never ``grader`` or ``reference``).
 
-One function per probe call, each ``fn(ns, inputs, params) -> dict[str, ndarray]``:
+One function per probe call (the calls of ``grader/contract.py``, which this file cannot
+import; ``tests/grader/test_contract.py`` keeps the two equal), each
+``fn(ns, inputs, params) -> dict[str, ndarray]``:
 
 - ``ns``      the namespace the student's prepared code was executed into
 - ``inputs``  arrays already in the student's layout (the parent prepared them)
@@ -236,14 +238,6 @@ class _Permutations:
 # Adapters
 
 
-def _unsupported(call: str) -> Callable[..., Outputs]:
-    def answer(self: _Adapter, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        raise ProbeUnsupported(f"the {self.style} adapter has no way to ask for {call!r}")
-
-    answer.__name__ = call
-    return answer
-
-
 # ---------------------------------------------------------------------------
 # The self-consistency check: the student's gradient against the slope of the declared
 # objective computed through the student's own forward pass
@@ -273,24 +267,19 @@ def _objective_parts(
 
 
 class _Adapter:
-    """Base: every call unsupported until a style says how to answer it."""
+    """Base: a call is unsupported until a style defines a method of its name (:func:`_run`)."""
 
     style = ""
 
     def __init__(self, ns: Mapping[str, Any], binding: Mapping[str, Any]) -> None:
         self.ns, self.b = ns, binding
 
-    forward = _unsupported("forward")
-    gradients = _unsupported("gradients")
-    cost = _unsupported("cost")
-    optimizer = _unsupported("optimizer")
-    schedule = _unsupported("schedule")
-    train = _unsupported("train")
-    predict = _unsupported("predict")
-    one_hot = _unsupported("one_hot")
-    timing = _unsupported("timing")
-    initialize = _unsupported("initialize")
-    converge = _unsupported("converge")
+    def answer(self, call: str) -> Callable[[Mapping[str, Array], Mapping[str, Any]], Outputs]:
+        """The style's method for ``call``; ProbeUnsupported when the style defines none."""
+        method = getattr(self, call, None)
+        if method is None:
+            raise ProbeUnsupported(f"the {self.style} adapter has no way to ask for {call!r}")
+        return method
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
         """The student's parameter name -> its gradient's output name."""
@@ -303,7 +292,7 @@ class _Adapter:
         names = self.self_check_names(inputs)
         conv = params.get("conventions") or {}
         h = float(params.get("h", 1e-5))
-        grads = self.gradients(inputs, params)
+        grads = self.answer("gradients")(inputs, params)
         for n, g in names.items():
             if grads[g].shape != inputs[n].shape:
                 raise TypeError(
@@ -312,7 +301,7 @@ class _Adapter:
         weights = [n for n in names if n.startswith("W")]
 
         def parts(P: Mapping[str, Array]) -> Array:
-            A = next(iter(self.forward({**inputs, **P}, params).values()))
+            A = next(iter(self.answer("forward")({**inputs, **P}, params).values()))
             biases = [P[n] for n in names if n not in weights]
             return _objective_parts(A, inputs["Y"], [P[n] for n in weights], biases, conv)
 
@@ -943,8 +932,7 @@ def _run(
     if style not in ADAPTERS:
         raise ProbeUnsupported(f"unknown adapter style {style!r}")
     adapter = ADAPTERS[style](ns, binding)
-    result: Outputs = getattr(adapter, call)(inputs, params)
-    return result
+    return adapter.answer(call)(inputs, params)
 
 
 def forward(
@@ -1025,24 +1013,3 @@ def converge(
 ) -> Outputs:
     """Per-epoch cost and held-out labels of the student's own training run (their start)."""
     return _run("converge", ns, inputs, params)
-
-
-PROBES: dict[
-    str, Callable[[Mapping[str, Any], Mapping[str, Array], Mapping[str, Any]], Outputs]
-] = {
-    f.__name__: f
-    for f in (
-        forward,
-        gradients,
-        cost,
-        optimizer,
-        schedule,
-        train,
-        predict,
-        one_hot,
-        timing,
-        gradcheck_self,
-        initialize,
-        converge,
-    )
-}

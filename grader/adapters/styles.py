@@ -26,7 +26,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from grader.adapters.binding import CALLS, AdapterBinding
+from grader.adapters.binding import AdapterBinding
+from grader.contract import CALLS, PROBE_SPECS
 
 Array = np.ndarray
 
@@ -217,13 +218,6 @@ def style_of(binding: AdapterBinding) -> Style:
 # ---------------------------------------------------------------------------
 # The child's answer -> canonical names and layout
 
-# Outputs that need no conversion: the same name and meaning in every style.
-_PLAIN_OUTPUTS = {
-    "cost": ("cost",),
-    "schedule": ("eta",),
-    "gradcheck_self": ("slope_gradient", "slope_data", "slope_square", "slope_abs"),
-}
-
 
 def display_names(call: str, binding: AdapterBinding) -> dict[str, str]:
     """Canonical output name -> the student's own, where they differ ("dW1" -> "gradW1").
@@ -294,8 +288,8 @@ def to_canonical(call: str, binding: AdapterBinding, raw: Mapping[str, Array]) -
         return P | {"cost": get(style.train_cost), "accuracy": get(style.train_accuracy)}
     if call == "one_hot":
         return {"Y": style.Y_from(get(style.one_hot_out))}
-    if call == "predict":
-        return {"labels": get("labels").astype(np.int64)}
     if call == "converge":
         return {"cost": get(style.train_cost), "labels": get("labels").astype(np.int64)}
-    return {n: get(n) for n in _PLAIN_OUTPUTS[call]}
+    # cost, schedule, predict, gradcheck_self: the same names and meaning in every style
+    plain = {n: get(n) for n in PROBE_SPECS[call].output_names}
+    return {n: a.astype(np.int64) if n == "labels" else a for n, a in plain.items()}

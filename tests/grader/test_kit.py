@@ -27,6 +27,7 @@ from grader import cli
 from grader import plan as plan_module
 from grader.adapters.binding import AdapterBinding
 from grader.batch import GradeJob
+from grader.contract import MISCONCEPTION_KINDS
 from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
 from grader.kit import INSTRUCTOR_ONLY, build_kit, public_rubric_toml
 from grader.kit_check import (
@@ -39,7 +40,7 @@ from grader.kit_check import (
 )
 from grader.plan import Plan, make_plan
 from grader.results import GradeResult
-from grader.rubric import MISCONCEPTION_KINDS, Rubric, load_rubric, parse_rubric
+from grader.rubric import Rubric, load_rubric, parse_rubric
 from reference import network
 from reference.misconceptions import KINDS
 from reference.misconceptions import gradients as gradient_misconceptions

@@ -72,7 +72,7 @@ def test_inline_rules_are_unsupported(folded_ns, canonical, call):
     args = {"epochs": 3} if call == "schedule" else {}
     student, ctx = prepare(call, B, args, inputs)
     with pytest.raises(child_probes.ProbeUnsupported, match="inline in fit"):
-        child_probes.PROBES[call](folded_ns, student, ctx.child_params())
+        getattr(child_probes, call)(folded_ns, student, ctx.child_params())
 
 
 def test_one_gradient_instead_of_two(folded_ns, canonical):

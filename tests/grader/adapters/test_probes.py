@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from grader.adapters import BindingError, child_probes, probe_module_source, write_probe_module
-from grader.adapters.binding import CALLS, AdapterBinding, binding_for
+from grader.adapters.binding import AdapterBinding, binding_for
 from grader.adapters.styles import STYLE_LAYOUTS, display_names, style_of
 from grader.plan import make_plan
-from grader.probes import PROBES, Sizes, batch_orders, expected, output_specs, prepare, to_canonical
+from grader.probes import Sizes, batch_orders, expected, output_specs, prepare, to_canonical
 from grader.rubric import load_rubric
 from tests.grader.adapters.conftest import ROOT, assert_close, run_probe
 
@@ -34,12 +34,6 @@ def test_child_module_imports_only_stdlib_and_numpy():
             assert node.level == 0, "no relative imports"
             roots.add((node.module or "").split(".")[0])
     assert roots - {"__future__"} - set(sys.stdlib_module_names) == {"numpy"}
-
-
-def test_every_call_has_a_child_function_and_a_probe():
-    """The registry, the child's functions and the ARCHITECTURE table list the same calls."""
-    assert tuple(PROBES) == CALLS
-    assert tuple(child_probes.PROBES) == CALLS
 
 
 def test_child_params_are_json_and_hold_no_inputs(canonical):
@@ -99,7 +93,7 @@ def test_prepare_errors_are_clear(canonical, call, params, inputs, message):
 
 def test_plan_keys_are_ignored(canonical):
     """A check's problem and grader keys (sizes, seed, timeout, ...) pass through prepare unused."""
-    params = {"C": 1.0, "sizes": [5, 4, 3], "seed": 3, "timeout": 2.0, "h": 1e-5}
+    params = {"C": 1.0, "sizes": [5, 4, 3], "seed": 3, "timeout": 2.0, "max_ratio": 3.0}
     _, ctx = prepare("gradients", binding_for("template"), params, canonical)
     assert "seed" not in ctx.child_params() and ctx.objective.C == 1.0
 

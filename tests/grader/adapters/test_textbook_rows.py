@@ -65,7 +65,7 @@ def test_gradients_unsupported_without_a_method(textbook_ns, canonical):
 def test_training_probes_unsupported(textbook_ns, call):
     """NeuralNetMLP's fit draws its weights inline: train, schedule, optimizer are not assessed."""
     with pytest.raises(child_probes.ProbeUnsupported, match="textbook_rows adapter"):
-        child_probes.PROBES[call](textbook_ns, {}, {"adapter": B.to_json()})
+        getattr(child_probes, call)(textbook_ns, {}, {"adapter": B.to_json()})
 
 
 class FourthEdition:
