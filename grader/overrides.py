@@ -272,12 +272,14 @@ def adjusted_check(check: CheckResult, entry: Override) -> CheckResult:
 
 
 def apply_overrides(
-    result: GradeResult, overrides: Overrides | None, rubric: Rubric
+    result: GradeResult, overrides: Overrides | None, rubric: Rubric, student: str | None = None
 ) -> GradeResult:
     """``result`` with its student's adjustments applied and the score recomputed; the
-    same result when none applies. An ungradable result has no checks to adjust: its
-    adjustments become a note saying so."""
-    mine = overrides.of(result.submission.identity) if overrides is not None else ()
+    same result when none applies. ``student`` is the name the file uses (default: the
+    result's identity). An ungradable result has no checks to adjust: its adjustments
+    become a note saying so."""
+    student = result.submission.identity if student is None else student
+    mine = overrides.of(student) if overrides is not None else ()
     if not mine:
         return result
     if result.score is None or not result.checks:
