@@ -4,7 +4,7 @@ The instructor's file (TOML, or CSV with the same column names)::
 
     [[override]]
     student = "alice"                  # the identity in the gradebook's "student" column
-    check   = "grad_output_layer"      # a check id of the rubric
+    check   = "grad_output"      # a check id of the rubric
     points  = 3                        # and/or status = "passed" | "failed"
     reason  = "Regrade request: the sign was fixed in the cell the grader skipped"
     by      = "J. Smith"
