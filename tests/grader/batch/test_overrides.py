@@ -154,6 +154,11 @@ def test_batch_applies_overrides_to_every_output_and_never_stores_them(
     assert stored["score"]["points"] == float(plain["total"])
     assert "Adjusted by your instructor" in (out / "reports" / "alice.md").read_text()
     assert "Adjusted by your instructor" not in (out / "reports" / "bob.md").read_text()
+    # the class page and summary.md count the adjusted points and name what was adjusted
+    page = (out / "summary.html").read_text(encoding="utf-8")
+    assert "Adjusted by your overrides" in page and "<code>grad_penalty</code>" in page
+    assert "- **alice**: grad_penalty" in (out / "summary.md").read_text(encoding="utf-8")
+    assert "Adjusted by your overrides" not in (plain_out / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("executor", ["serial", "local"])
