@@ -372,6 +372,10 @@ def cmd_grade(
     print(f"summary:    {summary.summary}")
     if summary.class_page is not None:
         print(f"class page: {summary.class_page}")
+    if overrides is not None:
+        print(
+            f"overrides:  {args.overrides} ({len(overrides.entries)} adjustments, on every output)"
+        )
     if summary.canvas is not None:
         print(f"canvas:     {summary.canvas}")
         for w in summary.canvas_warnings:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -73,7 +74,15 @@ class Overrides:
     entries: tuple[Override, ...] = ()
 
     def of(self, student: str) -> tuple[Override, ...]:
-        return tuple(e for e in self.entries if e.student == student)
+        """One student's adjustments (a batch asks once per student: a lookup, not a scan)."""
+        return self._by_student.get(student, ())
+
+    @functools.cached_property
+    def _by_student(self) -> dict[str, tuple[Override, ...]]:
+        grouped: dict[str, list[Override]] = {}
+        for e in self.entries:
+            grouped.setdefault(e.student, []).append(e)
+        return {student: tuple(mine) for student, mine in grouped.items()}
 
     def digest(self, student: str) -> str:
         """What one student's adjustments are ("" when none): reports re-render when it changes."""

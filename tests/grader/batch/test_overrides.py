@@ -253,6 +253,20 @@ def test_grade_one_applies_overrides_to_gradescope_junit_and_markdown(
     assert "Adjusted by your instructor" in files["report.md"].read_text()
 
 
+def test_grade_one_student_names_the_submission_as_the_file_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = fakes.write(tmp_path / "upload", "submission.py", "# fake: fail grad_out")
+    path = override_file(tmp_path, entry("alice", "grad_out", "points = 1.5"))
+    results = tmp_path / "results.json"
+    argv = ["grade-one", str(sub), "--rubric", RUBRIC, "--overrides", str(path)]
+    argv += ["--gradescope", str(results)]
+    assert cli.main([*argv, "--student", "alice"], grade_fn=fakes.grade_submission) == 0
+    adjusted = json.loads(results.read_text())["score"]
+    assert cli.main(argv, grade_fn=fakes.grade_submission) == 0  # "submission": not alice
+    assert adjusted == json.loads(results.read_text())["score"] + 1.5
+
+
 def test_gradescope_and_junit_of_an_adjusted_result(tmp_path: Path, graded: GradeResult) -> None:
     overrides = load_overrides(
         override_file(tmp_path, entry("alice", "momentum", 'status = "failed"'))
