@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.batch import BatchOutputs, CanvasExport, run_batch
+from grader.batch import BatchOutputs, CanvasExport, GradeJob, run_batch
 from grader.exports.gradescope import gradescope_results
 from grader.exports.junit import junit_xml
 from grader.overrides import Overrides, OverridesError, apply_overrides, load_overrides
@@ -19,7 +19,9 @@ from grader.report import render_html, render_markdown
 from grader.results import GradeResult
 from grader.scoring import score
 from tests.grader.batch import fakes
+from tests.grader.sandbox.helpers import bwrap_skip_reason
 
+ROOT = Path(__file__).parents[3]
 RUBRIC = str(fakes.RUBRIC_PATH)
 POINTS = {c.id: c.points for c in fakes.RUBRIC.checks}
 REASON = "Regrade request: the penalty term was right in the cell the grader skipped"
@@ -373,3 +375,42 @@ def test_not_toml_and_csv_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(OverridesError, match=r"d\.csv, line 3: bad date 'tomorrow'"):
         load_overrides(dated)
     assert Overrides(str(dated)).digest("alice") == ""
+
+
+# --- a submission that forges overrides -------------------------------------------------
+
+
+@pytest.mark.skipif(bool(bwrap_skip_reason()), reason=bwrap_skip_reason() or "")
+def test_forged_overrides_from_a_submission_change_nothing(tmp_path: Path) -> None:
+    """submissions/hostile/forged_override.py writes overrides files granting itself every
+    check wherever it can and prints a forged adjustment: only the instructor's file counts."""
+    from grader.grade import GradeSettings, grade_submission
+    from grader.sandbox import Limits
+
+    subs = tmp_path / "class"
+    subs.mkdir()
+    sub = subs / "forged_override.py"
+    sub.write_bytes((ROOT / "submissions" / "hostile" / "forged_override.py").read_bytes())
+    instructor = tmp_path / "instructor" / "lab3-adjustments.toml"
+    instructor.parent.mkdir()
+    instructor.write_text("", encoding="utf-8")  # the class has no adjustment yet
+    settings = GradeSettings(limits=Limits(setup_timeout=10.0, total_timeout=60.0), figures=False)
+    job = GradeJob.from_file(grade_submission, ROOT / "rubrics" / "mlp_backprop.toml", settings)
+    out = tmp_path / "out"
+    outputs = BatchOutputs(overrides=load_overrides(instructor))
+    run_batch([sub], job, out, executor="serial", outputs=outputs, progress=False)
+    stored = json.loads((out / "results" / "forged_override.json").read_text(encoding="utf-8"))
+    assert stored["status"] == "graded"
+    assert "Adjusted by your instructor" in stored["stdout"]  # it did print its forgery
+    row = gradebook(out)["forged_override"]
+    assert row["adjusted"] == "" and float(row["check:grad_output"]) == 0
+    assert float(row["total"]) <= 8.0  # submissions/hostile/expected.toml's bound
+    assert "Adjusted by your overrides" not in (out / "summary.html").read_text(encoding="utf-8")
+    report = (out / "reports" / "forged_override.md").read_text(encoding="utf-8")
+    assert "✓ passed** — Output layer" not in report
+    # nothing it wrote reached the class folder, the output folder or the instructor's
+    planted = {"overrides.toml", "overrides.csv"}
+    for folder in (subs, out, instructor.parent, tmp_path):
+        assert not planted & {p.name for p in folder.iterdir()}, folder
+    assert not (out / ".overrides.json").exists()
+    assert instructor.read_text(encoding="utf-8") == ""
