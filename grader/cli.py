@@ -373,8 +373,9 @@ def cmd_grade(
     if summary.class_page is not None:
         print(f"class page: {summary.class_page}")
     if overrides is not None:
+        n = len(overrides.entries)
         print(
-            f"overrides:  {args.overrides} ({len(overrides.entries)} adjustments, on every output)"
+            f"overrides:  {args.overrides} ({n} adjustment{'s' if n != 1 else ''}, in every output)"
         )
     if summary.canvas is not None:
         print(f"canvas:     {summary.canvas}")
@@ -385,7 +386,7 @@ def cmd_grade(
     if len(summary.failures) > 20:
         print(f"  ... and {len(summary.failures) - 20} more (see the gradebook)", file=sys.stderr)
     for identity, why in summary.unadjusted:
-        print(f"  {identity}: the overrides {why}", file=sys.stderr)
+        print(f"  {identity}: its overrides are {why}", file=sys.stderr)
     for identity, message in summary.hook_errors:
         print(f"  {identity}: the report could not be written ({message})", file=sys.stderr)
     if summary.interrupted:

@@ -414,3 +414,19 @@ def test_forged_overrides_from_a_submission_change_nothing(tmp_path: Path) -> No
         assert not planted & {p.name for p in folder.iterdir()}, folder
     assert not (out / ".overrides.json").exists()
     assert instructor.read_text(encoding="utf-8") == ""
+
+
+def test_an_ungradable_students_adjustment_is_reported_not_applied(
+    subs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fakes.write(subs, "alice.py", "# fake: ungradable alice.pdf is a PDF")
+    fakes.write(subs, "bob.py")
+    path = override_file(tmp_path, entry("alice", "grad_out", "points = 2"))
+    out = tmp_path / "out"
+    argv = ["grade", str(subs), "--rubric", RUBRIC, "--out", str(out), "--serial"]
+    assert cli.main([*argv, "--overrides", str(path)], grade_fn=fakes.grade_submission) == 0
+    captured = capsys.readouterr()
+    assert "alice: its overrides are not applied: the submission is ungradable" in captured.err
+    assert f"overrides:  {path} (1 adjustment, in every output)" in captured.out
+    row = gradebook(out)["alice"]
+    assert (row["status"], row["total"], row["adjusted"]) == ("ungradable", "", "")
