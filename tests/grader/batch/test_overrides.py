@@ -163,7 +163,7 @@ def test_batch_applies_overrides_to_every_output_and_never_stores_them(
     assert "Adjusted by your overrides" not in (plain_out / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("executor", ["serial", "local"])
+@pytest.mark.parametrize("executor", ["serial", "local", "pool"])
 def test_rerun_and_regrade_keep_the_adjustment(
     subs: Path, out: Path, tmp_path: Path, executor: str
 ) -> None:
