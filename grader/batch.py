@@ -17,7 +17,11 @@
     4. export     ``gradebook.csv`` and ``summary.md`` over every submission, graded or not,
                   also after Ctrl-C, so a stopped batch still has its gradebook; with
                   ``outputs``, the class page and Canvas's CSV. All from the row views the
-                  parent holds (each stored result is read once, at selection).
+                  parent holds (each stored result is read once, at selection), with the
+                  instructor's overrides (``outputs.overrides``, grader.overrides) applied
+                  on top: stored results never hold them. The reports of students whose
+                  adjustments changed since their reports were written (``.overrides.json``
+                  records what each report holds) are rendered again by the parent.
 
 A per-submission failure (the grade function raised, its worker died, the whole
 submission timed out) is stored as an ungradable result whose provenance says
@@ -69,6 +73,7 @@ from grader.executors import (
 )
 from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv, write_gradebook_csv
 from grader.exports.summary import write_class_summary
+from grader.overrides import Overrides, apply_overrides
 from grader.results import SCHEMA, GradeResult, SubmissionRef
 from grader.rubric import Rubric, parse_rubric
 
@@ -85,6 +90,7 @@ CLASS_PAGE = "summary.html"
 CANVAS = "canvas.csv"
 REPORTS_DIR = "reports"
 IDENTITIES = ".identities.json"  # one-file submissions' identities and hashes, by stamp
+ADJUSTED_REPORTS = ".overrides.json"  # per student, the adjustments their reports show
 ReportFormat = Literal["html", "md"]
 _RENDERERS: dict[str, str] = {"html": "render_html", "md": "render_markdown"}
 
@@ -106,11 +112,14 @@ class BatchOutputs:
     reports    : each student's report per format, rendered by the worker that graded them
     class_page : summary.html, the instructor's class page, linking the HTML reports
     canvas     : canvas.csv, when given
+    overrides  : the instructor's adjustments (grader.overrides.load_overrides), applied to
+                 every output (gradebook, summary, class page, Canvas, reports); never stored
     """
 
     reports: tuple[ReportFormat, ...] = ("html", "md")
     class_page: bool = True
     canvas: CanvasExport | None = None
+    overrides: Overrides | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class BatchSummary:
                  result is its row view (:func:`row_view`: no evidence, figures or output)
     class_page, canvas : the files ``outputs`` asked for (None when not written)
     canvas_warnings    : students the Canvas roster lacks
+    unadjusted : (identity, why) of students whose overrides could not be applied (not graded)
     selected   : the identities ``only`` picked (with ``regrade``'s); empty without ``only``
     reused     : identities whose stored result was kept (fresh), so not graded again
     """
@@ -150,6 +160,7 @@ class BatchSummary:
     class_page: Path | None = None
     canvas: Path | None = None
     canvas_warnings: tuple[str, ...] = ()
+    unadjusted: tuple[tuple[str, str], ...] = ()
 
     @property
     def finished(self) -> int:
@@ -555,7 +566,8 @@ def run_batch(
     ------
     ValueError
         When ``only`` or ``regrade`` names no submission, or ``grade_fn`` cannot be pickled,
-        or the Canvas roster cannot be read.
+        or the Canvas roster cannot be read; grader.overrides.OverridesError (a ValueError)
+        when an override names a student not in the batch or a check not in the rubric.
     grader.executors.ExecutorUnavailableError
         When the executor cannot run here (Dask missing, scheduler unreachable).
     """
@@ -567,6 +579,13 @@ def run_batch(
     salt = getattr(grade_fn, "cache_salt", "")
     entries, memo = _plan(submissions, key_fn, identity_fn, salt, out_dir)
     identities = [e.identity for e in entries]
+    overrides = outputs.overrides if outputs is not None else None
+    # the rubric the results were graded with: the job's (public only, when it is)
+    graded_rubric: Rubric | None = getattr(grade_fn, "rubric", None) or rubric
+    if overrides is not None:
+        if graded_rubric is None:
+            raise ValueError("overrides need the rubric: pass run_batch(..., rubric=...)")
+        overrides.validate(graded_rubric, identities)
     selected = _check_names(only, entries, "only") if only is not None else set(identities)
     forced = set(identities) if regrade == "all" else _check_names(regrade, entries, "regrade")
     selected |= forced
@@ -603,6 +622,7 @@ def run_batch(
             reused.append(e.identity)
     by_index = {e.index: e for e in todo}
     collected: set[str] = set()
+    stored_late: set[str] = set()  # stored by a worker after the parent stopped listening
     interrupted = False
     bar = _Bar(len(todo), progress)
     job: GradeFn = grade_fn
@@ -643,6 +663,7 @@ def run_batch(
                 late = _stored_view(store, entry.identity)
                 if late is not None and _newer(late, known.get(entry.identity), entry.key):
                     known[entry.identity] = Row.of(late, entry.identity)
+                    stored_late.add(entry.identity)
                     counts[known[entry.identity].status] += 1
         # Written whatever happened, even as an unexpected error propagates: what is
         # graded is in the gradebook, the rest is "pending".
@@ -652,9 +673,14 @@ def run_batch(
             else known.get(e.identity) or Row.pending(e.identity)
             for e in entries
         ]
+        if overrides is not None and graded_rubric is not None:
+            rows = [_adjusted_row(r, overrides, graded_rubric) for r in rows]
         pending = sum(r.status == "pending" for r in rows)
         gradebook = write_gradebook_csv(out_dir / GRADEBOOK, rows, rubric)
         summary = write_class_summary(out_dir / SUMMARY, rows, title=title)
+    if formats:
+        written_now = collected | stored_late
+        hook_errors += _adjust_reports(store, rows, overrides, graded_rubric, formats, written_now)
     page = _write_class_page(rows, out_dir) if outputs is not None and outputs.class_page else None
     canvas_file, warnings = None, []
     if canvas is not None:
@@ -688,6 +714,11 @@ def run_batch(
         class_page=page,
         canvas=canvas_file,
         canvas_warnings=tuple(warnings),
+        unadjusted=tuple(
+            (r.identity, f"not applied: the submission is {r.status} ({r.reason})")
+            for r in rows
+            if overrides is not None and overrides.of(r.identity) and not r.graded
+        ),
     )
 
 
@@ -735,6 +766,63 @@ def _collect(
     except Exception as error:  # a report renderer's bug must not stop grading
         hook_error = f"{type(error).__name__}: {error}"
     return GradeResult.from_dict(row_view(stored.to_dict())), kind, hook_error
+
+
+def _adjusted_row(row: Row, overrides: Overrides, rubric: Rubric) -> Row:
+    """The row with the student's adjustments applied to its result (grader.overrides)."""
+    if row.result is None or not overrides.of(row.identity):
+        return row
+    return dataclasses.replace(row, result=apply_overrides(row.result, overrides, rubric))
+
+
+def _adjust_reports(
+    store: ResultStore,
+    rows: Sequence[Row],
+    overrides: Overrides | None,
+    rubric: Rubric | None,
+    formats: Sequence[str],
+    written_now: set[str],
+) -> list[tuple[str, str]]:
+    """Render again the reports that do not show the student's current adjustments.
+
+    ``ADJUSTED_REPORTS`` records, per student, the adjustments (a digest) their reports
+    on disk show; reports written in this run by the grading worker show none. Only the
+    students whose record differs from the file's adjustments are read and rendered, so
+    a batch pays for the overridden students alone. Returns (identity, error) per failure.
+    """
+    path = store.root.parent / ADJUSTED_REPORTS
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    before = dict(record)
+    for identity in written_now:
+        record.pop(identity, None)
+    errors = []
+    for row in rows:
+        want = overrides.digest(row.identity) if overrides is not None else ""
+        if record.get(row.identity, "") == want:
+            continue
+        stored = store.load(row.identity)
+        if stored is None:
+            continue
+        result = stored.result
+        if overrides is not None and rubric is not None:
+            result = apply_overrides(result, overrides, rubric)
+        try:
+            write_reports(result, store.root.parent, formats)
+        except Exception as error:  # a renderer's bug costs that student's report only
+            errors.append((row.identity, f"{type(error).__name__}: {error}"))
+            continue
+        if want:
+            record[row.identity] = want
+        else:
+            record.pop(row.identity, None)
+    if record != before:
+        atomic_write_text(path, json.dumps(record, sort_keys=True))
+    return errors
 
 
 def _write_class_page(rows: Sequence[Row], out_dir: Path) -> Path | None:

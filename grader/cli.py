@@ -199,6 +199,18 @@ def _job(
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
+def _overrides(path: Path | None, rubric: Rubric) -> Any:
+    """The instructor's overrides file, read and checked against the rubric (None: none).
+    Students are checked where the class is known (grader.batch.run_batch)."""
+    if path is None:
+        return None
+    from grader.overrides import load_overrides
+
+    overrides = load_overrides(_existing(path, "an overrides file"))
+    overrides.validate(rubric)
+    return overrides
+
+
 def _kit_job(kit: Path) -> tuple[Callable[[Path], GradeResult], Rubric]:
     """Grading from the kit's own files: its public checks, its precomputed values; and
     the kit's rubric (loaded as the grader wrote it: the kit has no reference to validate with)."""
@@ -294,6 +306,7 @@ def cmd_grade(
     from grader.exports.gradebook import read_canvas_roster
 
     rubric = _rubric(_existing(args.rubric, "a rubric file"))
+    overrides = _overrides(args.overrides, rubric)
     _existing(args.folder, "a folder of submissions")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(
@@ -338,7 +351,9 @@ def cmd_grade(
         rubric=rubric,
         title=f"Class summary: {rubric.assignment.title}",
         outputs=BatchOutputs(
-            reports=("html", "md") if _report("render_html") else (), canvas=canvas
+            reports=("html", "md") if _report("render_html") else (),
+            canvas=canvas,
+            overrides=overrides,
         ),
     )
     print(summary.describe())
@@ -358,6 +373,11 @@ def cmd_grade(
     print(f"summary:    {summary.summary}")
     if summary.class_page is not None:
         print(f"class page: {summary.class_page}")
+    if overrides is not None:
+        n = len(overrides.entries)
+        print(
+            f"overrides:  {args.overrides} ({n} adjustment{'s' if n != 1 else ''}, in every output)"
+        )
     if summary.canvas is not None:
         print(f"canvas:     {summary.canvas}")
         for w in summary.canvas_warnings:
@@ -366,6 +386,8 @@ def cmd_grade(
         print(f"  {identity}: {reason}", file=sys.stderr)
     if len(summary.failures) > 20:
         print(f"  ... and {len(summary.failures) - 20} more (see the gradebook)", file=sys.stderr)
+    for identity, why in summary.unadjusted:
+        print(f"  {identity}: its overrides are {why}", file=sys.stderr)
     for identity, message in summary.hook_errors:
         print(f"  {identity}: the report could not be written ({message})", file=sys.stderr)
     if summary.interrupted:
@@ -375,13 +397,20 @@ def cmd_grade(
 
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
-    _rubric(_existing(args.rubric, "a rubric file"))
+    rubric = _rubric(_existing(args.rubric, "a rubric file"))
+    overrides = _overrides(args.overrides, rubric)
     job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
     outputs = [args.json, args.gradescope, args.junit, args.markdown]
     closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
     sandbox = _sandbox(args.min_tier, closed)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
+    if overrides is not None:  # on top of what the code earned, recording both
+        from grader.overrides import apply_overrides
+
+        result = apply_overrides(result, overrides, job.rubric, args.student)
+        if result.status != "graded" and overrides.of(args.student or result.submission.identity):
+            print("the overrides are not applied: the submission was not graded", file=sys.stderr)
     if args.json is not None:
         atomic_write_text(args.json, result.to_json())
     if args.gradescope is not None:
@@ -571,6 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--regrade", nargs="+", metavar="ID", help="grade these again, cached or not (as --only)"
     )
     p.add_argument("--regrade-all", action="store_true", help="ignore every cached result")
+    p.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help="the instructor's adjustments (.toml or .csv; README): applied on top of the "
+        "stored results in every output, never stored in them",
+    )
     _min_tier_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--canvas-assignment", metavar="NAME", help="also write canvas.csv")
@@ -605,6 +641,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Gradescope visibility of hidden checks (default: after_published)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 unless every check passed")
+    p.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help="the instructor's adjustments (.toml or .csv; README), applied to every output",
+    )
+    p.add_argument(
+        "--student",
+        metavar="NAME",
+        help="the name the overrides file gives this submission (default: its file or folder name)",
+    )
     p.add_argument(
         "--memory",
         type=_positive_int,

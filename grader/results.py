@@ -13,7 +13,11 @@ JSON schema ``"mlp-grader/result/1"`` (one object; every key always present)::
                   check_id, objective, title, status ("passed" | "failed" | "not_assessed" | "error"),
                   points, max_points, visibility ("public" | "hidden"),
                   evidence [str], comparisons [Comparison], diagnosis Diagnosis | null,
-                  convention str | null, feedback str, next_step str, reason str
+                  convention str | null, feedback str, next_step str, reason str,
+                  adjustment Adjustment | null
+                Adjustment (an instructor's override, grader.overrides; never in a stored
+                  result, only in one adjusted for output): reason, by, date,
+                  original_status, original_points
                 Comparison: name, stage, passed, message, display_name, shape [int] | null,
                   expected_shape [int], measures null | {rel_error_max, rel_error_norm,
                   max_abs_diff, cosine (null if undefined), norm_ratio (null if undefined),
@@ -67,6 +71,33 @@ _HIDDEN_VERBS = {
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """An instructor's override of one check, with the grader's own verdict it replaced.
+
+    Made only by grader.overrides.apply_overrides on a result read for output; a
+    stored (cached) result never holds one, so re-running never loses or doubles it.
+    """
+
+    reason: str
+    by: str
+    date: str  # ISO 8601, YYYY-MM-DD
+    original_status: CheckStatus
+    original_points: float
+
+    def sentence(self, max_points: float) -> str:
+        """What the student reads: the instructor's reason, then the grader's own verdict."""
+        verdict = _HIDDEN_VERBS[self.original_status]
+        return (
+            f"Adjusted by your instructor ({self.by}, {self.date}): {self.reason.rstrip('.')}. "
+            f"The grader's own verdict: this check {verdict}, "
+            f"{self.original_points:g} of {max_points:g} points."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one check observed.
 
@@ -95,6 +126,7 @@ class CheckResult:
     next_step: str = ""
     reason: str = ""
     blocked_by: tuple[str, ...] = ()  # prerequisites that did not pass (status not_assessed)
+    adjustment: Adjustment | None = None  # an instructor's override (grader.overrides)
 
     def __post_init__(self) -> None:
         if self.status not in CHECK_STATUSES:
@@ -107,7 +139,10 @@ class CheckResult:
 
     @property
     def headline(self) -> str:
-        """One line of evidence: the reason, the diagnosis, or the first observation."""
+        """One line of evidence: the instructor's adjustment, the reason, the diagnosis,
+        or the first observation."""
+        if self.adjustment is not None:
+            return self.adjustment.sentence(self.max_points)
         if self.reason:
             return self.reason
         if self.diagnosis is not None:
@@ -160,6 +195,7 @@ class CheckResult:
             "next_step": self.next_step,
             "reason": self.reason,
             "blocked_by": list(self.blocked_by),
+            "adjustment": None if self.adjustment is None else self.adjustment.to_dict(),
         }
 
     @classmethod
@@ -169,6 +205,9 @@ class CheckResult:
                 **d,
                 "evidence": tuple(d["evidence"]),
                 "blocked_by": tuple(d.get("blocked_by", ())),
+                "adjustment": None
+                if d.get("adjustment") is None
+                else Adjustment(**d["adjustment"]),
                 "comparisons": tuple(Comparison.from_dict(c) for c in d["comparisons"]),
                 "diagnosis": None
                 if d["diagnosis"] is None

@@ -2,7 +2,7 @@
 
 ``gradebook.csv`` (RFC 4180, UTF-8, one row per submission, in batch order)::
 
-    student, total, max, objective:<id>..., check:<id>..., status, reason
+    student, total, max, objective:<id>..., check:<id>..., status, reason, adjusted
 
     total, max     : points; blank when the submission was not graded
     objective:<id> : the mastery level ("demonstrated", "partly", "not yet", "not assessed")
@@ -10,6 +10,8 @@
     status         : graded | ungradable (the submission's fault) | failed (the grader's:
                      a dead worker, a timeout; re-run the batch) | pending (not graded yet)
     reason         : why it was not graded, or a note on an incomplete grade
+    adjusted       : the checks an instructor's override adjusted (grader.overrides), space
+                     separated; their points and the total are the adjusted ones
 
 Columns come from the rubric when one is given (its order), else from the results.
 Text cells that a spreadsheet would run as a formula (a formula character, also behind
@@ -107,6 +109,7 @@ def gradebook_table(
         *(f"check:{c}" for c in check_ids),
         "status",
         "reason",
+        "adjusted",
     ]
     table = []
     for row in rows:
@@ -126,6 +129,9 @@ def gradebook_table(
                 *(points.get(c, "") for c in check_ids),
                 row.status,
                 csv_cell(row.reason),
+                csv_cell(" ".join(c.check_id for c in result.checks if c.adjustment))
+                if score and result
+                else "",
             ]
         )
     return header, table

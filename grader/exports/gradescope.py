@@ -100,6 +100,8 @@ def check_output(check: CheckResult) -> str:
             shown.add(key)
             lines.append(prefix + md_escape(text))
 
+    if check.adjustment is not None:  # the instructor's word first, the grader's verdict in it
+        lines.append(f"**{md_escape(check.adjustment.sentence(check.max_points))}**")
     add(check.reason)
     for e in check.evidence:
         add(e, "- ")
@@ -190,7 +192,11 @@ def _test(check: CheckResult, number_: str, hidden_visibility: str) -> dict[str,
         "output_format": "md",
         "tags": [check.objective, NOT_ASSESSED_TAG] if unjudged else [check.objective],
         "visibility": hidden_visibility if check.visibility == "hidden" else "visible",
-        "extra_data": {"status": check.status, "reason": public.reason},
+        "extra_data": {
+            "status": check.status,
+            "reason": public.reason,
+            "adjustment": None if check.adjustment is None else check.adjustment.to_dict(),
+        },
     }
 
 

@@ -45,6 +45,8 @@ def _element(parent: ET.Element, tag: str, text: str = "", **attrs: str) -> ET.E
 
 def _check_text(check: CheckResult) -> str:
     lines = [*check.evidence]
+    if check.adjustment is not None:
+        lines.insert(0, check.adjustment.sentence(check.max_points))
     if check.diagnosis is not None:
         lines.append(check.diagnosis.message)
     if check.feedback:
@@ -63,6 +65,9 @@ def _testcase(suite: ET.Element, identity: str, check: CheckResult, seconds: flo
         classname=f"{identity}.{check.objective}",
         time=f"{seconds:.3f}",
     )
+    if check.adjustment is not None and check.status in ("passed", "not_assessed"):
+        # a passed or skipped case has no text of its own: the instructor's word goes here
+        _element(case, "system-out", check.adjustment.sentence(check.max_points))
     if check.status == "passed":
         return "passed"
     if check.status == "not_assessed":

@@ -78,6 +78,9 @@ def class_summary(rows: Sequence[Row], *, title: str = "Class summary", top: int
         lines += [
             f"- **{md_escape(r.identity)}** ({r.status}): {md_escape(r.reason)}" for r in attention
         ]
+    if counted.adjusted:  # the points above include them (grader.overrides)
+        lines += ["", "## Adjusted by your overrides", ""]
+        lines += [f"- **{md_escape(who)}**: {', '.join(ids)}" for who, ids in counted.adjusted]
     return "\n".join(lines) + "\n"
 
 

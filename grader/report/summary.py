@@ -79,6 +79,8 @@ class ClassSummary:
     max_points: float  # the largest maximum among graded results (0 when none)
     median_fraction: float | None  # median of points / max_points over graded students
     tiers: tuple[tuple[str, int], ...] = ()  # (sandbox tier, graded students), most first
+    # (identity, check ids) an instructor's override adjusted (grader.overrides), in class order
+    adjusted: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _bin(fraction: float) -> int:
@@ -95,6 +97,7 @@ def summarise(results: Sequence[GradeResult]) -> ClassSummary:
     fractions: list[float] = []
     max_points = 0.0
     tiers: dict[str, int] = {}
+    adjusted: list[tuple[str, tuple[str, ...]]] = []
     for r in results:
         who = r.submission.identity
         if r.status == "ungradable" or r.score is None:
@@ -107,6 +110,9 @@ def summarise(results: Sequence[GradeResult]) -> ClassSummary:
                 o.objective, ObjectiveCounts(o.objective, o.title, dict.fromkeys(LEVELS, 0))
             )
             counts.levels[o.level] += 1
+        mine = tuple(c.check_id for c in r.checks if c.adjustment is not None)
+        if mine:
+            adjusted.append((who, mine))
         for c in r.checks:
             cc = checks.setdefault(
                 c.check_id,
@@ -147,4 +153,5 @@ def summarise(results: Sequence[GradeResult]) -> ClassSummary:
         max_points=max_points,
         median_fraction=statistics.median(fractions) if fractions else None,
         tiers=tuple(sorted(tiers.items(), key=lambda t: -t[1])),
+        adjusted=tuple(adjusted),
     )

@@ -270,7 +270,13 @@ def _objective(
     figures: tuple[Figure, ...],
 ) -> ObjectiveView:
     views = tuple(
-        CheckView(c, sentences[c.check_id].sentence if c.check_id in sentences else c.headline)
+        # an instructor's adjustment is the headline also of a hidden check: it is their word
+        CheckView(
+            c,
+            sentences[c.check_id].sentence
+            if c.check_id in sentences and c.adjustment is None
+            else c.headline,
+        )
         for c in checks
     )
     ids = {c.check_id for c in checks}

@@ -42,7 +42,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_gradebook_columns_follow_the_brief_and_the_rubric(
     tmp_path: Path, class_rows: list[Row]
 ) -> None:
-    """student, total, max, each objective, each check (rubric order), status, reason."""
+    """student, total, max, each objective, each check (rubric order), status, reason, adjusted."""
     write_gradebook_csv(tmp_path / "g.csv", class_rows, fakes.RUBRIC)
     with open(tmp_path / "g.csv", newline="") as handle:
         header = next(csv.reader(handle))
@@ -59,6 +59,7 @@ def test_gradebook_columns_follow_the_brief_and_the_rubric(
         "check:momentum",
         "status",
         "reason",
+        "adjusted",
     ]
 
 
