@@ -362,7 +362,7 @@ def installed_grader_dirs() -> list[Path]:
     """Every copy of the grader's packages this interpreter has: the imported one, the
     installed distribution's (a wheel's in site-packages, an editable install's checkout)."""
     dirs = set(grader_dirs())
-    for dist in _grader_distributions():
+    for dist in grader_distributions():
         for file in dist.files or ():
             parts = Path(str(file)).parts
             if parts and parts[0] in GRADER_PACKAGES:
@@ -376,10 +376,11 @@ def installed_grader_dirs() -> list[Path]:
 
 
 @functools.cache
-def _grader_distributions() -> tuple[importlib.metadata.Distribution, ...]:
+def grader_distributions() -> tuple[importlib.metadata.Distribution, ...]:
     """Every installed distribution that provides the grader's packages (an editable
-    install and a wheel can both be on the path). Once per process: listing every
-    distribution's files costs ~0.3 s, and a cold grade-one asked for it seven times."""
+    install and a wheel can both be on the path). Once per process, for every module that
+    needs the grader's own files (the shadow site here, the bwrap masks in tiers.py):
+    listing every distribution's files costs ~0.3 s."""
     names: set[str] = set()
     with contextlib.suppress(Exception):
         packages = importlib.metadata.packages_distributions()
@@ -411,7 +412,7 @@ def _grader_entries(site_dir: Path) -> set[str]:
     and the grader's imported packages, wherever they resolve)."""
     names: set[str] = set()
     own = {d.resolve() for d in installed_grader_dirs()}
-    for dist in _grader_distributions():
+    for dist in grader_distributions():
         for file in dist.files or ():
             located = Path(os.path.realpath(file.locate()))
             with contextlib.suppress(ValueError):

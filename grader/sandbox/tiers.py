@@ -183,25 +183,19 @@ def grader_install_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
     their top-level packages on a mounted ``sys.path`` entry. Only paths inside
     :func:`python_roots` matter: nothing else is mounted.
     """
-    import importlib.metadata as metadata
+    from .privilege import GRADER_PACKAGES, grader_distributions
 
     roots = python_roots()
-    top = __name__.split(".")[0]
-    packages = metadata.packages_distributions()  # ~0.5 s: every distribution's files, once
-    owners = set(packages.get(top, ()))
-    names = {top} | {n for n, ds in packages.items() if owners & set(ds)}
     folders: set[str] = set()
     files: set[str] = set()
     entries = {os.path.realpath(e) for e in [*sys.path, *site_folders()] if e}
     for entry in entries:
-        for name in names:
+        for name in GRADER_PACKAGES:
             if os.path.isdir(os.path.join(entry, name)):
                 folders.add(os.path.join(entry, name))
             if os.path.isfile(os.path.join(entry, name + ".py")):
                 files.add(os.path.join(entry, name + ".py"))
-    for dist in metadata.distributions():
-        if dist.metadata["Name"] not in owners:
-            continue
+    for dist in grader_distributions():
         for f in dist.files or ():
             where = os.path.realpath(str(f.locate()))
             if os.path.isfile(where):
