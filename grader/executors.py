@@ -193,19 +193,6 @@ def _process_main(grade_fn: GradeFn, task: Task, answer_file: str, log_file: str
     _write_answer(_answer(grade_fn, task), answer_file)
 
 
-def _subprocess_main(argv: Sequence[str]) -> int:
-    """Entry of ``python -m grader.executors ANSWER`` (the supervised child of a Dask task).
-
-    The task comes as JSON on stdin (:func:`task_payload`): a pipe no other process can
-    write to, where a file in /tmp could be rewritten by a plain-tier submission of
-    the same uid. Nothing is unpickled.
-    """
-    (answer_file,) = argv
-    grade_fn, path = grade_from_payload(json.loads(sys.stdin.buffer.read()))
-    _write_answer(_answer(grade_fn, Task(-1, path, "")), answer_file)
-    return 0
-
-
 def _reference(obj: object) -> str:
     """``module:qualname`` of a module-level function or class (ValueError otherwise)."""
     module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
@@ -898,6 +885,6 @@ def make_executor(
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        raise SystemExit(_serve_main())
-    raise SystemExit(_subprocess_main(sys.argv[1:]))
+    if sys.argv[1:] != ["--serve"]:
+        raise SystemExit("usage: python -m grader.executors --serve  (a Dask worker's grader)")
+    raise SystemExit(_serve_main())
