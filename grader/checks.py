@@ -27,9 +27,24 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grader.compare import Comparison, Tolerance, as_numeric, compare
+from grader.compare import (
+    MONITORING_ATOL,
+    MONITORING_RTOL,
+    Comparison,
+    Tolerance,
+    as_numeric,
+    compare,
+)
 from grader.contract import PROBE_SPECS
-from grader.diagnose import Candidate, Diagnosis, describe_difference, diagnose, join_names
+from grader.diagnose import (
+    PRINTED_CONVENTIONS,
+    Candidate,
+    Diagnosis,
+    accepted_by,
+    describe_difference,
+    diagnose,
+    join_names,
+)
 from grader.results import CheckResult, CheckStatus
 from grader.rubric import CheckSpec, Rubric
 
@@ -219,20 +234,42 @@ def _tolerance(spec: CheckSpec) -> Tolerance:
     return Tolerance(spec.compare.rtol, spec.compare.atol, spec.compare.form)
 
 
+def _monitoring(probe: str, part: str) -> bool:
+    """Whether the contract declares this output a monitoring value (grader.contract)."""
+    spec = PROBE_SPECS.get(probe)
+    return spec is not None and any(
+        o.monitoring and re.fullmatch(o.name, part) for o in spec.outputs
+    )
+
+
+def _part_tolerance(spec: CheckSpec, part: str) -> Tolerance:
+    """The check's tolerance, loosened to grader.compare's monitoring tolerance for a
+    monitoring value (its bugs move it by 1e-3 or more; an ε in a printed log by ~1e-6)."""
+    tol = _tolerance(spec)
+    if not _monitoring(spec.probe, part):
+        return tol
+    return Tolerance(max(tol.rtol, MONITORING_RTOL), max(tol.atol, MONITORING_ATOL), tol.form)
+
+
 def _problem_size(spec: CheckSpec) -> tuple[int | None, int | None]:
     sizes = spec.params.get("sizes")
     return spec.params.get("N"), (sizes[-1] if sizes else None)
 
 
 def _compare_all(
-    parts: Sequence[str], view: ProbeView, reference: Mapping[str, Array], tol: Tolerance
+    parts: Sequence[str],
+    view: ProbeView,
+    reference: Mapping[str, Array],
+    tol: Tolerance,
+    spec: CheckSpec | None = None,
 ) -> tuple[Comparison, ...]:
+    """Each part compared; with ``spec``, a monitoring part under its own tolerance."""
     return tuple(
         compare(
             p,
             view.outputs.get(p),
             reference[p],
-            tol,
+            tol if spec is None else _part_tolerance(spec, p),
             display_name=view.display_names.get(p),
             shape_hint=view.shape_hints.get(p),
         )
@@ -257,7 +294,7 @@ def _judge_compare(
             f"of probe {spec.probe!r}: a grader problem, not yours"
         )
     try:
-        comparisons = _compare_all(parts, view, expected, tol)
+        comparisons = _compare_all(parts, view, expected, tol, spec)
     except ValueError as e:  # a non-finite expected value
         raise _GraderError(str(e)) from None
     if all(c.passed for c in comparisons):
@@ -286,11 +323,13 @@ def _judge_compare(
             "failed", evidence, comparisons, next_step=spec.feedback.next_step or NEXT_STEPS[stage]
         )
 
-    accepted = [c for c in candidates if c.kind == "convention" and c.name in spec.compare.accept]
+    accepted = [
+        c for c in candidates if c.kind == "convention" and accepted_by(c.name, spec.compare.accept)
+    ]
     for cand in accepted:
         if not all(p in cand.arrays for p in parts):
             continue
-        under = _compare_all(parts, view, cand.arrays, tol)
+        under = _compare_all(parts, view, cand.arrays, tol, spec)
         if all(c.passed for c in under):
             worst = max(c.measures.rel_error_max for c in under if c.measures is not None)
             shown = join_names([view.display_names.get(p, p) for p in parts])
@@ -326,6 +365,62 @@ def _judge_compare(
             next_step=spec.feedback.next_step or NEXT_STEPS["values"],
         )
     return _diagnosed(spec, found, evidence, comparisons)
+
+
+_PRINTED_NAMES = frozenset(c.name for c in PRINTED_CONVENTIONS)
+
+
+def _printed_form(name: str) -> bool:
+    """Whether a candidate is the printed cost's form alone (one or several combined)."""
+    return all(part in _PRINTED_NAMES for part in name.split("+"))
+
+
+def _judge_replay(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """The replayed training run judges the trajectory: the parameters after every epoch's
+    updates and the accuracy the class records. Its cost curve is a monitoring value: a
+    difference that the printed cost's own form explains (an ε-guarded log, the penalty's
+    columns or factor; the cost check judges that form) is reported here, not charged
+    again. Any other difference is judged as every comparison is (:func:`_judge_compare`)."""
+    verdict = _judge_compare(spec, view, expected, candidates, penalty)
+    if verdict.status != "failed":
+        return verdict
+    failed = [c for c in verdict.comparisons if not c.passed]
+    if not failed or any(
+        c.stage != "values" or not _monitoring(spec.probe, c.name) for c in failed
+    ):
+        return verdict  # the trajectory itself differs: the replay's own finding
+    monitored = [c.name for c in failed]
+    for cand in candidates:
+        if cand.kind != "convention" or not _printed_form(cand.name):
+            continue
+        if not all(p in cand.arrays for p in monitored):
+            continue
+        under = _compare_all(monitored, view, cand.arrays, _tolerance(spec), spec)
+        if not all(c.passed for c in under):
+            continue
+        shown = join_names([view.display_names.get(p, p) for p in monitored])
+        worst = max(c.measures.max_abs_diff for c in failed if c.measures is not None)
+        trajectory = join_names(
+            [view.display_names.get(c.name, c.name) for c in verdict.comparisons if c.passed]
+        )
+        return _Verdict(
+            "passed",
+            [
+                f"your training run follows the reference's: {trajectory} match epoch by epoch",
+                f"your {shown} differs from the reference's by at most {worst:.2g}, exactly "
+                f"what your printed cost's form gives ({cand.title}); the cost check judges "
+                "that form, so the replay, which judges the training itself, does not charge "
+                "it again",
+            ],
+            verdict.comparisons,  # no convention credited: the cost check credits forms
+        )
+    return verdict
 
 
 def _diagnosed(
@@ -665,6 +760,7 @@ Judge = Callable[
 ]
 JUDGE_FUNCTIONS: dict[str, Judge] = {
     "compare": _judge_compare,
+    "replay": _judge_replay,
     "timed": _judge_timing,
     "self_check": _judge_self_check,
     "glorot_bound": _judge_initialize,

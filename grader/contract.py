@@ -81,6 +81,9 @@ class Output:
     name: str
     shape: tuple[str, ...]
     by_parent: bool = False  # added by the parent (the supervisor's clock), not the child
+    # a value the student's code records to watch training (the replay's cost_), judged with
+    # grader.compare's monitoring tolerance; the check that owns its form judges that form
+    monitoring: bool = False
 
 
 _PARAMS = (Output(r"W\d+", ("param",)), Output(r"b\d+", ("param",)))
@@ -169,8 +172,13 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 "train",
                 ("params", "X", "y"),
                 _TRAIN_HYPER,
-                (*_PARAMS, Output("cost", ("E",)), Output("accuracy", ("E+1",))),
+                (
+                    *_PARAMS,
+                    Output("cost", ("E",), monitoring=True),
+                    Output("accuracy", ("E+1",)),
+                ),
                 MISCONCEPTION_KINDS,
+                judge="replay",
                 N=60,
                 timeout=60.0,
                 run_rank=10,

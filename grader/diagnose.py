@@ -70,6 +70,7 @@ class Convention:
 
 
 _OBJECTIVE_PROBES = ("gradients", "gradcheck_self", "cost", "train")
+_PRINTED_PROBES = ("cost", "train")  # where the course's printed _cost shows
 _DECLARED = "Use the objective this assignment declares (see the check's description); your gradient must be the gradient of exactly that function."
 
 CONVENTIONS: dict[str, Convention] = {
@@ -156,6 +157,39 @@ CONVENTIONS: dict[str, Convention] = {
             {"schedule": "inverse_time"},
             "Use the cooling schedule this assignment declares.",
         ),
+        # The printed cost's own forms (reference.objectives.PRINTED_FORMS): a monitoring
+        # value's details, invisible to the gradient and to training. On the replay the
+        # cost check owns them: the replay never charges a cost curve one of them explains.
+        Convention(
+            "eps_log",
+            "cross-entropy printed with an ε-guarded log, log(A + 1e-7)",
+            "the printed cost takes log(A + 1e-7) and log(1 - A + 1e-7), as the course's "
+            "cross-entropy _cost has since 2023, so it stays finite when an output saturates",
+            "objectives",
+            _PRINTED_PROBES,
+            {"printed_form": "eps_log"},
+            "Print the cost with the plain logs, log(A) and log(1 - A), as the course's _cost does.",
+        ),
+        Convention(
+            "printed_all_weights",
+            "printed penalty over every weight (column 0 of each W included)",
+            "the printed penalty averages the squares of every weight, where the course's "
+            "_L2_reg leaves out column 0 of each W (W[:, 1:])",
+            "regularisation",
+            _PRINTED_PROBES,
+            {"printed_form": "all_weights"},
+            "Print the course's penalty: C/2·sqrt(mean(W1[:, 1:]**2) + mean(W2[:, 1:]**2)), column 0 left out.",
+        ),
+        Convention(
+            "printed_full_C",
+            "printed penalty C·sqrt(...) instead of C/2·sqrt(...)",
+            "the printed penalty is C·sqrt(mean(W1**2) + mean(W2**2)), the course's older _L2_reg, "
+            "where the assignment's _cost prints C/2 times it",
+            "regularisation",
+            _PRINTED_PROBES,
+            {"printed_form": "full_C"},
+            "Print the course's penalty with the factor C/2, as _L2_reg does.",
+        ),
         Convention(
             "step_decay",
             "step decay η_0·d^floor(k/k_d)",
@@ -167,6 +201,35 @@ CONVENTIONS: dict[str, Convention] = {
         ),
     )
 }
+
+
+PRINTED_CONVENTIONS: tuple[Convention, ...] = tuple(
+    c for c in CONVENTIONS.values() if "printed_form" in c.changes
+)
+"""The printed cost's own forms, which combine (the course's 07a prints over every weight
+with the factor C): :func:`combined` names a combination."""
+
+
+def combined(conventions: Sequence[Convention]) -> Convention:
+    """Several conventions followed together, as one (its name joins theirs with "+")."""
+    if len(conventions) == 1:
+        return conventions[0]
+    keys = {k for c in conventions for k in c.changes}
+    return Convention(
+        "+".join(c.name for c in conventions),
+        " and ".join(c.title for c in conventions),
+        "; ".join(c.description for c in conventions),
+        conventions[0].topic,
+        tuple(p for p in conventions[0].probes if all(p in c.probes for c in conventions)),
+        {k: ",".join(c.changes[k] for c in conventions if k in c.changes) for k in keys},
+        " ".join(c.next_step for c in conventions),
+    )
+
+
+def accepted_by(name: str, accept: Collection[str]) -> bool:
+    """Whether a rubric's ``compare.accept`` credits a candidate: a combination of
+    conventions only when it credits each of them."""
+    return all(part in accept for part in name.split("+"))
 
 
 # ---------------------------------------------------------------------------

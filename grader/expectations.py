@@ -13,13 +13,20 @@ nothing here is computed while a student process lives.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
 
 from grader.contract import CALLS
-from grader.diagnose import CONVENTIONS, Candidate, gradient_outputs
+from grader.diagnose import (
+    CONVENTIONS,
+    PRINTED_CONVENTIONS,
+    Candidate,
+    combined,
+    gradient_outputs,
+)
 from grader.probes import ProbeContext, expected, objective_weights, optimizer_trail, schedule_rates
 from reference import network, objectives
 from reference.misconceptions import Misconception, all_misconceptions
@@ -131,12 +138,43 @@ def _variants_one_hot(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
+def printed_variants(ctx: ProbeContext) -> list[Candidate]:
+    """The probe's outputs under every combination of the printed cost's forms
+    (grader.diagnose.PRINTED_CONVENTIONS) that change it: the course's ``_cost`` is a
+    monitoring value whose details (an ε in the log, which weights the penalty averages)
+    change nothing else, so a cost check can name them and a replay can tell them from its
+    trajectory. A form that changes nothing here (an ε-guarded log of a squared error) is
+    left out, so no combination names it."""
+    if ctx.cost_kind != "printed":
+        return []
+
+    def under(form: tuple[str, ...]) -> dict[str, Array] | None:
+        try:
+            return expected(replace(ctx, printed_form=form))
+        except _VARIANT_ERRORS:
+            return None
+
+    declared = expected(ctx)
+    effective = []
+    for conv in PRINTED_CONVENTIONS:
+        alone = under((conv.changes["printed_form"],))
+        if alone is not None and any(not np.array_equal(alone[k], declared[k]) for k in declared):
+            effective.append(conv)
+    out = []
+    for r in range(1, len(effective) + 1):
+        for combo in itertools.combinations(effective, r):
+            arrays = under(tuple(c.changes["printed_form"] for c in combo))
+            if arrays is not None:
+                out.append(Candidate.from_convention(combined(combo), arrays))
+    return out
+
+
 def _variants_cost(ctx: ProbeContext) -> list[Candidate]:
     if ctx.cost_kind != "objective":
-        return []
+        return printed_variants(ctx)
     out = []
     for conv in CONVENTIONS.values():
-        if "cost" not in conv.probes:
+        if "cost" not in conv.probes or "printed_form" in conv.changes:
             continue
         changed = ctx.cost_objective.with_(**conv.changes)
         if changed == ctx.cost_objective:
@@ -175,7 +213,7 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             out.append(Candidate.from_convention(conv, expected(changed)))
         except _VARIANT_ERRORS:
             continue
-    return out
+    return out + printed_variants(ctx)
 
 
 def _variants_gradcheck_self(ctx: ProbeContext) -> list[Candidate]:

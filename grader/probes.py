@@ -127,6 +127,8 @@ class ProbeContext:
     bias_momentum: bool
     schedule: str
     sizes: Sizes = field(default_factory=Sizes)
+    # the printed cost's variants a convention's candidate follows (the declared: none)
+    printed_form: tuple[str, ...] = ()
 
     def params(self) -> Params:
         """The canonical parameters among the inputs."""
@@ -183,6 +185,7 @@ class ProbeContext:
             objective=self.objective,
             printed_loss=self.printed_loss,
             printed_bias_style=self.binding.bias,
+            printed_form=self.printed_form,
         )
 
 
@@ -214,7 +217,7 @@ def _ref_cost(ctx: ProbeContext) -> dict[str, Array]:
     if ctx.cost_kind == "printed":
         A = network.forward(P, X, ctx.model).output
         C = float(ctx.hyper["C"])
-        J = printed_cost(P, A, Y, ctx.printed_loss, C, ctx.binding.bias)
+        J = printed_cost(P, A, Y, ctx.printed_loss, C, ctx.binding.bias, ctx.printed_form)
     else:
         J = network.objective_value(P, X, Y, ctx.model, ctx.cost_objective)
     return {"cost": np.array(J)}

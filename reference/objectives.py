@@ -154,6 +154,18 @@ def penalty_gradient(objective: Objective, params: Params, N: int) -> Params:
     )
 
 
+PRINTED_FORMS = ("eps_log", "all_weights", "full_C")
+"""How a printed cost may differ from the course's ``_cost()`` without touching training:
+
+    eps_log     : the logs guarded by ε, ``log(A + 1e-7)`` and ``log(1 - A + 1e-7)``
+                  (the course's cross-entropy ``_cost`` since 2023)
+    all_weights : the penalty over every weight: column 0 of each W kept (separate biases),
+                  the bias column kept (folded biases)
+    full_C      : ``C·sqrt(...)`` instead of ``C/2·sqrt(...)`` (the course's older ``_L2_reg``)
+"""
+PRINTED_EPS = 1e-7  # the course's guard inside the logs of its cross-entropy _cost
+
+
 def printed_cost(
     params: Params,
     A: Array,
@@ -161,6 +173,7 @@ def printed_cost(
     loss: str = "squared",
     C: float = 0.0,
     bias_style: str = "separate",
+    form: tuple[str, ...] = (),
 ) -> float:
     """The cost the course's ``_cost()`` prints — NOT the objective its gradient follows.
 
@@ -171,18 +184,28 @@ def printed_cost(
     drop column 0 of each W: in the folded classes (``bias_style="folded"``)
     that column is the bias, so every canonical weight counts; in the
     separate-bias classes it is the first input's weights — a quirk of the
-    course code, reproduced because students report this number.
+    course code, reproduced because students report this number. ``form`` names
+    the printed variants of :data:`PRINTED_FORMS` the student's ``_cost`` follows.
     """
     if bias_style not in ("separate", "folded"):
         raise ValueError(f"bias_style must be 'separate' or 'folded': got {bias_style!r}")
+    if unknown := [f for f in form if f not in PRINTED_FORMS]:
+        raise ValueError(f"printed form {unknown[0]!r} is not one of {', '.join(PRINTED_FORMS)}")
+    eps = PRINTED_EPS if "eps_log" in form else 0.0
     if loss == "squared":
         data = np.mean((Y - A) ** 2)
     elif loss == "bce":
         with np.errstate(divide="ignore", invalid="ignore"):
-            data = -np.mean(np.nan_to_num(Y * np.log(A) + (1 - Y) * np.log(1 - A)))
+            data = -np.mean(np.nan_to_num(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps)))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            data = -np.mean(np.nan_to_num(Y * np.log(A)))
-    kept = [W[:, 1:] if bias_style == "separate" else W for W in params.W]
-    penalty = (C / 2.0) * np.sqrt(sum(np.mean(M**2) for M in kept))
+            data = -np.mean(np.nan_to_num(Y * np.log(A + eps)))
+    if "all_weights" not in form:
+        kept = [W[:, 1:] if bias_style == "separate" else W for W in params.W]
+    elif bias_style == "separate":
+        kept = list(params.W)
+    else:  # folded: the student's W holds the bias in column 0
+        kept = [np.hstack([b, W]) for W, b in zip(params.W, params.b, strict=True)]
+    factor = C if "full_C" in form else C / 2.0
+    penalty = factor * np.sqrt(sum(np.mean(M**2) for M in kept))
     return float(data + penalty)

@@ -160,6 +160,7 @@ class TrainConfig:
     model, objective : the network and the DECLARED objective the gradient follows
     printed_loss   : loss of the course's printed cost (None: the objective's loss)
     printed_bias_style : "separate" | "folded", see ``reference.objectives.printed_cost``
+    printed_form   : the printed cost's variants (``reference.objectives.PRINTED_FORMS``)
 
     The printed cost uses the objective's C (the course's ``l2_C``), 0 when the penalty is "none".
     """
@@ -177,6 +178,7 @@ class TrainConfig:
     objective: Objective = field(default_factory=Objective)
     printed_loss: str | None = None
     printed_bias_style: str = "separate"
+    printed_form: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 0), ("minibatches", 1)):
@@ -213,13 +215,14 @@ class TrainConfig:
             hyper.update(course_bias_rule(self.optimizer, params.bias_mask()))
         return make_optimizer(self.optimizer, **hyper)
 
-    def printed(self) -> tuple[str, float, str]:
-        """(loss, C, bias_style) of the course's printed cost."""
+    def printed(self) -> tuple[str, float, str, tuple[str, ...]]:
+        """(loss, C, bias_style, form) of the course's printed cost."""
         o = self.objective
         return (
             self.printed_loss or o.loss,
             0.0 if o.penalty == "none" else o.C,
             self.printed_bias_style,
+            self.printed_form,
         )
 
 
@@ -342,7 +345,7 @@ def run_epoch(
                 (only a misconception pairs different columns)
     """
     model, objective = config.model, config.objective
-    loss, C, bias_style = config.printed()
+    loss, C, bias_style, form = config.printed()
     arrays = params.arrays()  # views: the optimiser's in-place step updates params
     costs = []
     magnitude = np.zeros(params.depth)
@@ -351,7 +354,7 @@ def run_epoch(
         fwd = forward(params, X[:, idx], model)
         if record:
             # the course prints the cost of the parameters BEFORE this batch's update
-            costs.append(printed_cost(params, fwd.output, Yb, loss, C, bias_style))
+            costs.append(printed_cost(params, fwd.output, Yb, loss, C, bias_style, form))
         grads = backprop(params, fwd, Yb, model, objective)
         if record:
             magnitude += gradient_magnitudes(grads)

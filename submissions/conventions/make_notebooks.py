@@ -13,7 +13,14 @@ import importlib.util
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NOTEBOOKS = ("course_mean", "course_folded_mean")
+NOTEBOOKS = (
+    "course_mean",
+    "course_folded_mean",
+    "course_cross_entropy_eps",
+    "course_printed_all_weights",
+    "course_printed_full_C",
+    "course_l2",
+)
 
 
 def _build_module():  # type: ignore[no-untyped-def]
