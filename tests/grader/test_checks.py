@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from grader.checks import (
     ProbeView,
     evaluate_all,
     evaluate_check,
+    timing_verdict,
     trim_traceback,
 )
 from grader.diagnose import gradient_outputs
@@ -410,15 +413,49 @@ def timed(gradients, student, baseline):
 
 
 def test_timing_passes_within_the_ratio(rubric, problem):
-    """The timing check passes at most max_ratio times slower than the baseline, with both times as evidence."""
+    """The timing check passes at most max_ratio times slower than the baseline, with both
+    times as evidence; it fails only on two measurements over the limit that agree."""
     expected, _ = problem
     spec = rubric.check("speed")
     assert evaluate_check(spec, timed(expected, 0.05, 0.01), expected).status == "passed"
-    r = evaluate_check(spec, timed(expected, 0.06, 0.01), expected)
+    slow = replace(timed(expected, 0.06, 0.01), measurements=((0.06, 0.01), (0.07, 0.01)))
+    r = evaluate_check(spec, slow, expected)
     assert r.status == "failed"
     assert r.evidence == (
-        "your code took 0.06 s where the same matrix products, vectorised, took 0.01 s: 6.0x (at most 5x passes)",
+        "your code took 0.06 s where the same matrix products, vectorised, took 0.01 s: 6.0x "
+        "(at most 5x passes); measured 2 times: 6.0x, 7.0x",
     )
+
+
+def test_timing_verdict_needs_confirmation_to_fail():
+    """One measurement over the limit is a doubt; two that agree within a factor 2 fail;
+    one within the limit passes whatever the others say (a stall only adds time)."""
+    assert timing_verdict([10.6], 10) == "unsure"
+    assert timing_verdict([10.6, 1.6], 10) == "passed"
+    assert timing_verdict([31.0, 29.0], 10) == "failed"
+    assert timing_verdict([10.6, 40.0], 10) == "unsure"
+    assert timing_verdict([10.6, 40.0, 12.0], 10) == "failed"
+    assert timing_verdict([], 10) == "unsure"
+
+
+def test_an_untrustworthy_clock_never_fails_the_student(rubric, problem):
+    """The grader's clock saw a correct, vectorised gradient take 0.106 s against a 0.01 s
+    baseline (a stall on a loaded machine). Alone, or with measurements that disagree, that
+    is "not assessed" with the instructor's reason and fix; measured again within the limit,
+    it passes. Never failed."""
+    expected, _ = problem
+    spec = rubric.check("speed")
+    once = timed(expected, 0.106, 0.01)
+    r = evaluate_check(spec, once, expected)
+    assert r.status == "not_assessed" and r.points == 0
+    assert "could not trust its own clock" in r.reason and "not a fault of your code" in r.reason
+    assert "--workers" in r.reason
+    disagree = replace(once, measurements=((0.106, 0.01), (0.5, 0.01), (0.3, 0.01)))
+    r = evaluate_check(spec, disagree, expected)
+    assert r.status == "not_assessed" and "disagree by more than a factor 2" in r.reason
+    recovered = replace(once, measurements=((0.106, 0.01), (0.016, 0.01)))
+    r = evaluate_check(spec, recovered, expected)
+    assert r.status == "passed" and "measured 2 times (10.6x, 1.6x)" in r.evidence[1]
 
 
 def test_timed_gradients_that_are_not_the_batchs_fail_however_fast(rubric, problem):

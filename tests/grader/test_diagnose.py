@@ -20,7 +20,7 @@ from grader.diagnose import (
 from grader.expectations import gradient_candidates
 from reference import misconceptions
 from reference.network import Model, gradients
-from reference.objectives import Objective, penalty_gradient
+from reference.objectives import PRINTED_FORMS, Objective, penalty_gradient
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import SCHEDULES
@@ -190,11 +190,14 @@ def test_diagnosis_dict_round_trip(problem):
 
 
 def test_convention_changes_name_real_settings():
-    """Every convention's changes name an Objective field or a registered optimiser or schedule."""
+    """Every convention's changes name an Objective field, a registered optimiser or schedule,
+    or a form of the printed cost (reference.objectives.PRINTED_FORMS)."""
     objective_fields = set(Objective.__dataclass_fields__)
     for c in CONVENTIONS.values():
         for key, value in c.changes.items():
-            if key == "optimizer":
+            if key == "printed_form":
+                assert value in PRINTED_FORMS, c.name
+            elif key == "optimizer":
                 assert value in OPTIMIZERS, c.name
             elif key == "schedule":
                 assert value in SCHEDULES, c.name

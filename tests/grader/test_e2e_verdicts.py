@@ -1,0 +1,109 @@
+"""End to end: verdicts that never accuse wrongly (issue 11, item 3).
+
+- A difference is charged once: the printed cost's own form (the penalty over every
+  weight, the factor C) fails the cost check, and the replay, which judges the training
+  trajectory, passes and says why.
+- The grader's clock: a timing measurement it cannot trust is measured again, and
+  measurements that disagree are "not assessed", never failed. The untrustworthy
+  measurement is simulated by inflating the supervisor's time of the timing probe in the
+  job's result (no timed assertions: the real times only decide the unsimulated part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader import pipeline
+from grader.grade import GradeSettings, close_workers, grade_submission
+from grader.results import GradeResult
+from grader.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVENTIONS = ROOT / "submissions" / "conventions"
+COURSE_RUBRIC = ROOT / "rubrics" / "mlp_backprop_course.toml"
+COURSE_OK = ROOT / "submissions" / "correct" / "course_separate_ok.ipynb"
+SETTINGS = GradeSettings(warm=True, figures=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_workers() -> Iterator[None]:
+    yield
+    close_workers()
+
+
+def _by_id(result: GradeResult) -> dict[str, object]:
+    return {c.check_id: c for c in result.checks}
+
+
+@pytest.mark.parametrize(
+    ("sample", "convention"),
+    [
+        ("course_printed_all_weights.ipynb", "printed_all_weights"),
+        ("course_printed_full_C.ipynb", "printed_full_C"),
+    ],
+)
+def test_a_printed_cost_form_is_charged_once_by_the_cost_check(sample, convention):
+    """Parameters exact, only the printed cost differs: the cost check fails naming the
+    form, the replay passes, says the cost_ difference is that form's and is not charged
+    again, and credits no convention."""
+    result = grade_submission(CONVENTIONS / sample, load_rubric(COURSE_RUBRIC), SETTINGS)
+    checks = _by_id(result)
+    cost, replay = checks["cost"], checks["replay"]
+    assert cost.status == "failed" and cost.diagnosis is not None
+    assert cost.diagnosis.name == convention
+    assert replay.status == "passed" and replay.convention is None
+    assert any("does not charge it again" in e for e in replay.evidence), replay.evidence
+    assert result.score.points == result.score.max_points - cost.max_points
+
+
+def _inflating(factors: list[float]) -> object:
+    """A stand-in for pipeline._run whose n-th job reports the timing probe as taking
+    factors[n] times what the supervisor measured (the rest of the result untouched)."""
+    real = pipeline._run
+    calls = {"n": 0}
+
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        job, source = real(*args, **kwargs)
+        plan = args[2]
+        timing = {p.call.id for p in plan.probes if p.call.call == "timing"}
+        factor = factors[min(calls["n"], len(factors) - 1)]
+        calls["n"] += 1
+        probes = tuple(
+            replace(p, seconds=p.seconds * factor) if p.id in timing else p for p in job.probes
+        )
+        return replace(job, probes=probes), source
+
+    run.calls = calls  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_stalled_clock_is_measured_again_and_the_student_keeps_the_point(monkeypatch):
+    """The first measurement of a correct, vectorised gradient is inflated 50-fold (a stall
+    on a loaded machine): the grader measures again in a fresh job and passes it, saying
+    it measured twice."""
+    run = _inflating([50.0, 1.0])
+    monkeypatch.setattr(pipeline, "_run", run)
+    result = grade_submission(COURSE_OK, load_rubric(COURSE_RUBRIC), SETTINGS)
+    vectorised = _by_id(result)["vectorised"]
+    assert run.calls["n"] == 2  # the whole job, then the timing probe alone
+    assert vectorised.status == "passed", vectorised.evidence
+    assert "the grader measured 2 times" in vectorised.evidence[-1]
+    assert result.score.points == result.score.max_points
+
+
+def test_measurements_that_disagree_are_not_assessed_never_failed(monkeypatch):
+    """Every measurement inflated, each by a very different factor: after the bounded
+    retries (3 measurements) the timing is "not assessed" with the instructor's reason."""
+    run = _inflating([50.0, 400.0, 3000.0])
+    monkeypatch.setattr(pipeline, "_run", run)
+    result = grade_submission(COURSE_OK, load_rubric(COURSE_RUBRIC), SETTINGS)
+    vectorised = _by_id(result)["vectorised"]
+    assert run.calls["n"] == 3
+    assert vectorised.status == "not_assessed", vectorised.evidence
+    assert "could not trust its own clock" in vectorised.reason
+    others = [c for c in result.checks if c.check_id != "vectorised"]
+    assert all(c.status == "passed" for c in others)
