@@ -33,6 +33,7 @@ Claiming a name that does not exist changes nothing (the probe's error stands).
 from __future__ import annotations
 
 import hashlib
+import re
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,6 +49,11 @@ Inventory = Mapping[str, Any]
 
 class _Reached(BaseException):
     """The replay reached the student's code: the call is supported as far as the parent can tell."""
+
+
+class _Mismatch(BaseException):
+    """The replay's constructor was given a keyword the class takes nowhere (a BaseException:
+    the adapter re-raises a constructor's TypeError, and this must pass through it)."""
 
 
 def _student_function(*args: object, **kwargs: object) -> None:
@@ -91,14 +97,44 @@ class _Everything(dict):
 
 
 _OTHER = object()  # a value that is neither a class nor callable
+_KEYWORDS_SHOWN = 12  # the class's own keywords a reason lists
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _constructor(class_name: str, info: object) -> Callable[..., None]:
+    """A stand-in ``__init__`` that accepts exactly the keywords the inventory lists for the
+    class (``runner.constructor_keywords``), and any when it cannot tell."""
+    if not isinstance(info, Mapping) or info.get("open") is not False:
+        return _accept
+    listed = info.get("keywords")
+    if not isinstance(listed, list):
+        return _accept
+    takes = [str(k) for k in listed if isinstance(k, str) and _IDENTIFIER.fullmatch(k)]
+
+    def init(self: object, *args: object, **kwargs: object) -> None:
+        foreign = sorted(k for k in kwargs if k not in takes)
+        if foreign:
+            shown = ", ".join(takes[:_KEYWORDS_SHOWN]) + (
+                ", ..." if len(takes) > _KEYWORDS_SHOWN else ""
+            )
+            raise _Mismatch(
+                f"the grader passes the keyword{'s' if len(foreign) > 1 else ''} "
+                f"{', '.join(repr(k) for k in foreign)} to {class_name}(...), which takes no "
+                f"such keyword (it takes {shown or 'none'})"
+            )
+
+    return init
 
 
 def _stand_in(inventory: Inventory) -> dict[str, object]:
-    """A namespace with the inventory's names: functions, classes with their attributes."""
+    """A namespace with the inventory's names: functions, classes with their attributes
+    and their constructor's keywords."""
     names = inventory.get("names")
     classes = inventory.get("classes")
+    constructors = inventory.get("constructors")
     names = names if isinstance(names, Mapping) else {}
     classes = classes if isinstance(classes, Mapping) else {}
+    constructors = constructors if isinstance(constructors, Mapping) else {}
     ns: dict[str, object] = {}
     for name, kind in names.items():
         if kind == "class":
@@ -111,7 +147,7 @@ def _stand_in(inventory: Inventory) -> dict[str, object]:
                 for a, k in attrs.items()
                 if not str(a).startswith("__")
             }
-            body["__init__"] = _accept
+            body["__init__"] = _constructor(str(name), constructors.get(name))
             ns[str(name)] = type(str(name), (), body)
         else:
             ns[str(name)] = _student_function if kind == "function" else _OTHER
@@ -130,6 +166,8 @@ def _replay(
         # the runner's own lookup: the module-level function of the call's name
         getattr(module, call)(ns, {k: np.array(v) for k, v in inputs.items()}, dict(params))
     except module.ProbeUnsupported as e:
+        return str(e)
+    except _Mismatch as e:
         return str(e)
     except (_Reached, Exception):
         return ""
@@ -168,7 +206,7 @@ class Support:
             for pid, status in outcomes.items()
         ):
             reasons = {pid: r for pid, r in reasons.items() if not r.startswith(_NAMED)}
-        self.reasons = {pid: r.removeprefix(_NAMED) for pid, r in reasons.items() if r}
+        self.reasons = {pid: _with_fix(r) for pid, r in reasons.items() if r}
 
     def _named(self, pid: str) -> str:
         """Why probe ``pid`` is unsupported given the inventory's names ("" if it is not)."""
@@ -191,6 +229,23 @@ class Support:
 
 
 _NAMED = "\x00named:"  # marks a reason that rests on the inventory (internal)
+_BINDING_FIX = (
+    ": a mismatch between the rubric's [adapter] binding and this submission's own names, "
+    "not an error in the student's code. Instructors: pin the submission's name in the "
+    "rubric's [adapter] table ([adapter.constructor] maps a keyword to the class's own, \"\" "
+    "leaves it out; [adapter.methods] and [adapter.attributes] rename a method or an "
+    "attribute), or ask the student to rename it"
+)
+
+
+def _with_fix(reason: str) -> str:
+    """The reason as reported: one that rests on what the submission defines (the
+    inventory) says it is the binding's mismatch, and how an instructor fixes it."""
+    if reason.startswith(_NAMED):
+        return reason.removeprefix(_NAMED) + _BINDING_FIX
+    return reason
+
+
 _MODULES: dict[bytes, types.ModuleType] = {}
 
 

@@ -237,7 +237,44 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
         if size <= room:
             classes[name] = attrs
             room -= size
-    return {"names": names, "classes": classes}
+    constructors: dict[str, dict[str, Any]] = {}
+    for name, cls in found:
+        keywords = constructor_keywords(cls)
+        size = len(json.dumps({name: keywords}))
+        if keywords is not None and size <= room:
+            constructors[name] = keywords
+            room -= size
+    return {"names": names, "classes": classes, "constructors": constructors}
+
+
+_VARARGS, _VARKEYWORDS = 0x04, 0x08  # CO_VARARGS, CO_VARKEYWORDS (inspect's flags)
+
+
+def constructor_keywords(cls: type) -> dict[str, Any] | None:
+    """The keywords ``cls(...)`` accepts, from the code of each ``__init__`` along the MRO:
+    ``{"keywords": [names], "open": bool}``. A ``**kwds`` is followed to the next class's
+    ``__init__`` (the course's classes hand theirs to ``super().__init__``); "open" means
+    the chain ends somewhere that takes any keyword. None when it cannot be told (a C
+    type, a wrapper without code): the parent then assumes any keyword is accepted.
+
+    Read from ``__code__``, not ``inspect.signature`` (which a class can answer with any
+    ``__signature__`` it sets); still the child's word, which the parent checks against
+    the probes' outcomes (grader.adapters.support)."""
+    keywords: list[str] = []
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        if klass is object:
+            return {"keywords": keywords, "open": False}
+        code = getattr(init, "__code__", None)
+        if not isinstance(code, types.CodeType):
+            return None
+        count = code.co_argcount + code.co_kwonlyargcount
+        keywords += [n for n in code.co_varnames[1:count] if n not in keywords]
+        if not code.co_flags & _VARKEYWORDS:
+            return {"keywords": keywords, "open": False}
+    return {"keywords": keywords, "open": True}
 
 
 def answer(progress: Progress, outputs: Mapping[str, np.ndarray] | None, **event: Any) -> None:

@@ -63,3 +63,61 @@ def test_a_class_without_the_bound_method_is_not_assessed():
     names = {"names": {"TLPMiniBatch": "class"}, "classes": {"TLPMiniBatch": {"fit": "function"}}}
     s = support(COURSE, {"g": "error"}, names, g=probe("gradients", COURSE, C=0.1))
     assert "has no method" in s.reason("g")
+
+
+# -- the constructor's keywords (issue 11: a binding mismatch is not the student's error) ---
+
+COURSE_METHODS = {m: "function" for m in COURSE.methods.values()}
+OLD_KEYWORDS = ["n_hidden", "C", "epochs", "eta", "random_state"]  # no momentum, no batches
+
+
+def course_inventory(keywords: list[str], open_: bool = False) -> dict[str, Any]:
+    return {
+        "names": {"TLPMiniBatch": "class"},
+        "classes": {"TLPMiniBatch": COURSE_METHODS},
+        "constructors": {"TLPMiniBatch": {"keywords": keywords, "open": open_}},
+    }
+
+
+def momentum_probe() -> tuple[str, dict, dict]:
+    return probe("optimizer", COURSE, eta=0.1, alpha=0.5, steps=3)
+
+
+def test_a_keyword_the_class_takes_nowhere_is_the_bindings_mismatch_with_its_fix():
+    """The grader passes alpha to a class whose constructors (followed through **kwds) do
+    not take it: the momentum check is not assessed, the reason names the keyword, what
+    the class takes, and the instructor's fix."""
+    s = support(COURSE, {"t": "error"}, course_inventory(OLD_KEYWORDS), t=momentum_probe())
+    reason = s.reason("t")
+    assert "'alpha'" in reason and "to TLPMiniBatch(...)" in reason
+    assert "it takes n_hidden, C, epochs, eta, random_state" in reason
+    assert "not an error in the student's code" in reason and "[adapter.constructor]" in reason
+
+
+def test_a_class_that_takes_the_keyword_or_any_keyword_owns_its_exception():
+    """Every keyword taken, or a chain that ends in **kwargs nobody closes: the probe's
+    exception is the student's (failed)."""
+    every = [*OLD_KEYWORDS, "alpha", "decrease_const", "decrease_iter", "minibatches", "shuffle"]
+    s = support(COURSE, {"t": "error"}, course_inventory(every), t=momentum_probe())
+    assert s.reason("t") == ""
+    s = support(
+        COURSE, {"t": "error"}, course_inventory(OLD_KEYWORDS, open_=True), t=momentum_probe()
+    )
+    assert s.reason("t") == ""
+    no_keywords = course_inventory(OLD_KEYWORDS)
+    no_keywords.pop("constructors")
+    assert support(COURSE, {"t": "error"}, no_keywords, t=momentum_probe()).reason("t") == ""
+
+
+def test_a_keyword_hidden_from_the_inventory_while_a_probe_used_one_decides_nothing():
+    """The momentum probe passes alpha too and answered: an inventory claiming the class
+    takes no alpha is contradicted by the run, so the replay's exception stays a failure."""
+    momentum = probe("optimizer", COURSE, eta=0.1, alpha=0.5, steps=3)
+    s = support(
+        COURSE,
+        {"t": "error", "m": "ok"},
+        course_inventory(OLD_KEYWORDS),
+        t=momentum_probe(),
+        m=momentum,
+    )
+    assert s.reason("t") == ""
