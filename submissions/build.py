@@ -244,7 +244,8 @@ CONTROLS: dict[str, tuple[str | None, tuple[str, ...]]] = {
 # student -> (source relative to src/, or raw bytes; expected outcome: "full_marks",
 # a misconception's name, "syntax_error" or "ungradable")
 DEMO: dict[str, tuple[str | bytes, str]] = {
-    "alice": ("template_ok.py", "full_marks"),
+    # the template with the course notebooks' display-only first cell (IPython.display)
+    "alice": ("demo_alice.py", "full_marks"),
     "bob": ("buggy/template_missing_hidden_derivative.py", "missing_hidden_derivative"),
     "carol": ("buggy/template_sign_flip_output_delta.py", "sign_flip_output_delta"),
     "dave": ("buggy/template_bias_regularised.py", "bias_regularised"),

@@ -107,3 +107,23 @@ def test_measurements_that_disagree_are_not_assessed_never_failed(monkeypatch):
     assert "could not trust its own clock" in vectorised.reason
     others = [c for c in result.checks if c.check_id != "vectorised"]
     assert all(c.status == "passed" for c in others)
+
+
+DEMO_ALICE = ROOT / "submissions" / "demo" / "alice.ipynb"
+TEMPLATE_RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"
+
+
+@pytest.mark.parametrize("package", ["IPython", "not_installed_display_pkg"])
+def test_a_display_only_import_costs_nothing_installed_or_not(tmp_path, package):
+    """The README's first command grades alice, whose first cell is the course notebooks'
+    `from IPython.display import YouTubeVideo` (and `%matplotlib inline`): full marks, and
+    the same with the display package missing from the grading environment."""
+    text = DEMO_ALICE.read_text(encoding="utf-8")
+    assert "from IPython.display import YouTubeVideo" in text
+    notebook = tmp_path / "alice.ipynb"
+    notebook.write_text(text.replace("IPython.display", f"{package}.display"), encoding="utf-8")
+    rubric = load_rubric(TEMPLATE_RUBRIC)
+    result = grade_submission(notebook, rubric, SETTINGS)
+    assert result.status == "graded"
+    assert [c.check_id for c in result.checks if c.status != "passed"] == []
+    assert result.score.points == rubric.max_points
