@@ -126,6 +126,41 @@ def _constructor(class_name: str, info: object) -> Callable[..., None]:
     return init
 
 
+def _method(class_name: str, attr: str, info: object) -> Callable[..., None]:
+    """A stand-in method that stops the replay where the student's method would start, or
+    with a mismatch when the binding's call cannot fit the method's parameters (read from
+    its code by ``runner.method_signature``): Python would raise TypeError before any line
+    of the student's code ran."""
+    if not isinstance(info, Mapping):
+        return _student_method
+    params = [str(p) for p in info.get("params", []) if isinstance(p, str)]
+    positional = info.get("positional")
+    required = info.get("required")
+    required_kw = [str(k) for k in info.get("required_kw", []) if isinstance(k, str)]
+    varargs, varkw = info.get("varargs") is True, info.get("varkw") is True
+    if not isinstance(positional, int) or not isinstance(required, int):
+        return _student_method
+
+    def method(self: object, *args: object, **kwargs: object) -> None:
+        given = set(params[: len(args)]) | set(kwargs)
+        unknown = sorted(k for k in kwargs if k not in params) if not varkw else []
+        twice = sorted(k for k in kwargs if k in params[: len(args)])
+        too_many = len(args) > positional and not varargs
+        missing = [p for p in params[:required] if p not in given]
+        missing += [k for k in required_kw if k not in given]
+        if unknown or twice or too_many or missing:
+            what = f"{len(args)} positional argument{'s' if len(args) != 1 else ''}" + (
+                f" and the keywords {', '.join(sorted(kwargs))}" if kwargs else ""
+            )
+            raise _Mismatch(
+                f"the grader calls {class_name}.{attr} with {what}, which its parameters "
+                f"({', '.join(params) or 'none'}) cannot take"
+            )
+        raise _Reached
+
+    return method
+
+
 def _stand_in(inventory: Inventory) -> dict[str, object]:
     """A namespace with the inventory's names: functions, classes with their attributes
     and their constructor's keywords."""
@@ -135,6 +170,8 @@ def _stand_in(inventory: Inventory) -> dict[str, object]:
     names = names if isinstance(names, Mapping) else {}
     classes = classes if isinstance(classes, Mapping) else {}
     constructors = constructors if isinstance(constructors, Mapping) else {}
+    methods = inventory.get("methods")
+    methods = methods if isinstance(methods, Mapping) else {}
     ns: dict[str, object] = {}
     for name, kind in names.items():
         if kind == "class":
@@ -142,8 +179,10 @@ def _stand_in(inventory: Inventory) -> dict[str, object]:
             if not isinstance(attrs, Mapping):  # not listed: it may have any attribute
                 ns[str(name)] = _Anything
                 continue
+            signatures = methods.get(name)
+            signatures = signatures if isinstance(signatures, Mapping) else {}
             body: dict[str, object] = {
-                str(a): _student_method if k == "function" else _OTHER
+                str(a): _method(str(name), str(a), signatures.get(a)) if k == "function" else _OTHER
                 for a, k in attrs.items()
                 if not str(a).startswith("__")
             }

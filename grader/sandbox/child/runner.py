@@ -244,7 +244,50 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
         if keywords is not None and size <= room:
             constructors[name] = keywords
             room -= size
-    return {"names": names, "classes": classes, "constructors": constructors}
+    methods: dict[str, dict[str, Any]] = {}
+    for name, cls in found:
+        own = {a: m for a in classes.get(name, {}) if (m := method_signature(cls, a)) is not None}
+        size = len(json.dumps({name: own}))
+        if own and size <= room:
+            methods[name] = own
+            room -= size
+    return {
+        "names": names,
+        "classes": classes,
+        "constructors": constructors,
+        "methods": methods,
+    }
+
+
+def method_signature(cls: type, attr: str) -> dict[str, Any] | None:
+    """How a plain method of ``cls`` (found along the MRO) takes its arguments, from its code:
+    ``{"params": [names after self], "required": n, "varargs": bool, "varkw": bool,
+    "static": bool}``; None for anything else (the parent then assumes any call fits)."""
+    for klass in cls.__mro__:
+        if attr in vars(klass):
+            raw = vars(klass)[attr]
+            break
+    else:
+        return None
+    static = isinstance(raw, staticmethod)
+    func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+    code = getattr(func, "__code__", None)
+    if not isinstance(code, types.CodeType) or not isinstance(func, types.FunctionType):
+        return None
+    skip = 0 if static else 1
+    names = list(code.co_varnames[skip : code.co_argcount + code.co_kwonlyargcount])
+    defaults = len(func.__defaults__ or ())
+    required = code.co_argcount - skip - defaults
+    return {
+        "params": names,
+        "positional": code.co_argcount - skip,
+        "required": max(required, 0),
+        "required_kw": [
+            k for k in names[code.co_argcount - skip :] if k not in (func.__kwdefaults__ or {})
+        ],
+        "varargs": bool(code.co_flags & _VARARGS),
+        "varkw": bool(code.co_flags & _VARKEYWORDS),
+    }
 
 
 _VARARGS, _VARKEYWORDS = 0x04, 0x08  # CO_VARARGS, CO_VARKEYWORDS (inspect's flags)

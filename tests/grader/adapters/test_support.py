@@ -121,3 +121,27 @@ def test_a_keyword_hidden_from_the_inventory_while_a_probe_used_one_decides_noth
         m=momentum,
     )
     assert s.reason("t") == ""
+
+
+def test_a_method_called_with_arguments_its_parameters_cannot_take_is_the_bindings():
+    """The course's older _feedforward(X, W1, W2) called as the separate-bias binding calls
+    it (X, W1, W2, b1, b2): not assessed, naming the call and the parameters; a method
+    whose parameters fit owns its exception."""
+    forward = probe("forward", COURSE)
+    every = [*OLD_KEYWORDS, "alpha", "decrease_const", "decrease_iter", "minibatches", "shuffle"]
+    inventory = course_inventory(every)
+    narrow = {"params": ["X", "W1", "W2"], "positional": 3, "required": 3, "required_kw": []}
+    inventory["methods"] = {
+        "TLPMiniBatch": {"_feedforward": {**narrow, "varargs": False, "varkw": False}}
+    }
+    reason = support(COURSE, {"f": "error"}, inventory, f=forward).reason("f")
+    assert "TLPMiniBatch._feedforward with 5 positional arguments" in reason
+    assert "(X, W1, W2)" in reason and "Instructors" in reason
+    wide = {"params": ["X", "W1", "W2", "b1", "b2"], "positional": 5, "required": 5}
+    inventory["methods"]["TLPMiniBatch"]["_feedforward"] = {
+        **wide,
+        "required_kw": [],
+        "varargs": False,
+        "varkw": False,
+    }
+    assert support(COURSE, {"f": "error"}, inventory, f=forward).reason("f") == ""
