@@ -224,7 +224,8 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
             found.append((name, value))
         else:
             names[name] = "function" if callable(value) else "other"
-    room = INVENTORY_BYTES - len(json.dumps(names))
+    # the keys and separators of the whole answer need room too
+    room = INVENTORY_BYTES - len(json.dumps(names)) - 256
     classes: dict[str, dict[str, str]] = {}
     found.sort(key=lambda item: getattr(item[1], "__module__", "") != "submission")
     for name, cls in found:
