@@ -152,7 +152,7 @@ CONVENTIONS: dict[str, Convention] = {
             "inverse-time cooling η_0/(1 + d k)",
             "η_k = η_0 / (1 + d k)",
             "learning-rate schedules",
-            ("schedule", "train"),
+            ("schedule", "schedule_order", "train"),
             {"schedule": "inverse_time"},
             "Use the cooling schedule this assignment declares.",
         ),
@@ -161,7 +161,7 @@ CONVENTIONS: dict[str, Convention] = {
             "step decay η_0·d^floor(k/k_d)",
             "η_k = η_0 d^floor(k / k_d)",
             "learning-rate schedules",
-            ("schedule", "train"),
+            ("schedule", "schedule_order", "train"),
             {"schedule": "step"},
             "Use the cooling schedule this assignment declares.",
         ),
@@ -565,3 +565,41 @@ def _pattern_sentences(differ: list[str], exact: list[str], labels: Mapping[str,
                 "so the output sensitivity is right; the error is in passing it back to earlier layers"
             )
     return out
+
+
+def describe_rates_asked(
+    student: object, expected: Array, asked: Array, tol: Tolerance | None = None
+) -> list[str]:
+    """What the student's rates, asked for ``asked`` epochs in that order, show about the rule.
+
+    The sentences come from the student's own numbers: one epoch asked twice with two
+    different answers means the rate depends on the calls before it.
+    """
+    tol = tol or Tolerance()
+    rates = as_numeric(student)
+    epochs = [int(k) for k in np.asarray(asked)]
+    if isinstance(rates, str) or rates.shape != (len(epochs),) or not np.isfinite(rates).all():
+        return []
+    first: dict[int, int] = {}
+    for i, k in enumerate(epochs):
+        if k in first and not within(rates[i : i + 1], rates[first[k] : first[k] + 1], tol):
+            j = first[k]
+            when = "twice in a row" if i == j + 1 else f"as question {j + 1} and again as question {i + 1}"
+            return [
+                f"asked for the rate of epoch {k} {when}, your code gave {rates[j]:.6g} and then "
+                f"{rates[i]:.6g}: the same epoch must always give the same rate, so your rule "
+                "keeps something between calls (a stored rate such as self.eta changed by each call)"
+            ]
+        first.setdefault(k, i)
+    wrong = [
+        i
+        for i in range(len(epochs))
+        if not within(rates[i : i + 1], np.asarray(expected, dtype=float)[i : i + 1], tol)
+    ]
+    if not wrong:
+        return []
+    i = wrong[0]
+    return [
+        f"every epoch asked twice got the same rate both times, but the rate of epoch "
+        f"{epochs[i]} is {rates[i]:.6g} where {float(np.asarray(expected)[i]):.6g} was expected"
+    ]

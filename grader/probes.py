@@ -72,6 +72,7 @@ __all__ = [
     "optimizer_trail",
     "output_specs",
     "prepare",
+    "rates_asked",
     "replay",
     "schedule_rates",
     "to_canonical",
@@ -240,8 +241,23 @@ def _ref_schedule(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> 
     return {"eta": np.array([s.rate(k) for k in range(int(ctx.hyper["epochs"]))])}
 
 
+def _ref_schedule_order(
+    ctx: ProbeContext, make: Callable[..., Any] | None = None
+) -> dict[str, Array]:
+    """The rate of each epoch asked, in the order asked, from one schedule (as the child asks
+    one instance); ``epochs_asked`` comes back too, for the judge's sentences."""
+    hyper = schedule_hyper(ctx.schedule, ctx.hyper)
+    s = make(**hyper) if make is not None else make_schedule(ctx.schedule, **hyper)
+    asked = [int(k) for k in ctx.inputs["epochs_asked"]]
+    return {
+        "eta": np.array([s.rate(k) for k in asked]),
+        "epochs_asked": np.array(asked, dtype=np.int64),
+    }
+
+
 optimizer_trail = _ref_optimizer
 schedule_rates = _ref_schedule
+rates_asked = _ref_schedule_order
 
 
 def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Array:
@@ -476,6 +492,8 @@ def _hyper(
             hyper["epochs"] = int(inputs["perms"].shape[0])
         elif "start_perms" in inputs:
             hyper["epochs"] = int(inputs["start_perms"].shape[1])
+        elif "epochs_asked" in inputs and inputs["epochs_asked"].size:
+            hyper["epochs"] = int(inputs["epochs_asked"].max()) + 1
         else:
             raise ValueError(f"probe {probe.call!r} needs 'epochs'")
     return hyper
@@ -507,6 +525,8 @@ def _context(
     T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
     layers = P.sizes if P is not None else ()
     E, K = int(hyper.get("epochs") or 0), int(hyper.get("n_classes") or 0)
+    if "epochs_asked" in inputs:  # schedule_order: one rate per epoch asked
+        E = int(inputs["epochs_asked"].shape[0])
     if probe.call == "one_hot" and not K:  # K from the labels: the sorted distinct classes
         K = int(np.unique(inputs["y"]).size)
     M = int(inputs["y_heldout"].shape[0]) if "y_heldout" in inputs else 0
@@ -539,6 +559,8 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
         out["Y"] = style.Y_to(inputs["Y"])
     if "y" in inputs:
         out["y"] = np.array(inputs["y"], dtype=np.int64)
+    if "epochs_asked" in inputs:
+        out["epochs_asked"] = np.array(inputs["epochs_asked"], dtype=np.int64)
     if ctx.call == "converge":
         out.pop("Y", None)
         out["X_heldout"] = style.X_to(inputs["X_heldout"])
