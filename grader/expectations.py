@@ -26,6 +26,7 @@ from grader.probes import (
     objective_weights,
     optimizer_trail,
     rates_asked,
+    replay_targets_unshuffled,
     schedule_rates,
 )
 from reference import network, objectives
@@ -197,6 +198,14 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             out.append(Candidate.from_convention(conv, expected(changed)))
         except _VARIANT_ERRORS:
             continue
+    # inputs shuffled, targets not: computed from the parent's own draws, so a match is the
+    # student's final weights, not anything the child says about its shuffling
+    for m in all_misconceptions("training"):
+        if m.name == "xy_shuffled_separately":
+            try:
+                out.append(Candidate.from_misconception(m, replay_targets_unshuffled(ctx)))
+            except _VARIANT_ERRORS:
+                continue
     return out
 
 

@@ -57,7 +57,7 @@ from reference.objectives import Objective, data_scale, penalty_term, printed_co
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
-from reference.training import Trace, TrainConfig, train
+from reference.training import Trace, TrainConfig, train, train_with_orders
 
 Array = np.ndarray
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "prepare",
     "rates_asked",
     "replay",
+    "replay_targets_unshuffled",
     "schedule_rates",
     "to_canonical",
 ]
@@ -294,6 +295,29 @@ def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
     out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
     return out, trace
+
+
+def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
+    """The replay with the targets left in their original order while the inputs follow the
+    injected draws (``xy_shuffled_separately``: X shuffled, Y not): the final W, b and the
+    cost, computed from the parent's own draws. No accuracy: it depends on which label array
+    the student shuffled with X, which the weights do not."""
+    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
+    if not ctx.hyper["shuffle"] or ctx.hyper.get("batch_size"):
+        raise ValueError("the targets can part from the inputs only where the batches are shuffled")
+    N = X.shape[1]
+    parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
+    orders = batch_orders(ctx.inputs.get("perms"), N, E, True)
+    P, trace = train_with_orders(
+        ctx.params(),
+        X.T,
+        y,
+        ctx.train_config(),
+        [[o[p] for p in parts] for o in orders],
+        [list(parts) for _ in orders],
+    )
+    cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
+    return P.as_dict() | {"cost": np.array(cost)}
 
 
 def _ref_train(ctx: ProbeContext) -> dict[str, Array]:

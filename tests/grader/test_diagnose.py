@@ -77,9 +77,40 @@ def test_reference_output_is_diagnosed_as_nothing(problem):
 
 
 def test_candidates_cover_every_gradient_misconception(problem):
-    """gradient_candidates builds one candidate per registered gradient misconception."""
-    _, candidates, _ = problem
-    assert sorted(c.name for c in bugs_only(candidates)) == GRADIENT_BUGS
+    """gradient_candidates builds one candidate per place each registered gradient
+    misconception can sit (one per layer for a per-layer bug, weights or biases)."""
+    _, candidates, params = problem
+    places = {m.name: len(m.places(params.depth)) for m in misconceptions.all_misconceptions("gradient")}
+    names = [c.name for c in bugs_only(candidates)]
+    assert sorted(set(names)) == GRADIENT_BUGS
+    assert {n: names.count(n) for n in set(names)} == places
+
+
+@pytest.mark.parametrize("layer", [1, 2])
+def test_one_layers_bug_is_named_in_either_layer(problem, layer):
+    """A sign flipped, or a bias gradient left at zero, in layer 1 or in layer 2 alone is named,
+    and only that layer's arrays are said to differ."""
+    expected, candidates, params = problem
+    for name in ("sign_flip_one_layer", "bias_gradient_missing"):
+        student = gradient_outputs(
+            misconceptions.get(name).impl(params, *section5_problem()[1:], Model(), OBJ, layer=layer)
+        )
+        found = diagnose(student, bugs_only(candidates), expected=expected)
+        assert found is not None and found.name == name, (name, layer)
+        assert {p[-1] for p in found.parts} == {str(layer)}, (name, found.parts)
+
+
+def test_weights_alone_averaged_is_named_and_not_the_mean_convention(problem):
+    """dW / N with db summed (and the reverse) is the bug, not the accepted J/N."""
+    expected, candidates, params = problem
+    N = section5_problem()[1].shape[1]
+    for kind in ("weights", "biases"):
+        student = {
+            k: v / N if (k.startswith("dW") == (kind == "weights")) else v
+            for k, v in expected.items()
+        }
+        found = diagnose(student, candidates, expected=expected)
+        assert found is not None and found.name == "averaged_weights_or_biases_only", kind
 
 
 def test_message_names_only_the_arrays_that_differ(problem):
