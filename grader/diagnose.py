@@ -584,7 +584,11 @@ def describe_rates_asked(
     for i, k in enumerate(epochs):
         if k in first and not within(rates[i : i + 1], rates[first[k] : first[k] + 1], tol):
             j = first[k]
-            when = "twice in a row" if i == j + 1 else f"as question {j + 1} and again as question {i + 1}"
+            when = (
+                "twice in a row"
+                if i == j + 1
+                else f"as question {j + 1} and again as question {i + 1}"
+            )
             return [
                 f"asked for the rate of epoch {k} {when}, your code gave {rates[j]:.6g} and then "
                 f"{rates[i]:.6g}: the same epoch must always give the same rate, so your rule "

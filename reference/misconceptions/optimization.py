@@ -116,7 +116,7 @@ def _stand_in(name: str, registry: dict[str, Any], reference: str, cls: type) ->
     return make
 
 
-def _optimizer(name: str, reference: str, cls: type, **text: str) -> Misconception:
+def _optimizer(name: str, reference: str, cls: type, **text: Any) -> Misconception:
     impl = _stand_in(name, OPTIMIZERS, reference, cls)
     return register(Misconception(name=name, kind="optimizer", impl=impl, **text))
 

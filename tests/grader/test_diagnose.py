@@ -80,7 +80,9 @@ def test_candidates_cover_every_gradient_misconception(problem):
     """gradient_candidates builds one candidate per place each registered gradient
     misconception can sit (one per layer for a per-layer bug, weights or biases)."""
     _, candidates, params = problem
-    places = {m.name: len(m.places(params.depth)) for m in misconceptions.all_misconceptions("gradient")}
+    places = {
+        m.name: len(m.places(params.depth)) for m in misconceptions.all_misconceptions("gradient")
+    }
     names = [c.name for c in bugs_only(candidates)]
     assert sorted(set(names)) == GRADIENT_BUGS
     assert {n: names.count(n) for n in set(names)} == places
@@ -93,7 +95,9 @@ def test_one_layers_bug_is_named_in_either_layer(problem, layer):
     expected, candidates, params = problem
     for name in ("sign_flip_one_layer", "bias_gradient_missing"):
         student = gradient_outputs(
-            misconceptions.get(name).impl(params, *section5_problem()[1:], Model(), OBJ, layer=layer)
+            misconceptions.get(name).impl(
+                params, *section5_problem()[1:], Model(), OBJ, layer=layer
+            )
         )
         found = diagnose(student, bugs_only(candidates), expected=expected)
         assert found is not None and found.name == name, (name, layer)
@@ -102,7 +106,7 @@ def test_one_layers_bug_is_named_in_either_layer(problem, layer):
 
 def test_weights_alone_averaged_is_named_and_not_the_mean_convention(problem):
     """dW / N with db summed (and the reverse) is the bug, not the accepted J/N."""
-    expected, candidates, params = problem
+    expected, candidates, _ = problem
     N = section5_problem()[1].shape[1]
     for kind in ("weights", "biases"):
         student = {
