@@ -267,8 +267,8 @@ def test_scale_factor_n_on_one_array(problem):
     sentences = describe_difference(student, expected, N=N, K=K)
     assert sentences[0] == "'dW2' differs; 'dW1', 'db1' and 'db2' match within tolerance"
     assert (
-        "'dW2' is 7x the expected value (N: did you sum over N=7 instances where the objective averages?)"
-        in sentences
+        "'dW2' is 7x the expected value while 'db2' is not "
+        "(N: did you sum over N=7 instances where the objective averages?)" in sentences
     )
 
 
@@ -278,9 +278,48 @@ def test_exact_negative_is_a_sign_error(problem):
     student = dict(expected)
     student["dW2"] = -expected["dW2"]
     assert (
-        "'dW2' is exactly the negative of the expected value: a sign error"
+        "'dW2' is exactly -1x the expected value (its negative: a sign error) while 'db2' is not"
         in describe_difference(student, expected)
     )
+
+
+def test_an_array_of_zeros_is_called_all_zeros(problem):
+    """A bias gradient left at zeros is said to be all zeros, not 'differs'."""
+    expected, _, _ = problem
+    student = dict(expected)
+    student["db1"] = np.zeros_like(expected["db1"])
+    sentences = describe_difference(student, expected)
+    assert any(
+        s.startswith("'db1' is all zeros where the expected value is not") for s in sentences
+    )
+
+
+def test_a_flipped_data_part_with_the_penalty_right_is_described_exactly(problem):
+    """With a penalty, -data + C·W is 'the data part exactly -1x, the penalty part right'."""
+    expected, _, params = problem
+    pen = gradient_outputs(penalty_gradient(OBJ, params, N))
+    student = dict(expected)
+    student["dW1"] = -(expected["dW1"] - pen["dW1"]) + pen["dW1"]
+    sentences = describe_difference(student, expected, penalty=pen)
+    assert (
+        "the data part of 'dW1' is exactly -1x (the opposite sign) the expected one while its "
+        "penalty part (C·W) is right" in sentences
+    )
+
+
+def test_a_close_direction_of_the_same_length_says_what_the_numbers_mean(problem):
+    """Cosine near 1 and norm ratio near 1 read as 'as long, not a multiple', never as a
+    contradiction ('not the right size' with a norm ratio of 1.00)."""
+    expected, _, _ = problem
+    student = dict(expected)
+    n = expected["dW1"]
+    e = np.random.default_rng(5).normal(size=n.shape)
+    e -= np.sum(e * n) / np.sum(n * n) * n  # orthogonal to n: turned by about 11 degrees
+    e *= 0.2 * np.linalg.norm(n) / np.linalg.norm(e)
+    student["dW1"] = (n + e) * np.linalg.norm(n) / np.linalg.norm(n + e)  # same length
+    (sentence,) = [s for s in describe_difference(student, expected) if "cosine" in s]
+    assert "not the right size" not in sentence
+    assert "points nearly the same way" in sentence and "not a multiple of it" in sentence
 
 
 def test_opposite_direction_gives_the_cosine(problem):
