@@ -42,6 +42,7 @@ from grader.diagnose import (
     Diagnosis,
     accepted_by,
     describe_difference,
+    describe_rates_asked,
     diagnose,
     join_names,
 )
@@ -823,6 +824,25 @@ def _judge_converge(
     )
 
 
+def _judge_rates_asked(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """schedule_order: the rates compared as any output (steps 3-5); a failure also says,
+    from the student's own rates, whether one epoch asked twice got two different rates."""
+    asked = expected.get("epochs_asked")
+    rates = {k: v for k, v in expected.items() if k != "epochs_asked"}
+    verdict = _judge_compare(spec, view, rates, candidates, penalty)
+    if verdict.status == "failed" and asked is not None and "eta" in rates:
+        verdict.evidence += describe_rates_asked(
+            view.outputs.get("eta"), rates["eta"], asked, _tolerance(spec)
+        )
+    return verdict
+
+
 Judge = Callable[
     [CheckSpec, ProbeView, Mapping[str, Array], Sequence[Candidate], Mapping[str, Array] | None],
     _Verdict,
@@ -834,6 +854,7 @@ JUDGE_FUNCTIONS: dict[str, Judge] = {
     "self_check": _judge_self_check,
     "glorot_bound": _judge_initialize,
     "envelope": _judge_converge,
+    "rates_asked": _judge_rates_asked,
 }
 """A judge's name in the contract (``ProbeSpec.judge``) -> the function."""
 

@@ -74,7 +74,8 @@ HYPER_DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
 @dataclass(frozen=True)
 class Output:
     """One canonical output: its name (a regular expression: ``W\\d+`` is every layer's)
-    and its shape in the lecture's layout, by symbols: K classes, N instances, E epochs,
+    and its shape in the lecture's layout, by symbols: K classes, N instances, E epochs
+    (schedule_order: the rates asked, two per epoch),
     T optimiser steps, M held-out instances, S directions (gradcheck_self), ``param``
     the shape of the parameter of the same layer, "+1" one more; () a number."""
 
@@ -243,6 +244,20 @@ PROBE_SPECS: MappingProxyType[str, ProbeSpec] = MappingProxyType(
                 timeout=60.0,
                 run_rank=11,
                 steps=("optimizer", "schedule"),
+            ),
+            # the rate asked for each epoch of ``epochs_asked`` (every epoch of 0..epochs-1
+            # twice, out of order) on one instance: a rule that keeps its rate in state (that
+            # writes self.eta) is right only when asked once per epoch, in order
+            ProbeSpec(
+                "schedule_order",
+                ("epochs_asked",),
+                ("eta", "decrease_const", "decrease_iter", "epochs"),
+                (Output("eta", ("E",)),),
+                ("schedule",),
+                judge="rates_asked",
+                run_rank=5,
+                plain=True,
+                steps=("schedule",),
             ),
         )
     }

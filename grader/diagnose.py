@@ -153,7 +153,7 @@ CONVENTIONS: dict[str, Convention] = {
             "inverse-time cooling η_0/(1 + d k)",
             "η_k = η_0 / (1 + d k)",
             "learning-rate schedules",
-            ("schedule", "train"),
+            ("schedule", "schedule_order", "train"),
             {"schedule": "inverse_time"},
             "Use the cooling schedule this assignment declares.",
         ),
@@ -195,7 +195,7 @@ CONVENTIONS: dict[str, Convention] = {
             "step decay η_0·d^floor(k/k_d)",
             "η_k = η_0 d^floor(k / k_d)",
             "learning-rate schedules",
-            ("schedule", "train"),
+            ("schedule", "schedule_order", "train"),
             {"schedule": "step"},
             "Use the cooling schedule this assignment declares.",
         ),
@@ -467,6 +467,11 @@ def _explain(
     """One sentence on how ``a`` differs from ``n``, and its scale factor if it is one."""
     if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and within(a.T, n, tol):
         return f"'{shown}' equals the transpose of the expected value", None
+    if not np.any(a) and np.any(n):
+        return (
+            f"'{shown}' is all zeros where the expected value is not: nothing was computed "
+            "into it (or it was never updated)"
+        ), None
     s = _scale(a, n, tol)
     if s is not None:
         return "", s
@@ -487,6 +492,10 @@ def _explain(
             return (
                 f"'{shown}' differs only in the penalty term: it holds {factor:.2f}x the declared penalty's gradient"
             ), None
+    if pen is not None and np.any(pen):
+        parts = _data_and_penalty(a, n, pen, tol)
+        if parts is not None:
+            return _parts_sentence(shown, *parts), None
     cos, ratio, rel = cosine(a, n), norm_ratio(a, n), rel_error_norm(a, n)
     measures = (
         f"relative error {rel:.2g}, cosine {cos:.2f}"
@@ -498,21 +507,77 @@ def _explain(
     if cos is not None and cos < -0.9:
         return f"'{shown}' points the opposite way ({measures}): look for a sign error", None
     if cos is not None and cos > 0.9:
-        return f"'{shown}' has nearly the right direction but not the right size ({measures})", None
-    return f"'{shown}' differs ({measures})", None
+        if ratio is not None and abs(ratio - 1) <= 0.05:
+            size = "about as long as the expected value"
+        elif ratio is not None:
+            size = f"{ratio:.2f}x as long as the expected value"
+        else:
+            size = "of another length"
+        return (
+            f"'{shown}' points nearly the same way as the expected value and is {size}, but "
+            f"is not a multiple of it: its entries differ one by one ({measures}; a cosine of "
+            "1 is the same direction, a norm ratio of 1 the same length)"
+        ), None
+    meaning = ""
+    if cos is not None and ratio is not None:
+        length = (
+            "as long as the expected value"
+            if abs(ratio - 1) <= 0.05
+            else f"{ratio:.2f}x as long as the expected value"
+        )
+        way = "at a right angle to it" if abs(cos) < 0.1 else "in another direction"
+        meaning = f": it is {length} and points {way} (a cosine of 1 is the same direction)"
+    return f"'{shown}' differs ({measures}){meaning}", None
 
 
-def _scale_sentence(names: list[str], s: float, N: int | None, K: int | None) -> str:
+def _data_and_penalty(a: Array, n: Array, pen: Array, tol: Tolerance) -> tuple[float, float] | None:
+    """(s, t) with a == s·(n - pen) + t·pen within tol: the data part scaled by s and the
+    penalty's part by t; None when no such pair explains ``a``."""
+    data = n - pen
+    basis = np.stack([data.ravel(), pen.ravel()], axis=1)
+    if np.linalg.matrix_rank(basis) < 2:
+        return None
+    (s, t), *_ = np.linalg.lstsq(basis, a.ravel(), rcond=None)
+    return (float(s), float(t)) if within(a, s * data + t * pen, tol) else None
+
+
+def _parts_sentence(shown: str, s: float, t: float) -> str:
+    """'dW1''s data part and penalty part, each as a multiple of the expected one."""
+
+    def times(x: float) -> str:
+        return "exactly -1x (the opposite sign)" if abs(x + 1) <= 1e-6 else f"{x:.3g}x"
+
+    if abs(t - 1) <= 1e-6:
+        return (
+            f"the data part of '{shown}' is {times(s)} the expected one while its penalty "
+            "part (C·W) is right"
+        )
+    return (
+        f"the data part of '{shown}' is {times(s)} the expected one and its penalty part "
+        f"{times(t)} the declared penalty's gradient"
+    )
+
+
+def _scale_sentence(
+    names: list[str], s: float, N: int | None, K: int | None, others: Sequence[str] = ()
+) -> str:
+    """``names`` are s times the expected value; ``others``, arrays of the same layers
+    that are not, are named too ("dW2 is 1/N of the expected while db2 is not")."""
     subject = (
         f"'{names[0]}' is"
         if len(names) == 1
         else f"{join_names([repr(x) for x in names])} are each"
     )
+    rest = ""
+    if others:
+        rest = f" while {join_names([repr(x) for x in others])} {'is' if len(others) == 1 else 'are'} not"
     if abs(s + 1) <= 1e-6:
-        return f"{subject} exactly the negative of the expected value: a sign error"
+        return f"{subject} exactly -1x the expected value (its negative: a sign error){rest}"
     hint = _factor_hint(abs(s), N, K)
     sign = "minus " if s < 0 else ""
-    return f"{subject} {sign}{abs(s):.3g}x the expected value" + (f" ({hint})" if hint else "")
+    return f"{subject} {sign}{abs(s):.3g}x the expected value{rest}" + (
+        f" ({hint})" if hint else ""
+    )
 
 
 def _canonical_order(names: Iterable[str]) -> list[str]:
@@ -586,7 +651,13 @@ def describe_difference(
         else:
             sentences.append(sentence)
     for s, names in scales.items():
-        sentences.append(_scale_sentence(names, s, N, K))
+        layers = {_layer(x) for x in names}
+        others = [
+            shown.get(k, k)
+            for k in _canonical_order(expected)
+            if shown.get(k, k) not in names and _layer(k) in layers and k in student
+        ]
+        sentences.append(_scale_sentence(names, s, N, K, others))
     if not differ:
         return ["every output matches the expected values"]
     labels = {k: repr(shown.get(k, k)) for k in expected}
@@ -628,3 +699,45 @@ def _pattern_sentences(differ: list[str], exact: list[str], labels: Mapping[str,
                 "so the output sensitivity is right; the error is in passing it back to earlier layers"
             )
     return out
+
+
+def describe_rates_asked(
+    student: object, expected: Array, asked: Array, tol: Tolerance | None = None
+) -> list[str]:
+    """What the student's rates, asked for ``asked`` epochs in that order, show about the rule.
+
+    The sentences come from the student's own numbers: one epoch asked twice with two
+    different answers means the rate depends on the calls before it.
+    """
+    tol = tol or Tolerance()
+    rates = as_numeric(student)
+    epochs = [int(k) for k in np.asarray(asked)]
+    if isinstance(rates, str) or rates.shape != (len(epochs),) or not np.isfinite(rates).all():
+        return []
+    first: dict[int, int] = {}
+    for i, k in enumerate(epochs):
+        if k in first and not within(rates[i : i + 1], rates[first[k] : first[k] + 1], tol):
+            j = first[k]
+            when = (
+                "twice in a row"
+                if i == j + 1
+                else f"as question {j + 1} and again as question {i + 1}"
+            )
+            return [
+                f"asked for the rate of epoch {k} {when}, your code gave {rates[j]:.6g} and then "
+                f"{rates[i]:.6g}: the same epoch must always give the same rate, so your rule "
+                "keeps something between calls (a stored rate such as self.eta changed by each call)"
+            ]
+        first.setdefault(k, i)
+    wrong = [
+        i
+        for i in range(len(epochs))
+        if not within(rates[i : i + 1], np.asarray(expected, dtype=float)[i : i + 1], tol)
+    ]
+    if not wrong:
+        return []
+    i = wrong[0]
+    return [
+        f"every epoch asked twice got the same rate both times, but the rate of epoch "
+        f"{epochs[i]} is {rates[i]:.6g} where {float(np.asarray(expected)[i]):.6g} was expected"
+    ]

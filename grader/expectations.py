@@ -27,7 +27,15 @@ from grader.diagnose import (
     combined,
     gradient_outputs,
 )
-from grader.probes import ProbeContext, expected, objective_weights, optimizer_trail, schedule_rates
+from grader.probes import (
+    ProbeContext,
+    expected,
+    objective_weights,
+    optimizer_trail,
+    rates_asked,
+    replay_targets_unshuffled,
+    schedule_rates,
+)
 from reference import network, objectives
 from reference.misconceptions import Misconception, all_misconceptions
 from reference.misconceptions.optimization import STANDS_IN_FOR
@@ -61,8 +69,11 @@ def gradient_candidates(
     convention that applies to the gradients probe.
     """
     out = [
-        Candidate.from_misconception(m, gradient_outputs(m.impl(params, X, Y, model, objective)))
+        Candidate.from_misconception(
+            m, gradient_outputs(m.impl(params, X, Y, model, objective, **place))
+        )
         for m in all_misconceptions("gradient")
+        for place in m.places(params.depth)  # one candidate per layer (or kind) it can sit in
     ]
     names = (
         [c.name for c in CONVENTIONS.values() if "gradients" in c.probes]
@@ -125,6 +136,18 @@ def _variants_schedule(ctx: ProbeContext) -> list[Candidate]:
         except _VARIANT_ERRORS:
             continue
     return out + _convention_variants(ctx, "schedule", schedule_rates)
+
+
+def _variants_schedule_order(ctx: ProbeContext) -> list[Candidate]:
+    """The rates asked out of order under each schedule standing in for the declared one
+    (a rule kept in state, compounding) and each other cooling convention."""
+    out = []
+    for m in _standing_in("schedule", ctx.schedule):
+        try:
+            out.append(Candidate.from_misconception(m, rates_asked(ctx, m.impl)))
+        except _VARIANT_ERRORS:
+            continue
+    return out + _convention_variants(ctx, "schedule", rates_asked)
 
 
 def _variants_one_hot(ctx: ProbeContext) -> list[Candidate]:
@@ -213,6 +236,14 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             out.append(Candidate.from_convention(conv, expected(changed)))
         except _VARIANT_ERRORS:
             continue
+    # inputs shuffled, targets not: computed from the parent's own draws, so a match is the
+    # student's final weights, not anything the child says about its shuffling
+    for m in all_misconceptions("training"):
+        if m.name == "xy_shuffled_separately":
+            try:
+                out.append(Candidate.from_misconception(m, replay_targets_unshuffled(ctx)))
+            except _VARIANT_ERRORS:
+                continue
     return out + printed_variants(ctx)
 
 

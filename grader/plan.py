@@ -128,6 +128,23 @@ def _permutations(seed: int, N: int, E: int) -> Array:
     return np.array([rs.permutation(N) for _ in range(E)], dtype=np.int64).reshape(E, N)
 
 
+DEFAULT_EPOCHS_ASKED = 12  # schedule_order: the epochs 0..E-1 whose rates are asked
+
+
+def asked_epochs(seed: int, E: int) -> Array:
+    """schedule_order's questions: every epoch of 0..E-1 in a shuffled order, the last of
+    them asked again at once, then every epoch again in another order (2E + 1 asks).
+
+    A rate computed from η_0 and the epoch gives the same answer to the same epoch; one
+    kept in state (``self.eta *= d``) does not, and the immediate repeat shows it plainly.
+    """
+    rng = np.random.default_rng([seed, 11])
+    first = rng.permutation(E)
+    if E > 1 and np.array_equal(first, np.arange(E)):  # out of order, always
+        first = first[::-1].copy()
+    return np.concatenate([first, first[-1:], rng.permutation(E)]).astype(np.int64)
+
+
 def _envelope_inputs(
     p: Mapping[str, Any], sizes: tuple[int, ...], N: int, seed: int
 ) -> dict[str, Array]:
@@ -166,6 +183,8 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     P = _params(p, sizes, seed)
     if call == "schedule":
         return {}
+    if call == "schedule_order":
+        return {"epochs_asked": asked_epochs(seed, int(p.get("epochs", DEFAULT_EPOCHS_ASKED)))}
     if call == "initialize":  # the sizes are the question; the student draws the values
         return P.as_dict()
     if call == "optimizer":
@@ -195,7 +214,7 @@ SEED_SPACE = 2**22
 # Probes whose question holds no seeded array: the parameter drawn afresh instead, scaled
 # by a factor in [1/2, 2) (the cooling's eta0: every rate scales with it, so the problem
 # and the misconceptions it shows stay the same).
-UNSEEDED_DRAWS = {"schedule": "eta"}
+UNSEEDED_DRAWS = {"schedule": "eta", "schedule_order": "eta"}
 
 
 def _draw(problem_key: str, *what: object) -> int:

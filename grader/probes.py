@@ -57,7 +57,7 @@ from reference.objectives import Objective, data_scale, penalty_term, printed_co
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
-from reference.training import Trace, TrainConfig, train
+from reference.training import Trace, TrainConfig, train, train_with_orders
 
 Array = np.ndarray
 __all__ = [
@@ -72,7 +72,9 @@ __all__ = [
     "optimizer_trail",
     "output_specs",
     "prepare",
+    "rates_asked",
     "replay",
+    "replay_targets_unshuffled",
     "schedule_rates",
     "to_canonical",
 ]
@@ -243,8 +245,23 @@ def _ref_schedule(ctx: ProbeContext, make: Callable[..., Any] | None = None) -> 
     return {"eta": np.array([s.rate(k) for k in range(int(ctx.hyper["epochs"]))])}
 
 
+def _ref_schedule_order(
+    ctx: ProbeContext, make: Callable[..., Any] | None = None
+) -> dict[str, Array]:
+    """The rate of each epoch asked, in the order asked, from one schedule (as the child asks
+    one instance); ``epochs_asked`` comes back too, for the judge's sentences."""
+    hyper = schedule_hyper(ctx.schedule, ctx.hyper)
+    s = make(**hyper) if make is not None else make_schedule(ctx.schedule, **hyper)
+    asked = [int(k) for k in ctx.inputs["epochs_asked"]]
+    return {
+        "eta": np.array([s.rate(k) for k in asked]),
+        "epochs_asked": np.array(asked, dtype=np.int64),
+    }
+
+
 optimizer_trail = _ref_optimizer
 schedule_rates = _ref_schedule
+rates_asked = _ref_schedule_order
 
 
 def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Array:
@@ -281,6 +298,29 @@ def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
     out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
     return out, trace
+
+
+def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
+    """The replay with the targets left in their original order while the inputs follow the
+    injected draws (``xy_shuffled_separately``: X shuffled, Y not): the final W, b and the
+    cost, computed from the parent's own draws. No accuracy: it depends on which label array
+    the student shuffled with X, which the weights do not."""
+    X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
+    if not ctx.hyper["shuffle"] or ctx.hyper.get("batch_size"):
+        raise ValueError("the targets can part from the inputs only where the batches are shuffled")
+    N = X.shape[1]
+    parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
+    orders = batch_orders(ctx.inputs.get("perms"), N, E, True)
+    P, trace = train_with_orders(
+        ctx.params(),
+        X.T,
+        y,
+        ctx.train_config(),
+        [[o[p] for p in parts] for o in orders],
+        [list(parts) for _ in orders],
+    )
+    cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
+    return P.as_dict() | {"cost": np.array(cost)}
 
 
 def _ref_train(ctx: ProbeContext) -> dict[str, Array]:
@@ -479,6 +519,8 @@ def _hyper(
             hyper["epochs"] = int(inputs["perms"].shape[0])
         elif "start_perms" in inputs:
             hyper["epochs"] = int(inputs["start_perms"].shape[1])
+        elif "epochs_asked" in inputs and inputs["epochs_asked"].size:
+            hyper["epochs"] = int(inputs["epochs_asked"].max()) + 1
         else:
             raise ValueError(f"probe {probe.call!r} needs 'epochs'")
     return hyper
@@ -510,6 +552,8 @@ def _context(
     T = next((v.shape[0] for k, v in inputs.items() if k.startswith("dW")), 0)
     layers = P.sizes if P is not None else ()
     E, K = int(hyper.get("epochs") or 0), int(hyper.get("n_classes") or 0)
+    if "epochs_asked" in inputs:  # schedule_order: one rate per epoch asked
+        E = int(inputs["epochs_asked"].shape[0])
     if probe.call == "one_hot" and not K:  # K from the labels: the sorted distinct classes
         K = int(np.unique(inputs["y"]).size)
     M = int(inputs["y_heldout"].shape[0]) if "y_heldout" in inputs else 0
@@ -542,6 +586,8 @@ def _student_inputs(ctx: ProbeContext, style: Style, P: Params | None) -> dict[s
         out["Y"] = style.Y_to(inputs["Y"])
     if "y" in inputs:
         out["y"] = np.array(inputs["y"], dtype=np.int64)
+    if "epochs_asked" in inputs:
+        out["epochs_asked"] = np.array(inputs["epochs_asked"], dtype=np.int64)
     if ctx.call == "converge":
         out.pop("Y", None)
         out["X_heldout"] = style.X_to(inputs["X_heldout"])

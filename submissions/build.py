@@ -101,11 +101,10 @@ STYLE_BASE = {
 }
 
 # Why the grader does not (yet) name a faithful bug; each such case is an xfail(strict=True).
-_XY = (
-    "no candidate exists for the train probe (grader.expectations computes none), and the "
-    "registered implementation draws the targets' permutation from its own RandomState, so it "
-    "cannot reproduce a student's pairing in the grader's replay; the replay check fails "
-    "without a diagnosis"
+_STATEFUL = (
+    "the template's learning_rate(eta0, d, epoch) is handed eta0 on every call and has no "
+    "object to keep a rate in, and its rubric declares inverse-time cooling; the named "
+    "stateful rule is the course's step decay kept in self.eta (course_separate_stateful_cooling)"
 )
 _FOLDED_ONLY = (
     "the bug needs a bias row in V1, which only the folded-bias style has; see "
@@ -218,7 +217,16 @@ BUGGY: list[Buggy] = [
         rubric=f"{TEST_RUBRICS}/course_inverse_time.toml",
         base="src/buggy/course_separate_inverse_time_ok.py",
     ),
-    *_both("xy_shuffled_separately", "replay", outcome="not_expressible", reason=_XY),
+    # named in the replay: the parent's own draws with the targets left in place reproduce
+    # the final weights and cost (grader.probes.replay_targets_unshuffled)
+    *_both("xy_shuffled_separately", "replay"),
+    # issue 11 item 4: bugs beyond the first registry
+    *_both("sign_flip_one_layer", "grad_hidden"),
+    *_both("bias_gradient_missing", "grad_hidden"),
+    *_both("averaged_weights_or_biases_only", "grad_output"),
+    *_both("momentum_never_applied", "momentum"),
+    Buggy("course_separate", "stateful_cooling", ("cooling_asked_again",)),
+    Buggy("template", "stateful_cooling", outcome="not_expressible", reason=_STATEFUL, suffix=""),
 ]
 
 # Correct controls: full marks under each rubric listed (paths from the repository root).

@@ -443,6 +443,13 @@ class Template(_Adapter):
             "eta": np.array([_scalar(fn(eta0, d, k), name) for k in range(int(params["epochs"]))])
         }
 
+    def schedule_order(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        name = self.b["methods"]["schedule"]
+        fn = self.fn("schedule")
+        eta0, d = float(params["eta"]), float(params["decrease_const"])
+        asked = [int(k) for k in inputs["epochs_asked"]]
+        return {"eta": np.array([_scalar(fn(eta0, d, k), name) for k in asked])}
+
     def converge(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         raise ProbeUnsupported(
             "the template's train takes its initial weights and batch order as arguments, "
@@ -617,6 +624,15 @@ class CourseSeparate(_ClassAdapter):
                 [_scalar(self.call(net, "schedule", k), what) for k in range(int(params["epochs"]))]
             )
         }
+
+    def schedule_order(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("schedule")
+        net = self.net(params)
+        what = self.b["methods"]["schedule"]
+        # one instance, epochs out of order and twice: a rule that keeps its rate in
+        # self.eta answers from what the earlier calls left behind
+        asked = [int(k) for k in inputs["epochs_asked"]]
+        return {"eta": np.array([_scalar(self.call(net, "schedule", k), what) for k in asked])}
 
     def optimizer(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         self.method_name("optimizer")
@@ -1013,3 +1029,10 @@ def converge(
 ) -> Outputs:
     """Per-epoch cost and held-out labels of the student's own training run (their start)."""
     return _run("converge", ns, inputs, params)
+
+
+def schedule_order(
+    ns: Mapping[str, Any], inputs: Mapping[str, Array], params: Mapping[str, Any]
+) -> Outputs:
+    """The learning rate of each epoch asked, in the order asked (out of order, twice)."""
+    return _run("schedule_order", ns, inputs, params)

@@ -41,6 +41,10 @@ class Misconception:
     signature   : how it shows numerically (docs/conventions.md §5 / §3)
     next_step   : what a student who has it should do next
     impl        : the buggy function, same signature as the reference one it replaces
+    variants    : where one bug has several places (one layer of L, the weights or the
+                  biases): depth L -> the keyword sets ``impl`` takes for each place, so
+                  the grader computes one candidate per place (None: one call, no keywords;
+                  with no keywords ``impl`` computes the first place)
     """
 
     name: str
@@ -51,6 +55,11 @@ class Misconception:
     signature: str
     next_step: str
     impl: Callable[..., Any]
+    variants: Callable[[int], tuple[dict[str, Any], ...]] | None = None
+
+    def places(self, depth: int) -> tuple[dict[str, Any], ...]:
+        """The keyword sets of every place the bug can sit in a network of ``depth`` layers."""
+        return self.variants(depth) if self.variants is not None else ({},)
 
 
 _REGISTRY: dict[str, Misconception] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,63 @@ def _hidden_delta_off_by_one(
     # drops the last unit's row, so every unit receives its neighbour's delta
     V = hidden_delta(phi, Z, A, W_next, V_next)
     return np.vstack([np.zeros((1, V.shape[1])), V[:-1]])
+
+
+def _data_part(params: Params, X: Array, Y: Array, model: Model, objective: Objective) -> Params:
+    """The data term's share of the declared gradient (the penalty switched off)."""
+    return gradients(params, X, Y, model, objective.with_(C=0.0))
+
+
+def _per_layer(depth: int) -> tuple[dict[str, Any], ...]:
+    return tuple({"layer": l} for l in range(1, depth + 1))
+
+
+def _sign_flipped_in_one_layer(
+    params: Params, X: Array, Y: Array, model: Model, objective: Objective, *, layer: int = 1
+) -> Params:
+    # V1 = A2 * (A2 - 1) * (W2^T V2) (the derivative written the wrong way round) flips
+    # layer 1's data part only; the penalty C·W is added afterwards with its own sign
+    g, d = gradients(params, X, Y, model, objective), _data_part(params, X, Y, model, objective)
+    i = layer - 1
+    W, b = list(g.W), list(g.b)
+    W[i], b[i] = g.W[i] - 2 * d.W[i], g.b[i] - 2 * d.b[i]
+    return Params(W, b)
+
+
+def _bias_gradient_missing(
+    params: Params, X: Array, Y: Array, model: Model, objective: Objective, *, layer: int = 1
+) -> Params:
+    # gradb1 = np.zeros(...) (or never summed): that layer's bias never learns
+    g = gradients(params, X, Y, model, objective)
+    b = list(g.b)
+    b[layer - 1] = np.zeros_like(b[layer - 1])
+    return Params(list(g.W), b)
+
+
+def _weights_or_biases(depth: int) -> tuple[dict[str, Any], ...]:
+    return ({"averaged": "weights"}, {"averaged": "biases"})
+
+
+def _averaged_one_kind(
+    params: Params,
+    X: Array,
+    Y: Array,
+    model: Model,
+    objective: Objective,
+    *,
+    averaged: str = "weights",
+) -> Params:
+    # gradW = (V @ A.T + C·W) / N while gradb = sum(V) (or the reverse): one kind of array
+    # follows J/N, the other J
+    summed = gradients(
+        params, X, Y, model, objective.with_(reduction="sum", penalty=_unpenalised(objective))
+    )
+    N = X.shape[1]
+    if averaged == "weights":
+        return Params([W / N for W in summed.W], list(summed.b))
+    if averaged == "biases":
+        return Params(list(summed.W), [b / N for b in summed.b])
+    raise ValueError(f"averaged must be 'weights' or 'biases', got {averaged!r}")
 
 
 def _unpenalised(objective: Objective) -> str:
@@ -190,6 +248,39 @@ for _m in (
         signature="the difference from the reference is exactly half the penalty term (factor 1/2 on the penalty part); visible only with a large C",
         next_step="d/dW (C ||W||^2) = 2 C W. Check by gradient-checking with the data term switched off.",
         impl=_with_objective(lambda o: o.with_(C=0.5 * o.C)),
+    ),
+    Misconception(
+        name="sign_flip_one_layer",
+        kind="gradient",
+        title="sign flipped in one layer's gradient only",
+        description="One layer's gradient (its weights and its bias) has the opposite sign of the data term's while every other layer is right: e.g. the hidden sigmoid's derivative written A2 (A2 - 1) instead of A2 (1 - A2), or that layer's products written with the minus sign dropped. The penalty's C·W, added afterwards, keeps its sign.",
+        topic=BACKPROP,
+        signature="one layer's data gradient is exactly -1x the expected (cosine -1 with no penalty); every other layer matches exactly",
+        next_step="Find the one layer whose sign differs: gradient-check that layer alone (nudge one of its weights by +h and see which way J moves). In the hidden layer, the sigmoid's derivative is A (1 - A), which is never negative.",
+        impl=_sign_flipped_in_one_layer,
+        variants=_per_layer,
+    ),
+    Misconception(
+        name="bias_gradient_missing",
+        kind="gradient",
+        title="one layer's bias gradient missing (all zeros)",
+        description="One layer's bias gradient is left at zero (created with np.zeros and never filled, or its update skipped), so that bias never learns; every weight gradient is right.",
+        topic=BACKPROP,
+        signature="one db is all zeros where the reference's is not; every other array matches exactly",
+        next_step="A bias gradient is the sensitivity summed over the instances: gradb = np.sum(V, axis=1).reshape(-1, 1) for every layer, the output layer's and each hidden one's.",
+        impl=_bias_gradient_missing,
+        variants=_per_layer,
+    ),
+    Misconception(
+        name="averaged_weights_or_biases_only",
+        kind="gradient",
+        title="averaged over N for the weights but not the biases (or the reverse)",
+        description="The weight gradients are divided by N (a mean over the instances) while the bias gradients are summed, or the biases are averaged and the weights summed: the two kinds of arrays follow two different objectives, J/N and J.",
+        topic=REGULARISATION,
+        signature="every weight gradient is exactly 1/N of the summed objective's while every bias gradient is the summed one (or the reverse); the direction of the whole gradient changes with N",
+        next_step="Divide every array by N or none: dW and db of every layer are derivatives of the same J (J/N is accepted where the check says so). Where you write / X.shape[0] for the weights, do the same for the biases.",
+        impl=_averaged_one_kind,
+        variants=_weights_or_biases,
     ),
 ):
     register(_m)

@@ -28,10 +28,42 @@ from reference.optimizers import (
     MomentumCourse,
     MomentumHeavyBall,
 )
-from reference.schedules import SCHEDULES, Compounding
+from reference.schedules import SCHEDULES, Compounding, StepDecay
 
 # misconception name -> the reference registry entry whose hyper-parameters it takes
 STANDS_IN_FOR: dict[str, str] = {}
+
+
+class MomentumNeverApplied(MomentumCourse):
+    """The course's momentum whose remembered step is never read back: W -= η ∇J every step.
+
+    The course's history has it: the step is stored in ``rho_W1_prev`` and read from
+    ``_rho_W1_prev``, which stays at its initial zeros, so α multiplies zero forever.
+    """
+
+    def step(self, params: list[Array], grads: list[Array], eta: float) -> None:
+        self._start(params, grads, eta)
+        for W, g in zip(params, grads, strict=True):
+            W -= eta * g
+
+
+class StoredStepDecay(StepDecay):
+    """Step decay kept in a stored rate: asked for epoch k > 0, it multiplies the stored rate
+    by d when k is a multiple of k_d (``self.eta *= self.decrease_const``) and returns it.
+
+    Asked once per epoch, in order, it gives η_0 d^floor(k / k_d) exactly; asked out of
+    order or twice, and in a second ``fit``, it gives whatever the calls before left behind.
+    """
+
+    def __init__(self, eta0: float = 0.001, d: float = 0.1, k_d: int = 10) -> None:
+        super().__init__(eta0, d, k_d)
+        self.eta = eta0
+
+    def rate(self, epoch: int) -> float:
+        k = self._check(epoch)
+        if k > 0 and k % self.k_d == 0:
+            self.eta *= self.d
+        return self.eta
 
 
 class AdaGradNoSqrt(AdaGradCourse):
@@ -84,7 +116,7 @@ def _stand_in(name: str, registry: dict[str, Any], reference: str, cls: type) ->
     return make
 
 
-def _optimizer(name: str, reference: str, cls: type, **text: str) -> Misconception:
+def _optimizer(name: str, reference: str, cls: type, **text: Any) -> Misconception:
     impl = _stand_in(name, OPTIMIZERS, reference, cls)
     return register(Misconception(name=name, kind="optimizer", impl=impl, **text))
 
@@ -126,6 +158,28 @@ _optimizer(
     next_step=(
         "Keep the velocity itself from step to step: rho = eta*grad + alpha*rho; W -= rho "
         "(store rho, not eta*grad)."
+    ),
+)
+
+_optimizer(
+    "momentum_never_applied",
+    "momentum_course",
+    MomentumNeverApplied,
+    title="momentum never applied (its state is not carried between steps)",
+    description=(
+        "The previous step is stored under one name and read from another (rho_W1_prev "
+        "written, _rho_W1_prev read), or returned but never passed back: the α term is "
+        "always α·0, so every update is plain gradient descent, W -= η∇J."
+    ),
+    topic="momentum",
+    signature=(
+        "Equal to the course form at the first step, then exactly plain gradient descent: "
+        "0.9, 0.81, 0.729 instead of 0.9, 0.72, 0.567 on f(w) = w²/2, w0 = 1, η = 0.1, α = 0.9."
+    ),
+    next_step=(
+        "Read the previous step from the same place you store it: print self.rho_W1_prev "
+        "(or the rho your function returns) after two steps; it must be the last step "
+        "eta*grad, not zeros."
     ),
 )
 
@@ -198,6 +252,32 @@ _optimizer(
         "Divide the moments by 1 - beta**t before the update: "
         "W -= eta * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)."
     ),
+)
+
+register(
+    Misconception(
+        name="stateful_cooling",
+        kind="schedule",
+        impl=_stand_in("stateful_cooling", SCHEDULES, "step", StoredStepDecay),
+        title="the cooling function changes a stored rate (self.eta) instead of computing it",
+        description=(
+            "The rate for epoch k is not computed from η_0 and k: each call multiplies the "
+            "stored self.eta by d when k is a multiple of k_d and returns it. Called once per "
+            "epoch in order it gives the right rates; asked out of order or twice (or in a "
+            "second fit) it gives what the earlier calls left behind."
+        ),
+        topic="cooling",
+        signature=(
+            "Right when asked for epochs 0, 1, 2, ... once each; asked for an epoch again or "
+            "out of order, the rate differs (e.g. a multiple of k_d asked twice is cut twice), "
+            "and a second fit starts from the last rate of the first."
+        ),
+        next_step=(
+            "Compute the rate from the initial value and the epoch, into a local variable: "
+            "eta = self.eta * self.decrease_const ** (epoch // self.decrease_iter), and never "
+            "assign to self.eta; the same epoch must always give the same rate."
+        ),
+    )
 )
 
 register(

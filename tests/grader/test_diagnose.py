@@ -77,9 +77,44 @@ def test_reference_output_is_diagnosed_as_nothing(problem):
 
 
 def test_candidates_cover_every_gradient_misconception(problem):
-    """gradient_candidates builds one candidate per registered gradient misconception."""
-    _, candidates, _ = problem
-    assert sorted(c.name for c in bugs_only(candidates)) == GRADIENT_BUGS
+    """gradient_candidates builds one candidate per place each registered gradient
+    misconception can sit (one per layer for a per-layer bug, weights or biases)."""
+    _, candidates, params = problem
+    places = {
+        m.name: len(m.places(params.depth)) for m in misconceptions.all_misconceptions("gradient")
+    }
+    names = [c.name for c in bugs_only(candidates)]
+    assert sorted(set(names)) == GRADIENT_BUGS
+    assert {n: names.count(n) for n in set(names)} == places
+
+
+@pytest.mark.parametrize("layer", [1, 2])
+def test_one_layers_bug_is_named_in_either_layer(problem, layer):
+    """A sign flipped, or a bias gradient left at zero, in layer 1 or in layer 2 alone is named,
+    and only that layer's arrays are said to differ."""
+    expected, candidates, params = problem
+    for name in ("sign_flip_one_layer", "bias_gradient_missing"):
+        student = gradient_outputs(
+            misconceptions.get(name).impl(
+                params, *section5_problem()[1:], Model(), OBJ, layer=layer
+            )
+        )
+        found = diagnose(student, bugs_only(candidates), expected=expected)
+        assert found is not None and found.name == name, (name, layer)
+        assert {p[-1] for p in found.parts} == {str(layer)}, (name, found.parts)
+
+
+def test_weights_alone_averaged_is_named_and_not_the_mean_convention(problem):
+    """dW / N with db summed (and the reverse) is the bug, not the accepted J/N."""
+    expected, candidates, _ = problem
+    N = section5_problem()[1].shape[1]
+    for kind in ("weights", "biases"):
+        student = {
+            k: v / N if (k.startswith("dW") == (kind == "weights")) else v
+            for k, v in expected.items()
+        }
+        found = diagnose(student, candidates, expected=expected)
+        assert found is not None and found.name == "averaged_weights_or_biases_only", kind
 
 
 def test_message_names_only_the_arrays_that_differ(problem):
@@ -235,8 +270,8 @@ def test_scale_factor_n_on_one_array(problem):
     sentences = describe_difference(student, expected, N=N, K=K)
     assert sentences[0] == "'dW2' differs; 'dW1', 'db1' and 'db2' match within tolerance"
     assert (
-        "'dW2' is 7x the expected value (N: did you sum over N=7 instances where the objective averages?)"
-        in sentences
+        "'dW2' is 7x the expected value while 'db2' is not "
+        "(N: did you sum over N=7 instances where the objective averages?)" in sentences
     )
 
 
@@ -246,9 +281,48 @@ def test_exact_negative_is_a_sign_error(problem):
     student = dict(expected)
     student["dW2"] = -expected["dW2"]
     assert (
-        "'dW2' is exactly the negative of the expected value: a sign error"
+        "'dW2' is exactly -1x the expected value (its negative: a sign error) while 'db2' is not"
         in describe_difference(student, expected)
     )
+
+
+def test_an_array_of_zeros_is_called_all_zeros(problem):
+    """A bias gradient left at zeros is said to be all zeros, not 'differs'."""
+    expected, _, _ = problem
+    student = dict(expected)
+    student["db1"] = np.zeros_like(expected["db1"])
+    sentences = describe_difference(student, expected)
+    assert any(
+        s.startswith("'db1' is all zeros where the expected value is not") for s in sentences
+    )
+
+
+def test_a_flipped_data_part_with_the_penalty_right_is_described_exactly(problem):
+    """With a penalty, -data + C·W is 'the data part exactly -1x, the penalty part right'."""
+    expected, _, params = problem
+    pen = gradient_outputs(penalty_gradient(OBJ, params, N))
+    student = dict(expected)
+    student["dW1"] = -(expected["dW1"] - pen["dW1"]) + pen["dW1"]
+    sentences = describe_difference(student, expected, penalty=pen)
+    assert (
+        "the data part of 'dW1' is exactly -1x (the opposite sign) the expected one while its "
+        "penalty part (C·W) is right" in sentences
+    )
+
+
+def test_a_close_direction_of_the_same_length_says_what_the_numbers_mean(problem):
+    """Cosine near 1 and norm ratio near 1 read as 'as long, not a multiple', never as a
+    contradiction ('not the right size' with a norm ratio of 1.00)."""
+    expected, _, _ = problem
+    student = dict(expected)
+    n = expected["dW1"]
+    e = np.random.default_rng(5).normal(size=n.shape)
+    e -= np.sum(e * n) / np.sum(n * n) * n  # orthogonal to n: turned by about 11 degrees
+    e *= 0.2 * np.linalg.norm(n) / np.linalg.norm(e)
+    student["dW1"] = (n + e) * np.linalg.norm(n) / np.linalg.norm(n + e)  # same length
+    (sentence,) = [s for s in describe_difference(student, expected) if "cosine" in s]
+    assert "not the right size" not in sentence
+    assert "points nearly the same way" in sentence and "not a multiple of it" in sentence
 
 
 def test_opposite_direction_gives_the_cosine(problem):

@@ -57,7 +57,7 @@ BAD = {
     "cycle": "checks[0].requires: cycle: a -> c -> b -> a",
     "duplicate_check_id": "checks[1].id: duplicate id 'grad'",
     "zero_points": "checks[0].points: must be a number > 0, got 0",
-    "unknown_probe": "checks[0].probe: must be one of 'forward', 'gradients', 'cost', 'optimizer', 'schedule', 'train', 'predict', 'one_hot', 'timing', 'gradcheck_self', 'initialize', 'converge', got 'backward'",
+    "unknown_probe": "checks[0].probe: must be one of 'forward', 'gradients', 'cost', 'optimizer', 'schedule', 'train', 'predict', 'one_hot', 'timing', 'gradcheck_self', 'initialize', 'converge', 'schedule_order', got 'backward'",
     "bad_visibility": "checks[0].visibility: must be one of 'public', 'hidden', got 'secret'",
     "unknown_misconception": "checks[0].feedback.misconceptions.forgot_sigmoid: unknown misconception; known: ",
     "misconception_wrong_probe": "checks[0].feedback.misconceptions.adagrad_no_sqrt: is a misconception of kind 'optimizer'; it cannot show on probe 'gradients'",

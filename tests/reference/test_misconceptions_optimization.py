@@ -20,6 +20,8 @@ NAMES = {
     "adam_step_not_incremented_first": "optimizer",
     "adam_no_bias_correction": "optimizer",
     "compounding_decay": "schedule",
+    "momentum_never_applied": "optimizer",
+    "stateful_cooling": "schedule",
 }
 
 
@@ -129,3 +131,19 @@ class TestCompoundingDecay:
         assert b[:2] == pytest.approx(r[:2], rel=1e-15)
         assert b[2] < r[2] - 1e-3
         assert round(b[5], 4) == 0.0278
+
+
+def test_momentum_never_applied_is_plain_gradient_descent():
+    """The stored step never read back: 0.9, 0.81, 0.729 where the course form gives 0.567."""
+    bug = trajectory(impl("momentum_never_applied")(alpha=0.9))
+    assert bug == pytest.approx([0.9, 0.81, 0.729], abs=1e-12)
+    assert bug[0] == pytest.approx(trajectory(make_optimizer("momentum_course", alpha=0.9))[0])
+
+
+def test_stateful_cooling_is_right_only_in_order():
+    """Asked 0..11 in order it is step decay; asked again it cuts a second time."""
+    hyper = {"eta0": 0.5, "d": 0.5, "k_d": 4}
+    bug, ref = impl("stateful_cooling")(**hyper), make_schedule("step", **hyper)
+    assert [bug.rate(k) for k in range(12)] == pytest.approx([ref.rate(k) for k in range(12)])
+    again = impl("stateful_cooling")(**hyper)
+    assert [again.rate(k) for k in (8, 8, 4)] == pytest.approx([0.25, 0.125, 0.0625])
