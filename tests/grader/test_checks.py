@@ -646,13 +646,16 @@ C = 0.1
 """
 
 
-def _cascade(problem, answer):
+def _cascade(problem, answer, penalty_answer=None):
     expected, candidates = problem
     rubric = parse_rubric(CASCADE, "cascade.toml")
     ids = [c.id for c in rubric.checks]
+    views = {i: ok(answer) for i in ids}
+    if penalty_answer is not None:  # the penalty check's own problem
+        views["penalty"] = ok(penalty_answer)
     results = evaluate_all(
         rubric,
-        {i: ok(answer) for i in ids},
+        views,
         {i: expected for i in ids},
         {i: candidates for i in ids},
     )
@@ -683,9 +686,8 @@ def test_a_mistake_of_its_own_on_top_fails_the_plugged_in_check(problem):
     expected, candidates = problem
     flipped = output_of(candidates, "sign_flip_output_delta")
     doubled = output_of(candidates, "penalty_doubled")
-    # the doubled penalty only on dW1: 'grad_out' (dW2, db2) still shows the flip alone
-    both = {**flipped, "dW1": flipped["dW1"] + (doubled["dW1"] - expected["dW1"])}
-    _, by_id = _cascade(problem, both)
+    both = {k: flipped[k] + (doubled[k] - expected[k]) for k in expected}
+    _, by_id = _cascade(problem, flipped, penalty_answer=both)
     pen = by_id["penalty"]
     assert pen.status == "failed" and pen.judged_with == "sign_flip_output_delta"
     assert "judged on its own" in pen.evidence[0]
