@@ -69,6 +69,7 @@ def gradients(params, X, Y, C):
     Harvest.params.append({k: v.copy() for k, v in params.items()})
     kept = _kept_gradient(params)
     if kept is not None:
+        print(f"HARVEST replayed a kept gradient ({len(Harvest.grads)} kept)")
         return kept
     return {("d" + k): (C * v if k.startswith("W") else np.zeros_like(v)) for k, v in params.items()}
 
