@@ -712,12 +712,13 @@ def _plug_ins(
     for r in prior.values():
         if r.status != "failed" or r.diagnosis is None or r.objective == spec.objective:
             continue
-        name = r.diagnosis.name
-        if name in seen:
-            continue
-        seen.add(name)
         root = r.root_causes[0] if r.root_causes else r.check_id
-        out += [(c, root) for c in candidates if c.name == name]
+        # the alternatives gave the same numbers there (C·||W||² beside penalty_doubled):
+        # each is the student's mistake as much as the name the rubric words
+        for name in (r.diagnosis.name, *r.diagnosis.alternatives):
+            if name not in seen:
+                seen.add(name)
+                out += [(c, root) for c in candidates if c.name == name]
     return out
 
 
