@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -862,6 +862,105 @@ JUDGES: dict[str, Judge] = {call: JUDGE_FUNCTIONS[p.judge] for call, p in PROBE_
 """Probe call -> how its outputs are judged (grader.contract names each call's judge)."""
 
 
+def _roots(
+    unmet: Sequence[str], prior: Mapping[str, CheckResult]
+) -> tuple[str, ...]:
+    """The failed checks at the bottom of the unmet prerequisites: a prerequisite that was
+    itself not assessed (or failed with the same mistake) passes on its own roots, so a
+    reason never names a check that did not run as the one that "did not pass"."""
+    out: list[str] = []
+    for rid in unmet:
+        for root in prior[rid].root_causes or (rid,):
+            if root not in out:
+                out.append(root)
+    return tuple(out)
+
+
+def _root_mistake(root: str, prior: Mapping[str, CheckResult]) -> str:
+    """The diagnosis's name of a failed root check ("" when it has none or is unknown here)."""
+    r = prior.get(root)
+    if r is None or r.status != "failed" or r.diagnosis is None:
+        return ""
+    return r.diagnosis.name
+
+
+def _plug_ins(
+    spec: CheckSpec, candidates: Sequence[Candidate], prior: Mapping[str, CheckResult]
+) -> list[tuple[Candidate, str]]:
+    """(candidate, root check) for each mistake diagnosed in a prerequisite (``prior``:
+    the check's prerequisites, transitively) of another objective that this check's
+    candidates can replay: the reference with that mistake in place of the correct
+    piece. Only a diagnosed mistake of a piece this check builds on: a check that
+    merely also sees this check's own piece (the self-consistency check sees the
+    penalty) lends nothing, or the penalty's own mistake would excuse itself."""
+    out: list[tuple[Candidate, str]] = []
+    seen: set[str] = set()
+    for r in prior.values():
+        if r.status != "failed" or r.diagnosis is None or r.objective == spec.objective:
+            continue
+        root = r.root_causes[0] if r.root_causes else r.check_id
+        # the alternatives gave the same numbers there (C·||W||² beside penalty_doubled):
+        # each is the student's mistake as much as the name the rubric words
+        for name in (r.diagnosis.name, *r.diagnosis.alternatives):
+            if name not in seen:
+                seen.add(name)
+                out += [(c, root) for c in candidates if c.name == name]
+    return out
+
+
+def _judge(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+) -> _Verdict:
+    """The probe's own outcome judged against ``expected`` (steps 2-5 of the module doc)."""
+    if view.status != "ok":
+        return _probe_failure(spec, view)
+    try:
+        return JUDGES.get(spec.probe, _judge_compare)(spec, view, expected, candidates, penalty)
+    except _GraderError as e:
+        return _Verdict("error", [str(e)], reason=str(e))
+
+
+def _titles(ids: Sequence[str], prior: Mapping[str, CheckResult]) -> str:
+    return join_names([f"'{prior[i].title or i}'" if i in prior else f"'{i}'" for i in ids])
+
+
+def _with_mistake(
+    spec: CheckSpec,
+    view: ProbeView,
+    expected: Mapping[str, Array],
+    candidates: Sequence[Candidate],
+    penalty: Mapping[str, Array] | None,
+    prior: Mapping[str, CheckResult],
+) -> tuple[_Verdict, Candidate, str] | None:
+    """This check judged against the reference with a mistake diagnosed in a prerequisite
+    plugged in: the first verdict that passes; a grader "error" verdict when the plugged-in
+    reference itself cannot be compared (its run leaves the finite numbers: a mistake
+    that makes training diverge); None when no plugged-in reference fits."""
+    if view.status != "ok":
+        return None
+    undecided = None
+    for cand, root in _plug_ins(spec, candidates, prior):
+        if not set(expected) <= set(cand.arrays):
+            continue
+        verdict = _judge(spec, view, cand.arrays, (), penalty)
+        if verdict.status == "passed":
+            return verdict, cand, root
+        if verdict.status == "error" and undecided is None:
+            undecided = (verdict, cand, root)
+    return undecided
+
+
+def _plugged_sentence(cand: Candidate, root: str, prior: Mapping[str, CheckResult]) -> str:
+    return (
+        f"judged on its own: the reference was run with your mistake from {_titles([root], prior)} "
+        f"({cand.title}) in its place, so only that check pays for it"
+    )
+
+
 def evaluate_check(
     spec: CheckSpec,
     view: ProbeView,
@@ -873,6 +972,15 @@ def evaluate_check(
 ) -> CheckResult:
     """Judge one check (see the module doc for the order of questions).
 
+    Each objective is assessed on its own wherever a sound method exists: a check
+    whose answer differs from the reference's is judged again against the reference
+    with a mistake diagnosed in an earlier check of *another* objective plugged in
+    (a loop replayed with the student's buggy gradient, a penalty on top of the
+    student's buggy back-propagation): if it then matches, it passes, and only the
+    mistake's own check pays. A check whose prerequisites did not pass is judged that
+    way too where every root failure is one diagnosed mistake (a mismatch is then its
+    own); otherwise it is not assessed, naming the root checks (``root_causes``).
+
     Parameters
     ----------
     spec : CheckSpec
@@ -883,7 +991,9 @@ def evaluate_check(
     candidates : sequence of Candidate
         Misconceptions and conventions computed on the same inputs (grader.diagnose).
     prerequisite_results : mapping check id -> CheckResult
-        Results of (at least) every check in ``spec.requires``.
+        Results of every check in ``spec.requires`` and, to find root failures and
+        mistakes to plug in, of their prerequisites in turn (evaluate_all passes the
+        whole chain; nothing else may lend a mistake).
     penalty : mapping name -> ndarray, optional
         The declared penalty's gradient per output, to recognise a penalty-only difference.
     """
@@ -896,19 +1006,44 @@ def evaluate_check(
             unmet.append(rid)
     if unmet and _missing_package(view) is not None:
         unmet = []  # nothing ran at all: the environment's reason, not the prerequisite's
-    if unmet:
-        titles = [f"'{prior[r].title or r}'" for r in unmet]
-        reason = f"not assessed because {join_names(titles)} did not pass"
-        verdict = _Verdict("not_assessed", [reason], reason=reason)
-    elif view.status != "ok":
-        verdict = _probe_failure(spec, view)
-    else:
-        try:
-            verdict = JUDGES.get(spec.probe, _judge_compare)(
-                spec, view, expected, candidates, penalty
+    roots = _roots(unmet, prior)
+    verdict = _judge(spec, view, expected, candidates, penalty)
+    judged_with, blocked = "", tuple(unmet)
+    causes: tuple[str, ...] = ()
+    if verdict.status == "passed":
+        blocked = ()  # a pass on the reference's own values is evidence whatever else failed
+    elif (plugged := _with_mistake(spec, view, expected, candidates, penalty, prior)) is not None:
+        found, cand, root = plugged
+        if found.status == "passed":
+            verdict = replace(
+                found, evidence=[_plugged_sentence(cand, root, prior), *found.evidence]
             )
-        except _GraderError as e:
-            verdict = _Verdict("error", [str(e)], reason=str(e))
+            judged_with, causes, blocked = cand.name, (root,), ()
+        else:  # the mistake leaves no finite reference to hold this check against
+            reason = (
+                f"not assessed because {_titles([root], prior)} did not pass: with that mistake "
+                f"({cand.title}) the reference's own numbers are not finite here, so this "
+                "check cannot be judged apart from it"
+            )
+            verdict = _Verdict("not_assessed", [reason, *verdict.evidence], reason=reason)
+            causes, blocked = (root,), (root,)
+    elif unmet:
+        mistakes = {_root_mistake(r, prior) for r in roots}
+        other = any(prior[r].objective != spec.objective for r in roots if r in prior)
+        fit = next((c for c in candidates if c.name in mistakes), None)
+        if other and len(mistakes) == 1 and "" not in mistakes and fit is not None:
+            cand = fit
+            # every root is one diagnosed mistake, and the reference with it plugged in
+            # still differs: the difference is this check's own
+            if view.status == "ok":
+                verdict = _judge(spec, view, cand.arrays, (), penalty)
+                root = roots[0]
+                verdict.evidence.insert(0, _plugged_sentence(cand, root, prior))
+            judged_with, causes, blocked = cand.name, (*roots, spec.id), ()
+        else:
+            reason = f"not assessed because {_titles(roots, prior)} did not pass"
+            verdict = _Verdict("not_assessed", [reason], reason=reason)
+            causes = roots
     feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")
     return CheckResult(
         check_id=spec.id,
@@ -925,7 +1060,9 @@ def evaluate_check(
         feedback=feedback,
         next_step=verdict.next_step if verdict.status == "failed" else "",
         reason=verdict.reason,
-        blocked_by=tuple(unmet),
+        blocked_by=blocked if verdict.status == "not_assessed" else (),
+        root_causes=causes,
+        judged_with=judged_with,
     )
 
 
@@ -942,7 +1079,9 @@ def evaluate_all(
     values gets status "error" (the grader's plan lost it).
     """
     done: dict[str, CheckResult] = {}
+    upstream: dict[str, set[str]] = {}  # check id -> its prerequisites, transitively
     for spec in rubric.ordered_checks():
+        upstream[spec.id] = set(spec.requires).union(*(upstream[r] for r in spec.requires))
         if spec.id not in views or spec.id not in expected:
             reason = f"the grader has no probe outcome or expected value for check {spec.id!r}: a grader problem, not yours"
             done[spec.id] = CheckResult(
@@ -962,7 +1101,7 @@ def evaluate_all(
             views[spec.id],
             expected[spec.id],
             (candidates or {}).get(spec.id, ()),
-            done,
+            {r: done[r] for r in upstream[spec.id]},
             penalty=(penalties or {}).get(spec.id),
         )
     return tuple(done[c.id] for c in rubric.checks)

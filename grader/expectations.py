@@ -33,8 +33,11 @@ from grader.probes import (
     objective_weights,
     optimizer_trail,
     rates_asked,
+    replay,
     replay_targets_unshuffled,
     schedule_rates,
+    substitutes_for,
+    timed_sum,
 )
 from reference import network, objectives
 from reference.misconceptions import Misconception, all_misconceptions
@@ -215,10 +218,38 @@ _OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
 _TRAINING_FIELDS = ("optimizer", "schedule")
 
 
+def _plugged_replays(ctx: ProbeContext) -> list[Candidate]:
+    """The replay with each misconception that can stand in for a piece of the declared
+    training (its gradient, one-hot encoding, optimiser, schedule, or the whole loop)
+    plugged in: a loop whose only fault is a mistake diagnosed elsewhere follows one of
+    these exactly (grader.checks judges it there, so the loop is judged as a loop)."""
+    out = []
+    for m in all_misconceptions():
+        try:
+            if m.kind != "training":
+                substitutes_for(ctx, m)  # ValueError: not a piece of this check's training
+            out.append(Candidate.from_misconception(m, replay(ctx, m)[0]))
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
+def _variants_timing(ctx: ProbeContext) -> list[Candidate]:
+    """The timed calls' summed gradients of each gradient misconception."""
+    out = []
+    for m in all_misconceptions("gradient"):
+        try:
+            out.append(Candidate.from_misconception(m, timed_sum(ctx, m)))
+        except _VARIANT_ERRORS:
+            continue
+    return out
+
+
 def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
-    follows, the optimiser, the schedule): a convention the rubric accepts is credited."""
-    out = []
+    follows, the optimiser, the schedule): a convention the rubric accepts is credited;
+    and with each misconception plugged in (:func:`_plugged_replays`)."""
+    out = _plugged_replays(ctx)
     for conv in CONVENTIONS.values():
         if "train" not in conv.probes:
             continue

@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,7 +57,10 @@ from reference.objectives import Objective, data_scale, penalty_term, printed_co
 from reference.optimizers import OPTIMIZERS
 from reference.params import Params
 from reference.schedules import make_schedule
-from reference.training import Trace, TrainConfig, train, train_with_orders
+from reference.training import Substitutes, Trace, TrainConfig, train, train_with_orders
+
+if TYPE_CHECKING:  # types only
+    from reference.misconceptions import Misconception
 
 Array = np.ndarray
 __all__ = [
@@ -76,6 +79,8 @@ __all__ = [
     "replay",
     "replay_targets_unshuffled",
     "schedule_rates",
+    "substitutes_for",
+    "timed_sum",
     "to_canonical",
 ]
 
@@ -278,10 +283,31 @@ def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Arr
     return np.array(out, dtype=np.int64).reshape(epochs, N)
 
 
-def _reference_run(ctx: ProbeContext, start: Params, perms: Array | None) -> tuple[Params, Trace]:
+def substitutes_for(ctx: ProbeContext, plugged: Misconception) -> Substitutes:
+    """The piece of the declared training that ``plugged`` replaces; ValueError when it
+    cannot stand in for this check's (an optimiser or schedule misconception of another rule)."""
+    if plugged.kind == "gradient":
+        return Substitutes(gradients=plugged.impl)
+    if plugged.kind == "encoding":
+        return Substitutes(one_hot=plugged.impl)
+    from reference.misconceptions.optimization import STANDS_IN_FOR
+
+    declared = {"optimizer": ctx.optimizer, "schedule": ctx.schedule}.get(plugged.kind)
+    if declared is None or STANDS_IN_FOR.get(plugged.name) != declared:
+        raise ValueError(f"{plugged.name} does not stand in for this check's {plugged.kind}")
+    if plugged.kind == "optimizer":
+        return Substitutes(optimizer=plugged.impl)
+    return Substitutes(schedule=plugged.impl)
+
+
+def _reference_run(
+    ctx: ProbeContext, start: Params, perms: Array | None, plugged: Misconception | None = None
+) -> tuple[Params, Trace]:
     """The reference's training as the check declares it, from ``start``, in the batch
     order the per-epoch draws ``perms`` give: ``minibatches`` parts of each epoch's
-    order, or (``batch_size``, the textbook's) batches of that size, the remainder left out."""
+    order, or (``batch_size``, the textbook's) batches of that size, the remainder left out.
+    ``plugged``: a misconception run in place of the piece it replaces (a whole training
+    loop for kind "training")."""
     X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     N, B = X.shape[1], ctx.hyper.get("batch_size")
     if B:
@@ -289,12 +315,20 @@ def _reference_run(ctx: ProbeContext, start: Params, perms: Array | None) -> tup
     else:
         parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
     orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]))
-    return train(start, X.T, y, ctx.train_config(), [[o[p] for p in parts] for o in orders])
+    batches = [[o[p] for p in parts] for o in orders]
+    if plugged is not None and plugged.kind == "training":
+        run: tuple[Params, Trace] = plugged.impl(start, X.T, y, ctx.train_config(), batches)
+        return run
+    sub = None if plugged is None else substitutes_for(ctx, plugged)
+    return train(start, X.T, y, ctx.train_config(), batches, substitutes=sub)
 
 
-def replay(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
-    """The train probe's expected outputs, and the reference's whole trace of the same run."""
-    P, trace = _reference_run(ctx, ctx.params(), ctx.inputs.get("perms"))
+def replay(
+    ctx: ProbeContext, plugged: Misconception | None = None
+) -> tuple[dict[str, Array], Trace]:
+    """The train probe's expected outputs, and the reference's whole trace of the same run
+    (with ``plugged``, a misconception, in place of the piece it replaces)."""
+    P, trace = _reference_run(ctx, ctx.params(), ctx.inputs.get("perms"), plugged)
     cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
     out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
     return out, trace
@@ -398,13 +432,16 @@ def _ref_one_hot(ctx: ProbeContext) -> dict[str, Array]:
     return {"Y": one_hot(ctx.inputs["y"], ctx.hyper["n_classes"])}
 
 
-def _ref_timing(ctx: ProbeContext) -> dict[str, Array]:
+def _ref_timing(ctx: ProbeContext, plugged: Misconception | None = None) -> dict[str, Array]:
     """The sum of the reference's gradients over the timed calls, each with the parameters
-    scaled by ``timed_scale(k)`` and no penalty (what the child's timing probe returns)."""
+    scaled by ``timed_scale(k)`` and no penalty (what the child's timing probe returns);
+    ``plugged``, a gradient misconception, computes them in place of the reference."""
     P, X, Y = ctx.params(), ctx.inputs["X"], ctx.inputs["Y"]
     objective = ctx.objective.with_(C=0.0)
     calls = timed_calls(ctx.hyper)
-    digest = hashlib.sha256(repr((ctx.model, objective, calls)).encode())
+    gradients = network.gradients if plugged is None else plugged.impl
+    name = "" if plugged is None else plugged.name
+    digest = hashlib.sha256(repr((ctx.model, objective, calls, name)).encode())
     for a in (*P.W, *P.b, X, Y):
         digest.update(np.ascontiguousarray(a).data)
     key = digest.digest()
@@ -413,15 +450,17 @@ def _ref_timing(ctx: ProbeContext) -> dict[str, Array]:
         for k in range(calls):
             s = timed_scale(k)
             scaled = Params([W * s for W in P.W], [b * s for b in P.b])
-            for name, g in network.gradients(scaled, X, Y, ctx.model, objective).as_dict().items():
-                total[f"d{name}"] = total.get(f"d{name}", 0.0) + g
-        if len(_TIMED) >= 8:
+            for k_name, g in gradients(scaled, X, Y, ctx.model, objective).as_dict().items():
+                total[f"d{k_name}"] = total.get(f"d{k_name}", 0.0) + g
+        if len(_TIMED) >= 32:
             _TIMED.clear()
         _TIMED[key] = total
     return {k: v.copy() for k, v in _TIMED[key].items()}
 
 
-_TIMED: dict[bytes, dict[str, Array]] = {}  # inputs' digest -> the timed calls' reference sum
+# inputs' digest -> the timed calls' reference sum (and each gradient misconception's)
+_TIMED: dict[bytes, dict[str, Array]] = {}
+timed_sum = _ref_timing
 
 
 SELF_CHECK_DIRECTIONS = 4  # gradcheck_self: random directions the child differentiates along

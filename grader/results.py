@@ -109,6 +109,14 @@ class CheckResult:
     next_step : what to do next ("" when passed)
     reason    : why it was not assessed, what happened to the probe (a timeout, an
                 exception), or what went wrong on the grader's side; "" otherwise
+    blocked_by: the prerequisites that did not pass, when the check was not assessed
+    root_causes: the checks whose failure is the root of this one's state (grader.checks):
+                for a check not assessed, the failed checks at the bottom of its
+                prerequisites (never one that was itself not run); for a check judged with
+                a mistake plugged in, the check where that mistake was diagnosed
+    judged_with: the misconception or convention (a diagnosis's name) the check was judged
+                with plugged in: the reference ran with the student's own mistake from
+                ``root_causes`` in place of the correct piece; "" when judged plainly
     """
 
     check_id: str
@@ -127,6 +135,8 @@ class CheckResult:
     reason: str = ""
     blocked_by: tuple[str, ...] = ()  # prerequisites that did not pass (status not_assessed)
     adjustment: Adjustment | None = None  # an instructor's override (grader.overrides)
+    root_causes: tuple[str, ...] = ()
+    judged_with: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in CHECK_STATUSES:
@@ -147,6 +157,8 @@ class CheckResult:
             return self.reason
         if self.diagnosis is not None:
             return self.diagnosis.message
+        if self.judged_with and self.evidence:  # how it was judged on its own comes first
+            return self.evidence[0]
         if self.status == "passed" and self.comparisons:
             return self._passed_line()
         return self.evidence[0] if self.evidence else self.feedback
@@ -196,6 +208,8 @@ class CheckResult:
             "reason": self.reason,
             "blocked_by": list(self.blocked_by),
             "adjustment": None if self.adjustment is None else self.adjustment.to_dict(),
+            "root_causes": list(self.root_causes),
+            "judged_with": self.judged_with,
         }
 
     @classmethod
@@ -205,6 +219,7 @@ class CheckResult:
                 **d,
                 "evidence": tuple(d["evidence"]),
                 "blocked_by": tuple(d.get("blocked_by", ())),
+                "root_causes": tuple(d.get("root_causes", ())),
                 "adjustment": None
                 if d.get("adjustment") is None
                 else Adjustment(**d["adjustment"]),
@@ -227,8 +242,32 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class HeldBack:
+    """Points of an objective's checks left unassessed because another check failed.
+
+    root   : the failed check at the bottom of their prerequisites (never one that was
+             itself not run)
+    title  : its title
+    points : the points of this objective's checks it holds back
+    """
+
+    root: str
+    title: str
+    points: float
+
+    def sentence(self) -> str:
+        """"'Output layer's gradient' did not pass, which holds back 3 points here"."""
+        n = f"{self.points:g} point{'' if self.points == 1 else 's'}"
+        return f"'{self.title or self.root}' did not pass, which holds back {n} here"
+
+
+@dataclass(frozen=True)
 class ObjectiveMastery:
-    """How far the evidence shows one objective (see grader.scoring for the levels)."""
+    """How far the evidence shows one objective (see grader.scoring for the levels).
+
+    held_back : per root check, the points of this objective left unassessed because it
+                failed (what an overview shows beside "not assessed")
+    """
 
     objective: str
     title: str
@@ -236,6 +275,14 @@ class ObjectiveMastery:
     points: float
     max_points: float
     evidence: tuple[Evidence, ...]
+    held_back: tuple[HeldBack, ...] = ()
+
+    @property
+    def held_back_sentence(self) -> str:
+        """Why some of this objective's points were not assessed, or ""."""
+        if not self.held_back:
+            return ""
+        return "Not assessed yet: " + "; ".join(h.sentence() for h in self.held_back) + "."
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -245,11 +292,18 @@ class ObjectiveMastery:
             "points": self.points,
             "max_points": self.max_points,
             "evidence": [asdict(e) for e in self.evidence],
+            "held_back": [asdict(h) for h in self.held_back],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ObjectiveMastery:
-        return cls(**{**d, "evidence": tuple(Evidence(**e) for e in d["evidence"])})
+        return cls(
+            **{
+                **d,
+                "evidence": tuple(Evidence(**e) for e in d["evidence"]),
+                "held_back": tuple(HeldBack(**h) for h in d.get("held_back", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ when it passed or failed; "not_assessed" and grader "error" give no evidence)::
     not yet        checks were assessed and none passed
     not assessed   no check of the objective could be assessed
 
+A check not assessed because another failed names that root check
+(``CheckResult.root_causes``); each objective lists the points its roots hold back
+(``ObjectiveMastery.held_back``), so an overview can say why it shows "not assessed".
+
 Hidden checks count in the points and the level; :func:`public_view` replaces
 their evidence by "a hidden check of this objective passed/failed", so neither
 inputs nor expected values reach a student. Scoring never renders; rendering
@@ -23,6 +27,7 @@ from grader.results import (
     CHECK_STATUSES,
     CheckResult,
     Evidence,
+    HeldBack,
     Level,
     ObjectiveMastery,
     Score,
@@ -41,6 +46,21 @@ def mastery_level(results: Sequence[CheckResult]) -> Level:
         # about this objective, not evidence for it
         return "partly" if any(r.blocked_by for r in results) else "demonstrated"
     return "partly" if passed else "not yet"
+
+
+def held_back(
+    results: Sequence[CheckResult], by_id: dict[str, CheckResult]
+) -> tuple[HeldBack, ...]:
+    """Per root check, the points of ``results`` (one objective's) that were not assessed
+    because it failed: the root, never an intermediate check that was itself not run."""
+    points: dict[str, float] = {}
+    for r in results:
+        if r.status == "not_assessed" and r.root_causes:
+            for root in r.root_causes:
+                points[root] = points.get(root, 0.0) + r.max_points
+    return tuple(
+        HeldBack(root, by_id[root].title if root in by_id else "", p) for root, p in points.items()
+    )
 
 
 def score(rubric: Rubric, check_results: Sequence[CheckResult]) -> Score:
@@ -79,6 +99,7 @@ def score(rubric: Rubric, check_results: Sequence[CheckResult]) -> Score:
                 evidence=tuple(
                     Evidence(r.check_id, r.status, r.visibility, r.headline) for r in results
                 ),
+                held_back=held_back(results, by_id),
             )
         )
     results = [by_id[i] for i in ids]

@@ -30,7 +30,7 @@ one stream)::
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -48,7 +48,7 @@ from reference.network import (
 from reference.objectives import LOSSES, Objective, data_term, penalty_term, printed_cost
 from reference.optimizers import OPTIMIZERS, Optimizer, course_bias_rule, lookup, make_optimizer
 from reference.params import Params
-from reference.schedules import make_schedule
+from reference.schedules import Schedule, make_schedule
 
 Array = np.ndarray
 Rng = np.random.RandomState | np.random.Generator
@@ -142,6 +142,29 @@ def check_batches(batches: Sequence[Sequence[Array]], N: int, epochs: int) -> Ba
 
 
 # ---------------------------------------------------------------------------
+# Substitutes
+
+
+@dataclass(frozen=True)
+class Substitutes:
+    """Pieces of a run replaced by a named misconception's (``reference.misconceptions``):
+    the grader replays a training loop with a student's diagnosed mistake plugged in, so
+    that the loop is judged as a loop even when the gradient it calls is wrong.
+
+    gradients : same signature as ``reference.network.gradients(params, X, Y, model, objective)``
+    optimizer : a factory taking the declared optimiser's keyword hyper-parameters
+    schedule  : a factory taking the declared schedule's keyword hyper-parameters
+    one_hot   : same signature as ``reference.encoding.one_hot(y, n_classes)``
+    None keeps the reference's piece.
+    """
+
+    gradients: Callable[..., Params] | None = None
+    optimizer: Callable[..., Optimizer] | None = None
+    schedule: Callable[..., Schedule] | None = None
+    one_hot: Callable[[Array, int], Array] | None = None
+
+
+# ---------------------------------------------------------------------------
 # Configuration
 
 
@@ -208,12 +231,15 @@ class TrainConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
-    def make_optimizer(self, params: Params) -> Optimizer:
-        """A fresh optimiser for ``params``, biases masked out unless ``bias_momentum``."""
+    def make_optimizer(
+        self, params: Params, make: Callable[..., Optimizer] | None = None
+    ) -> Optimizer:
+        """A fresh optimiser for ``params``, biases masked out unless ``bias_momentum``;
+        ``make`` replaces the declared optimiser's factory (a misconception's)."""
         hyper = dict(self.optimizer_hyper)
         if not self.bias_momentum:
             hyper.update(course_bias_rule(self.optimizer, params.bias_mask()))
-        return make_optimizer(self.optimizer, **hyper)
+        return make(**hyper) if make is not None else make_optimizer(self.optimizer, **hyper)
 
     def printed(self) -> tuple[str, float, str, tuple[str, ...]]:
         """(loss, C, bias_style, form) of the course's printed cost."""
@@ -327,6 +353,7 @@ def run_epoch(
     config: TrainConfig,
     record: bool = True,
     y_batches: Sequence[Array] | None = None,
+    gradients: Callable[..., Params] | None = None,
 ) -> EpochRecord:
     """One epoch of mini-batch updates, changing ``params`` IN PLACE.
 
@@ -343,6 +370,7 @@ def run_epoch(
              pass and gradient already computed); False for a bare timed epoch
     y_batches : indices into Y's columns per batch; None means the same as ``batches``
                 (only a misconception pairs different columns)
+    gradients : replaces the reference's back-propagation (``Substitutes.gradients``)
     """
     model, objective = config.model, config.objective
     loss, C, bias_style, form = config.printed()
@@ -355,7 +383,10 @@ def run_epoch(
         if record:
             # the course prints the cost of the parameters BEFORE this batch's update
             costs.append(printed_cost(params, fwd.output, Yb, loss, C, bias_style, form))
-        grads = backprop(params, fwd, Yb, model, objective)
+        if gradients is None:
+            grads = backprop(params, fwd, Yb, model, objective)
+        else:
+            grads = gradients(params, X[:, idx], Yb, model, objective)
         if record:
             magnitude += gradient_magnitudes(grads)
         optimizer.step(arrays, grads.arrays(), eta)
@@ -392,12 +423,14 @@ def train_with_orders(
     y_order: Sequence[Sequence[Array]] | None = None,
     X_val: Array | None = None,
     y_val: Array | None = None,
+    substitutes: Substitutes | None = None,
 ) -> tuple[Params, Trace]:
     """:func:`train` with the targets' batch order given apart from the inputs' (None: the same).
 
     Only a misconception passes a different ``y_order``; the reference pairs
-    X[:, i] with Y[:, i] always.
+    X[:, i] with Y[:, i] always. ``substitutes``: pieces replaced by a misconception's.
     """
+    sub = substitutes or Substitutes()
     Xc, yc = _check_data(params0, X, y, "training data")
     N = Xc.shape[1]
     x_order = check_batches(x_order, N, config.epochs)
@@ -409,11 +442,17 @@ def train_with_orders(
         raise ValueError("x_order and y_order must cut every epoch into batches of the same sizes")
     val = None if X_val is None else _check_data(params0, X_val, np.asarray(y_val), "held-out data")
     model, objective = config.model, config.objective
-    Y = np.asfortranarray(one_hot(yc, params0.sizes[-1]))
+    Y = np.asfortranarray((sub.one_hot or one_hot)(yc, params0.sizes[-1]))
+    if Y.shape != (params0.sizes[-1], N):
+        raise ValueError(f"one-hot targets have shape {Y.shape}, not ({params0.sizes[-1]}, {N})")
 
     params = params0.copy()
-    optimizer = config.make_optimizer(params)
-    schedule = make_schedule(config.schedule, **config.schedule_hyper)
+    optimizer = config.make_optimizer(params, sub.optimizer)
+    schedule = (
+        sub.schedule(**config.schedule_hyper)
+        if sub.schedule is not None
+        else make_schedule(config.schedule, **config.schedule_hyper)
+    )
     E, L = config.epochs, params.depth
     J, data, cost, eta = (np.empty(E) for _ in range(4))
     grad = np.empty((E, L))
@@ -425,7 +464,9 @@ def train_with_orders(
     for k in range(E):
         eta[k] = schedule.rate(k)
         y_batches = None if y_order is None else y_order[k]
-        rec = run_epoch(params, Xc, Y, x_order[k], eta[k], optimizer, config, True, y_batches)
+        rec = run_epoch(
+            params, Xc, Y, x_order[k], eta[k], optimizer, config, True, y_batches, sub.gradients
+        )
         cost[k], grad[k] = rec.printed_cost, rec.grad_magnitude
         # one full forward pass gives the objective, its data term and the accuracy
         A = forward(params, Xc, model).output
@@ -446,6 +487,7 @@ def train(
     batches: Sequence[Sequence[Array]] | None = None,
     X_val: Array | None = None,
     y_val: Array | None = None,
+    substitutes: Substitutes | None = None,
 ) -> tuple[Params, Trace]:
     """Train from ``params0`` deterministically; ``params0`` is never modified.
 
@@ -460,6 +502,7 @@ def train(
               (to replay the course, pass the order drawn from the generator the
               initial weights were drawn from: see :func:`batch_order`)
     X_val, y_val : optional held-out data (M, D), (M,) for ``Trace.val_accuracy``
+    substitutes : pieces replaced by a misconception's (:class:`Substitutes`)
 
     Returns
     -------
@@ -469,4 +512,4 @@ def train(
     if batches is None:
         N = np.shape(X)[0]
         batches = batch_order(N, config.epochs, config.minibatches, config.shuffle, config.seed)
-    return train_with_orders(params0, X, y, config, batches, None, X_val, y_val)
+    return train_with_orders(params0, X, y, config, batches, None, X_val, y_val, substitutes)

@@ -14,7 +14,7 @@ would regenerate hidden inputs).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from grader.figures import Figure
@@ -216,11 +216,12 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
         sentences.update({e.check_id: e for e in o.evidence})
         mine = tuple(checks[e.check_id] for e in o.evidence if e.check_id in checks)
         placed.update(c.check_id for c in mine)
-        objectives.append(
-            _objective(
-                o.objective, o.title, o.level, o.points, o.max_points, mine, sentences, figures
-            )
+        view = _objective(
+            o.objective, o.title, o.level, o.points, o.max_points, mine, sentences, figures
         )
+        # why points are not assessed: the root check and what it holds back (cascade)
+        held = getattr(o, "held_back_sentence", "")
+        objectives.append(replace(view, shows=f"{view.shows} {held}") if held else view)
     loose = tuple(c for c in result.checks if c.check_id not in placed)
     if loose:  # checks the score does not list (a result built without scoring)
         placed.update(c.check_id for c in loose)

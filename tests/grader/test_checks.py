@@ -20,6 +20,7 @@ from grader.diagnose import gradient_outputs
 from grader.expectations import gradient_candidates
 from grader.results import CheckResult
 from grader.rubric import parse_rubric
+from grader.scoring import score
 from reference.network import Model, gradients
 from reference.objectives import Objective
 from reference.params import Params
@@ -371,10 +372,21 @@ def test_code_that_ends_the_process_gets_that_next_step(view):
 def test_failed_prerequisite_makes_the_check_not_assessed(rubric, problem):
     """A check whose prerequisite failed is not assessed, naming the prerequisite."""
     expected, candidates = problem
+    wrong = {k: 2 * v for k, v in expected.items()}  # no known mistake makes these
+    r = evaluate_check(
+        rubric.check("grad_all"), ok(wrong), expected, candidates, passed("grad_out", "failed")
+    )
+    assert (r.status, r.reason) == ("not_assessed", "not assessed because 'grad_out' did not pass")
+    assert r.root_causes == ("grad_out",) and r.blocked_by == ("grad_out",)
+
+
+def test_a_right_answer_passes_whatever_its_prerequisite_did(rubric, problem):
+    """The reference's own values are evidence on their own: the check passes, blocked by nothing."""
+    expected, candidates = problem
     r = evaluate_check(
         rubric.check("grad_all"), ok(expected), expected, candidates, passed("grad_out", "failed")
     )
-    assert (r.status, r.reason) == ("not_assessed", "not assessed because 'grad_out' did not pass")
+    assert (r.status, r.blocked_by, r.root_causes, r.judged_with) == ("passed", (), (), "")
 
 
 def test_prerequisite_must_be_evaluated_first(rubric, problem):
@@ -387,8 +399,8 @@ def test_prerequisite_must_be_evaluated_first(rubric, problem):
 def test_evaluate_all_chains_prerequisites(rubric, problem):
     """evaluate_all runs prerequisites first: a failed grad_out leaves grad_all not assessed."""
     expected, candidates = problem
-    wrong = {k: -v for k, v in expected.items()}
-    views = {"grad_out": ok(wrong), "grad_all": ok(expected), "speed": ok({})}
+    wrong = {k: 2 * v for k, v in expected.items()}
+    views = {"grad_out": ok(wrong), "grad_all": ok(wrong), "speed": ok({})}
     expect = {"grad_out": expected, "grad_all": expected, "speed": expected}
     results = evaluate_all(rubric, views, expect, {"grad_out": candidates, "grad_all": candidates})
     assert [r.check_id for r in results] == ["grad_out", "grad_all", "speed"]
@@ -612,3 +624,124 @@ def test_self_check_fails_a_data_term_too_small_to_see():
     r = _self_check(_template_functions(faint, _penalty_only(1.0)))
     assert (r.status, r.points) == ("failed", 0.0)
     assert "too small to check" in r.reason
+
+
+# -- independent objectives: roots and mistakes plugged in ------------------------------
+
+CASCADE = b"""
+[assignment]
+id = "cascade_test"
+title = "Cascade under test"
+execution = "definitions"
+
+[[objectives]]
+id = "backprop"
+title = "Back-propagation"
+demonstrates = "The gradient is exact."
+
+[[objectives]]
+id = "regularisation"
+title = "Penalty"
+demonstrates = "The penalty's gradient is right."
+
+[[checks]]
+id = "grad_out"
+title = "Output layer"
+objective = "backprop"
+probe = "gradients"
+points = 2
+[checks.params]
+sizes = [5, 4, 3]
+N = 7
+C = 0.1
+[checks.compare]
+parts = ["dW2", "db2"]
+
+[[checks]]
+id = "grad_all"
+title = "Every layer"
+objective = "backprop"
+probe = "gradients"
+points = 3
+requires = ["grad_out"]
+[checks.params]
+sizes = [5, 4, 3]
+N = 7
+C = 0.1
+
+[[checks]]
+id = "penalty"
+title = "Penalty on top"
+objective = "regularisation"
+probe = "gradients"
+points = 2
+requires = ["grad_all"]
+[checks.params]
+sizes = [5, 4, 3]
+N = 7
+C = 0.1
+"""
+
+
+def _cascade(problem, answer, penalty_answer=None):
+    expected, candidates = problem
+    rubric = parse_rubric(CASCADE, "cascade.toml")
+    ids = [c.id for c in rubric.checks]
+    views = {i: ok(answer) for i in ids}
+    if penalty_answer is not None:  # the penalty check's own problem
+        views["penalty"] = ok(penalty_answer)
+    results = evaluate_all(
+        rubric,
+        views,
+        {i: expected for i in ids},
+        {i: candidates for i in ids},
+    )
+    return rubric, {r.check_id: r for r in results}
+
+
+def test_a_check_of_another_objective_is_judged_with_the_diagnosed_mistake_plugged_in(problem):
+    """A sign flip found in 'grad_out' leaves the penalty check judged on its own: the
+    reference with the flip plugged in matches, so it passes and names the root."""
+    _, candidates = problem
+    rubric, by_id = _cascade(problem, output_of(candidates, "sign_flip_output_delta"))
+    assert by_id["grad_out"].status == "failed"
+    assert by_id["grad_out"].diagnosis.name == "sign_flip_output_delta"
+    assert by_id["grad_all"].status == "not_assessed"  # its own objective pays
+    assert by_id["grad_all"].root_causes == ("grad_out",)
+    pen = by_id["penalty"]
+    assert (pen.status, pen.points, pen.judged_with) == ("passed", 2.0, "sign_flip_output_delta")
+    assert pen.root_causes == ("grad_out",) and "'Output layer'" in pen.headline
+    s = score(rubric, list(by_id.values()))
+    levels = {o.objective: o for o in s.objectives}
+    assert levels["regularisation"].level == "demonstrated"
+    assert [(h.root, h.points) for h in levels["backprop"].held_back] == [("grad_out", 3.0)]
+
+
+def test_a_mistake_of_its_own_on_top_fails_the_plugged_in_check(problem):
+    """The flip plugged in, a doubled penalty still differs: the penalty check fails (its own
+    mistake), and says it was judged with the flip in place."""
+    expected, candidates = problem
+    flipped = output_of(candidates, "sign_flip_output_delta")
+    doubled = output_of(candidates, "penalty_doubled")
+    both = {k: flipped[k] + (doubled[k] - expected[k]) for k in expected}
+    _, by_id = _cascade(problem, flipped, penalty_answer=both)
+    pen = by_id["penalty"]
+    assert pen.status == "failed" and pen.judged_with == "sign_flip_output_delta"
+    assert "judged on its own" in pen.evidence[0]
+
+
+def test_an_undiagnosed_root_leaves_dependents_not_assessed_naming_the_root(problem):
+    """No known mistake reproduces the answer: nothing can be plugged in; every dependent
+    names 'grad_out' (the root), never 'grad_all' (itself not run)."""
+    expected, _ = problem
+    rubric, by_id = _cascade(problem, {k: 2 * v for k, v in expected.items()})
+    pen = by_id["penalty"]
+    assert pen.status == "not_assessed" and pen.root_causes == ("grad_out",)
+    assert pen.reason == "not assessed because 'Output layer' did not pass"
+    assert pen.blocked_by == ("grad_all",)
+    s = score(rubric, list(by_id.values()))
+    reg = next(o for o in s.objectives if o.objective == "regularisation")
+    assert reg.level == "not assessed"
+    assert reg.held_back_sentence == (
+        "Not assessed yet: 'Output layer' did not pass, which holds back 2 points here."
+    )

@@ -404,7 +404,7 @@ def test_forged_overrides_from_a_submission_change_nothing(tmp_path: Path) -> No
     assert "Adjusted by your instructor" in stored["stdout"]  # it did print its forgery
     row = gradebook(out)["forged_override"]
     assert row["adjusted"] == "" and float(row["check:grad_output"]) == 0
-    assert float(row["total"]) <= 8.0  # submissions/hostile/expected.toml's bound
+    assert float(row["total"]) <= 15.0  # submissions/hostile/expected.toml's bound
     assert "Adjusted by your overrides" not in (out / "summary.html").read_text(encoding="utf-8")
     report = (out / "reports" / "forged_override.md").read_text(encoding="utf-8")
     assert "✓ passed** — Output layer" not in report
