@@ -203,6 +203,7 @@ def grade_with(
     found: discover.Discovery | None = None
     if discover.enabled(rubric.adapter):
         binding, found = _discover(sub, code, rubric, binding, oracle, settings)
+        rubric = _inline_steps(rubric, binding)
     plan = oracle.plan(binding)
     # as root: the rubric and its folder closed to the sandbox's uids (elsewhere a no-op)
     protect([rubric.path, Path(rubric.path).parent])
@@ -287,6 +288,23 @@ def _discover(
             f"({passed} of {asked})."
         )
     return kept.binding, discover.describe(kept, how, others)
+
+
+def _inline_steps(rubric: Rubric, binding: AdapterBinding) -> Rubric:
+    """The rubric with no check waiting on a step the student's class has no method for.
+
+    A class that does its momentum or cooling inline in ``fit`` has no method to ask: those
+    checks are "not assessed" (the parent's reason), and the training run that does judge
+    them (replayed, or inside the envelope) must not wait on them."""
+    absent = {
+        c.id for c in rubric.checks if c.probe in binding.methods and not binding.method(c.probe)
+    }
+    if not absent:
+        return rubric
+    checks = tuple(
+        replace(c, requires=tuple(r for r in c.requires if r not in absent)) for c in rubric.checks
+    )
+    return replace(rubric, checks=checks)
 
 
 def _confirm(

@@ -652,6 +652,11 @@ class CourseSeparate(_ClassAdapter):
             raise ProbeUnsupported(
                 "the binding names no weight initialiser, so initial weights cannot be injected"
             )
+        if not self.b["attributes"].get("score", ""):
+            raise ProbeUnsupported(
+                f"{self.b['class']}'s fit records no accuracy per epoch (no score_ attribute), "
+                "so its training cannot be replayed epoch by epoch"
+            )
         initial = [inputs[k] for k in keys]
         injected = {"calls": 0}
 
