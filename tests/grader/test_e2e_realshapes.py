@@ -33,3 +33,18 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     absent = set(label["not_assessed"])
     assert {c for c, s in status.items() if s == "not_assessed"} == absent
     assert all(s == "passed" for c, s in status.items() if c not in absent), status
+
+
+def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:
+    """submissions/hostile/discovery_decoys.py: every method and keyword name, lying
+    signatures, a huge listing; whatever discovery keeps, each check still compares the
+    answers with the reference's, so the score is 0 and grading ends."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "discovery_decoys.py", rubric)
+    assert result.status == "graded"
+    assert result.score.points == 0
+    assert not any(c.status == "passed" for c in result.checks)
+    # the swollen listing leaves the parent without the report (the rubric's own binding
+    # stands); were it read, no decoy could be confirmed
+    confirmed = str(result.provenance.get("binding", {}).get("confirmed", ""))
+    assert not confirmed.startswith("Confirmed")
