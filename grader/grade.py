@@ -161,9 +161,7 @@ class ReferenceOracle:
         """An oracle of this rubric's forward and gradient checks alone, each on its own
         (no prerequisites): binding by discovery keeps the class whose answers they pass
         (grader.pipeline). None when the rubric has neither."""
-        asked = tuple(
-            replace(c, requires=()) for c in self.rubric.checks if c.probe in CONFIRMING
-        )
+        asked = tuple(replace(c, requires=()) for c in self.rubric.checks if c.probe in CONFIRMING)
         return ReferenceOracle(replace(self.rubric, checks=asked)) if asked else None
 
 

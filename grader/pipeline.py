@@ -268,7 +268,7 @@ def _discover(
         )
         return proposals[0].binding, discover.describe(proposals[0], how, proposals[1:])
     best: tuple[int, int, discover.Proposal] | None = None
-    for rank, proposal in enumerate(proposals):
+    for proposal in proposals:
         passed, asked = _confirm(sub, code, checker, proposal.binding, settings)
         if best is None or passed > best[0]:
             best = (passed, asked, proposal)
