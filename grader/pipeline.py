@@ -205,6 +205,8 @@ def grade_with(
         binding, found = _discover(sub, code, rubric, binding, oracle, settings)
         rubric = _inline_steps(rubric, binding)
     plan = oracle.plan(binding)
+    if found is not None:
+        plan = _rebound(plan, binding)
     # as root: the rubric and its folder closed to the sandbox's uids (elsewhere a no-op)
     protect([rubric.path, Path(rubric.path).parent])
     hidden = _hidden_probes(rubric, plan)
@@ -288,6 +290,21 @@ def _discover(
             f"({passed} of {asked})."
         )
     return kept.binding, discover.describe(kept, how, others)
+
+
+def _rebound(plan: JobPlan, binding: AdapterBinding) -> JobPlan:
+    """The plan with every probe asking through the discovered binding (a kit's stored plan
+    carries the binding its rubric had when the kit was built)."""
+    adapter = binding.to_json()
+    if all(p.call.params.get("adapter", adapter) == adapter for p in plan.probes):
+        return plan  # the oracle planned with it already (and knows its plan by identity)
+    probes = tuple(
+        replace(p, call=replace(p.call, params={**p.call.params, "adapter": adapter}))
+        if "adapter" in p.call.params
+        else p
+        for p in plan.probes
+    )
+    return replace(plan, probes=probes)
 
 
 def _inline_steps(rubric: Rubric, binding: AdapterBinding) -> Rubric:
