@@ -16,6 +16,7 @@ instructor's batch and the CI service, and a table of the kit's answers gets not
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,9 @@ def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> tuple[JobPlan, Plan
     return found
 
 
+CONFIRMING = ("forward", "gradients")  # the checks that confirm a discovered binding
+
+
 class ReferenceOracle:
     """The instructor's problems (the rubric's, drawn afresh), the answers from the reference."""
 
@@ -152,6 +156,13 @@ class ReferenceOracle:
     def provenance(self) -> dict[str, Any]:
         seeds = {c.id: int(c.params["seed"]) for c in self.problems.checks}
         return {"reference": reference.__version__, "seeds": seeds}
+
+    def confirmation(self) -> ReferenceOracle | None:
+        """An oracle of this rubric's forward and gradient checks alone, each on its own
+        (no prerequisites): binding by discovery keeps the class whose answers they pass
+        (grader.pipeline). None when the rubric has neither."""
+        asked = tuple(replace(c, requires=()) for c in self.rubric.checks if c.probe in CONFIRMING)
+        return ReferenceOracle(replace(self.rubric, checks=asked)) if asked else None
 
 
 def grade_submission(

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import grader
-from grader.adapters import support
+from grader.adapters import discover, support
 from grader.adapters.binding import AdapterBinding, BindingError
 from grader.adapters.styles import display_names, to_canonical
 from grader.adapters.support import Support
@@ -207,7 +207,13 @@ def grade_with(
         return ungradable(Path(path), str(error), rubric, oracle)
     code = prepare(sub, rubric.assignment.execution)
     binding = AdapterBinding.from_table(rubric.adapter)
+    found: discover.Discovery | None = None
+    if discover.enabled(rubric.adapter):
+        binding, found = _discover(sub, code, rubric, binding, oracle, settings)
+        rubric = _inline_steps(rubric, binding)
     plan = oracle.plan(binding)
+    if found is not None:
+        plan = _rebound(plan, binding)
     # as root: the rubric and its folder closed to the sandbox's uids (elsewhere a no-op)
     protect([rubric.path, Path(rubric.path).parent])
     hidden = _hidden_probes(rubric, plan)
@@ -236,6 +242,7 @@ def grade_with(
         provenance={
             **_provenance(rubric, oracle, settings, job_result),
             "check_seconds": _check_seconds(plan, job_result),
+            **({"binding": found.as_json() | {"sentence": found.sentence()}} if found else {}),
         },
         notes=(sub.choice_note, *_notes(code, job_result, plan, checks))
         if sub.choice_note
@@ -247,6 +254,110 @@ def grade_with(
         public_stderr=job_result.public_stderr if job_result and hidden else None,
         figures=_figures(rubric, views, checks, exp) if settings.figures else (),
     )
+
+
+def _discover(
+    sub: Submission,
+    code: PreparedCode,
+    rubric: Rubric,
+    fallback: AdapterBinding,
+    oracle: Oracle,
+    settings: GradeSettings,
+) -> tuple[AdapterBinding, discover.Discovery | None]:
+    """The binding discovery keeps (grader.adapters.discover), and how it was confirmed.
+
+    One job runs only the setup, for the child's report of the submission's classes;
+    each proposal, best first, is then asked the rubric's forward and gradient checks
+    in a job of its own (the oracle's ``confirmation``), and the first that passes them
+    all is kept, else the one passing most. With nothing to propose the rubric's
+    binding stands as written (its checks then say what is missing)."""
+    empty = JobPlan((), {}, {}, {})
+    job, _ = _run(sub, code, empty, fallback, oracle, settings)
+    if job.setup_status != "ok":
+        return fallback, None
+    proposals = discover.propose(rubric.adapter, discover.read_api(job.inventory))
+    if not proposals:
+        return fallback, None
+    confirming = getattr(oracle, "confirmation", None)
+    checker = confirming() if confirming is not None else None
+    if checker is None or len(proposals) == 1:
+        how = (
+            "It is the submission's only class with a forward pass of a known name; "
+            "the checks below are the evidence."
+        )
+        return proposals[0].binding, discover.describe(proposals[0], how, proposals[1:])
+    best: tuple[int, int, discover.Proposal] | None = None
+    for proposal in proposals:
+        passed, asked = _confirm(sub, code, checker, proposal.binding, settings)
+        if best is None or passed > best[0]:
+            best = (passed, asked, proposal)
+        if asked and passed == asked:
+            break
+    assert best is not None
+    passed, asked, kept = best
+    others = [p for p in proposals if p is not kept]
+    if asked and passed == asked:
+        how = (
+            f"Confirmed: its forward pass and gradients agree with the reference's on all "
+            f"{asked} forward and gradient checks, under this rubric's layout and conventions."
+        )
+    else:
+        how = (
+            f"No class passed every forward and gradient check; this one explains the most "
+            f"({passed} of {asked})."
+        )
+    return kept.binding, discover.describe(kept, how, others)
+
+
+def _rebound(plan: JobPlan, binding: AdapterBinding) -> JobPlan:
+    """The plan with every probe asking through the discovered binding (a kit's stored plan
+    carries the binding its rubric had when the kit was built)."""
+    adapter = binding.to_json()
+    if all(p.call.params.get("adapter", adapter) == adapter for p in plan.probes):
+        return plan  # the oracle planned with it already (and knows its plan by identity)
+    probes = tuple(
+        replace(p, call=replace(p.call, params={**p.call.params, "adapter": adapter}))
+        if "adapter" in p.call.params
+        else p
+        for p in plan.probes
+    )
+    return replace(plan, probes=probes)
+
+
+def _inline_steps(rubric: Rubric, binding: AdapterBinding) -> Rubric:
+    """The rubric with no check waiting on a step the student's class has no method for.
+
+    A class that does its momentum or cooling inline in ``fit`` has no method to ask: those
+    checks are "not assessed" (the parent's reason), and the training run that does judge
+    them (replayed, or inside the envelope) must not wait on them."""
+    absent = {
+        c.id for c in rubric.checks if c.probe in binding.methods and not binding.method(c.probe)
+    }
+    if not absent:
+        return rubric
+    checks = tuple(
+        replace(c, requires=tuple(r for r in c.requires if r not in absent)) for c in rubric.checks
+    )
+    return replace(rubric, checks=checks)
+
+
+def _confirm(
+    sub: Submission,
+    code: PreparedCode,
+    checker: Oracle,
+    binding: AdapterBinding,
+    settings: GradeSettings,
+) -> tuple[int, int]:
+    """(checks passed, checks asked) of the confirming oracle's rubric under ``binding``."""
+    rubric = getattr(checker, "rubric")  # noqa: B009 (the confirming oracle's own rubric)
+    plan = checker.plan(binding)
+    if not plan.probes:
+        return 0, 0
+    job, source = _run(sub, code, plan, binding, checker, settings)
+    views = _views(plan, job, code, binding, source)
+    exp = checker.expectations(plan, views)
+    checks = _judge(rubric, plan, views, exp)
+    return sum(c.status == "passed" for c in checks), len(checks)
 
 
 def code_choice(rubric: Rubric) -> CodeChoice:

@@ -14,11 +14,15 @@ adapter serves every submission of that style with no code change::
     cost = "costs_"                      # fit records its costs in self.costs_
 
 Every key the table leaves out takes the style's default (``STYLE_DEFAULTS``);
-``methods`` and ``attributes`` override the defaults role by role, while a
-``constructor`` table (canonical name -> keyword, e.g. ``C = "l2"``) replaces
-the default map: it lists every keyword the student's class takes. So the
-binding sent to the child (:meth:`AdapterBinding.to_json`) is complete and the
+``methods``, ``attributes`` and ``constructor`` (canonical name -> keyword, e.g.
+``C = "l2"``; "" = not passed) override the defaults key by key, and
+``conventions`` (e.g. ``loss = "bce"``) sets a convention for every check at once. So
+the binding sent to the child (:meth:`AdapterBinding.to_json`) is complete and the
 child needs no defaults of its own.
+
+For the class styles the table may leave the class and its names out: they are then
+discovered from the submission (``grader.adapters.discover``), and every key the table
+does set is a pin that discovery keeps. ``discover = false`` turns discovery off.
 
 Roles (the keys of ``methods``, ``attributes`` and ``constructor``) are fixed
 per style; parameters are named per style as the student's layout names them:
@@ -206,6 +210,8 @@ TABLE_KEYS = (
     "optimizer_state",
     "custom_file",
     "custom_like",
+    "discover",
+    "conventions",
 )
 
 
@@ -249,9 +255,10 @@ class AdapterBinding:
     optimizer_state: tuple[str, ...] = ()
     custom_file: str = ""
     custom_like: str = ""
+    conventions: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("methods", "attributes", "constructor"):
+        for name in ("methods", "attributes", "constructor", "conventions"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     @property
@@ -299,10 +306,8 @@ class AdapterBinding:
             class_name=_string(table, "class", d["class"]),
             methods=_names(table, "methods", d["methods"]),
             attributes=_names(table, "attributes", d["attributes"]),
-            # a constructor table replaces the default: it lists the keywords the class takes
-            constructor=_names(
-                table, "constructor", {} if "constructor" in table else d["constructor"], HYPER
-            ),
+            # a constructor table merges into the default key by key ("" = not passed)
+            constructor=_names(table, "constructor", d["constructor"], HYPER),
             bias=_choice(table, "bias", _ALLOWED_BIAS[like], d["bias"], f"style {like!r}"),
             layout=_choice(table, "layout", _ALLOWED_LAYOUT[like], d["layout"], f"style {like!r}"),
             forward_returns=_order(table, "forward_returns", d, TEXTBOOK_VALUES),
@@ -314,6 +319,7 @@ class AdapterBinding:
             optimizer_state=_order(table, "optimizer_state", d, None),
             custom_file=custom_file,
             custom_like=like if style == "custom" else "",
+            conventions=_conventions(table),
         )._checked()
 
     def _checked(self) -> AdapterBinding:
@@ -350,6 +356,8 @@ class AdapterBinding:
         }
         if self.style == "custom":
             out |= {"custom_file": self.custom_file, "custom_like": self.custom_like}
+        if self.conventions:
+            out["conventions"] = dict(self.conventions)
         return out
 
 
@@ -367,6 +375,22 @@ def _string(table: Mapping[str, Any], key: str, default: str) -> str:
     if not isinstance(value, str):
         raise BindingError(f"adapter.{key} must be a string, got {value!r}")
     return value
+
+
+def _conventions(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``[adapter.conventions]``: the rubric's conventions for every check (a check's own
+    parameters still win); the names are checked by grader.adapters.conventions."""
+    given = table.get("conventions", {})
+    if not isinstance(given, Mapping):
+        raise BindingError(f"adapter.conventions must be a table, got {given!r}")
+    for key, value in given.items():
+        if not isinstance(key, str) or not isinstance(value, str | bool | int | float):
+            raise BindingError(
+                f"adapter.conventions.{key} must be a string, number or boolean, got {value!r}"
+            )
+    if "discover" in table and not isinstance(table["discover"], bool):
+        raise BindingError(f"adapter.discover must be true or false, got {table['discover']!r}")
+    return dict(given)
 
 
 def _choice(

@@ -127,6 +127,20 @@ def _check_order(
         )
 
 
+def _accepted(method: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` the method's signature takes by name (all of them when it takes ``**kw``
+    or cannot be read): the course's older ``_get_gradient(A1, A2, A3, Z2, W1, W2)`` has no Z1."""
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return dict(values)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return dict(values)
+    return {k: v for k, v in values.items() if k in params}
+
+
 def _function(ns: Mapping[str, Any], name: str, what: str) -> Callable[..., Any]:
     if not name:
         raise ProbeUnsupported(f"the binding names no {what}")
@@ -582,8 +596,13 @@ class CourseSeparate(_ClassAdapter):
     def _gradients(self, net: Any, inputs: Mapping[str, Array], X: Array, Y: Array) -> Outputs:
         A1, Z1, A2, Z2, A3 = self.feedforward(net, inputs, X)
         W1, W2 = inputs["W1"].copy(), inputs["W2"].copy()
+        given = {"A1": A1, "A2": A2, "A3": A3, "Z1": Z1, "Z2": Z2, "Y_enc": Y.copy()}
         out = self.call(
-            net, "gradients", A1=A1, A2=A2, A3=A3, Z1=Z1, Z2=Z2, Y_enc=Y.copy(), W1=W1, W2=W2
+            net,
+            "gradients",
+            **_accepted(
+                getattr(net, self.method_name("gradients"), None), {**given, "W1": W1, "W2": W2}
+            ),
         )
         roles = self.b["gradient_returns"]
         names = [self.grad_names[r] for r in roles]
@@ -667,6 +686,11 @@ class CourseSeparate(_ClassAdapter):
         if not init_name:
             raise ProbeUnsupported(
                 "the binding names no weight initialiser, so initial weights cannot be injected"
+            )
+        if not self.b["attributes"].get("score", ""):
+            raise ProbeUnsupported(
+                f"{self.b['class']}'s fit records no accuracy per epoch (no score_ attribute), "
+                "so its training cannot be replayed epoch by epoch"
             )
         initial = [inputs[k] for k in keys]
         injected = {"calls": 0}

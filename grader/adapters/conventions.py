@@ -86,6 +86,12 @@ def conventions(binding: AdapterBinding, given: Mapping[str, Any]) -> dict[str, 
         "printed_loss": None,
     }
     conv |= STYLE_CONVENTIONS[binding.adapter_style]
+    unknown = sorted(set(binding.conventions) - set(CONVENTION_KEYS))
+    if unknown:
+        raise ValueError(
+            f"adapter.conventions: unknown key {unknown[0]!r}; allowed: {', '.join(CONVENTION_KEYS)}"
+        )
+    conv |= binding.conventions  # the rubric's, for every check
     conv |= {k: v for k, v in given.items() if k in CONVENTION_KEYS}
     if conv["cost_kind"] not in COST_KINDS:
         raise ValueError(f"cost_kind {conv['cost_kind']!r} is not one of {', '.join(COST_KINDS)}")

@@ -127,7 +127,8 @@ def _figure(f: Figure) -> str:
 
 
 def _footer(v: views.ReportView) -> str:
-    return "---\n" + " · ".join(f"{md(k.replace('_', ' '))} {md(val)}" for k, val in v.provenance)
+    bound = f"{md(v.binding)}\n\n" if v.binding else ""
+    return bound + "---\n" + " · ".join(f"{md(k.replace('_', ' '))} {md(val)}" for k, val in v.provenance)
 
 
 def render_markdown(

@@ -136,6 +136,7 @@ class ReportView:
     stderr: str
     audience: Audience
     next_steps: tuple[str, ...]  # for an ungradable submission
+    binding: str = ""  # how the grader bound the student's API, when it discovered it
 
 
 def figures_of(result: GradeResult) -> tuple[Figure, ...]:
@@ -257,6 +258,7 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
         stderr=result.stderr,
         audience=audience,
         next_steps=() if result.status == "graded" else UNGRADABLE_STEPS,
+        binding=str((full.provenance.get("binding") or {}).get("sentence", "")),
     )
 
 

@@ -178,7 +178,13 @@ def _declarations(path: Path) -> list[str]:
                 found.append(f"line {node.lineno}: a list of calls {calls}")
         if isinstance(node, ast.Dict):
             calls = [s for s in _strings(node) if s in CALLS]
-            to_code = not all(isinstance(v, ast.Constant) for v in node.values)
+            # names (a string, or a tuple of strings: grader.adapters.discover's families of
+            # the student's method names) are data; a table of calls to code is a declaration
+            to_code = not all(
+                isinstance(v, ast.Constant)
+                or (isinstance(v, ast.Tuple) and all(isinstance(e, ast.Constant) for e in v.elts))
+                for v in node.values
+            )
             if len(calls) >= 3 and to_code:
                 found.append(f"line {node.lineno}: a table keyed by calls {calls}")
     for node in tree.body:

@@ -51,6 +51,8 @@ NUMERIC_KINDS = "biuf"  # bool, int, uint, float: complex, object, str, structur
 ERROR_CAP, TRACEBACK_CAP, EVENT_CAP = 2000, 6000, 60000
 INVENTORY_CAP = 4000  # names per module or class the inventory lists
 INVENTORY_BYTES = 40000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
+SIGNATURE_CLASSES = 24  # classes whose methods' signatures the inventory describes
+SIGNATURE_METHODS = 48  # methods per class, parameters per signature, attribute names per class
 
 
 class Progress:
@@ -252,12 +254,17 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
         if own and size <= room:
             methods[name] = own
             room -= size
-    return {
+    found_names = {
         "names": names,
         "classes": classes,
         "constructors": constructors,
         "methods": methods,
     }
+    # what discovery binds by (grader.adapters.discover), in whatever room is left
+    shapes = api(namespace, [name for name, cls in found if name in classes])
+    if len(json.dumps(shapes)) <= room:
+        found_names["api"] = shapes
+    return found_names
 
 
 def method_signature(cls: type, attr: str) -> dict[str, Any] | None:
@@ -319,6 +326,87 @@ def constructor_keywords(cls: type) -> dict[str, Any] | None:
         if not code.co_flags & _VARKEYWORDS:
             return {"keywords": keywords, "open": False}
     return {"keywords": keywords, "open": True}
+
+
+def _plain_default(value: Any) -> Any:
+    """A default the parent may read (a plain number, string, bool or None), else a marker."""
+    if value is None or isinstance(value, bool | int | float):
+        return value if not isinstance(value, float) or np.isfinite(value) else "<other>"
+    if isinstance(value, str) and len(value) <= 40:
+        return value
+    return "<other>"
+
+
+def signature(fn: Any) -> list[list[Any]] | None:
+    """``[[name, kind, default], ...]`` of a function's parameters (without ``self``), or
+    None when it has none to read. kind is inspect's (``POSITIONAL_OR_KEYWORD``, ...);
+    default is ``"<none>"`` for a required one."""
+    import inspect
+
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a builtin, a callable instance: nothing the parent can bind by name
+        return None
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for p in params[:SIGNATURE_METHODS]:
+        if not NAME.fullmatch(p.name):
+            continue
+        default = "<none>" if p.default is p.empty else _plain_default(p.default)
+        out.append([p.name, p.kind.name, default])
+    return out
+
+
+def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
+    """The submission's classes and functions as the parent binds them (plain JSON).
+
+    Per class (its own first, at most :data:`SIGNATURE_CLASSES`): ``bases`` (the MRO's
+    names), ``methods`` (name -> signature without ``self``), ``init`` (the keywords of
+    every ``__init__`` along the MRO, most derived first: a class that passes ``**kwds``
+    to its base takes the base's too) and ``attributes`` (the ``self.`` names its
+    methods' code mentions: what a fit may leave behind). Per top-level function its
+    signature. Introspection only (``__code__``, ``inspect.signature``): nothing of the
+    submission is called. The parent trusts none of it (grader.adapters.discover).
+    """
+    classes: dict[str, Any] = {}
+    for name in class_names[:SIGNATURE_CLASSES]:
+        cls = namespace[name]
+        methods: dict[str, Any] = {}
+        attributes: set[str] = set()
+        init: list[list[Any]] = []
+        more_init = True  # a base's __init__ counts while every one before it passes **kwds on
+        for klass in getattr(cls, "__mro__", (cls,))[:-1]:
+            for attr, value in list(vars(klass).items())[:SIGNATURE_METHODS]:
+                fn = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+                code = getattr(fn, "__code__", None)
+                if code is None:
+                    continue
+                attributes.update(n for n in code.co_names if NAME.fullmatch(n))
+                sig = signature(fn)
+                if sig is None:
+                    continue
+                if not isinstance(value, staticmethod) and sig and attr != "__init__":
+                    sig = sig[1:]  # self (a classmethod's cls)
+                if attr == "__init__" and more_init:
+                    init += [p for p in sig[1:] if p[0] not in {q[0] for q in init}]
+                    more_init = any(p[1] == "VAR_KEYWORD" for p in sig)
+                elif NAME.fullmatch(attr) and attr not in methods:
+                    methods[attr] = sig
+        classes[name] = {
+            "bases": [k.__name__ for k in getattr(cls, "__mro__", ())[:SIGNATURE_METHODS]],
+            "methods": dict(list(methods.items())[:SIGNATURE_METHODS]),
+            "init": init[:SIGNATURE_METHODS],
+            "attributes": sorted(attributes)[: SIGNATURE_METHODS * 4],
+        }
+    functions = {}
+    for name, value in list(namespace.items())[:INVENTORY_CAP]:
+        if isinstance(name, str) and NAME.fullmatch(name) and not isinstance(value, type):
+            sig = signature(value) if callable(value) else None
+            if sig is not None and getattr(value, "__module__", "") == "submission":
+                functions[name] = sig
+    return {"classes": classes, "functions": dict(list(functions.items())[:SIGNATURE_METHODS])}
 
 
 def answer(progress: Progress, outputs: Mapping[str, np.ndarray] | None, **event: Any) -> None:

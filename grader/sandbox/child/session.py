@@ -371,7 +371,7 @@ def supervise(
         out.shown = err.shown = shown and not hidden_sent[0]
 
     baselines_due = True  # in the job's first child only
-    while start < len(probes):
+    while start < len(probes) or first_setup is None:  # a setup-only job runs its setup
         queue = []
         if baselines_due:
             queue += [

@@ -27,10 +27,22 @@ def test_methods_override_role_by_role():
     assert b.method("schedule") == ""
 
 
-def test_constructor_table_replaces_the_default():
-    """A constructor table lists exactly the keywords passed."""
-    b = binding_for("textbook_rows", constructor={"n_hidden": "num_hidden"})
-    assert dict(b.constructor) == {"n_hidden": "num_hidden"}
+def test_constructor_table_merges_key_by_key():
+    """A constructor pin changes only the keywords it names; "" stops one being passed."""
+    b = binding_for("textbook_rows", constructor={"n_hidden": "num_hidden", "shuffle": ""})
+    assert b.constructor["n_hidden"] == "num_hidden"
+    assert b.constructor["shuffle"] == ""
+    assert b.constructor["C"] == "l2"  # the style's default, kept
+
+
+def test_adapter_conventions_set_a_convention_for_every_check():
+    from grader.adapters.conventions import conventions
+
+    b = binding_for("course_separate", conventions={"loss": "bce"})
+    assert conventions(b, {})["loss"] == "bce"
+    assert conventions(b, {"loss": "squared"})["loss"] == "squared"  # a check's own wins
+    with pytest.raises(ValueError, match="unknown key 'lose'"):
+        conventions(binding_for("course_separate", conventions={"lose": "bce"}), {})
 
 
 def test_round_trip_through_json():

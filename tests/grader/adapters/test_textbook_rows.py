@@ -96,10 +96,12 @@ def test_fourth_edition_through_the_binding(canonical):
         layout="rows_out_in",
         methods={"gradients": "backward"},
         attributes={"w_h": "weight_h", "b_h": "bias_h", "w_out": "weight_out", "b_out": "bias_out"},
+        # a pin merges into the style's keywords: "" stops the ones this class lacks
         constructor={
             "n_features": "num_features",
             "n_hidden": "num_hidden",
             "n_output": "num_classes",
+            **dict.fromkeys(("C", "epochs", "eta", "shuffle", "batch_size", "random_state"), ""),
         },
         forward_returns=["a_h", "a_out"],
         gradient_args=["X", "a_h", "a_out", "y"],

@@ -1,0 +1,304 @@
+"""Binding by discovery: which of the submission's classes and names a rubric's style binds.
+
+A rubric names its level (``[adapter] style``) and its checks; the student's
+class, method names and constructor keywords are found here, from what the
+child reported after setup (``inventory["api"]``: ``grader.sandbox.child.runner.api``),
+and confirmed by the student's own answers (``grader.pipeline``):
+
+1. :func:`read_api` validates the child's report (untrusted: every size capped,
+   every name a Python identifier, anything malformed dropped).
+2. :func:`propose` makes one complete binding per class of the submission that
+   has a forward pass of the style's name family (``FAMILIES``): each method role
+   takes the first name of its family the class defines, each constructor keyword
+   the first name of its meaning (``KEYWORDS``) the class's ``__init__`` chain takes,
+   each attribute role the first name of its family the class's code mentions. A
+   role the class lacks is bound to "" (its checks are "not assessed", never
+   failed). The rubric's own ``[adapter]`` keys are pins: they win, key by key.
+   Proposals are ranked by how much of the style they bind (the rubric's roles
+   and keywords), then by the style's own class name, then by shallower classes.
+3. The pipeline confirms the proposals in that order with the rubric's forward and
+   gradient checks (the student's forward pass and gradient, under the layout and
+   the rubric's declared conventions, against the reference's), and keeps the first
+   that passes them all, else the one that passes most: the one that explains the
+   evidence. :class:`Discovery` records what was bound and how it was confirmed.
+
+A lying report can only pick a binding under which the rubric's own checks run:
+every point still needs outputs equal to the reference's, so claiming a binding
+earns nothing (submissions/hostile/discovery_liar.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grader.adapters.binding import HYPER, STYLE_DEFAULTS, AdapterBinding
+
+MAX_CLASSES = 24  # classes considered (the child lists at most as many)
+MAX_NAMES = 200  # methods, parameters or attribute names read per class
+MAX_PROPOSALS = 4  # proposals the pipeline confirms before it keeps the best
+
+# Role -> the names real code uses for it, most common first (the style's own default
+# name is tried before these). The course's classes, the textbook's four editions.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "forward": ("_feedforward", "_forward", "forward", "feedforward"),
+    "gradients": ("_get_gradient", "backward", "_backprop", "_get_gradients", "backprop"),
+    "cost": ("_cost", "_compute_cost", "_get_cost", "cost", "compute_cost"),
+    "predict": ("predict",),
+    "one_hot": ("_encode_labels", "_onehot", "int_to_onehot", "one_hot", "_one_hot"),
+    "schedule": ("_learning_rate_update", "_lr_update", "learning_rate", "_learning_rate"),
+    "optimizer": ("_momentum_update", "_momentum_step", "momentum_update"),
+    "train": ("fit", "train"),
+    "initialize": ("_initialize_weights", "_init_weights", "initialize_weights"),
+}
+
+# Canonical hyper-parameter -> the constructor keywords that mean it.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "n_hidden": ("n_hidden", "num_hidden", "hidden", "n_hidden_units"),
+    "C": ("C", "l2", "lambda_", "l2_reg", "l2_C", "reg"),
+    "epochs": ("epochs", "n_epochs", "num_epochs", "n_iter"),
+    "eta": ("eta", "learning_rate", "lr"),
+    "alpha": ("alpha", "momentum"),
+    "decrease_const": ("decrease_const", "decay", "decrease"),
+    "decrease_iter": ("decrease_iter", "decay_every", "decrease_every"),
+    "minibatches": ("minibatches", "n_minibatches", "num_minibatches"),
+    "batch_size": ("minibatch_size", "batch_size"),
+    "shuffle": ("shuffle",),
+    "random_state": ("random_state", "seed", "random_seed"),
+    "n_features": ("n_features", "num_features"),
+    "n_output": ("n_output", "num_classes", "n_classes", "num_labels"),
+}
+
+# Attribute role -> the names real code sets (after the style's own default).
+ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "cost": ("cost_", "costs_"),
+    "score": ("score_", "scores_", "accuracy_"),
+    "history": ("eval_", "history_"),
+    "n_features": ("n_features_",),
+    "n_output": ("n_output_",),
+}
+
+_KINDS = (
+    "POSITIONAL_ONLY",
+    "POSITIONAL_OR_KEYWORD",
+    "VAR_POSITIONAL",
+    "KEYWORD_ONLY",
+    "VAR_KEYWORD",
+)
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) and value.isidentifier() and len(value) <= 64 else None
+
+
+@dataclass(frozen=True)
+class ClassApi:
+    """One class as the child described it (validated): method name -> parameter names,
+    the keywords its ``__init__`` chain takes, the names its code mentions, its MRO."""
+
+    name: str
+    methods: Mapping[str, tuple[str, ...]]
+    init: tuple[str, ...]
+    required: tuple[str, ...]  # constructor keywords without a default
+    attributes: frozenset[str]
+    depth: int
+
+
+def _params(value: object) -> tuple[tuple[str, str, bool], ...] | None:
+    """``[[name, kind, default], ...]`` -> ((name, kind, has_default), ...), None if malformed."""
+    if not isinstance(value, list):
+        return None
+    out = []
+    for p in value[:MAX_NAMES]:
+        if not (isinstance(p, list) and len(p) == 3 and _name(p[0]) and p[1] in _KINDS):
+            return None
+        out.append((str(p[0]), str(p[1]), p[2] != "<none>"))
+    return tuple(out)
+
+
+def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
+    """The classes of the child's ``api`` report that validate; {} for anything else."""
+    api = inventory.get("api") if isinstance(inventory, Mapping) else None
+    classes = api.get("classes") if isinstance(api, Mapping) else None
+    if not isinstance(classes, Mapping):
+        return {}
+    out: dict[str, ClassApi] = {}
+    for cls, desc in list(classes.items())[:MAX_CLASSES]:
+        if not _name(cls) or not isinstance(desc, Mapping):
+            continue
+        methods_in = desc.get("methods")
+        init = _params(desc.get("init"))
+        attrs = desc.get("attributes")
+        bases = desc.get("bases")
+        if not isinstance(methods_in, Mapping) or init is None or not isinstance(attrs, list):
+            continue
+        methods: dict[str, tuple[str, ...]] = {}
+        for m, sig in list(methods_in.items())[:MAX_NAMES]:
+            params = _params(sig)
+            if _name(m) and params is not None:
+                methods[str(m)] = tuple(p[0] for p in params)
+        keywords = tuple(p[0] for p in init if p[1] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY"))
+        required = tuple(
+            p[0] for p in init if not p[2] and p[1] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")
+        )
+        out[str(cls)] = ClassApi(
+            str(cls),
+            methods,
+            keywords,
+            required,
+            frozenset(a for a in attrs[:MAX_NAMES] if _name(a)),
+            len(bases) if isinstance(bases, list) else 0,
+        )
+    return out
+
+
+def _first(names: Sequence[str], have: object) -> str:
+    return next((n for n in dict.fromkeys(names) if n and n in have), "")  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A complete binding for one class, and how much of the style it binds."""
+
+    binding: AdapterBinding
+    bound: tuple[str, ...]  # the roles and keywords found by name
+    missing: tuple[str, ...]  # the style's roles the class lacks (bound to "")
+
+
+def enabled(table: Mapping[str, Any]) -> bool:
+    """Whether the rubric leaves the binding to discovery: a class style whose table pins no
+    class (``discover = false`` turns it off, ``discover = true`` on for a pinned class)."""
+    style = table.get("style")
+    if style not in ("course_separate", "course_folded", "textbook_rows"):
+        return False
+    return bool(table.get("discover", "class" not in table))
+
+
+def propose(table: Mapping[str, Any], classes: Mapping[str, ClassApi]) -> list[Proposal]:
+    """One binding per class with a forward pass of the family, best first (see module doc).
+
+    ``table`` is the rubric's ``[adapter]`` table: every key it sets is a pin.
+    """
+    style = str(table.get("style"))
+    defaults = STYLE_DEFAULTS[style]
+    pinned_methods = dict(table.get("methods") or {})
+    pinned_ctor = dict(table.get("constructor") or {})
+    pinned_attrs = dict(table.get("attributes") or {})
+    proposals: list[tuple[tuple[int, int, int], Proposal]] = []
+    for api in classes.values():
+        if "class" in table and table["class"] != api.name:
+            continue
+        methods: dict[str, str] = {}
+        bound: list[str] = []
+        missing: list[str] = []
+        for role, default in defaults["methods"].items():
+            if role in pinned_methods:
+                methods[role] = str(pinned_methods[role])
+                continue
+            found = _first((default, *FAMILIES.get(role, ())), api.methods)
+            methods[role] = found
+            (bound if found else missing).append(role)
+        if not methods.get("forward"):
+            continue  # no forward pass of any known name: not a network this style binds
+        constructor: dict[str, str] = {}
+        for canonical in HYPER:
+            if canonical in pinned_ctor:
+                constructor[canonical] = str(pinned_ctor[canonical])
+                continue
+            wanted = (defaults["constructor"].get(canonical, ""), *KEYWORDS.get(canonical, ()))
+            found = _first(wanted, api.init)
+            constructor[canonical] = found
+            if found:
+                bound.append(f"{canonical}={found}")
+        attributes: dict[str, str] = {}
+        for role, default in defaults["attributes"].items():
+            if role in pinned_attrs:
+                attributes[role] = str(pinned_attrs[role])
+                continue
+            found = _first((default, *ATTRIBUTES.get(role, ())), api.attributes)
+            # parameters are set by the adapter itself; a role of fit's record may be absent
+            attributes[role] = found or (default if role in defaults["parameters"] else "")
+        rest = {
+            k: v
+            for k, v in table.items()
+            if k not in ("class", "methods", "constructor", "attributes", "discover")
+        }
+        try:
+            binding = AdapterBinding.from_table(
+                {
+                    **rest,
+                    "class": api.name,
+                    "methods": methods,
+                    "constructor": constructor,
+                    "attributes": attributes,
+                }
+            )
+        except ValueError:
+            continue
+        rank = (len(bound), int(api.name == defaults["class"]), -api.depth)
+        proposals.append((rank, Proposal(binding, tuple(bound), tuple(missing))))
+    proposals.sort(key=lambda item: item[0], reverse=True)
+    return [p for _, p in proposals][:MAX_PROPOSALS]
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What discovery bound and how it was confirmed (the result's provenance; plain values)."""
+
+    class_name: str
+    methods: Mapping[str, str]
+    constructor: Mapping[str, str]
+    missing: tuple[str, ...]
+    confirmed: str  # one sentence: the evidence that kept this binding
+    candidates: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "class": self.class_name,
+            "methods": {k: v for k, v in self.methods.items() if v},
+            "constructor": {k: v for k, v in self.constructor.items() if v},
+            "missing": list(self.missing),
+            "confirmed": self.confirmed,
+            "candidates": list(self.candidates),
+        }
+
+    def sentence(self) -> str:
+        """The report's line: what was bound, and how it was confirmed."""
+        named = ", ".join(
+            f"{role} = {name}" for role, name in self.methods.items() if name and role != "train"
+        )
+        text = f"Bound by discovery to class {self.class_name} ({named}). {self.confirmed}"
+        if self.missing:
+            text += (
+                f" It has no method for {', '.join(self.missing)}: those checks are not "
+                "assessed, and what fit does inline is judged through the training run."
+            )
+        return text
+
+
+def describe(proposal: Proposal, confirmed: str, others: Sequence[Proposal]) -> Discovery:
+    """The provenance of the kept proposal."""
+    b = proposal.binding
+    return Discovery(
+        b.class_name,
+        dict(b.methods),
+        dict(b.constructor),
+        proposal.missing,
+        confirmed,
+        tuple(o.binding.class_name for o in others),
+    )
+
+
+__all__ = [
+    "ATTRIBUTES",
+    "FAMILIES",
+    "KEYWORDS",
+    "ClassApi",
+    "Discovery",
+    "Proposal",
+    "describe",
+    "enabled",
+    "propose",
+    "read_api",
+]

@@ -1,0 +1,50 @@
+"""The API-shape corpus (submissions/realshapes/) graded end to end by the shipped rubrics.
+
+Every sample is correct code in a shape of a real published version: discovery must bind
+the labelled class, every check must pass except those whose method does not exist, and
+those are "not assessed" (never failed), with the binding's provenance in the result.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade_submission
+from grader.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "submissions" / "realshapes"
+EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -> None:
+    label = EXPECTED[name]
+    rubric = load_rubric(ROOT / "rubrics" / label["rubric"])
+    result = grade_submission(CORPUS / label["file"], rubric)
+    assert result.status == "graded"
+    binding = result.provenance["binding"]
+    assert binding["class"] == label["bound"]
+    assert label["bound"] in binding["sentence"]
+    status = {c.check_id: c.status for c in result.checks}
+    absent = set(label["not_assessed"])
+    assert {c for c, s in status.items() if s == "not_assessed"} == absent
+    assert all(s == "passed" for c, s in status.items() if c not in absent), status
+
+
+def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:
+    """submissions/hostile/discovery_decoys.py: every method and keyword name, lying
+    signatures, a huge listing; whatever discovery keeps, each check still compares the
+    answers with the reference's, so the score is 0 and grading ends."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "discovery_decoys.py", rubric)
+    assert result.status == "graded"
+    assert result.score.points == 0
+    assert not any(c.status == "passed" for c in result.checks)
+    # the swollen listing leaves the parent without the report (the rubric's own binding
+    # stands); were it read, no decoy could be confirmed
+    confirmed = str(result.provenance.get("binding", {}).get("confirmed", ""))
+    assert not confirmed.startswith("Confirmed")
