@@ -80,6 +80,7 @@ def environment() -> jinja2.Environment:
         points=views.points,
         left_out=left_out,
         level_text=views.LEVEL_TEXT,
+        provenance_label=views.PROVENANCE_LABEL,
         level_mark=views.LEVEL_MARK,
         status_text=views.STATUS_TEXT,
         status_mark=views.STATUS_MARK,
