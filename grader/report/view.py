@@ -392,6 +392,8 @@ def _check_view(
         conv = _convention_of(d)
         if conv is not None:
             source = f", as {conv.used_in} writes it" if conv.used_in else ""
+            if conv.used_in in conv.title:  # "heavy-ball momentum (the lecture slide's form)"
+                source = ""
             headline = f"You used {conv.title}{source}; this assignment asks for another form"
             explain.append(f"Your code computes {conv.description}.")
         else:
@@ -485,11 +487,14 @@ def _lost(c: CheckResult) -> float:
     return c.max_points - c.points
 
 
-def _fix_first(
-    checks: tuple[CheckResult, ...], by_id: dict[str, CheckResult]
+def root_cause(
+    checks: tuple[CheckResult, ...], by_id: dict[str, CheckResult] | None = None
 ) -> tuple[CheckResult, float] | None:
-    """The failed check holding the most points (its own and those waiting for it);
-    the first in rubric order among equals."""
+    """The failed check to fix first, and the points of the checks that wait for it: the
+    one holding the most points (its own and those waiting for it); among equals a
+    diagnosed one, then the first in rubric order. The student's report leads with it
+    and the class page ranks what to reteach by it, so both name the same cause."""
+    by_id = by_id if by_id is not None else {c.check_id: c for c in checks}
     held: dict[str, float] = {}
     for c in checks:
         if c.status == "not_assessed" and c.adjustment is None:
@@ -530,7 +535,7 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
         c.check_id: _check_view(c, sentences.get(c.check_id), by_id, audience)
         for c in result.checks
     }
-    chosen = _fix_first(result.checks, by_id) if result.status == "graded" else None
+    chosen = root_cause(result.checks, by_id) if result.status == "graded" else None
     fix_first = None
     if chosen is not None:
         root, held = chosen
