@@ -158,7 +158,7 @@ def _histogram(s: ClassSummary) -> Markup:
     """Graded students per tenth of the maximum score, each bar labelled with its count,
     and the median as a dashed line with its value."""
     top = max(s.histogram, default=0) or 1
-    W, H, L, B, T = 380.0, 210.0, 12.0, 40.0, 34.0
+    W, H, L, B, T = 380.0, 220.0, 12.0, 40.0, 46.0
     band = (W - L - 12) / len(s.histogram)
     parts = []
     for i, n in enumerate(s.histogram):

@@ -187,3 +187,37 @@ def test_roster_is_a_plain_table_without_javascript(tmp_path: Path):
         timeout=120,
     )
     assert png.exists() and png.read_bytes().startswith(b"\x89PNG"), run.stderr[-2000:]
+
+
+def test_a_one_bug_report_prints_on_at_most_three_pages(tmp_path: Path):
+    """The sign flip's report, printed to PDF by chromium, takes at most three pages."""
+    import re
+
+    from grader.grade import grade_submission
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[3]
+    result = grade_submission(
+        root / "submissions" / "buggy" / "template_sign_flip_output_delta.ipynb",
+        load_rubric(root / "rubrics" / "mlp_backprop.toml"),
+    )
+    page = tmp_path / "report.html"
+    page.write_text(render_html(result), encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile-pdf'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert 1 <= pages <= 3
