@@ -54,6 +54,8 @@ class Convention:
     changes     : check parameters that compute it with the reference
                   (``{"reduction": "mean_instances", "penalty": "l2_half_mean"}``)
     next_step   : what to do when the rubric does not accept it
+    used_in     : the course material (or library) that writes it this way, for the
+                  student's report: "the course's 07a notebook" ("" when none)
     """
 
     name: str
@@ -63,6 +65,7 @@ class Convention:
     probes: tuple[str, ...]
     changes: Mapping[str, str]
     next_step: str
+    used_in: str = ""
 
     def apply(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A check's probe parameters changed to this convention (to compute its candidate)."""
@@ -84,6 +87,7 @@ CONVENTIONS: dict[str, Convention] = {
             _OBJECTIVE_PROBES,
             {"reduction": "mean_instances", "penalty": "l2_half_mean"},
             _DECLARED + " Here the data term is summed over instances, not averaged.",
+            "scikit-learn",
         ),
         Convention(
             "l2",
@@ -93,6 +97,7 @@ CONVENTIONS: dict[str, Convention] = {
             _OBJECTIVE_PROBES,
             {"penalty": "l2"},
             _DECLARED + " Check the penalty's factor: C/2·||W||^2 has gradient C·W.",
+            "the course's 07a notebook",
         ),
         Convention(
             "l2_half",
@@ -102,6 +107,7 @@ CONVENTIONS: dict[str, Convention] = {
             _OBJECTIVE_PROBES,
             {"penalty": "l2_half"},
             _DECLARED + " Check the penalty's factor: C·||W||^2 has gradient 2C·W.",
+            "the textbook's gradient",
         ),
         Convention(
             "l1",
@@ -111,6 +117,7 @@ CONVENTIONS: dict[str, Convention] = {
             _OBJECTIVE_PROBES,
             {"penalty": "l1"},
             _DECLARED + " This assignment uses an L2 penalty.",
+            "the textbook",
         ),
         Convention(
             "heavy_ball",
@@ -120,6 +127,7 @@ CONVENTIONS: dict[str, Convention] = {
             ("optimizer", "train"),
             {"optimizer": "momentum_heavy_ball"},
             "This assignment asks for the course's momentum: r = η g; W -= r + α r_prev; r_prev = r.",
+            "the lecture slide",
         ),
         Convention(
             "course_momentum",
@@ -129,6 +137,7 @@ CONVENTIONS: dict[str, Convention] = {
             ("optimizer", "train"),
             {"optimizer": "momentum_course"},
             "This assignment asks for heavy-ball momentum: ρ_k = η g + α ρ_{k-1}; W -= ρ_k.",
+            "the course notebooks",
         ),
         Convention(
             "adagrad_slide",
@@ -138,6 +147,7 @@ CONVENTIONS: dict[str, Convention] = {
             ("optimizer", "train"),
             {"optimizer": "adagrad_slide"},
             "This assignment asks for the course notebook's AdaGrad: G = g² + γ G + ε; W -= η g / sqrt(G).",
+            "the lecture slide",
         ),
         Convention(
             "adagrad_course",
@@ -147,6 +157,7 @@ CONVENTIONS: dict[str, Convention] = {
             ("optimizer", "train"),
             {"optimizer": "adagrad_course"},
             "This assignment asks for the slide's AdaGrad: G = γ G + g²; W -= η g / sqrt(G + ε).",
+            "the course notebook",
         ),
         Convention(
             "inverse_time",

@@ -10,6 +10,9 @@ values, already computed by the grader::
                          array (``categories``)  |a - n| / max(|a|,|n|) reference series as markers
     gradient_magnitude   epoch 1..E             mean |gradient| per    one line per layer (log y)
                                                 layer
+    scatter              the correct value of   the student's value    dots, with the diagonal
+                         each entry (the        of the same entry      where correct entries lie
+                         ``reference`` series)  (``student``)
 
 Roles: ``student`` (the submission's values), ``reference`` (the reference
 replayed on the same inputs, or a tolerance), ``envelope_low`` and
@@ -28,9 +31,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FigureKind = Literal["convergence", "gradient_error", "gradient_magnitude"]
+FigureKind = Literal["convergence", "gradient_error", "gradient_magnitude", "scatter"]
 Role = Literal["student", "reference", "envelope_low", "envelope_high"]
-KINDS: tuple[FigureKind, ...] = ("convergence", "gradient_error", "gradient_magnitude")
+KINDS: tuple[FigureKind, ...] = ("convergence", "gradient_error", "gradient_magnitude", "scatter")
 ROLES: tuple[Role, ...] = ("student", "reference", "envelope_low", "envelope_high")
 
 
@@ -214,5 +217,44 @@ def gradient_magnitude(
         caption=caption
         or "The average size of each layer's gradient at each epoch (log scale). "
         "Layers far from the output getting much smaller gradients is the vanishing-gradient problem.",
+        check_id=check_id,
+    )
+
+
+SCATTER_POINTS = 150  # enough dots to show a pattern, few enough to keep a page small
+
+
+def scatter(
+    name: str,
+    student: Sequence[float],
+    correct: Sequence[float],
+    *,
+    id: str = "scatter",
+    check_id: str = "",
+    caption: str = "",
+) -> Figure:
+    """Each entry of the student's array against the correct value of the same entry.
+
+    At most :data:`SCATTER_POINTS` entries, evenly spaced over the flattened array,
+    so a large array draws as quickly as a small one and shows the same pattern.
+    """
+    mine, theirs = _floats(student), _floats(correct)
+    if len(mine) != len(theirs):
+        raise ValueError(f"figure {id!r}: the two arrays must have the same number of entries")
+    step = max(1, -(-len(mine) // SCATTER_POINTS))
+    return Figure(
+        id=id,
+        kind="scatter",
+        title=f"Your {name} against the correct {name}",
+        x_label=f"correct {name}",
+        y_label=f"your {name}",
+        series=(
+            Series(f"your {name}", mine[::step], "student"),
+            Series(f"correct {name}", theirs[::step], "reference"),
+        ),
+        caption=caption
+        or f"Each dot is one entry of your {name} (up) against its correct value (across). "
+        "Correct entries lie on the dashed diagonal; dots on a line sloping down mean a sign "
+        "error, dots on a steeper or flatter line a factor too large or too small.",
         check_id=check_id,
     )

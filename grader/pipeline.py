@@ -46,7 +46,7 @@ from grader.checks import (
     timing_verdict,
 )
 from grader.diagnose import Candidate
-from grader.figures import Figure, convergence, gradient_error, gradient_magnitude
+from grader.figures import Figure, convergence, gradient_error, gradient_magnitude, scatter
 from grader.prepare import PreparedCode, SkipNote, prepare
 from grader.results import CheckResult, GradeResult, SubmissionRef
 from grader.rubric import CheckSpec, Rubric
@@ -619,12 +619,20 @@ def _figures(
     checks: tuple[CheckResult, ...],
     exp: Expectations,
 ) -> tuple[Figure, ...]:
-    """Pictures of assessed checks: per-array gradient error, convergence, layer magnitudes."""
+    """Pictures of the evidence: per-array gradient error and, for a failed gradient check,
+    its worst array against the correct one; the training curves whenever the training
+    ran, also when its check could not be assessed (a student sees their own run)."""
     out: list[Figure] = []
     for result in checks:
+        spec = rubric.check(result.check_id)
+        view = views.get(spec.id)
+        ran = view is not None and view.status == "ok"
+        if spec.probe == "train" and view is not None and ran:
+            out += _training_figures(spec, view, exp, result.status == "passed")
+        if spec.probe == "converge" and view is not None and ran:
+            out += _envelope_figure(spec, view, exp)
         if not result.assessed:
             continue
-        spec = rubric.check(result.check_id)
         errors = {
             c.display_name or c.name: c.measures.rel_error_max
             for c in result.comparisons
@@ -642,12 +650,35 @@ def _figures(
                     f"({spec.compare.rtol:g}). Bars at or below the marks pass.",
                 )
             )
-        view = views.get(spec.id)
-        if spec.probe == "train" and view is not None and view.status == "ok":
-            out += _training_figures(spec, view, exp, result.status == "passed")
-        if spec.probe == "converge" and view is not None and view.status == "ok":
-            out += _envelope_figure(spec, view, exp)
+        if spec.probe == "gradients" and result.status == "failed" and view is not None:
+            out += _scatter_figure(spec, view, result, exp)
     return tuple(out)
+
+
+def _scatter_figure(
+    spec: CheckSpec, view: ProbeView, result: CheckResult, exp: Expectations
+) -> list[Figure]:
+    """The failed array that points furthest from the correct one, entry by entry."""
+    failed = [c for c in result.comparisons if not c.passed and c.measures is not None]
+    if not failed:
+        return []
+    worst = min(
+        failed,
+        key=lambda c: c.measures.cosine if c.measures and c.measures.cosine is not None else 1.0,
+    )
+    mine = np.asarray(view.outputs.get(worst.name, ()), dtype=float)
+    right = np.asarray(exp.expected.get(spec.id, {}).get(worst.name, ()), dtype=float)
+    if mine.size == 0 or mine.shape != right.shape:
+        return []
+    return [
+        scatter(
+            worst.display_name or worst.name,
+            mine.ravel().tolist(),
+            right.ravel().tolist(),
+            id=f"scatter-{spec.id}",
+            check_id=spec.id,
+        )
+    ]
 
 
 def _envelope_figure(spec: CheckSpec, view: ProbeView, exp: Expectations) -> list[Figure]:

@@ -26,6 +26,7 @@ from grader.sandbox.tiers import TIER_INFO
 
 TEMPLATES = Path(__file__).parent / "templates"
 OUTPUT_LIMIT = 20_000  # characters of stdout / stderr shown on the page
+LOOK_LIMIT = 25  # students listed under "needs a look"; the roster flags every one
 
 
 def _finalize(value: object) -> object:
@@ -80,6 +81,7 @@ def environment() -> jinja2.Environment:
         points=views.points,
         left_out=left_out,
         level_text=views.LEVEL_TEXT,
+        provenance_label=views.PROVENANCE_LABEL,
         level_mark=views.LEVEL_MARK,
         status_text=views.STATUS_TEXT,
         status_mark=views.STATUS_MARK,
@@ -98,8 +100,10 @@ def render_html(result: GradeResult, audience: views.Audience = "student") -> st
 def render_class_summary(
     results: Sequence[GradeResult], links: Mapping[str, str] | None = None
 ) -> str:
-    """The instructor's page: levels per objective, misconceptions, checks by failure rate,
-    ungradable submissions and the score distribution.
+    """The instructor's page: the score distribution, who needs a look, root causes to
+    reteach, misconceptions, levels per objective, the roster (sortable and searchable by
+    one inline script of our own; without it a plain table of every student), checks by
+    failure rate and ungradable submissions.
 
     links : identity -> relative path of that student's HTML report (absolute or
             scheme-bearing paths are not linked)
@@ -115,6 +119,9 @@ def render_class_summary(
             bars=_stacked_bars(summary),
             hist=_histogram(summary),
             tier_info=TIER_INFO,
+            roster_js=Markup((TEMPLATES / "roster.js").read_text(encoding="utf-8")),
+            level_rank={level: len(LEVELS) - i for i, level in enumerate(LEVELS)},
+            look_limit=LOOK_LIMIT,
         )
     )
 
@@ -135,7 +142,8 @@ def _stacked_bars(s: ClassSummary) -> dict[str, Markup]:
                 share = 100.0 * n / o.total
                 pieces.append(
                     f'<span class="seg {css_class(level)}" style="width:{share:.2f}%" '
-                    f'title="{views.LEVEL_TEXT[level]}: {n}">{n}</span>'
+                    f'title="{views.LEVEL_TEXT[level]}: {n}"><span>'
+                    f"{views.LEVEL_MARK[level][0]} {n}</span></span>"
                 )
         words = ", ".join(f"{views.LEVEL_TEXT[lv]}: {o.levels[lv]}" for lv in LEVELS)
         out[o.objective] = Markup(
@@ -147,32 +155,54 @@ def _stacked_bars(s: ClassSummary) -> dict[str, Markup]:
 
 
 def _histogram(s: ClassSummary) -> Markup:
-    """Graded students per tenth of the maximum score, each bar labelled with its count."""
+    """Graded students per tenth of the maximum score, each bar labelled with its count,
+    and the median as a dashed line with its value."""
     top = max(s.histogram, default=0) or 1
-    W, H, L, B = 480.0, 200.0, 36.0, 40.0
-    band = (W - L - 8) / len(s.histogram)
+    W, H, L, B, T = 380.0, 220.0, 12.0, 40.0, 46.0
+    band = (W - L - 12) / len(s.histogram)
     parts = []
     for i, n in enumerate(s.histogram):
-        h = (H - B - 16) * n / top
+        h = (H - B - T) * n / top
         x = L + i * band
         if n:
             parts.append(
-                f'<rect x="{x + 3:.1f}" y="{H - B - h:.1f}" width="{band - 6:.1f}" height="{h:.1f}" fill="#1f5fa8"/>'
+                f'<rect x="{x + 2:.1f}" y="{H - B - h:.1f}" width="{band - 4:.1f}" height="{h:.1f}" fill="#1f5fa8"/>'
             )
             parts.append(
                 f'<text x="{x + band / 2:.1f}" y="{H - B - h - 4:.1f}" font-size="14" text-anchor="middle">{n}</text>'
             )
-        parts.append(
-            f'<text x="{x + band / 2:.1f}" y="{H - B + 15:.1f}" font-size="13" text-anchor="middle">{i * 10}%</text>'
-        )
-    parts.append(f'<line x1="{L}" y1="{H - B}" x2="{W - 8}" y2="{H - B}" stroke="#555"/>')
+        if i % 2 == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{H - B + 16:.1f}" font-size="14" text-anchor="middle">{i * 10}%</text>'
+            )
     parts.append(
-        f'<text x="{(L + W) / 2:.1f}" y="{H - 6}" font-size="13" text-anchor="middle">'
+        f'<text x="{W - 12:.1f}" y="{H - B + 16:.1f}" font-size="14" text-anchor="middle">100%</text>'
+    )
+    parts.append(f'<line x1="{L}" y1="{H - B}" x2="{W - 12}" y2="{H - B}" stroke="#555"/>')
+    parts.append(
+        f'<text x="{(L + W) / 2:.1f}" y="{H - 4}" font-size="14" text-anchor="middle">'
         "score, as a share of the maximum</text>"
     )
+    median = ""
+    if s.median_fraction is not None:
+        mx = L + s.median_fraction * (W - L - 12)
+        anchor = "end" if s.median_fraction > 0.5 else "start"
+        dx = -4 if anchor == "end" else 4
+        parts.append(
+            f'<line x1="{mx:.1f}" y1="{T - 14}" x2="{mx:.1f}" y2="{H - B}" stroke="#111" '
+            'stroke-width="2" stroke-dasharray="6 3"/>'
+        )
+        parts.append(
+            f'<text x="{mx + dx:.1f}" y="{T - 16}" font-size="14" font-weight="bold" '
+            f'text-anchor="{anchor}">median {100 * s.median_fraction:.0f}%</text>'
+        )
+        median = f" Median {100 * s.median_fraction:.0f}%."
     words = "; ".join(f"{i * 10}% to {i * 10 + 10}%: {n}" for i, n in enumerate(s.histogram))
     return Markup(
         f'<svg class="chart" viewBox="0 0 {W:.0f} {H:.0f}" width="100%" role="img" '
-        'aria-labelledby="hist-t hist-d"><title id="hist-t">Score distribution</title>'
-        f'<desc id="hist-d">Students per score range: {words}.</desc>' + "".join(parts) + "</svg>"
+        'aria-labelledby="hist-t hist-d" font-family="system-ui, sans-serif">'
+        '<title id="hist-t">Score distribution</title>'
+        f'<desc id="hist-d">Students per score range: {words}.{median}</desc>'
+        + "".join(parts)
+        + "</svg>"
     )

@@ -19,14 +19,31 @@ from grader.results import GradeResult
 LIMIT = 60_000  # bytes: under GitHub's 64 KiB comfort zone for a job summary
 OUTPUT_LIMIT = 4_000  # characters of stdout / stderr
 
-_PUNCT = re.compile(r"([\\`*_\[\]#!|~])")  # what could make emphasis, links, images, tables
+# Student and grader text is shown literally, yet reads as plain text when pasted into an
+# LMS comment box: only what could start markup is escaped. Emphasis, code, links and
+# images by their punctuation; an underscore only at a word's edge (snake_case stays
+# as it is: GitHub makes no emphasis inside a word); "<" only where a tag could begin,
+# "&" only where an entity could; a block marker only at the start.
+_PUNCT = re.compile(r"([\\`*\[\]!~])")
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_BLOCK = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)](?:\s|$)))")
 
 
 def md(text: str) -> str:
     """Inline student or grader text, shown literally: no HTML, links, images or emphasis."""
     text = views.clean(text).replace("\n", " ").replace("\t", " ")
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _PUNCT.sub(r"\\\1", text)
+    text = _ENTITY.sub("&amp;", text)
+    text = _TAG.sub("&lt;", text)
+    text = _PUNCT.sub(r"\\\1", text)
+    text = _UNDERSCORE.sub(r"\\_", text)
+    return _BLOCK.sub(lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), text)
+
+
+def md_cell(text: str) -> str:
+    """Inline text inside a table cell, where a pipe would end the cell."""
+    return md(text).replace("|", "\\|")
 
 
 def code_block(text: str, info: str = "text") -> str:
@@ -60,21 +77,26 @@ def _check(c: views.CheckView) -> list[str]:
         f"- **{status_label(r.status)}** — {md(c.title)}{hidden}, "
         f"{views.points(r.points, r.max_points)}: {md(c.headline)}"
     ]
-    if r.convention:
-        lines.append(f"  - follows an accepted convention: {md(r.convention)}")
-    d = r.diagnosis
-    if d is not None:
-        what = "a known mistake" if d.kind == "misconception" else "another convention"
-        lines.append(
-            f"  - looks like {what}: **{md(d.title)}** in {md(', '.join(d.parts))} "
-            f"(largest difference {d.max_difference:.2g}; lecture topic: {md(d.topic)})"
-        )
-    # the rest of what was observed: one line each; tracebacks as blocks of their own
-    rest = [e for e in r.evidence if e != c.headline]
-    lines += [f"  - {md(e)}" for e in rest if "\n" not in e]
+    lines += [f"  - {md(e)}" for e in c.explain if "\n" not in e]
+    if c.where:
+        lines.append(f"  - Where: {md(c.where)}")
+    if c.topic:
+        lines.append(f"  - Lecture topic: {md(c.topic)}")
     block = "\n".join(lines)
-    extra = [e for e in rest if "\n" in e]
-    return [block, *(code_block(e) for e in extra)]
+    return [block, *(code_block(e) for e in c.explain if "\n" in e)]
+
+
+def _fix_first(f: views.FixFirst) -> str:
+    lines = [
+        "### ➊ Fix this first",
+        "",
+        f"**{md(f.title)}** ({md(f.objective)}): {md(f.what)}",
+        "",
+        f"At stake: {md(f.stake)}.",
+    ]
+    if f.step:
+        lines += ["", f"**Next step:** {md(f.step)}"]
+    return "\n".join(lines)
 
 
 def _blocks(v: views.ReportView) -> list[str]:
@@ -87,14 +109,18 @@ def _blocks(v: views.ReportView) -> list[str]:
         )
     else:
         out.append(f"**{md(v.summary)}**")
-        out.append(
-            "The points summarise the evidence below: what your code did, what that shows, and what to do next."
-        )
         if v.incomplete:
             out.append(f"> **Note:** {md(v.incomplete)}")
+        if v.fix_first is not None:
+            out.append(_fix_first(v.fix_first))
+        elif v.objectives:
+            out.append("✓ Nothing to fix: every check that could be assessed passed.")
         rows = ["| Objective | Level | Points |", "|---|---|---|"]
         rows += [
-            f"| {md(o.title)} | {level_label(o.level)} | {views.points(o.points, o.max_points)} |"
+            f"| {md_cell(o.title)} | {level_label(o.level)} | "
+            f"{views.points(o.points, o.max_points)}"
+            + (f", waits for {md_cell(', '.join(o.waits_for))}" if o.waits_for else "")
+            + " |"
             for o in v.objectives
         ]
         out.append("\n".join(rows))
@@ -106,10 +132,10 @@ def _blocks(v: views.ReportView) -> list[str]:
                 "**Next steps**\n\n"
                 + "\n".join(f"{i}. {md(s)}" for i, s in enumerate(o.next_steps, 1))
             )
-        for f in o.figures:
-            out.append(_figure(f))
         for c in o.checks:
             out += _check(c)
+        for fv in o.figures:
+            out.append(_figure(fv.figure, fv.note))
     for f in v.figures:
         out.append(_figure(f))
     if v.notes:
@@ -120,15 +146,19 @@ def _blocks(v: views.ReportView) -> list[str]:
     return out
 
 
-def _figure(f: Figure) -> str:
+def _figure(f: Figure, note: str = "") -> str:
     missing = left_out(f)
-    note = f" ({missing} values could not be drawn)" if missing else ""
-    return f"*Picture (in the HTML report): {md(f.title)}.* {md(f.caption)}{note}"
+    extra = f" ({missing} values could not be drawn)" if missing else ""
+    lead = f"{md(note)} " if note else ""
+    return f"*Picture in the HTML report: {md(f.title)}.* {lead}{md(f.caption)}{extra}"
 
 
 def _footer(v: views.ReportView) -> str:
     bound = f"{md(v.binding)}\n\n" if v.binding else ""
-    return bound + "---\n" + " · ".join(f"{md(k.replace('_', ' '))} {md(val)}" for k, val in v.provenance)
+    return bound + "---\n" + " · ".join(
+        f"{md(views.PROVENANCE_LABEL.get(k, k.replace('_', ' ')))} {md(val)}"
+        for k, val in v.provenance
+    )
 
 
 def render_markdown(

@@ -26,9 +26,11 @@ from markupsafe import Markup, escape
 
 from grader.figures import Figure, Series
 
-WIDTH, HEIGHT = 480.0, 270.0
-LEFT, RIGHT, TOP, BOTTOM = 58.0, 14.0, 40.0, 44.0
-FONT = 13
+# 380 units drawn at most 30rem wide (style.css): text of FONT units stays at least 12 px
+# on a phone 390 px wide, and about 17 px on a desktop.
+WIDTH, HEIGHT = 380.0, 250.0
+LEFT, RIGHT, TOP, BOTTOM = 58.0, 12.0, 42.0, 44.0
+FONT = 14
 
 # The gradient-check thresholds of the lecture (docs/conventions.md §4), drawn as guides.
 GOOD_BELOW, WRONG_ABOVE = 1e-7, 1e-2
@@ -193,14 +195,16 @@ def _frame(fig: Figure, ax: Axes, xticks: Sequence[tuple[float, str]]) -> list[s
 
 
 def _legend(items: Sequence[tuple[str, str, str, float, bool]]) -> list[str]:
-    """One row (wrapping to a second) of samples: name, colour, dash, width, is_band."""
+    """One row (wrapping to a second) of samples: name, colour, dash, width (0: a dot), is_band."""
     out, x, y = [], LEFT, 16.0
     for name, colour, dash, width, band in items:
-        room = 30 + 6.5 * len(name) + 14
+        room = 30 + 7.2 * len(name) + 14
         if x + room > WIDTH - RIGHT and x > LEFT:
             x, y = LEFT, y + 16
         if band:
             out.append(f'<rect x="{x:.1f}" y="{y - 6:.1f}" width="24" height="10" fill="{BAND}"/>')
+        elif width == 0:
+            out.append(f'<circle cx="{x + 12:.1f}" cy="{y - 1:.1f}" r="4" fill="{colour}"/>')
         else:
             out.append(_line(x, y - 1, x + 24, y - 1, colour, dash, width))
         out.append(_text(x + 30, y + 3, name, "start"))
@@ -299,7 +303,7 @@ def _bars(fig: Figure) -> list[str]:
     for g, label, dy in zip(guides, ("right ↓", "wrong ↑"), (14, -5), strict=True):
         y = ax.py(g)
         body.append(_line(LEFT, y, right + 4, y, "#8a8a8a", "3 3"))
-        body.append(_text(right + 6, y + dy, label, "start", 12, fill="#444444"))
+        body.append(_text(right + 6, y + dy, label, "start", fill="#444444"))
     band = (right - LEFT) / len(cats)
     width = band * 0.6 / max(len(students), 1)
     for j, s in enumerate(students):
@@ -312,10 +316,10 @@ def _bars(fig: Figure) -> list[str]:
                     f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
                     f'height="{max(floor_y - y, 0):.1f}" fill="{colour}"/>'
                 )
-                body.append(_text(x + width / 2, y - 4, fmt(v), size=12))
+                body.append(_text(x + width / 2, y - 4, fmt(v)))
             else:
                 shown = "0" if v == 0 else fmt(v) if math.isfinite(v) else "n/a"
-                body.append(_text(x + width / 2, floor_y - 4, shown, size=12))
+                body.append(_text(x + width / 2, floor_y - 4, shown))
     for s in refs:
         for i, v in enumerate(s.values):
             if drawable(v, fig.log_y):
@@ -331,10 +335,42 @@ def _bars(fig: Figure) -> list[str]:
     return _frame(fig, ax, xticks) + body + _legend(legend)
 
 
+def _scatter(fig: Figure) -> list[str]:
+    """scatter: the student's entries (y) against the correct ones (x), same scale on both
+    axes, with the diagonal y = x where correct entries lie."""
+    ys, xs = fig.of_role("student"), fig.of_role("reference")
+    if not ys or not xs:
+        return [_text(WIDTH / 2, HEIGHT / 2, "no values to draw")]
+    pairs = [
+        (x, y)
+        for x, y in zip(xs[0].values, ys[0].values, strict=False)
+        if math.isfinite(x) and math.isfinite(y)
+    ]
+    if not pairs:
+        return [_text(WIDTH / 2, HEIGHT / 2, "no finite values to draw")]
+    ticks = nice_ticks(min(min(p) for p in pairs), max(max(p) for p in pairs))
+    lo, hi = ticks[0], ticks[-1]
+    ax = Axes((lo, hi), ticks, False)
+    xticks = [(t, label) for t, label in zip(ticks, fmt_ticks(ticks, False), strict=True)]
+    body = [_line(ax.px(lo), ax.py(lo), ax.px(hi), ax.py(hi), "#444444", "7 4", 2)]
+    colour = STYLES["student"][0]
+    body += [
+        f'<circle cx="{ax.px(x):.1f}" cy="{ax.py(y):.1f}" r="3.2" fill="{colour}" '
+        'fill-opacity="0.75"/>'
+        for x, y in pairs
+    ]
+    legend = [
+        (ys[0].name, colour, "", 0.0, False),
+        ("where correct values lie", "#444444", "7 4", 2.0, False),
+    ]
+    return _frame(fig, ax, xticks) + body + _legend(legend)
+
+
 DRAW: dict[str, Callable[[Figure], list[str]]] = {
     "convergence": _lines,
     "gradient_magnitude": _lines,
     "gradient_error": _bars,
+    "scatter": _scatter,
 }
 
 
@@ -342,6 +378,8 @@ def left_out(fig: Figure) -> int:
     """How many values a line cannot show (NaN, inf, or <= 0 on a log axis); bars label every value."""
     if fig.kind == "gradient_error":
         return 0
+    if fig.kind == "scatter":
+        return sum(not math.isfinite(v) for s in fig.series for v in s.values)
     return sum(not drawable(v, fig.log_y) for s in fig.series for v in s.values)
 
 

@@ -81,6 +81,13 @@ def render_terminal(
         lines.append(st.paint(f"{views.clean(v.identity)} {dash} {summary}", "1"))
         if v.incomplete:
             lines += _wrap(v.incomplete, 0, "note: ")
+        fx = v.fix_first
+        if fx is not None:  # the one thing to do, before any list of objectives
+            lines += ["", st.paint("FIX THIS FIRST", "31", bold=True)]
+            lines += _wrap(f"{fx.title} ({fx.objective}): {fx.what}", 2)
+            lines += _wrap(f"At stake: {fx.stake}.", 2)
+            if fx.step:
+                lines += _wrap(fx.step, 2, "next: ")
     else:
         lines.append(st.paint(f"{views.clean(v.identity)} {dash} could not be graded", "1"))
         lines += _wrap(v.reason, 2)
@@ -100,6 +107,9 @@ def render_terminal(
                 4,
                 f"{st.status(r.status)} {views.STATUS_TEXT[r.status]}: {views.clean(c.title)}{hidden} {dash} ",
             )
+            for e in c.explain:
+                if "\n" not in e:
+                    lines += _wrap(e, 6)
         for step in o.next_steps:
             lines += _wrap(step, 4, "next: ")
     for n in v.notes:

@@ -32,9 +32,22 @@ def test_unknown_role_is_rejected():
 
 
 def test_unknown_kind_is_rejected():
-    """A figure kind outside the three known ones raises."""
+    """A figure kind outside the known ones raises."""
     with pytest.raises(ValueError, match="kind"):
-        Figure("f", "scatter", "t", "x", "y", ())  # type: ignore[arg-type]
+        Figure("f", "pie", "t", "x", "y", ())  # type: ignore[arg-type]
+
+
+def test_scatter_keeps_at_most_its_points_evenly_spaced():
+    """A large array is thinned to at most SCATTER_POINTS pairs, each still a pair of one entry."""
+    from grader.figures import SCATTER_POINTS, scatter
+
+    mine = [-float(i) for i in range(1000)]
+    fig = scatter("dW2", mine, [float(i) for i in range(1000)])
+    (you,), (right,) = fig.of_role("student"), fig.of_role("reference")
+    assert len(you.values) <= SCATTER_POINTS and len(you.values) == len(right.values)
+    assert all(y == -x for x, y in zip(right.values, you.values, strict=True))
+    with pytest.raises(ValueError, match="same number"):
+        scatter("dW2", [1.0], [1.0, 2.0])
 
 
 def test_categories_must_match_values():

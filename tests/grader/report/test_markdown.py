@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 
 from grader.report import render_markdown
-from grader.report.markdown import code_block, md
+from grader.report.markdown import code_block, md, md_cell
 from grader.results import GradeResult
 
 from .conftest import SECRET_EXPECTED, SECRET_INPUT, make_result
@@ -20,9 +20,18 @@ def outside_code(text: str) -> str:
 def test_inline_text_has_no_html_or_link_syntax():
     """md() turns tags into entities and escapes the brackets of links and images."""
     out = md("<script>x</script> [x](javascript:alert(1)) ![i](p.png) **b** `c` | d")
-    assert "<" not in out and ">" not in out
+    assert re.search(r"<[A-Za-z/!?]", out) is None  # no tag can open
     assert "](" not in out.replace("\\](", "")  # every ] before ( is escaped
-    assert "\\*\\*b\\*\\*" in out and "\\`c\\`" in out and "\\|" in out
+    assert "\\*\\*b\\*\\*" in out and "\\`c\\`" in out
+    assert "\\|" in md_cell("a | b")  # a pipe ends a table cell only inside a table
+
+
+def test_grader_text_reads_as_plain_text():
+    """Formulas and names read as written: no escaped pipes, entities or underscores inside words."""
+    out = md("|got - expected| <= 1e-09 & slope_gradient, x > 0")
+    assert out == "|got - expected| <= 1e-09 & slope_gradient, x > 0"
+    assert md("_emph_ and 1. list") == "\\_emph\\_ and 1. list"
+    assert md("# heading").startswith("\\#") and md("1. item").startswith("1\\.")
 
 
 def test_code_fence_outlasts_backticks_inside():
@@ -36,7 +45,7 @@ def test_hostile_report_has_no_raw_html_or_links(hostile: GradeResult):
     text = outside_code(render_markdown(hostile))
     assert re.search(r"<[a-zA-Z/]", text) is None
     assert re.search(r"(?<!\\)\]\(", text) is None
-    assert "&lt;script&gt;" in text
+    assert "&lt;script>" in text
 
 
 def test_traceback_is_a_fenced_block(hostile: GradeResult):
