@@ -570,8 +570,8 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
             o.objective, o.title, o.level, o.points, o.max_points, mine, figures, fix_first
         )
         # why points are not assessed: the root check and what it holds back (cascade)
-        held = o.held_back_sentence
-        objectives.append(replace(view, shows=f"{view.shows} {held}") if held else view)
+        held_note = o.held_back_sentence
+        objectives.append(replace(view, shows=f"{view.shows} {held_note}") if held_note else view)
     loose = tuple(views[c.check_id] for c in result.checks if c.check_id not in placed)
     if loose:  # checks the score does not list (a result built without scoring)
         placed.update(c.result.check_id for c in loose)
