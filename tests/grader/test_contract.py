@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from grader import checks, contract, probes, rubric
+from grader import checks, contract, probes, rubric, rubric_file
 from grader.adapters import child_probes, styles
 from grader.adapters.binding import binding_for
 from grader.contract import CALLS, HYPER_DEFAULTS, MISCONCEPTION_KINDS, PROBE_SPECS, ProbeSpec
@@ -68,12 +68,12 @@ def test_every_call_has_one_reference_function_and_a_judge():
 
 def test_every_parameter_has_a_default_or_a_check():
     """Hyper-parameters have defaults; every name a check may set is validated by the rubric."""
-    validators = rubric.param_checks()
+    validators = rubric_file.param_checks()
     for spec in PROBE_SPECS.values():
         assert set(spec.hyper) <= set(HYPER_DEFAULTS), spec.call
         assert set(spec.kinds) <= set(MISCONCEPTION_KINDS), spec.call
         assert set(contract.probe_params(spec.call)) <= set(validators), spec.call
-        assert rubric.allowed_params(spec.call)[: len(contract.PROBLEM_KEYS)] == (
+        assert rubric_file.allowed_params(spec.call)[: len(contract.PROBLEM_KEYS)] == (
             contract.PROBLEM_KEYS
         )
     assert set(HYPER_DEFAULTS) == {h for p in PROBE_SPECS.values() for h in p.hyper}

@@ -17,7 +17,7 @@ from grader.adapters.binding import AdapterBinding, binding_for
 from grader.adapters.styles import STYLE_LAYOUTS, display_names, style_of
 from grader.plan import make_plan
 from grader.probes import Sizes, batch_orders, expected, output_specs, prepare, to_canonical
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from tests.grader.adapters.conftest import ROOT, assert_close, run_probe
 
 CHILD = Path(child_probes.__file__)
