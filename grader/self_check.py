@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import grader
+from grader.atomic import atomic_write_text
 from grader.kit_check import Kit, KitError, grade_with_kit, is_kit, load_kit
 from grader.pipeline import GradeSettings, code_choice
-from grader.report.html import render_html
 from grader.report.terminal import render_terminal
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric
@@ -97,19 +97,11 @@ def show(result: GradeResult, hidden_points: float | None, color: bool, html: Pa
     if line:
         print(line)
     if html is not None:
-        write_text(html, render_html(result))
+        from grader.report.html import render_html  # jinja2 costs a check without --html ~30 ms
+
+        atomic_write_text(html, render_html(result))
         print(f"HTML report: {html}")
     return exit_status(result)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write through a temporary file beside ``path`` (a reader never sees half a report)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def hidden_points(kit: Kit) -> float | None:
@@ -277,6 +269,8 @@ def check(
     result, _, _ = grade_here(lambda p: grade_with_kit(p, loaded, GradeSettings()), path)
     line = points_line(result, hidden_points(loaded))
     text = "\n".join(s for s in (note, render_terminal(result, False).rstrip(), line) if s)
+    from grader.report.html import render_html
+
     shown = html and _display(_inline_html(note, render_html(result), line), text)
     if not shown:
         print(text)
