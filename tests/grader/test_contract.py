@@ -26,7 +26,7 @@ from grader.adapters import child_probes, styles
 from grader.adapters.binding import binding_for
 from grader.contract import CALLS, HYPER_DEFAULTS, MISCONCEPTION_KINDS, PROBE_SPECS, ProbeSpec
 from grader.plan import canonical_inputs
-from grader.probes import SELF_CHECK_DIRECTIONS, output_specs, prepare, to_canonical
+from grader.probes import SELF_CHECK_DIRECTIONS, output_specs, student_inputs, to_canonical
 from grader.rubric import CheckSpec, CompareSpec, Feedback
 from tests.grader.adapters.conftest import definitions, load_sample
 
@@ -130,7 +130,7 @@ def test_each_call_answers_with_the_declared_outputs(call: str):
     needed = {"params": "W1", "grads": "dW1"}
     assert all(needed.get(i, i) in canonical for i in spec.inputs), "the plan lacks an input"
     binding = binding_for(_SAMPLE[call])
-    inputs, ctx = prepare(call, binding, check.params, canonical)
+    inputs, ctx = student_inputs(call, binding, check.params, canonical)
     params = json.loads(json.dumps(ctx.child_params()))
     raw = getattr(child_probes, call)(_namespace(call), inputs, params)
     assert {k: v.shape for k, v in raw.items()} == output_specs(call, binding, ctx.sizes)
