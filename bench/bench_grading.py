@@ -476,7 +476,7 @@ def nbclient_execute(path: Path) -> None:
 
 def bench_grade(rounds: int, profile: bool) -> None:
     from grader.grade import GradeSettings, close_workers, grade_submission
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
     from grader.sandbox import Limits, WarmWorker, resolve_tier
     from grader.sandbox.warm import PRELOAD
 
@@ -666,7 +666,7 @@ def stop_forkserver() -> bool:
 def bench_batch(n: int, rounds: int) -> None:
     from grader.batch import BatchOutputs, GradeJob, run_batch
     from grader.grade import GradeSettings, close_workers, grade_submission
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
 
     outputs = BatchOutputs(class_page=False)  # what ``grader grade`` writes per result
     rubric_path = RUBRICS / "mlp_backprop.toml"

@@ -134,7 +134,7 @@ def peak_rss_mb() -> float:
 def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") -> dict[str, Any]:
     from grader.batch import BatchOutputs, GradeJob, run_batch
     from grader.grade import GradeSettings, grade_submission
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
 
     rubric = load_rubric(RUBRIC)
     job = GradeJob.from_file(grade_submission, RUBRIC, GradeSettings(warm=True))

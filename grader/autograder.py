@@ -28,7 +28,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 SCRIPTS = ("setup.sh", "run_autograder")
 RUBRIC_NAME = "rubric.toml"  # the name run_autograder and setup.sh read

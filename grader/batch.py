@@ -52,10 +52,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import grader
+from grader.atomic import atomic_write_text
 from grader.cache import (
     Identified,
     ResultStore,
-    atomic_write_text,
     batch_record,
     file_stem,
     identify,
@@ -75,7 +75,8 @@ from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv, 
 from grader.exports.summary import write_class_summary
 from grader.overrides import Overrides, apply_overrides
 from grader.results import SCHEMA, GradeResult, SubmissionRef
-from grader.rubric import Rubric, parse_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import parse_rubric
 
 if TYPE_CHECKING:
     from grader.pipeline import GradeSettings
@@ -223,7 +224,7 @@ class GradeJob:
         settings: GradeSettings | None = None,
         public_only: bool = False,
     ) -> GradeJob:
-        """Read the rubric file; validating it is up to the caller (grader.rubric.load_rubric)."""
+        """Read the rubric file; validating it is up to the caller (grader.rubric_file.load_rubric)."""
         return cls(grade, Path(rubric_path).read_bytes(), str(rubric_path), settings, public_only)
 
     @property

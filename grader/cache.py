@@ -15,8 +15,8 @@ Layout under the batch's output folder::
                            provenance["batch"] = {key, outcome, seconds, executor, finished_at}
 
 ``stem`` is the identity with anything but letters, digits and ``._@+-`` replaced
-by ``_``. Every file is written atomically (temporary file, fsync, rename, fsync of
-the folder), so a kill at any instant leaves either the old file or the new one.
+by ``_``. Every file is written atomically (:mod:`grader.atomic`), so a kill at any
+instant leaves either the old file or the new one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import grader
+from grader.atomic import atomic_write_text
 from grader.results import GradeResult
 from grader.submission import SubmissionError, load_submission
 
@@ -44,48 +44,6 @@ RESULTS_DIR = "results"
 # never differ by case alone (one file on macOS and Windows); no '~' (file_stem's mark).
 _PLAIN = re.compile(r"[a-z0-9_@+][a-z0-9_.@+-]{0,99}")
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.@+-]")
-
-
-# ---------------------------------------------------------------------------
-# Atomic files
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` all at once: a crash leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with 0o666, not mkstemp's 0o600: the file gets the user's usual permissions.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """:func:`atomic_write_bytes` of UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the folder's entry is on disk (POSIX).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------

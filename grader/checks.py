@@ -862,9 +862,7 @@ JUDGES: dict[str, Judge] = {call: JUDGE_FUNCTIONS[p.judge] for call, p in PROBE_
 """Probe call -> how its outputs are judged (grader.contract names each call's judge)."""
 
 
-def _roots(
-    unmet: Sequence[str], prior: Mapping[str, CheckResult]
-) -> tuple[str, ...]:
+def _roots(unmet: Sequence[str], prior: Mapping[str, CheckResult]) -> tuple[str, ...]:
     """The failed checks at the bottom of the unmet prerequisites: a prerequisite that was
     itself not assessed (or failed with the same mistake) passes on its own roots, so a
     reason never names a check that did not run as the one that "did not pass"."""

@@ -10,29 +10,36 @@
 Exit status: 0 success (``check``: every public check passed); 1 some check did
 not pass (``check``, ``grade-one --strict``) or some submission's grading failed
 (``grade``); 2 bad input, said in one sentence, never a traceback; 130 stopped
-by Ctrl-C. The grading pipeline, kit builder and report renderers are imported
-only when a command needs them.
+by Ctrl-C. A student kit does not ship this module: its launcher runs
+:mod:`grader.self_check`, which ``check --kit`` calls too. The batch, the kit builder
+and the Gradescope builder are imported only when a command needs them (a check
+starts faster without them).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grader
-from grader.cache import atomic_write_text
-from grader.executors import ExecutorUnavailableError, error_reason
+from grader import self_check
+from grader.atomic import atomic_write_text
+from grader.executors import ExecutorUnavailableError
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
-from grader.results import GradeResult, SubmissionRef
-from grader.rubric import Rubric, RubricError, load_rubric
+from grader.grade import grade_submission
+from grader.kit_check import is_kit
+from grader.pipeline import GradeSettings
+from grader.report.markdown import render_markdown
+from grader.results import GradeResult
+from grader.rubric import Rubric, RubricError
+from grader.rubric_file import load_rubric
+from grader.sandbox import Limits
 from grader.sandbox.privilege import protect
 from grader.sandbox.tiers import (
     TIER_INFO,
@@ -45,7 +52,6 @@ from grader.sandbox.tiers import (
 from grader.submission import (
     NOT_SUBMISSION_SUFFIXES,
     SubmissionError,
-    load_submission,
     scan_class_folder,
 )
 
@@ -54,7 +60,6 @@ if TYPE_CHECKING:
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
-KIT_MANIFEST = "kit.json"  # a kit with it grades from its own files (grader.kit_check)
 
 
 class UsageError(Exception):
@@ -92,26 +97,15 @@ Upload the zip as the assignment's autograder (base image: Ubuntu 24.04).""",
 
 
 # ---------------------------------------------------------------------------
-# Lazy links to the rest of the grader
+# The pipeline's settings
 
 
-def _pipeline() -> GradeSubmission:
-    try:
-        from grader.grade import grade_submission
-    except ImportError as error:
-        raise UsageError(f"this installation has no grading pipeline ({error})") from None
-    return grade_submission
-
-
-def _settings(warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None) -> Any:
+def _settings(
+    warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None
+) -> GradeSettings:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
     ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
     ``min_tier``: refuse to grade below this sandbox tier."""
-    try:
-        from grader.pipeline import GradeSettings
-        from grader.sandbox import Limits
-    except ImportError:
-        return None
     if memory_mb is None:
         return GradeSettings(warm=warm, min_tier=min_tier)
     return GradeSettings(warm=warm, min_tier=min_tier, limits=Limits(memory_bytes=memory_mb << 20))
@@ -138,38 +132,13 @@ def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
     return describe(tier) + (f" (no stronger tier: {why})" if why else "")
 
 
-def _report(name: str) -> Callable[..., str] | None:
-    """A renderer of grader.report by name, or None when this installation lacks it."""
-    try:
-        return getattr(importlib.import_module("grader.report"), name, None)
-    except ImportError:
-        return None
-
-
-def _plain_terminal(result: GradeResult, color: bool = False) -> str:
-    """A minimal terminal view, used only when grader.report is unavailable."""
-    if result.status != "graded" or result.score is None:
-        return f"{result.submission.identity}: could not be graded: {result.reason}\n"
-    lines = [
-        f"{result.submission.identity}: {result.score.points:g} / {result.score.max_points:g} points"
-    ]
-    for c in result.public_view().checks:
-        lines.append(f"  [{c.status}] {c.title or c.check_id}: {c.headline}")
-        if c.status != "passed" and c.next_step:
-            lines.append(f"      next step: {c.next_step}")
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------------------
 # Arguments
 
 
 def _rubric(path: Path) -> Rubric:
     """Load and validate; a RubricError (one sentence) becomes exit status 2."""
-    try:
-        return load_rubric(path)
-    except ImportError as error:  # a student kit's grader: it has no reference to validate with
-        raise UsageError(f"this installation cannot read rubric files ({error})") from None
+    return load_rubric(path)
 
 
 def _existing(path: Path, what: str) -> Path:
@@ -192,7 +161,7 @@ def _job(
     memory_mb: int | None = None,
     min_tier: str | None = None,
 ) -> GradeJob:
-    grade = grade_fn if grade_fn is not None else _pipeline()
+    grade = grade_fn if grade_fn is not None else grade_submission
     settings = None if grade_fn is not None else _settings(warm, memory_mb, min_tier)
     from grader.batch import GradeJob
 
@@ -211,80 +180,35 @@ def _overrides(path: Path | None, rubric: Rubric) -> Any:
     return overrides
 
 
-def _kit_job(kit: Path) -> tuple[Callable[[Path], GradeResult], Rubric]:
-    """Grading from the kit's own files: its public checks, its precomputed values; and
-    the kit's rubric (loaded as the grader wrote it: the kit has no reference to validate with)."""
-    try:
-        from grader.kit_check import grade_with_kit, load_kit
-    except ImportError as error:
-        raise UsageError(f"this installation cannot grade with a kit ({error})") from None
-    loaded = load_kit(kit)  # a damaged kit is bad input: KitError, one sentence
-    settings = _settings()
-    return (lambda path: grade_with_kit(path, loaded, settings)), loaded.rubric
-
-
-def _grade_here(job: Callable[[Path], GradeResult], path: Path) -> tuple[GradeResult, float, bool]:
-    """Grade in this process; a grader crash becomes an ungradable result (and crashed=True)."""
-    start = time.monotonic()
-    try:
-        return job(path), time.monotonic() - start, False
-    except Exception as error:  # the pipeline should never raise; if it does, still answer
-        identity = path.name if path.is_dir() else path.stem
-        result = GradeResult(
-            SubmissionRef(identity, str(path)), "ungradable", reason=error_reason(error)
-        )
-        return result, time.monotonic() - start, True
-
-
 # ---------------------------------------------------------------------------
 # Commands
 
 
 def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
-    job: Callable[[Path], GradeResult]
+    color = _use_color(args.color)
     if args.rubric is not None:
         rubric_path = _existing(args.rubric, "a rubric file")
-        rubric = _rubric(rubric_path)
-        job = _job(grade_fn, rubric_path, public_only=True)
     else:
         kit = args.kit if args.kit is not None else Path.cwd()
+        if is_kit(kit):  # the kit's own files, offline: what its check.py runs
+            return self_check.run(args.submission, kit, args.html, color)
         rubric_path = kit / KIT_RUBRIC
-        if (kit / KIT_MANIFEST).is_file():
-            job, rubric = _kit_job(kit)
-        elif rubric_path.is_file():  # a folder with only a public rubric: grade with it
-            rubric = _rubric(rubric_path)
-            job = _job(grade_fn, rubric_path, public_only=True)
-        else:
+        if not rubric_path.is_file():
             where = f"kit folder {kit}" if args.kit is not None else "the current folder"
             raise UsageError(f"no {KIT_RUBRIC} in {where}; pass --kit DIR or --rubric FILE.")
-    path = _existing(args.submission, "a notebook, a .py module, or a folder")
-    from grader.pipeline import code_choice  # a folder of several notebooks: the rubric's rule
-
-    # a file that is not a submission is bad input: one sentence, exit 2
-    load_submission(path, choice=code_choice(rubric))
-    result, _, _ = _grade_here(job, path)
-    render = _report("render_terminal") or _plain_terminal
-    sys.stdout.write(render(result, _use_color(args.color)))
-    if args.html is not None:
-        html = _report("render_html")
-        if html is None:
-            raise UsageError("HTML reports are not available in this installation.")
-        atomic_write_text(args.html, html(result))
-        print(f"HTML report: {args.html}")
-    passed = (
-        result.status == "graded"
-        and bool(result.checks)
-        and all(c.status == "passed" for c in result.checks)
-    )
-    return 0 if passed else 1
+    rubric = _rubric(rubric_path)  # a folder with only a public rubric: grade with it
+    job = _job(grade_fn, rubric_path, public_only=True)
+    path = self_check.checked_submission(args.submission, rubric)
+    result, _, _ = self_check.grade_here(job, path)
+    # the instructor's rubric says what its hidden checks add; a lone public rubric cannot
+    hidden = sum(c.points for c in rubric.checks if c.visibility == "hidden")
+    return self_check.show(result, hidden if args.rubric else None, color, args.html)
 
 
 def cmd_kit(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
-    try:
-        from grader.kit import build_kit
-    except ImportError as error:
-        raise UsageError(f"this installation cannot build kits ({error})") from None
+    from grader.kit import build_kit
+
     built = build_kit(args.rubric, args.out)
     print(f"student kit: {built if built is not None else args.out}")
     return 0
@@ -351,7 +275,7 @@ def cmd_grade(
         rubric=rubric,
         title=f"Class summary: {rubric.assignment.title}",
         outputs=BatchOutputs(
-            reports=("html", "md") if _report("render_html") else (),
+            reports=("html", "md"),
             canvas=canvas,
             overrides=overrides,
         ),
@@ -404,7 +328,7 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
     closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
     sandbox = _sandbox(args.min_tier, closed)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
-    result, seconds, crashed = _grade_here(job, args.submission)
+    result, seconds, crashed = self_check.grade_here(job, args.submission)
     if overrides is not None:  # on top of what the code earned, recording both
         from grader.overrides import apply_overrides
 
@@ -423,10 +347,7 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
     if args.junit is not None:
         write_junit(args.junit, [result])
     if args.markdown is not None:
-        markdown = _report("render_markdown")
-        if markdown is None:
-            raise UsageError("Markdown reports are not available in this installation.")
-        atomic_write_text(args.markdown, markdown(result))
+        atomic_write_text(args.markdown, render_markdown(result))
     if result.score is not None:
         print(
             f"{result.submission.identity}: {result.score.points:g} / {result.score.max_points:g}"
@@ -447,10 +368,8 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     _rubric(_existing(args.rubric, "a rubric file"))
     if args.wheel is not None:
         _existing(args.wheel, "the grader's wheel")
-    try:
-        from grader.autograder import AutograderError, build_autograder
-    except ImportError as error:
-        raise UsageError(f"this installation cannot build autograders ({error})") from None
+    from grader.autograder import AutograderError, build_autograder
+
     try:
         built = build_autograder(args.rubric, args.out, wheel=args.wheel)
     except AutograderError as error:
@@ -479,11 +398,8 @@ def _check_batch_timeout(timeout: float, rubric: Rubric, settings: Any) -> None:
     limit does: the batch would then report the grader's failure instead of the student's."""
     if not timeout:
         return
-    try:
-        from grader.plan import time_bound
-        from grader.sandbox import Limits
-    except ImportError:  # no grading pipeline here: nothing to compare with
-        return
+    from grader.plan import time_bound
+
     bound = time_bound(rubric, getattr(settings, "limits", None) or Limits())
     if timeout < bound:
         raise UsageError(

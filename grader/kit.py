@@ -13,18 +13,19 @@ verdicts on them, with no reference code and nothing of the hidden checks:
    computed with the reference, here, now (``expectations.npz``, numeric only);
 3. the plan, the output contracts and the candidates' documentation go into
    ``kit.json`` with the versions and each file's sha256;
-4. the child's probe module, the part of the grader that grading from a kit needs
-   (never this module, the plan, the probes' reference side or the expectations:
-   see :data:`INSTRUCTOR_ONLY`; nor any module that imports ``reference``), a README
-   and a ``check.py`` launcher complete it; a subprocess with ``reference`` blocked
-   then checks that the kit's grader imports.
+4. the child's probe module, the grader's modules that the kit's entry point
+   (:data:`KIT_ENTRY`, :mod:`grader.self_check`) imports, found statically
+   (:func:`vendored_modules`: its import closure, lazy imports included), with their
+   package data, a README and a ``check.py`` launcher complete it; a subprocess with
+   ``reference`` blocked then checks that the kit's grader imports. The closure is the
+   boundary: a module that computes with the reference is in no kit unless the entry
+   point comes to import it, which :func:`vendored_modules` refuses.
 
 The student side is :mod:`grader.kit_check`, which defines the format.
 """
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import math
@@ -47,6 +48,7 @@ from grader import kit_check
 from grader.adapters import probe_module_source
 from grader.adapters.binding import AdapterBinding
 from grader.grade import job_plan, reference_expectations
+from grader.import_graph import ImportGraph
 from grader.kit_check import (
     EXPECTATIONS,
     FORMAT,
@@ -60,20 +62,16 @@ from grader.kit_check import (
     sha256_file,
 )
 from grader.plan import make_plan
-from grader.rubric import Rubric, load_rubric, parse_rubric, plain
+from grader.rubric import Rubric, plain
+from grader.rubric_file import load_rubric, parse_rubric
 
 Array = np.ndarray
 
-# Modules of the grader that compute with the reference (or build kits): never in a kit.
-INSTRUCTOR_ONLY = (
-    "grade.py",
-    "plan.py",
-    "probes.py",
-    "expectations.py",
-    "kit.py",
-    "adapters/conventions.py",
-)
-VENDORED_SUFFIXES = (".py", ".j2", ".css", ".json")  # the package's code and package data
+KIT_ENTRY = "grader.self_check"  # what the kit's check.py runs: the kit ships its import closure
+# Packages the sandbox copies into its child as files (grader.sandbox.process.runner_files),
+# not imported by the parent: shipped whole when the closure holds them.
+RUN_AS_FILES = ("grader.sandbox.child",)
+PACKAGE_DATA = (".j2", ".css", ".json")  # read by the closure's modules beside their code
 VENDOR_DIR = "grader"
 LAUNCHER = "check.py"
 README = "README.md"
@@ -165,67 +163,43 @@ def public_rubric_toml(raw: Mapping[str, Any], rubric: Rubric) -> str:
 # The vendored grader
 
 
-def _imports_reference(source: str) -> bool:
-    """Whether a module imports ``reference`` when it is imported (not in a function,
-    not under ``if TYPE_CHECKING``)."""
+def vendored_modules() -> frozenset[str]:
+    """The grader's modules a kit ships: the import closure of :data:`KIT_ENTRY`.
 
-    def walk(body: list[ast.stmt]) -> bool:
-        for node in body:
-            if isinstance(node, ast.Import) and any(
-                a.name.split(".")[0] == "reference" for a in node.names
-            ):
-                return True
-            if (
-                isinstance(node, ast.ImportFrom)
-                and (node.module or "").split(".")[0] == "reference"
-            ):
-                return True
-            if isinstance(node, ast.If):
-                if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-                    if walk(node.orelse):
-                        return True
-                    continue
-                if walk(node.body) or walk(node.orelse):
-                    return True
-            if isinstance(node, ast.Try) and (
-                walk(node.body)
-                or walk(node.orelse)
-                or walk(node.finalbody)
-                or any(walk(h.body) for h in node.handlers)
-            ):
-                return True
-        return False
-
-    return walk(ast.parse(source).body)
+    KitError when a module of the closure imports ``reference`` (it would not load on
+    the student's machine, and would put the reference's code in the kit).
+    """
+    graph = ImportGraph.of_package(Path(grader.__file__).resolve().parent)
+    closure = graph.closure([KIT_ENTRY])
+    leaks = sorted(closure & graph.importers_of("reference"))
+    if leaks:
+        raise KitError(
+            f"the kit's entry point {KIT_ENTRY} imports the reference through {leaks[0]}"
+        )
+    return closure | {m for m in graph.files if m.startswith(RUN_AS_FILES)}
 
 
 def vendored_files() -> dict[str, bytes]:
-    """Relative path -> bytes of the grader package as a kit ships it.
-
-    Left out: :data:`INSTRUCTOR_ONLY`, and any other module that imports ``reference``
-    when it is imported (it could not load on the student's machine; a module the kit
-    needs that does so makes :func:`check_imports` fail).
-    """
+    """Relative path -> bytes of the grader package as a kit ships it: the modules of
+    :func:`vendored_modules`, and the data files in their packages' folders."""
     src = Path(grader.__file__).resolve().parent
+    modules = vendored_modules()
+    graph = ImportGraph.of_package(src)
+    packages = {
+        src.parent.joinpath(*m.split(".")) for m in modules if graph.files[m].name == "__init__.py"
+    }
     out: dict[str, bytes] = {}
+    for name in sorted(modules):
+        path = graph.files[name]
+        out[f"{VENDOR_DIR}/{path.relative_to(src).as_posix()}"] = path.read_bytes()
     for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src).as_posix()
-        if (
-            not path.is_file()
-            or "__pycache__" in path.parts
-            or path.suffix not in VENDORED_SUFFIXES
-            or rel in INSTRUCTOR_ONLY
-        ):
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".py" and _imports_reference(data.decode("utf-8")):
-            continue
-        out[f"{VENDOR_DIR}/{rel}"] = data
+        if path.is_file() and path.suffix in PACKAGE_DATA and "__pycache__" not in path.parts:
+            owner = next((d for d in path.parents if (d / "__init__.py").is_file()), src)
+            if owner in packages:
+                out[f"{VENDOR_DIR}/{path.relative_to(src).as_posix()}"] = path.read_bytes()
     return out
 
 
-# What `python check.py` imports: the command line, the kit's engine, the reports.
-_KIT_IMPORTS = ("grader.cli", "grader.kit_check", "grader.report")
 _IMPORT_CHECK = """
 import sys
 sys.modules["reference"] = None  # as on a student's machine
@@ -241,7 +215,7 @@ print(grader.__file__)
 def check_imports(kit_dir: Path) -> None:
     """KitError unless the kit's grader imports with ``reference`` blocked (a subprocess)."""
     done = subprocess.run(
-        [sys.executable, "-B", "-c", _IMPORT_CHECK, str(kit_dir), *_KIT_IMPORTS],
+        [sys.executable, "-B", "-c", _IMPORT_CHECK, str(kit_dir), KIT_ENTRY],
         cwd=kit_dir,
         capture_output=True,
         text=True,
@@ -284,9 +258,20 @@ From this folder:
 
     python {LAUNCHER} path/to/your_notebook.ipynb
 
-(or `python -m grader check path/to/your_notebook.ipynb --kit .`). Add
+Add
 `--html report.html` for a report with pictures. The exit status is 0 only when
 every public check passes.
+
+Or from a cell of your notebook (the path is this kit's folder, relative to your
+notebook's, e.g. `"mlp-kit"`):
+
+    import sys; sys.path.insert(0, "PATH/TO/THIS/KIT")
+    from check import check
+    check()
+
+It checks the notebook as last **saved**: save it first (Ctrl-S / Cmd-S). Pass
+the notebook's path, `check("lab3.ipynb")`, when it cannot tell which one you
+are working in.
 
 Each check runs your code on a small problem and compares what it returns with
 the expected values shipped in `{EXPECTATIONS}`. When a check fails, the report
@@ -308,18 +293,34 @@ Do not edit the files of this folder: `{MANIFEST}` records their checksums.
 """
 
 
-_LAUNCHER_SOURCE = '''"""Check your submission with this kit: python check.py YOUR_NOTEBOOK.ipynb [--html OUT.html]"""
+_LAUNCHER_SOURCE = '''"""Check your submission with this kit.
+
+In a terminal:     python check.py YOUR_NOTEBOOK.ipynb [--html OUT.html]
+In your notebook:  import sys; sys.path.insert(0, "PATH/TO/THIS/KIT")
+                   from check import check; check()
+"""
 
 import sys
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parent
-sys.path.insert(0, str(KIT))  # this kit's own grader, before any other installed one
+if str(KIT) not in sys.path:
+    sys.path.insert(0, str(KIT))  # this kit's own grader, before any other installed one
 
-from grader.cli import main  # noqa: E402
+from grader import self_check  # noqa: E402
+
+
+def check(notebook=None, html=True):
+    """Grade your notebook (as last saved) with this kit's public checks; show the report.
+
+    notebook: its path (default: the notebook this kernel runs, else the only one here)
+    html: show the report as HTML (else as text)
+    """
+    return self_check.check(notebook, KIT, html)
+
 
 if __name__ == "__main__":
-    raise SystemExit(main(["check", *sys.argv[1:], "--kit", str(KIT)]))
+    raise SystemExit(self_check.main(sys.argv[1:], KIT))
 '''
 
 
@@ -353,6 +354,8 @@ def _kit_files(
         "probes": probes,
         "probe_of": dict(job.probe_of),
         "problems": dict(job.problems),
+        # how many points the instructor's grading adds (no hidden check's id or content)
+        "hidden_points": sum(c.points for c in rubric.checks if c.visibility == "hidden"),
     }
     files = {
         RUBRIC: toml.encode(),
@@ -405,4 +408,4 @@ def build_kit(rubric_path: Path | str, out_dir: Path | str) -> Path:
     return out
 
 
-__all__ = ["INSTRUCTOR_ONLY", "build_kit", "public_rubric_toml", "vendored_files"]
+__all__ = ["KIT_ENTRY", "build_kit", "public_rubric_toml", "vendored_files", "vendored_modules"]

@@ -45,7 +45,7 @@ from grader.pipeline import (
     grade_with,
 )
 from grader.results import GradeResult
-from grader.rubric import Rubric, RubricError, parse_rubric
+from grader.rubric import AS_WRITTEN, Rubric, RubricError, read_rubric
 from grader.sandbox import OutputSpec, ProbeCall
 
 Array = np.ndarray
@@ -266,8 +266,8 @@ def load_kit(folder: Path | str) -> Kit:
     root = Path(folder)
     manifest = _read_manifest(root)
     try:
-        # trusted: the builder wrote this rubric from one it validated against the reference
-        rubric = parse_rubric((root / RUBRIC).read_bytes(), root / RUBRIC, trusted=True)
+        # as written: the builder wrote this rubric from one it validated against the reference
+        rubric = read_rubric((root / RUBRIC).read_bytes(), root / RUBRIC, AS_WRITTEN)
     except RubricError as e:
         raise KitError(f"the kit's rubric is damaged: {e}") from None
     try:

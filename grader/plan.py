@@ -3,7 +3,7 @@
 Each check names a probe and a problem (``sizes``, ``N``, ``seed``, ``init``, the
 probe's hyper-parameters). :func:`make_plan` builds each problem's canonical
 inputs from its seed, converts them to the student's layout
-(:func:`grader.probes.prepare`), and asks every distinct question once: checks
+(:func:`grader.probes.student_inputs`), and asks every distinct question once: checks
 with the same probe and parameters share one probe call. Each probe owns its
 inputs' namespace (``p2_X``), so problems of different sizes travel in one job.
 
@@ -31,7 +31,7 @@ import numpy as np
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
 from grader.contract import HYPER_DEFAULTS, PROBE_SPECS, RUN_ORDER
-from grader.probes import ProbeContext, output_specs, prepare
+from grader.probes import ProbeContext, output_specs, student_inputs
 from grader.rubric import CheckSpec, Rubric, plain
 from grader.sandbox import Limits, OutputSpec, ProbeCall
 from reference.datasets import blobs, load_digits, probe_inputs
@@ -330,7 +330,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
             probe_of[spec.id] = probes[i].call.id
             continue
         try:
-            student, ctx = prepare(spec.probe, binding, spec.params, canonical_inputs(spec))
+            student, ctx = student_inputs(spec.probe, binding, spec.params, canonical_inputs(spec))
             specs = {
                 name: _output_spec(binding, spec.probe, tuple(shape))
                 for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()

@@ -3,7 +3,7 @@
 A probe is one question asked of the student's code (ARCHITECTURE, "The probe
 contract"). For each ``call`` this module says, in the parent:
 
-- :func:`prepare`      canonical inputs -> the student's layout, plus a :class:`ProbeContext`
+- :func:`student_inputs` canonical inputs -> the student's layout, plus a :class:`ProbeContext`
                        (kept by the parent, never sent; :meth:`ProbeContext.child_params`
                        is the JSON the child gets)
 - :func:`output_specs` output name -> expected shape, in the student's layout, so a
@@ -74,11 +74,11 @@ __all__ = [
     "expected",
     "optimizer_trail",
     "output_specs",
-    "prepare",
     "rates_asked",
     "replay",
     "replay_targets_unshuffled",
     "schedule_rates",
+    "student_inputs",
     "substitutes_for",
     "timed_sum",
     "to_canonical",
@@ -508,7 +508,7 @@ REFERENCE: dict[str, Callable[[ProbeContext], dict[str, Array]]] = {
 # The four functions of the contract
 
 
-def prepare(
+def student_inputs(
     call: str,
     binding: AdapterBinding,
     probe_params: Mapping[str, Any],

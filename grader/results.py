@@ -256,7 +256,7 @@ class HeldBack:
     points: float
 
     def sentence(self) -> str:
-        """"'Output layer's gradient' did not pass, which holds back 3 points here"."""
+        """ "'Output layer's gradient' did not pass, which holds back 3 points here"."""
         n = f"{self.points:g} point{'' if self.points == 1 else 's'}"
         return f"'{self.title or self.root}' did not pass, which holds back {n} here"
 

@@ -30,15 +30,16 @@ checks included, and cannot be worked out from a student kit (which holds the pu
 and ``content_hash``).
 
 Values that name something of the reference (a loss, an optimiser, a misconception)
-are checked against the reference's own registries, imported when a rubric is
-validated, not when this module is imported: a *trusted* rubric (the student kit's,
-which the grader wrote from a rubric it had validated) loads without ``reference``.
+are checked against a :class:`Vocabulary`, which the caller passes: this module never
+imports ``reference`` (a student kit ships it). The instructor's vocabulary, the
+reference's own registries, and the instructor's ``load_rubric`` / ``parse_rubric``
+are in :mod:`grader.rubric_file`; a kit's rubric, which the grader wrote from one it
+had validated, is read with :data:`AS_WRITTEN` (structure checked, names unchecked).
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import math
 import re
@@ -110,7 +111,7 @@ def _boolean(v: object) -> bool:
     return v
 
 
-def _choice(names: Sequence[str]) -> Callable[[object], str]:
+def choice_check(names: Sequence[str]) -> Callable[[object], str]:
     def check(v: object) -> str:
         if v not in names:
             raise ValueError(f"must be one of {', '.join(names)}")
@@ -119,7 +120,7 @@ def _choice(names: Sequence[str]) -> Callable[[object], str]:
     return check
 
 
-_LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
+LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     # the problem the plan builds (sizes and init: see param_checks)
     "N": _whole(1),
     "seed": _whole(0),
@@ -151,46 +152,15 @@ _LOCAL_PARAMS: dict[str, Callable[[object], Any]] = {
     "accuracy_margin": _number(0, strict=False, high=1),
     "cost_margin": _number(0, strict=False),
 }
-"""The parameters whose check needs no reference registry."""
+"""The parameters whose check needs no reference registry (the others:
+:func:`grader.rubric_file.param_checks`)."""
 
 
-@functools.cache
-def param_checks() -> dict[str, Callable[[object], Any]]:
-    """Check parameter -> a check returning the value or raising ValueError("must be ...").
-
-    The names of losses, optimisers, schedules, initialisers and activations come
-    from the reference's registries, imported on the first call.
-    """
-    from grader.probes import COST_KINDS
-    from reference.artifacts import FIELD_CHECKS
-    from reference.objectives import LOSSES, PENALTIES, REDUCTIONS
-    from reference.optimizers import OPTIMIZERS
-    from reference.schedules import SCHEDULES
-
-    return _LOCAL_PARAMS | {
-        "sizes": FIELD_CHECKS["sizes"],
-        "init": FIELD_CHECKS["init"],
-        # conventions (grader.probes.CONVENTION_KEYS)
-        "loss": _choice(LOSSES),
-        "reduction": _choice(REDUCTIONS),
-        "penalty": _choice(PENALTIES),
-        "hidden": FIELD_CHECKS["hidden"],
-        "output": FIELD_CHECKS["output"],
-        "optimizer": _choice(tuple(OPTIMIZERS)),
-        "optimizer_hyper": FIELD_CHECKS["optimizer_hyper"],
-        "schedule": _choice(tuple(SCHEDULES)),
-        "cost_kind": _choice(COST_KINDS),
-        "cost_loss": _choice(LOSSES),
-        "cost_penalty": _choice(PENALTIES),
-        "cost_reduction": _choice(REDUCTIONS),
-        "printed_loss": _choice(LOSSES),
-    }
-
-
-def _trusted_value(name: str, value: object) -> Any:
-    """A trusted rubric's parameter, normalised as :func:`param_checks` would, unchecked."""
-    if name in _LOCAL_PARAMS:
-        return _LOCAL_PARAMS[name](value)
+def _as_written(name: str, value: object) -> Any:
+    """A parameter of a rubric the grader wrote, normalised as the instructor's checks
+    (:func:`grader.rubric_file.param_checks`) would, unchecked."""
+    if name in LOCAL_PARAMS:
+        return LOCAL_PARAMS[name](value)
     if name == "sizes" and isinstance(value, str):
         return tuple(int(v) for v in value.split(","))
     if name == "sizes" and isinstance(value, list | tuple):
@@ -209,11 +179,30 @@ def plain(value: Any) -> Any:
     return value
 
 
-def allowed_params(probe: str) -> tuple[str, ...]:
-    """The parameter names a check of ``probe`` may set."""
-    from grader.adapters.conventions import CONVENTION_KEYS
+@dataclass(frozen=True)
+class Vocabulary:
+    """How a rubric's parameters and misconception names are checked beyond their structure.
 
-    return tuple(dict.fromkeys((*probe_params(probe), *CONVENTION_KEYS)))
+    The instructor's (:func:`grader.rubric_file.reference_vocabulary`) holds the
+    reference's registries; a field left None is not checked (:data:`AS_WRITTEN`).
+
+    param_checks      : parameter -> a check returning the value or raising
+                        ValueError("must be ...")
+    convention_keys   : the conventions' parameter names, which every probe allows
+                        besides its own (grader.contract.probe_params)
+    check_optimizer_hyper : (optimiser name, its hyper-parameters) -> None or ValueError
+    misconception_kinds   : misconception name -> its kind
+    """
+
+    param_checks: Mapping[str, Callable[[object], Any]] | None
+    convention_keys: tuple[str, ...] | None
+    check_optimizer_hyper: Callable[[str, Mapping[str, Any]], None] | None
+    misconception_kinds: Mapping[str, Kind] | None
+
+
+AS_WRITTEN = Vocabulary(None, None, None, None)
+"""A rubric the grader wrote itself from one it validated (the student kit's): its
+structure is checked as always, its names are not, so reading it needs no ``reference``."""
 
 
 # ---------------------------------------------------------------------------
@@ -335,23 +324,9 @@ class Rubric:
 PROBLEM_KEY_DOMAIN = b"mlp-grader/instructor-problems/1\0"
 
 
-def load_rubric(path: str | Path, *, trusted: bool = False) -> Rubric:
-    """Read and validate a rubric file; RubricError on any problem (see :func:`parse_rubric`)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise RubricError(path, "", f"cannot read the rubric: {e.strerror or e}") from None
-    return parse_rubric(data, path, trusted=trusted)
-
-
-def parse_rubric(data: bytes, path: str | Path = "<rubric>", *, trusted: bool = False) -> Rubric:
-    """Validate rubric bytes (TOML); ``path`` is used in messages only.
-
-    trusted : a rubric the grader wrote itself from a rubric it validated (the student
-        kit's): its structure is checked as always, but not the names it takes from
-        the reference's registries (parameter names and values, misconception names),
-        so loading it needs no ``reference``.
-    """
+def read_rubric(data: bytes, path: str | Path, vocabulary: Vocabulary) -> Rubric:
+    """Validate rubric bytes (TOML) against ``vocabulary``; ``path`` is used in messages only.
+    RubricError on any problem."""
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -359,14 +334,8 @@ def parse_rubric(data: bytes, path: str | Path = "<rubric>", *, trusted: bool = 
     except tomllib.TOMLDecodeError as e:
         raise RubricError(path, "", f"not valid TOML: {e}") from None
     problem_key = hashlib.sha256(PROBLEM_KEY_DOMAIN + data).hexdigest()
-    return _Reader(str(path), trusted).rubric(raw, hashlib.sha256(data).hexdigest(), problem_key)
-
-
-def _misconception_kinds() -> dict[str, Kind]:
-    """Misconception name -> its kind, from the reference's registry."""
-    from reference.misconceptions import all_misconceptions
-
-    return {m.name: m.kind for m in all_misconceptions()}
+    reader = _Reader(str(path), vocabulary)
+    return reader.rubric(raw, hashlib.sha256(data).hexdigest(), problem_key)
 
 
 def _did_you_mean(word: str, allowed: Iterable[str]) -> str:
@@ -377,9 +346,9 @@ def _did_you_mean(word: str, allowed: Iterable[str]) -> str:
 class _Reader:
     """Validation with the path of every key, so each error names exactly one place."""
 
-    def __init__(self, path: str, trusted: bool = False) -> None:
+    def __init__(self, path: str, vocabulary: Vocabulary) -> None:
         self.path = path
-        self.trusted = trusted
+        self.vocabulary = vocabulary
 
     def fail(self, key: str, message: str) -> RubricError:
         return RubricError(self.path, key, message)
@@ -602,24 +571,23 @@ class _Reader:
         )
 
     def params(self, t: dict[str, Any], k: str, probe: str) -> Mapping[str, Any]:
-        if not self.trusted:
-            self.keys(t, k, allowed_params(probe))
-        checks = {} if self.trusted else param_checks()
+        checks = self.vocabulary.param_checks
+        conventions = self.vocabulary.convention_keys
+        if conventions is not None:  # the probe's own names, then the conventions'
+            self.keys(t, k, tuple(dict.fromkeys((*probe_params(probe), *conventions))))
         out: dict[str, Any] = {}
         for name, value in t.items():
             try:
-                out[name] = checks[name](value) if checks else _trusted_value(name, value)
+                out[name] = checks[name](value) if checks is not None else _as_written(name, value)
             except ValueError as e:
                 raise self.fail(f"{k}.{name}", f"{e}, got {value!r}") from None
         if "optimizer_hyper" in out:
             where = f"{k}.optimizer_hyper"
             if "optimizer" not in out:
                 raise self.fail(where, "needs 'optimizer' to say whose hyper-parameters these are")
-            if not self.trusted:
-                from reference.optimizers import OPTIMIZERS
-
+            if self.vocabulary.check_optimizer_hyper is not None:
                 try:  # the reference's declarations check names and intervals
-                    OPTIMIZERS[out["optimizer"]].validate(out["optimizer_hyper"])
+                    self.vocabulary.check_optimizer_hyper(out["optimizer"], out["optimizer_hyper"])
                 except ValueError as e:
                     raise self.fail(where, str(e)) from None
             # kept as written: the probe adds the course's bias mask and alpha itself
@@ -682,7 +650,7 @@ class _Reader:
     def feedback(self, t: dict[str, Any], k: str, probe: ProbeSpec) -> Feedback:
         self.keys(t, k, ("pass", "fail", "next_step", "misconceptions"))
         wording = self.table(t.get("misconceptions", {}), f"{k}.misconceptions")
-        known = None if self.trusted else _misconception_kinds()
+        known = self.vocabulary.misconception_kinds
         for name, text in wording.items():
             where = f"{k}.misconceptions.{name}"
             if known is not None:

@@ -18,7 +18,7 @@ import pytest
 
 from grader.cli import build_parser
 from grader.grade import GradeSettings, grade_submission
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

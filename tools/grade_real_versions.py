@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.grade import GradeSettings, close_workers, grade_submission  # noqa: E402
-from grader.rubric import Rubric, load_rubric  # noqa: E402
+from grader.rubric import Rubric  # noqa: E402
+from grader.rubric_file import load_rubric  # noqa: E402
 
 COURSE_NOTEBOOKS = (
     "07. MLP Neural Networks.ipynb",

@@ -113,7 +113,7 @@ class Style:
             )
 
 
-class CourseSeparate(Style):
+class CourseSeparateLayout(Style):
     """``TLPMiniBatch``: separate biases, X rows at the API, columns inside."""
 
     name = "course_separate"
@@ -131,7 +131,7 @@ class CourseSeparate(Style):
         return f"grad{param}"
 
 
-class CourseFolded(CourseSeparate):
+class CourseFoldedLayout(CourseSeparateLayout):
     """The folded-bias classes: bias in column 0 of each W, ``[b | W]`` (n_out, n_in + 1)."""
 
     name = "course_folded"
@@ -157,7 +157,7 @@ class CourseFolded(CourseSeparate):
         return checked([np.array(F[:, 1:]) for F in folded], [np.array(F[:, :1]) for F in folded])
 
 
-class TextbookRows(Style):
+class TextbookRowsLayout(Style):
     """``NeuralNetMLP``: rows are instances, weights (n_in, n_out), 1-D biases."""
 
     name = "textbook_rows"
@@ -206,7 +206,7 @@ class TextbookRows(Style):
 
 
 STYLE_LAYOUTS: dict[str, Style] = {
-    s.name: s for s in (Style(), CourseSeparate(), CourseFolded(), TextbookRows())
+    s.name: s for s in (Style(), CourseSeparateLayout(), CourseFoldedLayout(), TextbookRowsLayout())
 }
 
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from grader.cache import atomic_write_text, outcome_of
+from grader.atomic import atomic_write_text
+from grader.cache import outcome_of
 from grader.exports._text import csv_cell, number
 from grader.results import GradeResult
 from grader.rubric import Rubric

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from grader.cache import atomic_write_text
+from grader.atomic import atomic_write_text
 from grader.exports._text import md_escape, number
 from grader.results import CheckResult, GradeResult
 from grader.sandbox.tiers import tier_fields

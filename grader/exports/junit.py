@@ -29,7 +29,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.cache import atomic_write_text, batch_record
+from grader.atomic import atomic_write_text
+from grader.cache import batch_record
 from grader.exports._text import number, xml_text
 from grader.exports.gradebook import Row
 from grader.results import CheckResult, GradeResult

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.cache import atomic_write_text
+from grader.atomic import atomic_write_text
 from grader.exports._text import md_escape, number
 from grader.exports.gradebook import Row
 from grader.report.summary import summarise

@@ -155,9 +155,13 @@ def _figure(f: Figure, note: str = "") -> str:
 
 def _footer(v: views.ReportView) -> str:
     bound = f"{md(v.binding)}\n\n" if v.binding else ""
-    return bound + "---\n" + " · ".join(
-        f"{md(views.PROVENANCE_LABEL.get(k, k.replace('_', ' ')))} {md(val)}"
-        for k, val in v.provenance
+    return (
+        bound
+        + "---\n"
+        + " · ".join(
+            f"{md(views.PROVENANCE_LABEL.get(k, k.replace('_', ' ')))} {md(val)}"
+            for k, val in v.provenance
+        )
     )
 
 

@@ -38,6 +38,7 @@ import fcntl
 import functools
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import pwd
@@ -351,10 +352,10 @@ def grader_dirs() -> list[Path]:
     import grader
 
     dirs = [Path(grader.__file__).resolve().parent]
-    with contextlib.suppress(ImportError):
-        import reference
-
-        dirs.append(Path(reference.__file__).resolve().parent)
+    # found, not imported: a student kit's grader has no reference, and runs this too
+    spec = importlib.util.find_spec("reference")
+    if spec is not None and spec.origin:
+        dirs.append(Path(spec.origin).resolve().parent)
     return dirs
 
 

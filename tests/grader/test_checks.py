@@ -19,7 +19,7 @@ from grader.checks import (
 from grader.diagnose import gradient_outputs
 from grader.expectations import gradient_candidates
 from grader.results import CheckResult
-from grader.rubric import parse_rubric
+from grader.rubric_file import parse_rubric
 from grader.scoring import score
 from reference.network import Model, gradients
 from reference.objectives import Objective
@@ -577,7 +577,7 @@ def _self_check(namespace):
     from grader.adapters.binding import AdapterBinding
     from grader.grade import reference_expectations
     from grader.plan import make_plan
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
 
     shipped = load_rubric(Path(__file__).parents[2] / "rubrics" / "mlp_backprop.toml")
     spec = shipped.check("self_consistent")

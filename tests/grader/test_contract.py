@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from grader import checks, contract, probes, rubric
+from grader import checks, contract, probes, rubric, rubric_file
 from grader.adapters import child_probes, styles
 from grader.adapters.binding import binding_for
 from grader.contract import CALLS, HYPER_DEFAULTS, MISCONCEPTION_KINDS, PROBE_SPECS, ProbeSpec
 from grader.plan import canonical_inputs
-from grader.probes import SELF_CHECK_DIRECTIONS, output_specs, prepare, to_canonical
+from grader.probes import SELF_CHECK_DIRECTIONS, output_specs, student_inputs, to_canonical
 from grader.rubric import CheckSpec, CompareSpec, Feedback
 from tests.grader.adapters.conftest import definitions, load_sample
 
@@ -68,12 +68,12 @@ def test_every_call_has_one_reference_function_and_a_judge():
 
 def test_every_parameter_has_a_default_or_a_check():
     """Hyper-parameters have defaults; every name a check may set is validated by the rubric."""
-    validators = rubric.param_checks()
+    validators = rubric_file.param_checks()
     for spec in PROBE_SPECS.values():
         assert set(spec.hyper) <= set(HYPER_DEFAULTS), spec.call
         assert set(spec.kinds) <= set(MISCONCEPTION_KINDS), spec.call
         assert set(contract.probe_params(spec.call)) <= set(validators), spec.call
-        assert rubric.allowed_params(spec.call)[: len(contract.PROBLEM_KEYS)] == (
+        assert rubric_file.allowed_params(spec.call)[: len(contract.PROBLEM_KEYS)] == (
             contract.PROBLEM_KEYS
         )
     assert set(HYPER_DEFAULTS) == {h for p in PROBE_SPECS.values() for h in p.hyper}
@@ -130,7 +130,7 @@ def test_each_call_answers_with_the_declared_outputs(call: str):
     needed = {"params": "W1", "grads": "dW1"}
     assert all(needed.get(i, i) in canonical for i in spec.inputs), "the plan lacks an input"
     binding = binding_for(_SAMPLE[call])
-    inputs, ctx = prepare(call, binding, check.params, canonical)
+    inputs, ctx = student_inputs(call, binding, check.params, canonical)
     params = json.loads(json.dumps(ctx.child_params()))
     raw = getattr(child_probes, call)(_namespace(call), inputs, params)
     assert {k: v.shape for k, v in raw.items()} == output_specs(call, binding, ctx.sizes)

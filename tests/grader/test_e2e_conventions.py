@@ -29,7 +29,8 @@ from grader.diagnose import CONVENTIONS
 from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.plan import make_plan
 from grader.results import CheckResult, GradeResult
-from grader.rubric import Rubric, load_rubric, parse_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric, parse_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 RUBRICS = ROOT / "rubrics"

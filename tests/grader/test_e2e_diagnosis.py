@@ -27,7 +27,8 @@ import pytest
 
 from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.results import CheckResult, GradeResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric
 from reference.misconceptions import all_misconceptions
 
 ROOT = Path(__file__).resolve().parents[2]

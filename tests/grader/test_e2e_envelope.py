@@ -17,7 +17,8 @@ from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.plan import make_plan
 from grader.probes import batch_orders, envelope
 from grader.results import CheckResult
-from grader.rubric import Rubric, RubricError, load_rubric, parse_rubric
+from grader.rubric import Rubric, RubricError
+from grader.rubric_file import load_rubric, parse_rubric
 from reference import network
 from reference.objectives import data_term, penalty_term
 from reference.params import Params

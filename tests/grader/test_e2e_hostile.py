@@ -34,7 +34,8 @@ from grader.batch import BatchSummary, GradeJob, run_batch
 from grader.cache import ResultStore
 from grader.grade import GradeSettings, grade_submission
 from grader.results import CheckResult, GradeResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric
 from grader.sandbox import Limits
 from grader.sandbox.child import proctree
 from tests.grader.sandbox.helpers import advisory_skip_reason, bwrap_skip_reason, cmdline_holders

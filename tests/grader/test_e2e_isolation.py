@@ -28,7 +28,7 @@ from grader.batch import BatchSummary, GradeJob, run_batch
 from grader.cache import ResultStore
 from grader.executors import PoolExecutor
 from grader.grade import GradeSettings, grade_submission
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from grader.sandbox import Limits
 from tests.grader.sandbox.helpers import bwrap_skip_reason
 from tests.grader.test_e2e_hostile import CORRECT, HOSTILE, fast_rubric_toml

@@ -23,7 +23,7 @@ from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.kit import build_kit
 from grader.kit_check import grade_with_kit
 from grader.results import GradeResult
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "submissions"

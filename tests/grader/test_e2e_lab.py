@@ -14,7 +14,8 @@ import pytest
 
 from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.results import GradeResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "submissions" / "lab" / "template_lab_ok.py"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade_submission
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "submissions" / "realshapes"

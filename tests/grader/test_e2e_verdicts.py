@@ -20,7 +20,7 @@ import pytest
 from grader import pipeline
 from grader.grade import GradeSettings, close_workers, grade_submission
 from grader.results import GradeResult
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVENTIONS = ROOT / "submissions" / "conventions"

@@ -40,7 +40,7 @@ from grader.autograder import RUBRIC_NAME, SCRIPTS, WHEEL_GLOB, build_autograder
 from grader.exports.gradescope import SUMMARY_TEST
 from grader.grade import GradeSettings, grade_submission
 from grader.results import GradeResult
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from tests.grader.batch.test_exports import validate_gradescope
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,8 @@ import pytest
 from grader.grade import grade_submission
 from grader.report import render_html, render_markdown
 from grader.results import GradeResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric
 from tests.grader.test_e2e_hostile import HOSTILE, SETTINGS, fast_rubric_toml
 
 pytestmark = pytest.mark.slow

@@ -9,6 +9,7 @@ blocked (``sys.modules["reference"] = None``) and the kit's own grader first on
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import json
 import os
@@ -29,7 +30,7 @@ from grader.adapters.binding import AdapterBinding
 from grader.batch import GradeJob
 from grader.contract import MISCONCEPTION_KINDS
 from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
-from grader.kit import INSTRUCTOR_ONLY, build_kit, public_rubric_toml
+from grader.kit import build_kit, public_rubric_toml
 from grader.kit_check import (
     EXPECTATIONS,
     MANIFEST,
@@ -40,7 +41,8 @@ from grader.kit_check import (
 )
 from grader.plan import Plan, make_plan
 from grader.results import GradeResult
-from grader.rubric import Rubric, load_rubric, parse_rubric
+from grader.rubric import AS_WRITTEN, Rubric, read_rubric
+from grader.rubric_file import load_rubric, parse_rubric
 from reference import network
 from reference.misconceptions import KINDS
 from reference.misconceptions import gradients as gradient_misconceptions
@@ -146,8 +148,8 @@ def test_the_kit_holds_no_reference_code(kit: Path) -> None:
     assert all("reference" not in p.relative_to(kit).parts for p in files)
     ref_files = {p.read_bytes() for p in Path(reference.__file__).parent.rglob("*.py")}
     assert not ref_files & set(files.values())
-    for rel in INSTRUCTOR_ONLY:
-        assert not (kit / "grader" / rel).exists(), rel
+    for name in ("grade", "plan", "probes", "expectations", "kit", "rubric_file", "cli"):
+        assert not (kit / "grader" / f"{name}.py").exists(), name
     backprop = [
         network.forward,
         network.output_delta,
@@ -167,6 +169,78 @@ def test_the_kit_holds_no_reference_code(kit: Path) -> None:
     text = {p: data.decode("utf-8", "replace") for p, data in files.items()}
     leaks = sorted((line, p.name) for line in lines for p, t in text.items() if line in t)
     assert leaks == []
+
+
+# In a fresh interpreter: no site (-S: no .pth, so no editable install of the grader),
+# isolated (-I: no PYTHONPATH), the kit first and only the third-party folders after it.
+IMPORT_ALL = """
+import importlib, json, sys
+kit, others, modules = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+sys.path[:0] = [kit, *others]
+loaded = {name: importlib.import_module(name).__file__ for name in modules}
+absent = []
+for name in ("reference", "grader.grade", "grader.plan", "grader.kit", "grader.cli", "grader.batch"):
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError:
+        absent.append(name)
+print(json.dumps({"loaded": loaded, "absent": absent}))
+"""
+
+
+def _third_party_folders() -> list[str]:
+    """Where the kit's third-party imports live, none of them holding grader or reference."""
+    folders = set()
+    for name in ("numpy", "jinja2", "markupsafe", "nbformat"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None
+        folders.add(str(Path(spec.origin).resolve().parents[1]))
+    for folder in folders:
+        assert not (Path(folder) / "grader").exists() and not (Path(folder) / "reference").exists()
+    return sorted(folders)
+
+
+def test_every_module_of_the_kit_imports_without_the_instructor_s(
+    kit: Path, tmp_path: Path
+) -> None:
+    """A copy of the kit in a fresh interpreter: every module it ships imports from the
+    kit itself, and neither reference nor any instructor module can be imported."""
+    copy = shutil.copytree(kit, tmp_path / "elsewhere")
+    shipped = sorted(
+        ".".join(p.relative_to(copy).with_suffix("").parts).removesuffix(".__init__")
+        for p in (copy / "grader").rglob("*.py")
+        if "child" not in p.parts or p.stem in ("__init__", "arrays", "cleanfs", "wire")
+    )
+    assert "grader.self_check" in shipped and "grader.kit_check" in shipped
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            IMPORT_ALL,
+            str(copy),
+            json.dumps(_third_party_folders()),
+            json.dumps(shipped),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer["loaded"]) == set(shipped)
+    assert all(Path(f).resolve().is_relative_to(copy.resolve()) for f in answer["loaded"].values())
+    assert answer["absent"] == [
+        "reference",
+        "grader.grade",
+        "grader.plan",
+        "grader.kit",
+        "grader.cli",
+        "grader.batch",
+    ]
 
 
 def test_the_kit_holds_nothing_of_the_hidden_checks(kit: Path, rubric: Rubric) -> None:
@@ -222,9 +296,9 @@ def test_the_public_rubric_toml_reads_back_the_public_checks(path: Path) -> None
 
 
 @pytest.mark.parametrize("path", [TEMPLATE_RUBRIC, COURSE_RUBRIC])
-def test_a_trusted_rubric_loads_as_the_validated_one(path: Path) -> None:
-    """Loading without the reference's registries (trusted) gives the same definitions."""
-    assert load_rubric(path, trusted=True) == load_rubric(path)
+def test_a_rubric_read_as_written_is_the_validated_one(path: Path) -> None:
+    """Reading without the reference's registries (AS_WRITTEN) gives the same definitions."""
+    assert read_rubric(path.read_bytes(), path, AS_WRITTEN) == load_rubric(path)
 
 
 def test_the_rubric_knows_the_reference_s_misconception_kinds() -> None:
@@ -341,7 +415,7 @@ def test_the_instructor_asks_the_kit_s_problems_drawn_afresh(
     instructor = _inputs_by_check(oracle._plan[1], rubric)
     kit = build_kit(TEMPLATE_RUBRIC, tmp_path / "kit")  # after the instructor's plan is cached
     loaded = load_kit(kit)
-    kit_rubric = parse_rubric((kit / "rubric.toml").read_bytes(), "rubric.toml", trusted=True)
+    kit_rubric = read_rubric((kit / "rubric.toml").read_bytes(), "rubric.toml", AS_WRITTEN)
     ours = _inputs_by_check(make_plan(kit_rubric, binding), rubric)
     with np.load(kit / EXPECTATIONS, allow_pickle=False) as z:
         shipped = [z[k] for k in z.files]

@@ -21,7 +21,8 @@ from grader.adapters.binding import AdapterBinding
 from grader.expectations import candidates, expected_outputs, penalty_gradient
 from grader.grade import GradeSettings, grade_submission
 from grader.plan import canonical_inputs, make_plan
-from grader.rubric import Rubric, load_rubric, parse_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric, parse_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.rubric import RubricError, load_rubric, parse_rubric
+from grader.rubric import RubricError
+from grader.rubric_file import load_rubric, parse_rubric
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rubrics"
 VALID = FIXTURES / "valid.toml"

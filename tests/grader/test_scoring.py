@@ -11,7 +11,7 @@ from grader.checks import ProbeView, evaluate_check
 from grader.compare import compare
 from grader.diagnose import Candidate, diagnose
 from grader.results import SCHEMA, CheckResult, GradeResult, SubmissionRef
-from grader.rubric import parse_rubric
+from grader.rubric_file import parse_rubric
 from grader.scoring import mastery_level, public_view, score
 
 RUBRIC = b"""

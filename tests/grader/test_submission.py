@@ -542,7 +542,7 @@ def test_grading_names_the_rule_that_picked_the_notebook(tmp_path):
     """Through the pipeline: the rubric's bound functions pick lab3.ipynb over a scratch
     notebook; the result is graded in full and its first note names both files and the rule."""
     from grader.grade import GradeSettings, grade_submission
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
 
     root = Path(__file__).resolve().parents[2]
     rubric = load_rubric(root / "rubrics" / "mlp_backprop.toml")

@@ -20,7 +20,7 @@ import pytest
 
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding, binding_for
-from grader.probes import expected, output_specs, prepare, to_canonical
+from grader.probes import expected, output_specs, student_inputs, to_canonical
 from reference.params import Params
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -75,7 +75,7 @@ def run_probe(
     canonical: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """prepare -> child function -> shape check -> to_canonical; returns (student, reference)."""
-    inputs, ctx = prepare(call, binding, probe_params, canonical)
+    inputs, ctx = student_inputs(call, binding, probe_params, canonical)
     params = json.loads(json.dumps(ctx.child_params()))  # what crosses to the child is JSON
     raw = getattr(child_probes, call)(ns, inputs, params)
     specs = output_specs(call, binding, ctx.sizes)

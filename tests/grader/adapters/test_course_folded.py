@@ -7,7 +7,7 @@ import pytest
 
 from grader.adapters import child_probes
 from grader.adapters.binding import binding_for
-from grader.probes import output_specs, prepare
+from grader.probes import output_specs, student_inputs
 from tests.grader.adapters.conftest import assert_close, problem, run_probe
 
 B = binding_for("course_folded")
@@ -15,7 +15,7 @@ B = binding_for("course_folded")
 
 def test_inputs_are_folded(canonical):
     """prepare hands the student W1 (H, D+1) with the bias in column 0, and X as rows."""
-    inputs, _ = prepare("forward", B, {}, canonical)
+    inputs, _ = student_inputs("forward", B, {}, canonical)
     assert inputs["W1"].shape == (4, 6) and inputs["X"].shape == (7, 5)
     np.testing.assert_array_equal(inputs["W1"][:, :1], canonical["b1"])
 
@@ -33,7 +33,7 @@ def test_gradients_match_reference(folded_ns, canonical, C):
 
 def test_gradient_shapes_are_in_the_students_terms(canonical):
     """output_specs names grad1 (H, D+1) and grad2 (K, H+1): the student's layout."""
-    _, ctx = prepare("gradients", B, {}, canonical)
+    _, ctx = student_inputs("gradients", B, {}, canonical)
     assert output_specs("gradients", B, ctx.sizes) == {"grad1": (4, 6), "grad2": (3, 5)}
 
 
@@ -70,7 +70,7 @@ def test_inline_rules_are_unsupported(folded_ns, canonical, call):
         inputs = {k: v for k, v in canonical.items() if k[0] in "Wb"}
         inputs |= {f"d{k}": np.zeros((2, *v.shape)) for k, v in inputs.items()}
     args = {"epochs": 3} if call == "schedule" else {}
-    student, ctx = prepare(call, B, args, inputs)
+    student, ctx = student_inputs(call, B, args, inputs)
     with pytest.raises(child_probes.ProbeUnsupported, match="inline in fit"):
         getattr(child_probes, call)(folded_ns, student, ctx.child_params())
 
@@ -82,7 +82,7 @@ def test_one_gradient_instead_of_two(folded_ns, canonical):
         def _get_gradient(self, **kw):
             return super()._get_gradient(**kw)[0]
 
-    inputs, ctx = prepare("gradients", B, {}, canonical)
+    inputs, ctx = student_inputs("gradients", B, {}, canonical)
     with pytest.raises(
         TypeError, match=r"returned one ndarray of shape \(4, 6\), expected 2 values: grad1, grad2"
     ):

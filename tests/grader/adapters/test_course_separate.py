@@ -7,7 +7,7 @@ import pytest
 
 from grader.adapters import child_probes
 from grader.adapters.binding import binding_for
-from grader.probes import prepare
+from grader.probes import student_inputs
 from tests.grader.adapters.conftest import assert_close, problem, run_probe
 
 B = binding_for("course_separate", **{"class": "TLPMiniBatch"})
@@ -106,7 +106,7 @@ def test_train_restores_numpy_permutation(separate_ns):
     c = problem(N=9, seed=7)
     before = np.random.permutation
     perms = np.array([np.random.default_rng(0).permutation(9)] * 2)
-    inputs, ctx = prepare("train", B, TRAIN | {"epochs": 2}, c | {"perms": perms})
+    inputs, ctx = student_inputs("train", B, TRAIN | {"epochs": 2}, c | {"perms": perms})
     child_probes.train(separate_ns, inputs, ctx.child_params())
     assert np.random.permutation is before
 
@@ -132,7 +132,7 @@ def test_train_unsupported_when_fit_bypasses_the_initialiser(separate_ns):
             return self
 
     c = problem(N=9, seed=7)
-    inputs, ctx = prepare("train", B, TRAIN | {"epochs": 2, "shuffle": False}, c)
+    inputs, ctx = student_inputs("train", B, TRAIN | {"epochs": 2, "shuffle": False}, c)
     with pytest.raises(child_probes.ProbeUnsupported, match="never called _initialize_weights"):
         child_probes.train({"TLPMiniBatch": Inline}, inputs, ctx.child_params())
 
@@ -174,7 +174,7 @@ def test_wrong_number_of_values_names_what_was_expected(separate_ns, canonical):
         def _get_gradient(self, **kw):
             return super()._get_gradient(**kw)[:3]
 
-    inputs, ctx = prepare("gradients", B, {}, canonical)
+    inputs, ctx = student_inputs("gradients", B, {}, canonical)
     msg = "_get_gradient returned 3 values, expected 4: gradW1, gradW2, gradb1, gradb2"
     with pytest.raises(TypeError, match=msg):
         child_probes.gradients({"TLPMiniBatch": Three}, inputs, ctx.child_params())
@@ -188,7 +188,7 @@ def test_values_in_the_wrong_order_are_named(separate_ns, canonical):
             gW1, gW2, gb1, gb2 = super()._get_gradient(**kw)
             return gW1, gb1, gW2, gb2
 
-    inputs, ctx = prepare("gradients", B, {}, canonical)
+    inputs, ctx = student_inputs("gradients", B, {}, canonical)
     with pytest.raises(TypeError, match="in another order"):
         child_probes.gradients({"TLPMiniBatch": Swapped}, inputs, ctx.child_params())
 
@@ -208,7 +208,7 @@ def test_lists_and_pandas_values_are_converted(separate_ns, canonical):
 
 def test_missing_class_is_unsupported(canonical):
     """A notebook without the bound class gives ProbeUnsupported naming it."""
-    inputs, ctx = prepare("forward", B, {}, canonical)
+    inputs, ctx = student_inputs("forward", B, {}, canonical)
     with pytest.raises(child_probes.ProbeUnsupported, match="no class 'TLPMiniBatch'"):
         child_probes.forward({}, inputs, ctx.child_params())
 

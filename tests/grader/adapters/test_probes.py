@@ -16,8 +16,8 @@ from grader.adapters import BindingError, child_probes, probe_module_source, wri
 from grader.adapters.binding import AdapterBinding, binding_for
 from grader.adapters.styles import STYLE_LAYOUTS, display_names, style_of
 from grader.plan import make_plan
-from grader.probes import Sizes, batch_orders, expected, output_specs, prepare, to_canonical
-from grader.rubric import load_rubric
+from grader.probes import Sizes, batch_orders, expected, output_specs, student_inputs, to_canonical
+from grader.rubric_file import load_rubric
 from tests.grader.adapters.conftest import ROOT, assert_close, run_probe
 
 CHILD = Path(child_probes.__file__)
@@ -38,7 +38,7 @@ def test_child_module_imports_only_stdlib_and_numpy():
 
 def test_child_params_are_json_and_hold_no_inputs(canonical):
     """child_params carries the complete binding and hyper-parameters, no arrays."""
-    _, ctx = prepare("gradients", binding_for("course_separate"), {"C": 0.5}, canonical)
+    _, ctx = student_inputs("gradients", binding_for("course_separate"), {"C": 0.5}, canonical)
     params = ctx.child_params()
     assert json.loads(json.dumps(params)) == params
     assert params["C"] == 0.5 and params["n_hidden"] == 4
@@ -48,7 +48,7 @@ def test_child_params_are_json_and_hold_no_inputs(canonical):
 def test_context_inputs_are_private_read_only_copies(canonical):
     """Changing the caller's arrays afterwards does not change the expected values."""
     X = canonical["X"]
-    _, ctx = prepare("forward", binding_for("template"), {}, canonical)
+    _, ctx = student_inputs("forward", binding_for("template"), {}, canonical)
     before = expected(ctx)["A_out"].copy()
     X[:] = 0.0
     np.testing.assert_array_equal(expected(ctx)["A_out"], before)
@@ -88,13 +88,13 @@ def test_prepare_errors_are_clear(canonical, call, params, inputs, message):
     given = {k: v for k, v in canonical.items() if k[0] in "Wb"}
     given |= canonical if inputs is None else {k: canonical[k] for k in inputs}
     with pytest.raises(ValueError, match=message):
-        prepare(call, binding_for("template"), params, given)
+        student_inputs(call, binding_for("template"), params, given)
 
 
 def test_plan_keys_are_ignored(canonical):
     """A check's problem and grader keys (sizes, seed, timeout, ...) pass through prepare unused."""
     params = {"C": 1.0, "sizes": [5, 4, 3], "seed": 3, "timeout": 2.0, "max_ratio": 3.0}
-    _, ctx = prepare("gradients", binding_for("template"), params, canonical)
+    _, ctx = student_inputs("gradients", binding_for("template"), params, canonical)
     assert "seed" not in ctx.child_params() and ctx.objective.C == 1.0
 
 
@@ -102,7 +102,7 @@ def test_course_styles_need_two_layers(canonical):
     """A three-layer canonical network cannot be asked of a two-layer course class."""
     P3 = {"W3": np.zeros((2, 3)), "b3": np.zeros((2, 1))}
     with pytest.raises(ValueError, match="two-layer perceptron; got 3"):
-        prepare("forward", binding_for("course_separate"), {}, canonical | P3)
+        student_inputs("forward", binding_for("course_separate"), {}, canonical | P3)
 
 
 def test_output_specs_in_each_students_terms():
@@ -134,7 +134,7 @@ def test_to_canonical_undoes_each_layout(canonical):
     """Raw student-layout arrays made from canonical ones convert back exactly."""
     for style in ("template", "course_separate", "course_folded", "textbook_rows"):
         b = binding_for(style)
-        inputs, _ = prepare("train", b, {"epochs": 1, "shuffle": False}, canonical)
+        inputs, _ = student_inputs("train", b, {"epochs": 1, "shuffle": False}, canonical)
         raw = {k: v for k, v in inputs.items() if k not in ("X", "Y", "y", "orders")}
         s = style_of(b)
         raw |= {s.train_cost: np.zeros(1), s.train_accuracy: np.zeros(2)}
@@ -193,10 +193,10 @@ def test_custom_adapter_travels_inside_the_probe_module(tmp_path, canonical):
         s = lambda Z: 1 / (1 + np.exp(-Z))  # noqa: E731
         return s(W2 @ s(W1 @ X + b1) + b2)
 
-    inputs, ctx = prepare("forward", b, {}, canonical)
+    inputs, ctx = student_inputs("forward", b, {}, canonical)
     raw = probes.forward({"net": net}, inputs, ctx.child_params())
     assert_close(to_canonical("forward", b, raw), expected(ctx))
-    inputs, ctx = prepare("gradients", b, {}, canonical)
+    inputs, ctx = student_inputs("gradients", b, {}, canonical)
     with pytest.raises(Exception, match="no gradient function") as err:
         probes.gradients({}, inputs, ctx.child_params())
     assert type(err.value).__name__ == "ProbeUnsupported"
@@ -218,7 +218,7 @@ def test_builtin_probe_module_is_child_probes(tmp_path, separate_ns, canonical):
     """For a built-in style the probe module is child_probes.py itself, loadable from a file."""
     b = binding_for("course_separate")
     probes = _load_probe_module(write_probe_module(b, tmp_path))
-    inputs, ctx = prepare("forward", b, {}, canonical)
+    inputs, ctx = student_inputs("forward", b, {}, canonical)
     got = to_canonical("forward", b, probes.forward(separate_ns, inputs, ctx.child_params()))
     assert_close(got, expected(ctx))
 
@@ -226,7 +226,7 @@ def test_builtin_probe_module_is_child_probes(tmp_path, separate_ns, canonical):
 def test_input_prefix_is_stripped(separate_ns, canonical):
     """A plan that namespaces inputs ("p1__X") passes input_prefix and the adapter finds X."""
     b = binding_for("course_separate")
-    inputs, ctx = prepare("predict", b, {}, canonical)
+    inputs, ctx = student_inputs("predict", b, {}, canonical)
     shared = {f"p1__{k}": v for k, v in inputs.items()} | {"p2__X": np.zeros(3)}
     raw = child_probes.predict(separate_ns, shared, ctx.child_params() | {"input_prefix": "p1__"})
     assert_close(to_canonical("predict", b, raw), expected(ctx))
@@ -246,7 +246,7 @@ def test_probe_module_loaded_from_source(tmp_path, monkeypatch, canonical):
     student.mkdir()
     (student / "my_adapter.py").write_text("raise SystemExit('planted')\n", encoding="utf-8")
     monkeypatch.chdir(student)
-    inputs, ctx = prepare("one_hot", b, {}, {"y": canonical["y"]})
+    inputs, ctx = student_inputs("one_hot", b, {}, {"y": canonical["y"]})
     raw = module.one_hot({}, inputs, ctx.child_params())
     assert_close(to_canonical("one_hot", b, raw), expected(ctx))
 

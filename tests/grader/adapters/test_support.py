@@ -9,7 +9,7 @@ from typing import Any
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding, binding_for
 from grader.adapters.support import Support
-from grader.probes import prepare
+from grader.probes import student_inputs
 from tests.grader.adapters.conftest import problem
 
 TEMPLATE = binding_for("template")
@@ -18,7 +18,7 @@ TEMPLATE_NAMES = {"names": {n: "function" for n in ("forward", "cost", "one_hot"
 
 
 def probe(call: str, binding: AdapterBinding, **params: Any) -> tuple[str, dict, dict]:
-    inputs, ctx = prepare(call, binding, params, problem())
+    inputs, ctx = student_inputs(call, binding, params, problem())
     return call, json.loads(json.dumps(ctx.child_params())), inputs
 
 

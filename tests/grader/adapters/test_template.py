@@ -7,7 +7,7 @@ import pytest
 
 from grader.adapters import child_probes
 from grader.adapters.binding import binding_for
-from grader.probes import prepare
+from grader.probes import student_inputs
 from tests.grader.adapters.conftest import assert_close, problem, run_probe
 
 B = binding_for("template")
@@ -100,7 +100,7 @@ def test_the_baseline_runs_without_the_submission():
 
 def test_missing_function_is_unsupported(canonical):
     """A notebook without the bound function gives ProbeUnsupported naming it."""
-    inputs, ctx = prepare("gradients", B, {}, canonical)
+    inputs, ctx = student_inputs("gradients", B, {}, canonical)
     with pytest.raises(child_probes.ProbeUnsupported, match="no 'gradients'"):
         child_probes.gradients({"np": np}, inputs, ctx.child_params())
 
@@ -108,6 +108,6 @@ def test_missing_function_is_unsupported(canonical):
 def test_gradients_dict_without_a_key(canonical):
     """A gradients dict lacking db2 gives a TypeError naming the missing key."""
     ns = {"gradients": lambda P, X, Y, C: {"dW1": P["W1"], "dW2": P["W2"], "db1": P["b1"]}}
-    inputs, ctx = prepare("gradients", B, {}, canonical)
+    inputs, ctx = student_inputs("gradients", B, {}, canonical)
     with pytest.raises(TypeError, match="without db2"):
         child_probes.gradients(ns, inputs, ctx.child_params())

@@ -7,7 +7,7 @@ import pytest
 
 from grader.adapters import child_probes
 from grader.adapters.binding import binding_for
-from grader.probes import output_specs, prepare
+from grader.probes import output_specs, student_inputs
 from tests.grader.adapters.conftest import assert_close, problem, run_probe
 
 B = binding_for("textbook_rows", methods={"gradients": "backward"})
@@ -15,7 +15,7 @@ B = binding_for("textbook_rows", methods={"gradients": "backward"})
 
 def test_shapes_are_rows(canonical):
     """prepare gives w_h (D, H), 1-D biases, X (N, D); a_out is expected as (N, K)."""
-    inputs, ctx = prepare("forward", B, {}, canonical)
+    inputs, ctx = student_inputs("forward", B, {}, canonical)
     assert inputs["w_h"].shape == (5, 4) and inputs["b_h"].shape == (4,)
     assert inputs["X"].shape == (7, 5)
     assert output_specs("forward", B, ctx.sizes) == {"a_out": (7, 3)}
@@ -56,7 +56,7 @@ def test_timing_with_a_bound_backward(textbook_ns):
 def test_gradients_unsupported_without_a_method(textbook_ns, canonical):
     """The 3rd edition back-propagates inline in fit: not assessed unless a method is bound."""
     b = binding_for("textbook_rows")
-    inputs, ctx = prepare("gradients", b, {}, canonical)
+    inputs, ctx = student_inputs("gradients", b, {}, canonical)
     with pytest.raises(child_probes.ProbeUnsupported, match="inline in fit"):
         child_probes.gradients(textbook_ns, inputs, ctx.child_params())
 

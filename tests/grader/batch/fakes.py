@@ -34,7 +34,8 @@ from typing import Any
 from grader.compare import Comparison, Measures
 from grader.diagnose import Diagnosis
 from grader.results import CheckResult, GradeResult, SubmissionRef
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import load_rubric
 from grader.scoring import score
 from grader.submission import SubmissionError, load_submission
 

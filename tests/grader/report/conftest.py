@@ -9,7 +9,8 @@ from grader.compare import Comparison, Measures
 from grader.diagnose import Diagnosis
 from grader.figures import convergence, gradient_error, gradient_magnitude
 from grader.results import CheckResult, GradeResult, SubmissionRef
-from grader.rubric import Rubric, parse_rubric
+from grader.rubric import Rubric
+from grader.rubric_file import parse_rubric
 from grader.scoring import score
 
 RUBRIC = b"""

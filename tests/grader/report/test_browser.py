@@ -194,7 +194,7 @@ def test_a_one_bug_report_prints_on_at_most_three_pages(tmp_path: Path):
     import re
 
     from grader.grade import grade_submission
-    from grader.rubric import load_rubric
+    from grader.rubric_file import load_rubric
 
     root = Path(__file__).resolve().parents[3]
     result = grade_submission(

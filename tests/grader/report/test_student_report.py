@@ -13,7 +13,7 @@ from grader.grade import grade_submission
 from grader.report import render_html, render_markdown, render_terminal
 from grader.report.view import build
 from grader.results import GradeResult
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 
 ROOT = Path(__file__).resolve().parents[3]
 RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"
