@@ -33,6 +33,7 @@ from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
+from grader.sandbox import Limits
 from grader.sandbox.privilege import protect
 from grader.sandbox.tiers import (
     TIER_INFO,
@@ -42,6 +43,7 @@ from grader.sandbox.tiers import (
     resolve_tier,
     why_not_stronger,
 )
+from grader.sandbox.warm import prestart
 from grader.submission import (
     NOT_SUBMISSION_SUFFIXES,
     SubmissionError,
@@ -103,18 +105,20 @@ def _pipeline() -> GradeSubmission:
     return grade_submission
 
 
+def _limits(memory_mb: int | None) -> Limits:
+    """The sandbox's limits: its defaults, with ``memory_mb`` as each process's address space."""
+    return Limits() if memory_mb is None else Limits(memory_bytes=memory_mb << 20)
+
+
 def _settings(warm: bool = False, memory_mb: int | None = None, min_tier: str | None = None) -> Any:
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
     ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
     ``min_tier``: refuse to grade below this sandbox tier."""
     try:
         from grader.pipeline import GradeSettings
-        from grader.sandbox import Limits
     except ImportError:
         return None
-    if memory_mb is None:
-        return GradeSettings(warm=warm, min_tier=min_tier)
-    return GradeSettings(warm=warm, min_tier=min_tier, limits=Limits(memory_bytes=memory_mb << 20))
+    return GradeSettings(warm=warm, min_tier=min_tier, limits=_limits(memory_mb))
 
 
 def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
@@ -397,12 +401,16 @@ def cmd_grade(
 
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
-    rubric = _rubric(_existing(args.rubric, "a rubric file"))
-    overrides = _overrides(args.overrides, rubric)
-    job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
+    rubric_path = _existing(args.rubric, "a rubric file")
     outputs = [args.json, args.gradescope, args.junit, args.markdown]
     closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
     sandbox = _sandbox(args.min_tier, closed)
+    if grade_fn is None:
+        # the sandboxed interpreter boots while this one imports the pipeline and plans
+        prestart(_limits(args.memory), None)
+    rubric = _rubric(rubric_path)
+    overrides = _overrides(args.overrides, rubric)
+    job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if overrides is not None:  # on top of what the code earned, recording both
