@@ -17,6 +17,7 @@ only when a command needs them.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import math
 import os
@@ -28,9 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import grader
 from grader.cache import atomic_write_text
-from grader.executors import ExecutorUnavailableError, error_reason
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
-from grader.exports.junit import write_junit
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import Limits
@@ -203,6 +202,12 @@ def _job(
     return GradeJob.from_file(grade, rubric_path, settings, public_only)
 
 
+def _grade_one_submission(
+    grade: GradeSubmission, rubric: Rubric, settings: Any, path: Path
+) -> GradeResult:
+    return grade(Path(path), rubric, settings)
+
+
 def _overrides(path: Path | None, rubric: Rubric) -> Any:
     """The instructor's overrides file, read and checked against the rubric (None: none).
     Students are checked where the class is known (grader.batch.run_batch)."""
@@ -233,6 +238,8 @@ def _grade_here(job: Callable[[Path], GradeResult], path: Path) -> tuple[GradeRe
     try:
         return job(path), time.monotonic() - start, False
     except Exception as error:  # the pipeline should never raise; if it does, still answer
+        from grader.executors import error_reason
+
         identity = path.name if path.is_dir() else path.stem
         result = GradeResult(
             SubmissionRef(identity, str(path)), "ungradable", reason=error_reason(error)
@@ -410,13 +417,16 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
         prestart(_limits(args.memory), None)
     rubric = _rubric(rubric_path)
     overrides = _overrides(args.overrides, rubric)
-    job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
+    grade = grade_fn if grade_fn is not None else _pipeline()
+    settings = None if grade_fn is not None else _settings(False, args.memory, args.min_tier)
+    # one submission in this process: the rubric as parsed above, no batch machinery
+    job = functools.partial(_grade_one_submission, grade, rubric, settings)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = _grade_here(job, args.submission)
     if overrides is not None:  # on top of what the code earned, recording both
         from grader.overrides import apply_overrides
 
-        result = apply_overrides(result, overrides, job.rubric, args.student)
+        result = apply_overrides(result, overrides, rubric, args.student)
         if result.status != "graded" and overrides.of(args.student or result.submission.identity):
             print("the overrides are not applied: the submission was not graded", file=sys.stderr)
     if args.json is not None:
@@ -429,6 +439,8 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
             execution_time=seconds,
         )
     if args.junit is not None:
+        from grader.exports.junit import write_junit
+
         write_junit(args.junit, [result])
     if args.markdown is not None:
         markdown = _report("render_markdown")
@@ -718,7 +730,11 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         if args.command == "gradescope":
             return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
-    except (UsageError, RubricError, ExecutorUnavailableError, SandboxUnavailableError) as error:
+    except (UsageError, RubricError, SandboxUnavailableError) as error:
+        return _fail(str(error))
+    except RuntimeError as error:
+        if not _executor_unavailable(error):
+            raise
         return _fail(str(error))
     except SubmissionError as error:
         return _fail(error.reason)
@@ -729,6 +745,13 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     except KeyboardInterrupt:
         print("stopped.", file=sys.stderr)
         return 130
+
+
+def _executor_unavailable(error: BaseException) -> bool:
+    """An executor that cannot run here (bad input: one sentence). Only a command that
+    imported the executors (``grade``) can raise one; ``grade-one`` never imports them."""
+    executors = sys.modules.get("grader.executors")
+    return executors is not None and isinstance(error, executors.ExecutorUnavailableError)
 
 
 def _fail(message: str) -> int:
