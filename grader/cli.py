@@ -19,6 +19,7 @@ starts faster without them).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -29,13 +30,7 @@ from typing import TYPE_CHECKING, Any
 import grader
 from grader import self_check
 from grader.atomic import atomic_write_text
-from grader.executors import ExecutorUnavailableError
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
-from grader.exports.junit import write_junit
-from grader.grade import grade_submission
-from grader.kit_check import is_kit
-from grader.pipeline import GradeSettings
-from grader.report.markdown import render_markdown
 from grader.results import GradeResult
 from grader.rubric import Rubric, RubricError
 from grader.rubric_file import load_rubric
@@ -49,6 +44,7 @@ from grader.sandbox.tiers import (
     resolve_tier,
     why_not_stronger,
 )
+from grader.sandbox.warm import prestart
 from grader.submission import (
     NOT_SUBMISSION_SUFFIXES,
     SubmissionError,
@@ -57,6 +53,7 @@ from grader.submission import (
 
 if TYPE_CHECKING:
     from grader.batch import GradeJob
+    from grader.pipeline import GradeSettings
 
 GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
@@ -106,9 +103,14 @@ def _settings(
     """The pipeline's settings; ``warm``: one pre-started sandbox worker per grading process;
     ``memory_mb``: each sandboxed process's address-space limit (None: the sandbox's default);
     ``min_tier``: refuse to grade below this sandbox tier."""
-    if memory_mb is None:
-        return GradeSettings(warm=warm, min_tier=min_tier)
-    return GradeSettings(warm=warm, min_tier=min_tier, limits=Limits(memory_bytes=memory_mb << 20))
+    from grader.pipeline import GradeSettings  # imported when grading: grade-one starts cold
+
+    return GradeSettings(warm=warm, min_tier=min_tier, limits=_limits(memory_mb))
+
+
+def _limits(memory_mb: int | None) -> Limits:
+    """The sandbox's limits: its defaults, with ``memory_mb`` as each process's address space."""
+    return Limits() if memory_mb is None else Limits(memory_bytes=memory_mb << 20)
 
 
 def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
@@ -153,6 +155,18 @@ def _use_color(choice: str) -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def _grade_submission() -> GradeSubmission:
+    from grader.grade import grade_submission  # the reference: only when grading
+
+    return grade_submission
+
+
+def _grade_one_submission(
+    grade: GradeSubmission, rubric: Rubric, settings: Any, path: Path
+) -> GradeResult:
+    return grade(Path(path), rubric, settings)
+
+
 def _job(
     grade_fn: GradeSubmission | None,
     rubric_path: Path,
@@ -161,7 +175,7 @@ def _job(
     memory_mb: int | None = None,
     min_tier: str | None = None,
 ) -> GradeJob:
-    grade = grade_fn if grade_fn is not None else grade_submission
+    grade = grade_fn if grade_fn is not None else _grade_submission()
     settings = None if grade_fn is not None else _settings(warm, memory_mb, min_tier)
     from grader.batch import GradeJob
 
@@ -190,6 +204,8 @@ def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int
         rubric_path = _existing(args.rubric, "a rubric file")
     else:
         kit = args.kit if args.kit is not None else Path.cwd()
+        from grader.kit_check import is_kit
+
         if is_kit(kit):  # the kit's own files, offline: what its check.py runs
             return self_check.run(args.submission, kit, args.html, color)
         rubric_path = kit / KIT_RUBRIC
@@ -321,18 +337,25 @@ def cmd_grade(
 
 
 def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
-    rubric = _rubric(_existing(args.rubric, "a rubric file"))
-    overrides = _overrides(args.overrides, rubric)
-    job = _job(grade_fn, args.rubric, memory_mb=args.memory, min_tier=args.min_tier)
+    rubric_path = _existing(args.rubric, "a rubric file")
     outputs = [args.json, args.gradescope, args.junit, args.markdown]
     closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
     sandbox = _sandbox(args.min_tier, closed)
+    if grade_fn is None:
+        # the sandboxed interpreter boots while this one imports the pipeline and plans
+        prestart(_limits(args.memory), None)
+    rubric = _rubric(rubric_path)
+    overrides = _overrides(args.overrides, rubric)
+    grade = grade_fn if grade_fn is not None else _grade_submission()
+    settings = None if grade_fn is not None else _settings(False, args.memory, args.min_tier)
+    # one submission in this process: the rubric as parsed above, no batch machinery
+    job = functools.partial(_grade_one_submission, grade, rubric, settings)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
     result, seconds, crashed = self_check.grade_here(job, args.submission)
     if overrides is not None:  # on top of what the code earned, recording both
         from grader.overrides import apply_overrides
 
-        result = apply_overrides(result, overrides, job.rubric, args.student)
+        result = apply_overrides(result, overrides, rubric, args.student)
         if result.status != "graded" and overrides.of(args.student or result.submission.identity):
             print("the overrides are not applied: the submission was not graded", file=sys.stderr)
     if args.json is not None:
@@ -345,8 +368,12 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
             execution_time=seconds,
         )
     if args.junit is not None:
+        from grader.exports.junit import write_junit
+
         write_junit(args.junit, [result])
     if args.markdown is not None:
+        from grader.report.markdown import render_markdown
+
         atomic_write_text(args.markdown, render_markdown(result))
     if result.score is not None:
         print(
@@ -626,7 +653,11 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         if args.command == "gradescope":
             return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
-    except (UsageError, RubricError, ExecutorUnavailableError, SandboxUnavailableError) as error:
+    except (UsageError, RubricError, SandboxUnavailableError) as error:
+        return _fail(str(error))
+    except RuntimeError as error:
+        if not _executor_unavailable(error):
+            raise
         return _fail(str(error))
     except SubmissionError as error:
         return _fail(error.reason)
@@ -637,6 +668,13 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     except KeyboardInterrupt:
         print("stopped.", file=sys.stderr)
         return 130
+
+
+def _executor_unavailable(error: BaseException) -> bool:
+    """An executor that cannot run here (bad input: one sentence). Only a command that
+    imported the executors (``grade``) can raise one; ``grade-one`` never imports them."""
+    executors = sys.modules.get("grader.executors")
+    return executors is not None and isinstance(error, executors.ExecutorUnavailableError)
 
 
 def _fail(message: str) -> int:

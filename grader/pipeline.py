@@ -64,6 +64,7 @@ from grader.sandbox import (
 )
 from grader.sandbox.privilege import protect
 from grader.sandbox.tiers import tier_fields, why_not_stronger
+from grader.sandbox.warm import take_prestarted
 from grader.scoring import score
 from grader.submission import CodeChoice, Submission, SubmissionError, load_submission
 
@@ -419,7 +420,7 @@ def _run(
     """The plan's probes in one sandboxed job (``only``: just these probe ids), and the probe
     module's source (the parent replays it to decide "not assessed"); the child is gone when
     this returns."""
-    resolve_tier(settings.tier, settings.min_tier)  # below the minimum: nothing runs
+    tier = resolve_tier(settings.tier, settings.min_tier)  # below the minimum: nothing runs
     data = {}
     if sub.root is not None:
         data = {f.path: (sub.root / f.path).read_bytes() for f in sub.data_files}
@@ -430,6 +431,11 @@ def _run(
         source = module.read_bytes()
         if settings.warm:
             return _worker(settings, preload_for(code.source)).run(job), source
+        # grade-one started a worker of this configuration before it planned: its one job
+        prestarted = take_prestarted(settings.limits, tier)
+        if prestarted is not None:
+            with prestarted:
+                return prestarted.run(job), source
         return run_job(job, settings.limits, settings.tier), source
 
 

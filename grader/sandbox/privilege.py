@@ -34,6 +34,7 @@ during a run.
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import functools
 import hashlib
@@ -380,19 +381,45 @@ def installed_grader_dirs() -> list[Path]:
 def grader_distributions() -> tuple[importlib.metadata.Distribution, ...]:
     """Every installed distribution that provides the grader's packages (an editable
     install and a wheel can both be on the path). Once per process, for every module that
-    needs the grader's own files (the shadow site here, the bwrap masks in tiers.py):
-    listing every distribution's files costs ~0.3 s."""
+    needs the grader's own files (the shadow site here, the bwrap masks in tiers.py).
+
+    A distribution provides what its ``top_level.txt`` names, else the top-level entries
+    of its file list, as ``importlib.metadata.packages_distributions`` decides; read
+    here without parsing every distribution's METADATA (~20 ms for 150 distributions
+    instead of 0.3-0.6 s), so a cold ``grade-one`` can afford to find them every time."""
+    every = list(importlib.metadata.distributions())
+    providers = [d for d in every if not GRADER_PACKAGES_SET.isdisjoint(_top_level_names(d))]
+    # and every other install of the same distribution (a wheel over an editable install),
+    # named by its metadata folder, whatever its own files say
+    names = {_folder_name(d) for d in providers} - {""}
+    return tuple(d for d in every if d in providers or _folder_name(d) in names)
+
+
+def _folder_name(dist: importlib.metadata.Distribution) -> str:
+    """The distribution's normalised name, from its metadata folder's name (no METADATA read)."""
+    return str(getattr(dist, "_normalized_name", "") or "")
+
+
+GRADER_PACKAGES_SET = frozenset(GRADER_PACKAGES)
+
+
+def _top_level_names(dist: importlib.metadata.Distribution) -> set[str]:
+    """The top-level packages and modules a distribution installs."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        declared = dist.read_text("top_level.txt")
+        if declared is not None:
+            return set(declared.split())
     names: set[str] = set()
-    with contextlib.suppress(Exception):
-        packages = importlib.metadata.packages_distributions()
-        for top in GRADER_PACKAGES:
-            names.update(packages.get(top, []))
-    wanted = {n.lower().replace("_", "-") for n in names}
-    return tuple(
-        dist
-        for dist in importlib.metadata.distributions()
-        if str(dist.metadata["Name"] or "").lower().replace("_", "-") in wanted
-    )
+    with contextlib.suppress(OSError, UnicodeDecodeError, csv.Error):
+        listing = dist.read_text("RECORD") or dist.read_text("SOURCES.txt") or ""
+        for row in csv.reader(listing.splitlines()):
+            path = row[0] if row else ""
+            top, sep, _ = path.partition("/")
+            if sep:
+                names.add(top)
+            elif path.endswith(".py"):
+                names.add(path[: -len(".py")])
+    return names
 
 
 def _python_dirs() -> list[str]:

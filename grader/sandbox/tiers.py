@@ -27,16 +27,21 @@ below ``minimum``, is a configuration error that says why.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .child.proctree import set_dumpable
 
@@ -154,12 +159,14 @@ def python_command() -> list[str]:
 @functools.cache
 def python_roots() -> tuple[str, ...]:
     """The directories holding the Python installation and its site-packages (no /usr)."""
+    import importlib.util
     import site
 
-    import numpy
-
     candidates = [sys.base_prefix, sys.prefix, *site.getsitepackages()]
-    candidates.append(str(Path(numpy.__file__).parent.parent))
+    # where numpy is, found without importing it (a process that has not needed it yet)
+    spec = importlib.util.find_spec("numpy")
+    if spec is not None and spec.origin:
+        candidates.append(str(Path(spec.origin).parent.parent))
     roots: list[str] = []
     for path in sorted({os.path.realpath(p) for p in candidates if os.path.isdir(p)}):
         if path.startswith("/usr/") or any(path.startswith(r + "/") for r in roots):
@@ -273,6 +280,16 @@ def bwrap_command(
 @functools.cache
 def bwrap_features() -> tuple[str, frozenset[str]]:
     """(version, long options) of the bwrap on PATH, read from ``--version`` and ``--help``."""
+    cached = _VERDICTS.get("bwrap_features")
+    if cached is not None:
+        version, options = cached
+        return str(version), frozenset(map(str, options))
+    version, found = _read_bwrap_features()
+    _VERDICTS.put("bwrap_features", [version, sorted(found)])
+    return version, found
+
+
+def _read_bwrap_features() -> tuple[str, frozenset[str]]:
     try:
         version = subprocess.run(
             ["bwrap", "--version"], capture_output=True, text=True, timeout=10
@@ -322,7 +339,17 @@ def _read_int(path: Path) -> int | None:
 
 @functools.cache
 def bwrap_status() -> tuple[bool, str]:
-    """(works, reason): can bubblewrap start our Python with numpy here? Probed once."""
+    """(works, reason): can bubblewrap start our Python with numpy here? Probed once per
+    installation and boot (:data:`_VERDICTS`), else once per process."""
+    cached = _VERDICTS.get("bwrap")
+    if cached is not None:
+        return bool(cached[0]), str(cached[1])
+    works, reason = _probe_bwrap()
+    _VERDICTS.put("bwrap", [works, reason])
+    return works, reason
+
+
+def _probe_bwrap() -> tuple[bool, str]:
     if not sys.platform.startswith("linux"):
         return False, f"bubblewrap needs Linux (this is {sys.platform})"
     if shutil.which("bwrap") is None:
@@ -355,7 +382,25 @@ def bwrap_status() -> tuple[bool, str]:
 
 @functools.cache
 def uid_status() -> tuple[bool, str]:
-    """(works, reason): can a child run as a dedicated uid here (root, setpriv, reachable Python)?"""
+    """(works, reason): can a child run as a dedicated uid here (root, setpriv, reachable Python)?
+
+    Probed once per installation and boot (:data:`_VERDICTS`), else once per process;
+    where it works, this process's own preparation (the grader's files closed to the
+    sandbox group, the installation reachable) is done whether the verdict was cached or not.
+    """
+    cached = _VERDICTS.get("uid")
+    if cached is not None:
+        if cached[0]:
+            from . import privilege
+
+            privilege.prepare_uid_tier()
+        return bool(cached[0]), str(cached[1])
+    works, reason = _probe_uid()
+    _VERDICTS.put("uid", [works, reason])
+    return works, reason
+
+
+def _probe_uid() -> tuple[bool, str]:
     if not sys.platform.startswith("linux") or not as_root():
         return False, "the uid tier needs the grader to run as root on Linux"
     if shutil.which("setpriv") is None:
@@ -402,6 +447,173 @@ def uid_status() -> tuple[bool, str]:
         True,
         f"dedicated uids {privilege.id_range()[1].start}-{privilege.id_range()[1].stop - 1}",
     )
+
+
+VERDICTS_DIR = Path("/var/cache/mlp-grader/verdicts")
+VERDICTS_FORMAT = "mlp-grader/tier-verdicts/1"
+
+
+class VerdictStore:
+    """The tier probes' verdicts, kept between processes as root (~0.2 s of sandboxed
+    interpreter starts that a cold ``grade-one`` would otherwise pay every time).
+
+    One file per *key*: a digest of everything a verdict depends on, read fresh in every
+    process (the grader's version, the interpreter, bubblewrap's and setpriv's paths and
+    stat data, the site-packages folders' stat data, the paths the sandbox masks, the
+    kernel, this boot, the process's capabilities and seccomp state, the user-namespace
+    sysctls, the uid range). Anything changed is another key: probed afresh.
+
+    Only as root, in a folder only root can enter (0700, root-owned, checked with the
+    file's own owner and mode before every read): no sandboxed child can write there
+    (the uid tier's children are unprivileged uids; bubblewrap's see no /var). As any
+    other user a plain-tier child runs as that same user and could forge a verdict, so
+    nothing is kept: every process probes once.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._loaded: dict[str, Any] | None = None
+
+    @functools.cached_property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(_verdict_facts(), sort_keys=True).encode()).hexdigest()
+
+    def _file(self) -> Path:
+        return self.folder / f"{self.key[:40]}.json"
+
+    def _usable(self) -> bool:
+        return as_root() and os.environ.get("GRADER_NO_VERDICT_CACHE", "") == ""
+
+    def _folder_ok(self) -> bool:
+        try:
+            info = os.lstat(self.folder)
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o077
+
+    def _load(self) -> dict[str, Any]:
+        if self._loaded is not None:
+            return self._loaded
+        self._loaded = {}
+        if not self._usable() or not self._folder_ok():
+            return self._loaded
+        try:
+            fd = os.open(self._file(), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return self._loaded
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+                return self._loaded
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = json.loads(f.read(1 << 20))
+        except (OSError, ValueError):
+            return self._loaded
+        finally:
+            os.close(fd)
+        if (
+            isinstance(data, dict)
+            and data.get("format") == VERDICTS_FORMAT
+            and data.get("key") == self.key
+            and isinstance(data.get("verdicts"), dict)
+        ):
+            self._loaded = {
+                name: value
+                for name, value in data["verdicts"].items()
+                if isinstance(value, list) and len(value) == 2
+            }
+        return self._loaded
+
+    def get(self, name: str) -> list[Any] | None:
+        """A kept verdict ``[value, value]``, or None (probe it)."""
+        value = self._load().get(name)
+        return value if isinstance(value, list) else None
+
+    def put(self, name: str, value: list[Any]) -> None:
+        """Keep a verdict (atomically; a folder that cannot be made keeps nothing)."""
+        loaded = self._load()
+        loaded[name] = value
+        if not self._usable():
+            return
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self._folder_ok():
+                return
+            record = {"format": VERDICTS_FORMAT, "key": self.key, "verdicts": loaded}
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".verdicts-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f)
+            os.replace(tmp, self._file())
+        except OSError:
+            return
+
+    def forget(self) -> None:
+        """Drop this key's verdicts (in this process and on disk)."""
+        self._loaded = {}
+        with contextlib.suppress(OSError):
+            if self._usable() and self._folder_ok():
+                os.unlink(self._file())
+
+
+def _stat_fact(path: str | None) -> list[Any]:
+    if not path:
+        return [None]
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [path, None]
+    return [
+        path,
+        info.st_ino,
+        info.st_dev,
+        info.st_size,
+        info.st_mode,
+        info.st_uid,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    ]
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return ""
+
+
+def _verdict_facts() -> dict[str, Any]:
+    """Everything a tier's verdict depends on, as found now (see :class:`VerdictStore`)."""
+    import grader
+
+    status = [
+        line
+        for line in _read_text("/proc/self/status").splitlines()
+        if line.startswith(("CapEff", "CapBnd", "CapPrm", "NoNewPrivs", "Seccomp"))
+    ]
+    sysctls = (
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "/proc/sys/kernel/unprivileged_userns_clone",
+        "/proc/sys/user/max_user_namespaces",
+    )
+    return {
+        "grader": grader.__version__,
+        "grader_at": os.path.realpath(os.path.dirname(grader.__file__)),
+        "python": [sys.version, *_stat_fact(os.path.realpath(sys.executable))],
+        "tools": [_stat_fact(shutil.which(t)) for t in ("bwrap", "setpriv")],
+        "roots": [_stat_fact(r) for r in python_roots()],
+        "sites": [_stat_fact(os.path.realpath(d)) for d in site_folders()],
+        "masks": grader_install_paths(),
+        "kernel": list(os.uname()),
+        "boot": _read_text("/proc/sys/kernel/random/boot_id").strip(),
+        "ids": [os.geteuid(), os.getegid(), os.environ.get("GRADER_SANDBOX_IDS", "")],
+        "status": status,
+        "sysctls": [_read_text(p).strip() for p in sysctls],
+        "etc": [_stat_fact(f) for f in ETC_FILES],
+    }
+
+
+_VERDICTS = VerdictStore(VERDICTS_DIR)
 
 
 def _works(tier: Tier) -> tuple[bool, str]:

@@ -19,6 +19,7 @@ Create and use a WarmWorker from one long-lived thread: bubblewrap's
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -99,6 +100,42 @@ def close_all_workers() -> None:
         worker.close()
 
 
+# One worker started ahead of a single job (grader grade-one): its interpreter boots and
+# imports numpy while the grading process imports its pipeline and plans the job.
+_PRESTARTED: dict[tuple[Tier, Limits], WarmWorker] = {}
+
+
+def prestart(limits: Limits, tier: str | None) -> None:
+    """Spawn a worker for the one job this process is about to run (:func:`take_prestarted`).
+
+    It is the worker a batch uses (same tier, limits and proof of cleanliness, holding
+    nothing of any job until the job is sent), with the lean preload: code that imports
+    more imports it in the job, as a cold child would. Closed at exit if no job takes it.
+    """
+    worker = WarmWorker(limits, tier, LEAN_PRELOAD)
+    key = (worker.tier, worker.limits)
+    if key in _PRESTARTED:
+        return
+    if not _PRESTARTED:
+        atexit.register(close_prestarted)
+    worker.spawn()
+    _PRESTARTED[key] = worker
+
+
+def take_prestarted(limits: Limits, tier: Tier) -> WarmWorker | None:
+    """The pre-started worker of this configuration, now the caller's (None: there is none).
+    Any other is closed: a process that pre-starts runs one job."""
+    worker = _PRESTARTED.pop((tier, limits), None)
+    close_prestarted()
+    return worker
+
+
+def close_prestarted() -> None:
+    """Close the pre-started workers no job took."""
+    while _PRESTARTED:
+        _PRESTARTED.popitem()[1].close()
+
+
 class WorkerFailedError(Exception):
     """The worker broke the protocol, died, or ran out of time."""
 
@@ -164,13 +201,22 @@ class WarmWorker:
         self._from: int = -1
         self._compiled: set[bytes] = set()  # probe module sources this worker has compiled
         self._cgroup: JobCgroup | None = None
+        self._ready = False  # the worker has said it imported its preload
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the worker and wait until it has imported its preload modules."""
+        self.spawn()
+        if not self._ready:
+            self._await_ready()
+
+    def spawn(self) -> None:
+        """Start the worker's process and return at once: it imports its preload while
+        this process does other work; the first :meth:`run` (or :meth:`start`) waits."""
         if self._process is not None:
             return
+        self._ready = False
         harden_parent()
         if self.tier == "plain":
             baseline()  # the grader's files as they are before any submission of ours ran
@@ -215,6 +261,8 @@ class WarmWorker:
             finally:
                 for fd in (to_r, from_w):
                     os.close(fd)
+
+    def _await_ready(self) -> None:
         try:
             hello, _ = wire.read_frame(self._from, deadline=time.monotonic() + START_TIMEOUT)
             self.preloaded = tuple(str(m) for m in hello.get("preloaded", ()))
@@ -225,6 +273,7 @@ class WarmWorker:
                 self._cgroup.set_limits(
                     memory + limits.job_memory_bytes, tasks + limits.processes + JOB_TASKS
                 )
+            self._ready = True
         except (wire.WireError, OSError) as e:
             why = self._log_tail()
             self.close()
@@ -239,6 +288,7 @@ class WarmWorker:
                 self._process.popen.wait(timeout=2.0)
             self._process.kill_tree()
             self._process = None
+        self._ready = False
         if self._identity is not None:
             with contextlib.suppress(SandboxError):  # kill_tree has already said so
                 self._identity.release()
