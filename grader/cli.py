@@ -6,6 +6,7 @@
     grader grade DIR --rubric R --out OUT     the instructor's batch
     grader grade-one SUBMISSION --rubric R    one submission (Gradescope, CI)
     grader gradescope --rubric R --out Z.zip  the Gradescope autograder zip
+    grader serve --rubric R --data DIR        the hosted grading service (grader.serve)
 
 Exit status: 0 success (``check``: every public check passed); 1 some check did
 not pass (``check``, ``grade-one --strict``) or some submission's grading failed
@@ -678,6 +679,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHL",
         help="a ready-made wheel of the grader (default: build one)",
     )
+    # listed for --help only: main() hands every argument after "serve" to grader.serve.cli
+    sub.add_parser(
+        "serve",
+        help="the hosted grading service (grader serve --help; grader serve tokens --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -699,6 +706,10 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     if not argv:  # a newcomer's first try: the commands and what they do, not just a usage line
         parser.print_help()
         return 2
+    if argv[0] == "serve":  # its own subcommands and options: one subpackage per command
+        from grader.serve.cli import main as serve_main
+
+        return serve_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
