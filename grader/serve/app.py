@@ -104,31 +104,41 @@ class BodyLimit:
             await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
             return
         seen = 0
+        refused = False  # the 413 is sent: the application's own answer is dropped
         started = False
+
+        async def refuse() -> None:
+            nonlocal refused
+            refused = True
+            if not started:
+                await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
 
         async def counted() -> Any:
             nonlocal seen
+            if refused:
+                return {"type": "http.disconnect"}
             event = await receive()
             if event["type"] == "http.request":
                 seen += len(event.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLargeError
+                    # answer now and tell the application the client left: whatever
+                    # catches the disconnect, nothing of the body is parsed further
+                    await refuse()
+                    return {"type": "http.disconnect"}
             return event
 
         async def watched(event: Any) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or event["type"] == "http.response.start"
             await send(event)
 
         try:
             await self.app(scope, counted, watched)
-        except _BodyTooLargeError:
-            if not started:
-                await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
-
-
-class _BodyTooLargeError(Exception):
-    pass
+        except Exception:
+            if not refused:
+                raise
 
 
 # ---------------------------------------------------------------------------

@@ -166,6 +166,13 @@ def check_zip(name: str, content: bytes, limits: UploadLimits) -> list[tuple[Pur
                 400, f"{name}: the entry {info.filename!r} is an archive inside the zip."
             )
         files.append((path, data))
+    names = {str(p) for p, _ in files}
+    for path, _ in files:  # a file where another entry needs a folder cannot be unpacked
+        clash = next((str(a) for a in path.parents if str(a) in names), None)
+        if clash is not None:
+            raise UploadError(
+                400, f"{name}: {clash!r} is both a file and the folder of {str(path)!r}."
+            )
     code = [p for p, _ in files if p.suffix in (".ipynb", ".py") and not _ignored(p)]
     if not code:
         raise UploadError(400, f"{name} holds no notebook (.ipynb) or .py module.")
