@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch import GradeJob
-from grader.executors import Outcome, Task, supervise_one
+from grader.executors import Outcome, Task, stop_thread_server, supervise_one
 from grader.results import GradeResult, SubmissionRef
 from grader.sandbox.process import remove_tree
 from grader.serve.store import MAX_ATTEMPTS, Job, Store, StoreError
@@ -98,6 +98,12 @@ class Runner:
             thread.join(wait)
 
     def _loop(self) -> None:
+        try:
+            self._take_jobs()
+        finally:
+            stop_thread_server()  # its warm grading process ends with the thread
+
+    def _take_jobs(self) -> None:
         while not self._stop.is_set():
             try:
                 job = self.store.claim_next()
