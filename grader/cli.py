@@ -679,10 +679,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHL",
         help="a ready-made wheel of the grader (default: build one)",
     )
-    # listed for --help only: main() hands every argument after "serve" to grader.serve.cli
+    # listed here for --help; main() hands every argument after "serve" to grader.serve.cli
+    from grader.serve.cli import build_parser as serve_parser
+
     sub.add_parser(
         "serve",
-        help="the hosted grading service (grader serve --help; grader serve tokens --help)",
+        help="the hosted grading service, and its tokens (grader serve --help)",
+        parents=[serve_parser(add_help=False)],
         add_help=False,
     )
     return parser

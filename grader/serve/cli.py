@@ -53,16 +53,33 @@ def _count(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """Both forms in one parser (``grader``'s own parser lists it as ``serve``'s options)."""
     p = argparse.ArgumentParser(
         prog="grader serve",
+        add_help=add_help,
         description="The hosted grading service: students and CI jobs submit over HTTP; "
         "reports come back as each job is graded. Issue tokens first: "
         "'grader serve tokens roster.csv --data DIR'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--rubric", type=Path, required=True, help="the rubric TOML: every check runs")
+    p.add_argument(
+        "tokens",
+        nargs="*",
+        metavar="tokens ROSTER",
+        help="issue a token per student on the roster (CSV with a header; names in column "
+        "'student', else login, name, id, or the first) and one for the instructor; only "
+        "their hashes are stored, and names that already have a token keep it",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="CSV",
+        help="with tokens: where the new tokens are written for distribution (default tokens.csv)",
+    )
+    p.add_argument("--reissue", action="store_true", help="with tokens: new tokens for everyone")
+    p.add_argument("--rubric", type=Path, help="the rubric TOML: every check runs")
     p.add_argument(
         "--data",
         type=Path,
@@ -117,39 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def tokens_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="grader serve tokens",
-        description="Issue a token per student on the roster and one for the instructor; "
-        "only their hashes are stored. Names that already have a token keep it.",
-    )
-    p.add_argument(
-        "roster",
-        type=Path,
-        help="CSV with a header; names in column 'student' (else login, name, id, or the first)",
-    )
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=DEFAULT_DATA,
-        metavar="DIR",
-        help=f"the service's store (default {DEFAULT_DATA})",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("tokens.csv"),
-        metavar="CSV",
-        help="where the new tokens are written for distribution (default tokens.csv)",
-    )
-    p.add_argument(
-        "--reissue", action="store_true", help="new tokens for everyone (old ones stop working)"
-    )
-    return p
-
-
 def cmd_tokens(args: argparse.Namespace) -> int:
-    names = read_roster(args.roster)
+    names = read_roster(args.roster)  # set by main from "tokens ROSTER"
+    args.out = args.out or Path("tokens.csv")
     store = Store(args.data)
     issued = issue_tokens(store, names, args.out, reissue=args.reissue)
     kept = len(names) + 1 - len(issued)
@@ -241,9 +228,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     try:
-        if argv[:1] == ["tokens"]:
-            return cmd_tokens(tokens_parser().parse_args(argv[1:]))
-        return cmd_serve(build_parser().parse_args(argv))
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.tokens:
+            if args.tokens[0] != "tokens" or len(args.tokens) != 2:
+                parser.error(
+                    "expected 'grader serve tokens ROSTER.csv' or 'grader serve --rubric R'"
+                )
+            args.roster = Path(args.tokens[1])
+            return cmd_tokens(args)
+        if args.rubric is None:
+            parser.error("the service needs --rubric (or: grader serve tokens ROSTER.csv)")
+        return cmd_serve(args)
     except (ServeError, RubricError, RosterError, StoreError, SandboxUnavailableError) as error:
         print(f"grader: error: {error}", file=sys.stderr)
         return 2
