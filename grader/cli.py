@@ -680,8 +680,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a ready-made wheel of the grader (default: build one)",
     )
     # listed here for --help; main() hands every argument after "serve" to grader.serve.cli
-    from grader.serve.cli import build_parser as serve_parser
-
+    try:  # a student kit's vendored grader has no service
+        from grader.serve.cli import build_parser as serve_parser
+    except ImportError:
+        return parser
     sub.add_parser(
         "serve",
         help="the hosted grading service, and its tokens (grader serve --help)",
@@ -710,8 +712,10 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         parser.print_help()
         return 2
     if argv[0] == "serve":  # its own subcommands and options: one subpackage per command
-        from grader.serve.cli import main as serve_main
-
+        try:
+            from grader.serve.cli import main as serve_main
+        except ImportError as error:
+            return _fail(f"this installation has no grading service ({error})")
         return serve_main(argv[1:])
     args = parser.parse_args(argv)
     try:
