@@ -237,6 +237,7 @@ def test_forms_need_their_csrf_field(klass: Class) -> None:
     progress = client.get(sent.headers["location"])
     assert 'http-equiv="refresh"' in progress.text and "position 1" in progress.text
     assert "Refresh</a>" in progress.text  # without JavaScript too
+    assert "fetch(url" in progress.text  # and with it, a small script asks the API
 
 
 def test_a_student_sees_the_public_view_of_their_result_and_the_instructor_everything(
