@@ -6,6 +6,7 @@
     grader grade DIR --rubric R --out OUT     the instructor's batch
     grader grade-one SUBMISSION --rubric R    one submission (Gradescope, CI)
     grader gradescope --rubric R --out Z.zip  the Gradescope autograder zip
+    grader serve --rubric R --data DIR        the hosted grading service (grader.serve)
 
 Exit status: 0 success (``check``: every public check passed); 1 some check did
 not pass (``check``, ``grade-one --strict``) or some submission's grading failed
@@ -621,6 +622,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHL",
         help="a ready-made wheel of the grader (default: build one)",
     )
+    # listed here for --help; main() hands every argument after "serve" to grader.serve.cli
+    try:  # a student kit's vendored grader has no service
+        from grader.serve.cli import build_parser as serve_parser
+    except ImportError:
+        return parser
+    sub.add_parser(
+        "serve",
+        help="the hosted grading service, and its tokens (grader serve --help)",
+        parents=[serve_parser(add_help=False)],
+        add_help=False,
+    )
     return parser
 
 
@@ -642,6 +654,12 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     if not argv:  # a newcomer's first try: the commands and what they do, not just a usage line
         parser.print_help()
         return 2
+    if argv[0] == "serve":  # its own subcommands and options: one subpackage per command
+        try:
+            from grader.serve.cli import main as serve_main
+        except ImportError as error:
+            return _fail(f"this installation has no grading service ({error})")
+        return serve_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "check":

@@ -731,6 +731,14 @@ def _stop_servers() -> None:
     _servers.clear()
 
 
+def stop_thread_server() -> None:
+    """Stop this thread's warm ``--serve`` process, if it has one: for a long-lived caller of
+    :func:`supervise_one` (grader.serve's grading threads) whose thread ends before the process."""
+    server = _servers.pop(threading.get_ident(), None)
+    if server is not None:
+        server.stop()
+
+
 def supervise_one(
     grade_fn: GradeFn, task: Task, timeout: float | None, content: bytes | None = None
 ) -> Outcome:

@@ -1,0 +1,530 @@
+"""The HTTP API and the server-rendered pages (FastAPI; OpenAPI page at ``/docs``).
+
+API (a token in ``Authorization: Bearer TOKEN``; JSON answers)::
+
+    POST /api/submissions              multipart ``file``: a notebook, .py module or zip;
+                                       202 with the job's id and place in the queue
+    GET  /api/jobs                     your jobs (the instructor: everyone's)
+    GET  /api/jobs/{id}                queued (with its position), running, or done
+    GET  /api/jobs/{id}/report.{html,md,json}   when done: a student's public view
+    GET  /api/jobs/{id}/file           the submitted bytes, as an attachment
+    GET  /api/gradebook.csv            instructor: each student's latest result
+    GET  /api/class                    instructor: counts and the sandbox tier
+
+Pages (signed in with a token, kept in an HttpOnly, SameSite=Strict cookie; every
+form carries a CSRF field, an HMAC of the session under the service's secret):
+``/`` sign in, ``/student`` upload and your jobs, ``/jobs/{id}`` progress and then
+the report, ``/instructor`` the submissions, ``/instructor/class`` the class page.
+They work without JavaScript (a meta refresh while something is pending) and, with
+it, a small script asks the API instead and reloads when a job is done.
+
+Whose is what: a student reads only their own jobs, reports and files; anything
+else answers 404, the same as a job that does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+
+from grader.exports.gradebook import Row, gradebook_table
+from grader.report.view import Audience
+from grader.results import GradeResult
+from grader.rubric import Rubric
+from grader.serve.runner import Runner
+from grader.serve.store import Job, RateLimitedError, Store, StoreError, token_hash
+from grader.serve.tokens import Identity, authenticate
+from grader.serve.uploads import UploadError, UploadLimits, check_upload
+
+TEMPLATES = Path(__file__).parent / "templates"
+SESSION_COOKIE = "grader_session"
+LOGIN_COOKIE = "grader_login"
+FORM_OVERHEAD = 64 << 10  # a multipart body's headers and boundaries besides the file
+REPORTS = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
+
+
+@dataclass
+class ServeConfig:
+    rubric: Rubric
+    sandbox: str  # the tier line, as grader grade prints it
+    tier: str
+    per_hour: int | None = 30
+    limits: UploadLimits = field(default_factory=UploadLimits)
+    refresh_seconds: int = 3
+    secure_cookies: bool = False  # True behind a TLS proxy (README: Deployment)
+
+
+# ---------------------------------------------------------------------------
+# A body larger than an upload may be is refused before it is read whole
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413 (by its
+    Content-Length at once, else as soon as the streamed bytes pass it)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        message = (
+            f"the request is larger than this service accepts ({self.limit / 1e6:.1f} MB); "
+            "clear the notebook's outputs and try again."
+        )
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+        refused = False  # the 413 is sent: the application's own answer is dropped
+        started = False
+
+        async def refuse() -> None:
+            nonlocal refused
+            refused = True
+            if not started:
+                await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+
+        async def counted() -> Any:
+            nonlocal seen
+            if refused:
+                return {"type": "http.disconnect"}
+            event = await receive()
+            if event["type"] == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > self.limit:
+                    # answer now and tell the application the client left: whatever
+                    # catches the disconnect, nothing of the body is parsed further
+                    await refuse()
+                    return {"type": "http.disconnect"}
+            return event
+
+        async def watched(event: Any) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        try:
+            await self.app(scope, counted, watched)
+        except Exception:
+            if not refused:
+                raise
+
+
+# ---------------------------------------------------------------------------
+# Who is asking (FastAPI dependencies; the store is the application's)
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def caller(request: Request) -> Identity:
+    """The API's caller: a bearer token, else the session cookie."""
+    store: Store = request.app.state.store
+    who = authenticate(store, bearer(request) or request.cookies.get(SESSION_COOKIE))
+    if who is None:
+        raise HTTPException(
+            401,
+            "a valid token is needed (Authorization: Bearer TOKEN)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return who
+
+
+Caller = Annotated[Identity, Depends(caller)]
+
+
+def instructor(who: Caller) -> Identity:
+    if not who.instructor:
+        raise HTTPException(403, "only the instructor may see this")
+    return who
+
+
+Instructor = Annotated[Identity, Depends(instructor)]
+
+
+# ---------------------------------------------------------------------------
+# The application
+
+
+def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) -> FastAPI:
+    """The service over ``store``; ``runner`` grades (None: jobs only queue, e.g. in tests
+    of the API alone). The runner is started and stopped with the application."""
+    secret = store.meta("csrf_secret")
+    if secret is None:  # kept in the store, so forms stay valid across restarts
+        secret = secrets.token_hex(32)
+        store.set_meta("csrf_secret", secret)
+    key = bytes.fromhex(secret)
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    pages.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
+        yield
+        if runner is not None:
+            runner.stop(wait=1.0)
+
+    app = FastAPI(
+        title="mlp-grader service",
+        summary="Submit a notebook, .py module or zip; follow the job; read the report.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.add_middleware(BodyLimit, limit=config.limits.max_bytes + FORM_OVERHEAD)
+
+    # -- who is asking ----------------------------------------------------------------
+
+    def csrf_of(session: str) -> str:
+        return hmac.new(key, b"csrf:" + token_hash(session).encode(), hashlib.sha256).hexdigest()
+
+    def login_csrf(nonce: str) -> str:
+        return hmac.new(key, b"login:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+    def page_caller(request: Request) -> Identity | None:
+        return authenticate(store, request.cookies.get(SESSION_COOKIE))
+
+    def check_form(request: Request, csrf: str) -> Identity:
+        """A form post: signed in by cookie, and carrying that session's CSRF field."""
+        session = request.cookies.get(SESSION_COOKIE)
+        who = authenticate(store, session)
+        if who is None or session is None:
+            raise HTTPException(401, "sign in first")
+        if not hmac.compare_digest(csrf.encode(), csrf_of(session).encode()):
+            raise HTTPException(
+                403, "this form is stale or was not sent by this site; reload the page"
+            )
+        return who
+
+    def own_job(job_id: str, who: Identity) -> Job:
+        job = store.job(job_id) if len(job_id) <= 64 else None
+        if job is None or not (who.instructor or job.student == who.name):
+            raise HTTPException(404, f"no job {job_id[:64]} of yours")
+        return job
+
+    def status_of(job: Job) -> dict[str, Any]:
+        base = f"/api/jobs/{job.id}"
+        out: dict[str, Any] = {
+            "job": job.id,
+            "student": job.student,
+            "state": job.state,
+            "file": job.filename,
+            "submitted": job.created,
+            "attempts": job.attempts,
+            "status_url": base,
+            "page_url": f"/jobs/{job.id}",
+        }
+        if job.state == "queued":
+            out["position"] = store.position(job.id)
+        if job.state == "done":
+            out.update(
+                outcome=job.outcome,
+                points=job.points,
+                max_points=config.rubric.max_points,
+                seconds=job.seconds,
+                reports={f: f"{base}/report.{f}" for f in REPORTS},
+            )
+        return out
+
+    def result_for(job: Job, who: Identity) -> GradeResult:
+        text = store.result(job.id)
+        if text is None:
+            raise HTTPException(
+                409, f"job {job.id} is {job.state}; its report comes when it is done"
+            )
+        result = GradeResult.from_json(text)
+        return result if who.instructor else result.public_view()
+
+    def render(result: GradeResult, fmt: str, who: Identity) -> str:
+        from grader.report import render_html, render_markdown
+
+        audience: Audience = "instructor" if who.instructor else "student"
+        if fmt == "html":
+            return str(render_html(result, audience))
+        if fmt == "md":
+            return str(render_markdown(result, audience))
+        return result.to_json()
+
+    def submit(who: Identity, upload: UploadFile) -> dict[str, Any]:
+        if who.instructor:
+            raise HTTPException(403, "the instructor's token does not submit; use a student's")
+        content = upload.file.read(config.limits.max_bytes + 1)
+        try:
+            checked = check_upload(upload.filename, content, config.limits)
+            job_id = store.accept(
+                who.name, checked.filename, checked.kind, checked.content, config.per_hour
+            )
+        except UploadError as error:
+            raise HTTPException(error.status, str(error)) from None
+        except RateLimitedError as error:
+            raise HTTPException(
+                429, str(error), headers={"Retry-After": str(int(error.retry_after))}
+            ) from None
+        except StoreError as error:
+            raise HTTPException(507, str(error)) from None
+        if runner is not None:
+            runner.wake()
+        job = store.job(job_id)
+        assert job is not None
+        return status_of(job)
+
+    # -- API --------------------------------------------------------------------------
+
+    @app.post("/api/submissions", status_code=202)
+    def api_submit(file: Annotated[UploadFile, File()], who: Caller) -> dict[str, Any]:
+        """Submit a notebook, .py module or zip (multipart field ``file``)."""
+        return submit(who, file)
+
+    @app.get("/api/jobs")
+    def api_jobs(who: Caller) -> list[dict[str, Any]]:
+        return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
+
+    @app.get("/api/jobs/{job_id}")
+    def api_job(job_id: str, who: Caller) -> dict[str, Any]:
+        return status_of(own_job(job_id, who))
+
+    @app.get("/api/jobs/{job_id}/report.{fmt}")
+    def api_report(job_id: str, fmt: str, who: Caller) -> Response:
+        if fmt not in REPORTS:
+            raise HTTPException(404, f"no report format {fmt[:20]!r}: html, md or json")
+        job = own_job(job_id, who)
+        return Response(render(result_for(job, who), fmt, who), media_type=REPORTS[fmt])
+
+    @app.get("/api/jobs/{job_id}/file")
+    def api_file(job_id: str, who: Caller) -> Response:
+        job = own_job(job_id, who)
+        return Response(
+            store.blob(job.sha256),
+            media_type="application/octet-stream",  # never rendered by the browser
+            headers={
+                "Content-Disposition": f'attachment; filename="{job.student}.{job.kind}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    def latest() -> list[tuple[str, GradeResult]]:
+        return [
+            (job_id, GradeResult.from_json(text))
+            for job_id, text in store.latest_results().values()
+        ]
+
+    @app.get("/api/gradebook.csv")
+    def api_gradebook(_: Instructor) -> Response:
+        import csv
+        import io
+
+        rows = [
+            Row.of(result, student)
+            for student, (_, text) in store.latest_results().items()
+            for result in [GradeResult.from_json(text)]
+        ]
+        header, table = gradebook_table(rows, config.rubric)
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(table)
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
+        )
+
+    @app.get("/api/class")
+    def api_class(_: Instructor) -> dict[str, Any]:
+        return {
+            "assignment": config.rubric.assignment.title,
+            "sandbox": config.sandbox,
+            "tier": config.tier,
+            "jobs": store.counts(),
+            "students": len(store.students()),
+            "graded": len(store.latest_results()),
+        }
+
+    # -- pages ------------------------------------------------------------------------
+
+    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = pages.get_template(name).render(
+            title=config.rubric.assignment.title, refresh=config.refresh_seconds, **values
+        )
+        return HTMLResponse(
+            html,
+            status_code=status,
+            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+        )
+
+    def sign_in_page(request: Request, message: str = "", status: int = 200) -> HTMLResponse:
+        nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+        response = page("signin.html.j2", status, csrf=login_csrf(nonce), message=message)
+        response.set_cookie(
+            LOGIN_COOKIE, nonce, httponly=True, samesite="strict", secure=config.secure_cookies
+        )
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        who = page_caller(request)
+        if who is None:
+            return sign_in_page(request)
+        return RedirectResponse("/instructor" if who.instructor else "/student", 303)
+
+    @app.post("/login")
+    def login(
+        request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not nonce or not hmac.compare_digest(csrf.encode(), login_csrf(nonce).encode()):
+            return sign_in_page(request, "This form is stale; sign in again.", 403)
+        who = authenticate(store, token)
+        if who is None:
+            return sign_in_page(request, "That token is not valid.", 401)
+        response = RedirectResponse("/instructor" if who.instructor else "/student", 303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token.strip(),
+            httponly=True,
+            samesite="strict",
+            secure=config.secure_cookies,
+        )
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+        check_form(request, csrf)
+        response = RedirectResponse("/", 303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    def student_page(
+        request: Request, who: Identity, message: str = "", status: int = 200
+    ) -> HTMLResponse:
+        jobs = [status_of(j) for j in store.jobs(who.name, limit=50)]
+        session = request.cookies.get(SESSION_COOKIE, "")
+        return page(
+            "student.html.j2",
+            status,
+            who=who,
+            jobs=jobs,
+            csrf=csrf_of(session),
+            message=message,
+            max_mb=config.limits.max_bytes / 1e6,
+            pending=any(j["state"] != "done" for j in jobs),
+        )
+
+    @app.get("/student", response_class=HTMLResponse)
+    def student(request: Request) -> Response:
+        who = page_caller(request)
+        if who is None:
+            return RedirectResponse("/", 303)
+        if who.instructor:
+            return RedirectResponse("/instructor", 303)
+        return student_page(request, who)
+
+    @app.post("/upload")
+    def upload(
+        request: Request, file: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        who = check_form(request, csrf)
+        try:
+            status = submit(who, file)
+        except HTTPException as error:
+            return student_page(request, who, str(error.detail), error.status_code)
+        return RedirectResponse(f"/jobs/{status['job']}", 303)
+
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse)
+    def job_page(request: Request, job_id: str) -> Response:
+        who = page_caller(request)
+        if who is None:
+            return RedirectResponse("/", 303)
+        job = own_job(job_id, who)
+        if job.state == "done":
+            html = render(result_for(job, who), "html", who)
+            return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return page("job.html.j2", job=status_of(job), who=who)
+
+    @app.get("/instructor", response_class=HTMLResponse)
+    def instructor_page(request: Request) -> Response:
+        who = page_caller(request)
+        if who is None:
+            return RedirectResponse("/", 303)
+        if not who.instructor:
+            raise HTTPException(403, "only the instructor may see this")
+        jobs = [status_of(j) for j in store.jobs(limit=500)]
+        session = request.cookies.get(SESSION_COOKIE, "")
+        return page(
+            "instructor.html.j2",
+            who=who,
+            jobs=jobs,
+            counts=store.counts(),
+            sandbox=config.sandbox,
+            tier=config.tier,
+            csrf=csrf_of(session),
+            students=store.students(),
+            graded=store.latest_results(),
+            max_points=config.rubric.max_points,
+            pending=any(j["state"] != "done" for j in jobs),
+        )
+
+    @app.get("/instructor/class", response_class=HTMLResponse)
+    def class_page(request: Request) -> Response:
+        who = page_caller(request) or authenticate(store, bearer(request))
+        if who is None:
+            return RedirectResponse("/", 303)
+        if not who.instructor:
+            raise HTTPException(403, "only the instructor may see this")
+        from grader.report import render_class_summary
+
+        done = latest()
+        # relative: the class page links only within the site (report.html.safe_link)
+        links = {result.submission.identity: f"../jobs/{job_id}" for job_id, result in done}
+        html = (
+            render_class_summary([r for _, r in done], links)
+            if done
+            else ("<!doctype html><title>Class</title><p>No results yet.</p>")
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+        return page("error.html.j2", error.status_code, message=str(error.detail))
+
+    return app
