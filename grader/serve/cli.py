@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.rubric import Rubric, RubricError, load_rubric
+from grader.rubric import Rubric, RubricError
+from grader.rubric_file import load_rubric
 from grader.sandbox.tiers import (
     TIER_INFO,
     TIERS,

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cache import atomic_write_text
+from grader.atomic import atomic_write_text
 from grader.serve.store import Store, token_hash
 
 INSTRUCTOR = "instructor"

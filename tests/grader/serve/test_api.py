@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from grader.grade import grade_submission
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from grader.serve.store import Store
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import NOTEBOOK, zip_of

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as grader_main
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from grader.serve.store import Store
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import zip_of
