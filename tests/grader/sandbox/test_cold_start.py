@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade_submission
-from grader.rubric import load_rubric
+from grader.rubric_file import load_rubric
 from grader.sandbox import Limits, tiers, warm
 from grader.sandbox.tiers import VerdictStore
 
