@@ -104,14 +104,27 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 def _constructor(class_name: str, info: object) -> Callable[..., None]:
     """A stand-in ``__init__`` that accepts exactly the keywords the inventory lists for the
     class (``runner.constructor_keywords``), and any when it cannot tell."""
-    if not isinstance(info, Mapping) or info.get("open") is not False:
+    if not isinstance(info, Mapping):
         return _accept
     listed = info.get("keywords")
     if not isinstance(listed, list):
         return _accept
     takes = [str(k) for k in listed if isinstance(k, str) and _IDENTIFIER.fullmatch(k)]
+    needs = info.get("required")
+    required = [str(k) for k in needs if isinstance(k, str)] if isinstance(needs, list) else []
+    closed = info.get("open") is False
 
     def init(self: object, *args: object, **kwargs: object) -> None:
+        # a parameter without a default that the binding does not pass: Python raises
+        # TypeError before any line of the student's __init__ runs
+        missing = [k for k in required[len(args) :] if k not in kwargs]
+        if missing:
+            raise _Mismatch(
+                f"{class_name}(...) requires {', '.join(repr(k) for k in missing)}, which the "
+                "grader does not pass"
+            )
+        if not closed:
+            return
         foreign = sorted(k for k in kwargs if k not in takes)
         if foreign:
             shown = ", ".join(takes[:_KEYWORDS_SHOWN]) + (

@@ -303,7 +303,8 @@ _VARARGS, _VARKEYWORDS = 0x04, 0x08  # CO_VARARGS, CO_VARKEYWORDS (inspect's fla
 
 def constructor_keywords(cls: type) -> dict[str, Any] | None:
     """The keywords ``cls(...)`` accepts, from the code of each ``__init__`` along the MRO:
-    ``{"keywords": [names], "open": bool}``. A ``**kwds`` is followed to the next class's
+    ``{"keywords": [names], "open": bool, "required": [names without a default]}``. A
+    ``**kwds`` is followed to the next class's
     ``__init__`` (the course's classes hand theirs to ``super().__init__``); "open" means
     the chain ends somewhere that takes any keyword. None when it cannot be told (a C
     type, a wrapper without code): the parent then assumes any keyword is accepted.
@@ -312,20 +313,30 @@ def constructor_keywords(cls: type) -> dict[str, Any] | None:
     ``__signature__`` it sets); still the child's word, which the parent checks against
     the probes' outcomes (grader.adapters.support)."""
     keywords: list[str] = []
+    required: list[str] = []
     for klass in cls.__mro__:
         init = vars(klass).get("__init__")
         if init is None:
             continue
         if klass is object:
-            return {"keywords": keywords, "open": False}
+            return {"keywords": keywords, "open": False, "required": required}
         code = getattr(init, "__code__", None)
         if not isinstance(code, types.CodeType):
             return None
         count = code.co_argcount + code.co_kwonlyargcount
-        keywords += [n for n in code.co_varnames[1:count] if n not in keywords]
+        names = code.co_varnames[1:count]
+        # a positional parameter without a default, or a keyword-only one without one
+        n_defaults = len(getattr(init, "__defaults__", None) or ())
+        kw_defaults = getattr(init, "__kwdefaults__", None) or {}
+        positional = names[: code.co_argcount - 1]
+        no_default = list(positional[: len(positional) - n_defaults])
+        no_default += [n for n in names[code.co_argcount - 1 :] if n not in kw_defaults]
+        # a keyword an earlier (more derived) __init__ names is settled there
+        required += [n for n in no_default if n not in keywords and n not in required]
+        keywords += [n for n in names if n not in keywords]
         if not code.co_flags & _VARKEYWORDS:
-            return {"keywords": keywords, "open": False}
-    return {"keywords": keywords, "open": True}
+            return {"keywords": keywords, "open": False, "required": required}
+    return {"keywords": keywords, "open": True, "required": required}
 
 
 def _plain_default(value: Any) -> Any:

@@ -145,3 +145,35 @@ def test_a_method_called_with_arguments_its_parameters_cannot_take_is_the_bindin
         "varkw": False,
     }
     assert support(COURSE, {"f": "error"}, inventory, f=forward).reason("f") == ""
+
+
+def test_a_constructor_parameter_without_default_the_binding_does_not_pass_is_the_bindings():
+    """The textbook's first edition requires n_output and n_features: a binding that does
+    not pass them makes Python raise TypeError before the student's __init__ runs, so the
+    check is not assessed, naming the parameters; passed, the exception is the student's."""
+    every = [*OLD_KEYWORDS, "alpha", "decrease_const", "decrease_iter", "minibatches", "shuffle"]
+    needy = course_inventory([*every, "n_output"], open_=True)
+    needy["constructors"]["TLPMiniBatch"]["required"] = ["n_output"]
+    reason = support(COURSE, {"t": "error"}, needy, t=momentum_probe()).reason("t")
+    assert "requires 'n_output'" in reason and "not an error in the student's code" in reason
+    needy["constructors"]["TLPMiniBatch"]["required"] = ["eta"]  # the binding passes eta
+    assert support(COURSE, {"t": "error"}, needy, t=momentum_probe()).reason("t") == ""
+
+
+def test_the_childs_constructor_listing_names_parameters_without_defaults():
+    """runner.constructor_keywords reads the required parameters from each __init__'s code
+    along the **kwds chain; one a more derived __init__ gives a default is not required."""
+    from grader.sandbox.child.runner import constructor_keywords
+
+    class Base:
+        def __init__(self, n_output, n_features, eta=0.1, *, seed):
+            pass
+
+    class Derived(Base):
+        def __init__(self, n_features=3, **kwds):
+            super().__init__(n_features=n_features, **kwds)
+
+    info = constructor_keywords(Derived)
+    assert info is not None and info["open"] is False
+    assert info["required"] == ["n_output", "seed"]
+    assert info["keywords"] == ["n_features", "n_output", "eta", "seed"]
