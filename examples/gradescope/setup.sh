@@ -43,5 +43,5 @@ fi
 "$root/venv/bin/python" -m pip install --quiet "${wheels[0]}[students]"
 
 # Fail the build, not a student's submission, if the rubric is broken.
-"$root/venv/bin/python" -c 'import sys; from grader.rubric import load_rubric; load_rubric(sys.argv[1])' \
+"$root/venv/bin/python" -c 'import sys; from grader.rubric_file import load_rubric; load_rubric(sys.argv[1])' \
     "$root/source/rubric.toml"
