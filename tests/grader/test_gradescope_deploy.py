@@ -197,7 +197,14 @@ def condition(request: pytest.FixtureRequest) -> str:
 
 def _hidden_evidence(full: GradeResult) -> list[str]:
     """Sentences of hidden checks that only the instructor may see: what their public view
-    drops (evidence with inputs and values, a failed check's reason)."""
+    drops (evidence with inputs and values, a failed check's reason). A sentence a public
+    check shows word for word (say, that a check was judged with the student's diagnosed
+    mistake plugged in) tells nothing of a hidden check."""
+    shown: set[str] = set()
+    for check in full.checks:
+        if check.visibility != "hidden":
+            public = check.public_view()
+            shown.update({public.reason, *public.evidence})
     secret = []
     for check in full.checks:
         if check.visibility != "hidden":
@@ -206,7 +213,7 @@ def _hidden_evidence(full: GradeResult) -> list[str]:
         kept = {public.reason, *public.evidence}
         if public.diagnosis is not None:
             kept.add(public.diagnosis.message)
-        secret += [e for e in (*check.evidence, check.reason) if e and e not in kept]
+        secret += [e for e in (*check.evidence, check.reason) if e and e not in kept | shown]
     return secret
 
 
