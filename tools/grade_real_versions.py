@@ -96,11 +96,16 @@ def grade_course(mirror: Path, rubrics: dict[str, Rubric], tmp: Path) -> list[st
             dest = tmp / commit / Path(path).name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text, encoding="utf-8")
+            graded = False
             for name, rubric in rubrics.items():
                 cls = str(rubric.adapter.get("class", ""))
-                if f"class {cls}(" not in text:
+                if cls and f"class {cls}(" not in text:
                     continue
-                score, why = verdict(grade_submission(dest, rubric, SETTINGS))
+                result = grade_submission(dest, rubric, SETTINGS)
+                if not cls:  # discovered: the class the grader bound, if any
+                    cls = str((result.provenance.get("binding") or {}).get("class", "")) or "-"
+                graded = True
+                score, why = verdict(result)
                 rows.append(
                     row(
                         "MachineLearningNotebooks",
@@ -112,7 +117,7 @@ def grade_course(mirror: Path, rubrics: dict[str, Rubric], tmp: Path) -> list[st
                         why,
                     )
                 )
-            if not any(f"class {r.adapter.get('class')}(" in text for r in rubrics.values()):
+            if not graded:
                 rows.append(
                     row(
                         "MachineLearningNotebooks",
@@ -121,7 +126,7 @@ def grade_course(mirror: Path, rubrics: dict[str, Rubric], tmp: Path) -> list[st
                         "-",
                         "-",
                         "-",
-                        "no class a shipped rubric binds (binding by discovery pending)",
+                        "no class a shipped rubric binds",
                     )
                 )
     return rows
