@@ -65,7 +65,7 @@ imported = time.perf_counter() - T0
 for name in ("_sandbox", "prestart", "_rubric", "_job"):
     wrap(cli, name)
 
-pipeline_of = cli._pipeline
+pipeline_of = cli._grade_submission
 
 def timed_pipeline():
     # grade-one imports the pipeline lazily: its phases are timed once it has
@@ -78,7 +78,7 @@ def timed_pipeline():
         wrap(grade.ReferenceOracle, name)
     return grade_submission
 
-cli._pipeline = timed_pipeline
+cli._grade_submission = timed_pipeline
 import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()):
     status = cli.main(["grade-one", sys.argv[1], "--rubric", sys.argv[2]])

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grader
-from grader import self_check
 from grader.atomic import atomic_write_text
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
 from grader.results import GradeResult
@@ -200,6 +199,8 @@ def _overrides(path: Path | None, rubric: Rubric) -> Any:
 
 
 def cmd_check(args: argparse.Namespace, grade_fn: GradeSubmission | None) -> int:
+    from grader import self_check  # the kit's entry point reaches the whole pipeline
+
     color = _use_color(args.color)
     if args.rubric is not None:
         rubric_path = _existing(args.rubric, "a rubric file")
@@ -352,7 +353,9 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
     # one submission in this process: the rubric as parsed above, no batch machinery
     job = functools.partial(_grade_one_submission, grade, rubric, settings)
     # No check of the submission first: Gradescope needs results.json even for a bad upload.
-    result, seconds, crashed = self_check.grade_here(job, args.submission)
+    from grader.self_check import grade_here  # after the worker's pre-start: imports overlap it
+
+    result, seconds, crashed = grade_here(job, args.submission)
     if overrides is not None:  # on top of what the code earned, recording both
         from grader.overrides import apply_overrides
 
