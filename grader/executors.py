@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from grader.results import GradeResult
+from grader.results import GradeResult, grader_failure_reason
 from grader.sandbox import close_all_workers
 from grader.sandbox.process import remove_tree
 
@@ -138,11 +138,6 @@ def timeout_reason(timeout: float) -> str:
     )
 
 
-def error_reason(error: BaseException | str) -> str:
-    what = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return f"the grader failed on this submission ({what})"
-
-
 # ---------------------------------------------------------------------------
 # The child side: grade one submission, leave the answer in a file
 
@@ -165,7 +160,7 @@ def _answer(grade_fn: GradeFn, task: Task) -> dict[str, Any]:
     except Exception as error:  # anything the grader raises becomes that submission's row
         return {
             "kind": "error",
-            "reason": error_reason(error),
+            "reason": grader_failure_reason(error),
             "detail": traceback.format_exc(),
         }
 
@@ -863,7 +858,7 @@ class DaskExecutor:
                     time.monotonic() - start,
                     reason=died_reason(None) + " (the Dask worker running it died)"
                     if killed
-                    else error_reason(failure),
+                    else grader_failure_reason(failure),
                     detail=repr(failure),
                 )
         finally:

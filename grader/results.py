@@ -450,3 +450,10 @@ class GradeResult:
     @classmethod
     def from_json(cls, text: str) -> GradeResult:
         return cls.from_dict(json.loads(text))
+
+
+def grader_failure_reason(error: BaseException | str) -> str:
+    """The ungradable result's reason when the grader itself raised on a submission: one
+    sentence for the kit's check, grade-one and the batch's workers alike."""
+    what = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return f"the grader failed on this submission ({what})"

@@ -33,7 +33,7 @@ from grader.atomic import atomic_write_text
 from grader.kit_check import Kit, KitError, grade_with_kit, is_kit, load_kit
 from grader.pipeline import GradeSettings, code_choice
 from grader.report.terminal import render_terminal
-from grader.results import GradeResult, SubmissionRef
+from grader.results import GradeResult, SubmissionRef, grader_failure_reason
 from grader.rubric import Rubric
 from grader.submission import SubmissionError, load_submission
 
@@ -85,7 +85,7 @@ def grade_here(job: Callable[[Path], GradeResult], path: Path) -> tuple[GradeRes
         return job(path), time.monotonic() - start, False
     except Exception as error:  # the pipeline should never raise; if it does, still answer
         identity = path.name if path.is_dir() else path.stem
-        reason = f"the grader failed on this submission ({type(error).__name__}: {error})"
+        reason = grader_failure_reason(error)
         result = GradeResult(SubmissionRef(identity, str(path)), "ungradable", reason=reason)
         return result, time.monotonic() - start, True
 
