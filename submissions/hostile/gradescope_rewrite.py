@@ -6,7 +6,7 @@
 # the running run_autograder so that it writes that file again and exits 0, and
 # rewrites source/rubric.toml (hidden checks made public, every check worth 555).
 # Its own gradients return zeros. Graded as Gradescope does
-# (tests/grader/test_gradescope_deploy.py), nothing of this may reach the results.
+# (tests/grader/test_e2e_gradescope_deploy.py), nothing of this may reach the results.
 # Untrusted on purpose: grade it only through the grader's sandbox, never import or run it.
 
 import json

@@ -18,10 +18,10 @@ from grader.overrides import Overrides, OverridesError, apply_overrides, load_ov
 from grader.report import render_html, render_markdown
 from grader.results import GradeResult
 from grader.scoring import score
-from tests.grader.batch import fakes
+from tests.grader import fakes
 from tests.grader.sandbox.helpers import bwrap_skip_reason
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 RUBRIC = str(fakes.RUBRIC_PATH)
 POINTS = {c.id: c.points for c in fakes.RUBRIC.checks}
 REASON = "Regrade request: the penalty term was right in the cell the grader skipped"

@@ -41,7 +41,7 @@ from grader.exports.gradescope import SUMMARY_TEST
 from grader.grade import GradeSettings, grade_submission
 from grader.results import GradeResult
 from grader.rubric_file import load_rubric
-from tests.grader.batch.test_exports import validate_gradescope
+from tests.grader.test_exports import validate_gradescope
 
 ROOT = Path(__file__).resolve().parents[2]
 RUBRIC = ROOT / "rubrics" / "mlp_backprop.toml"

@@ -28,7 +28,7 @@ from grader.exports.gradescope import (
 from grader.exports.junit import junit_xml
 from grader.exports.summary import class_summary
 from grader.results import GradeResult, SubmissionRef
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

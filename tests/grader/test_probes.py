@@ -8,6 +8,7 @@ import json
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,9 +19,20 @@ from grader.adapters.styles import STYLE_LAYOUTS, display_names, style_of
 from grader.plan import make_plan
 from grader.probes import Sizes, batch_orders, expected, output_specs, student_inputs, to_canonical
 from grader.rubric_file import load_rubric
-from tests.grader.adapters.conftest import ROOT, assert_close, run_probe
+from tests.grader.adapters.conftest import ROOT, assert_close, load_sample, problem, run_probe
 
 CHILD = Path(child_probes.__file__)
+
+
+# The adapters' fixtures, for this module (it tests grader/probes.py, so it lives beside it).
+@pytest.fixture(scope="module")
+def separate_ns() -> dict[str, Any]:
+    return load_sample("course_separate_ok")
+
+
+@pytest.fixture
+def canonical() -> dict[str, np.ndarray]:
+    return problem()
 
 
 def test_child_module_imports_only_stdlib_and_numpy():

@@ -17,9 +17,9 @@ import pytest
 
 from grader import cli
 from grader.kit_check import MANIFEST
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 BAD_RUBRIC = ROOT / "tests" / "grader" / "fixtures" / "rubrics" / "unknown_check_key.toml"
 RUBRIC = str(fakes.RUBRIC_PATH)
 

@@ -103,7 +103,7 @@ def test_an_advisory_batch_says_so_once_loudly_and_min_tier_refuses_it(
     --min-tier uid nothing is graded and the error is one sentence (exit 2)."""
     import grader.cli as cli
     import grader.sandbox.tiers as tiers
-    from tests.grader.batch import fakes
+    from tests.grader import fakes
 
     monkeypatch.setattr(tiers, "bwrap_status", lambda: (False, "bwrap failed here: no userns"))
     monkeypatch.setattr(tiers, "uid_status", lambda: (False, "needs root"))

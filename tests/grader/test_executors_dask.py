@@ -11,7 +11,7 @@ import pytest
 
 from grader.batch import GradeJob, run_batch
 from grader.executors import DaskExecutor, LocalExecutor
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
 distributed = pytest.importorskip(
     "distributed", reason='Dask is an optional dependency: pip install "dask[distributed]"'

@@ -19,9 +19,9 @@ import pytest
 from grader.batch import BatchOutputs, CanvasExport, GradeJob, run_batch
 from grader.executors import GradeFn, LocalExecutor, Outcome, PoolExecutor, Task, died_reason
 from grader.results import GradeResult
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 
 
 def gradebook(out: Path) -> dict[str, dict[str, str]]:
@@ -316,7 +316,7 @@ def test_sigint_to_a_running_batch(subs: Path, tmp_path: Path) -> None:
             import signal
 
             from grader import cli
-            from tests.grader.batch import fakes
+            from tests.grader import fakes
 
             if __name__ == "__main__":
                 # As at a terminal: a shell's background job (pytest run with '&')

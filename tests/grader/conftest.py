@@ -8,7 +8,7 @@ import pytest
 
 from grader.exports.gradebook import Row
 from grader.results import GradeResult, SubmissionRef
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
 
 @pytest.fixture

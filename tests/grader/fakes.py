@@ -39,7 +39,7 @@ from grader.rubric_file import load_rubric
 from grader.scoring import score
 from grader.submission import SubmissionError, load_submission
 
-RUBRIC_PATH = Path(__file__).parents[1] / "fixtures" / "rubrics" / "valid.toml"
+RUBRIC_PATH = Path(__file__).parent / "fixtures" / "rubrics" / "valid.toml"
 RUBRIC = load_rubric(RUBRIC_PATH)
 # What a hidden check's comparison holds; it must never reach a student-visible export.
 SECRET = "expected dW1[3, 2] = 0.7461923"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.batch import GradeJob, run_batch
 from grader.executors import LocalExecutor, PoolExecutor, make_executor
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
 
 def test_pool_and_local_store_the_same_results(subs: Path, tmp_path: Path) -> None:

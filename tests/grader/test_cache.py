@@ -11,7 +11,7 @@ import pytest
 from grader import cache
 from grader.cache import ResultStore, file_stem, identify, make_key
 from grader.results import GradeResult
-from tests.grader.batch import fakes
+from tests.grader import fakes
 
 # --- keys -------------------------------------------------------------------
 
