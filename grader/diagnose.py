@@ -202,6 +202,16 @@ CONVENTIONS: dict[str, Convention] = {
             "Print the course's penalty with the factor C/2, as _L2_reg does.",
         ),
         Convention(
+            "printed_sum_sq",
+            "printed penalty over summed squares, C/2·sqrt(sum(W**2))",
+            "the printed penalty is C/2·sqrt(sum(W1**2) + sum(W2**2)), the squares summed under "
+            "the root (the course's 2016 07 _L2_reg), where the assignment's _cost averages them",
+            "regularisation",
+            _PRINTED_PROBES,
+            {"printed_form": "sum_sq"},
+            "Print the course's penalty with the squares averaged: C/2·sqrt(mean(W1**2) + mean(W2**2)).",
+        ),
+        Convention(
             "step_decay",
             "step decay η_0·d^floor(k/k_d)",
             "η_k = η_0 d^floor(k / k_d)",
