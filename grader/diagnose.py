@@ -201,6 +201,19 @@ CONVENTIONS: dict[str, Convention] = {
             {"printed_form": "full_C"},
             "Print the course's penalty with the factor C/2, as _L2_reg does.",
         ),
+        # Another loss altogether: correct code for another objective. A check that finds it
+        # says so and judges nothing (grader.checks: "not assessed"), never "failed".
+        Convention(
+            "squared_mean",
+            "mean squared error over one-hot targets, averaged over the N instances",
+            "J = (1/N)·sum((Y-A)^2): the output error is 2(A-Y)/N through the sigmoid's "
+            "derivative, as the textbook's 4th edition's backward differentiates",
+            "objectives",
+            ("gradients",),
+            {"loss": "squared", "reduction": "mean_instances", "penalty": "l2_half_mean"},
+            _DECLARED + " This assignment declares another loss.",
+            "the textbook's 4th edition",
+        ),
         Convention(
             "step_decay",
             "step decay η_0·d^floor(k/k_d)",
@@ -212,6 +225,13 @@ CONVENTIONS: dict[str, Convention] = {
         ),
     )
 }
+
+
+def other_loss(name: str) -> bool:
+    """Whether convention ``name`` is another loss (not a factor or a reduction of the
+    declared one): a gradient that follows it is correct code for another objective."""
+    conv = CONVENTIONS.get(name)
+    return conv is not None and "loss" in conv.changes
 
 
 PRINTED_CONVENTIONS: tuple[Convention, ...] = tuple(

@@ -83,11 +83,13 @@ def gradient_candidates(
         if conventions is None
         else list(conventions)
     )
+    seen = [objective]
     for name in names:
         conv = CONVENTIONS[name]
         changed = objective.with_(**conv.changes)
-        if changed == objective:  # the declared objective already follows it
-            continue
+        if changed in seen:  # the declared objective, or an earlier convention's, already
+            continue  # (squared_mean is mean_instances where the declared loss is squared)
+        seen.append(changed)
         grads = network.gradients(params, X, Y, model, changed)
         out.append(Candidate.from_convention(conv, gradient_outputs(grads)))
     return out

@@ -141,6 +141,53 @@ def _accepted(method: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in params}
 
 
+def _by_meaning(method: Any, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``values`` (the course's names: A1, Z1, A2, Z2, A3, Y_enc, W1, W2) as keywords under
+    the method's own parameter names, where those differ only in case or numbering: the
+    textbook's first edition writes ``_get_gradient(a1, a2, a3, z2, y_enc, w1, w2)``, its z
+    numbered by the activation it feeds (z2 -> a2, the course's Z1), and
+    ``_get_cost(y_enc, output, w1, w2)``. None when a parameter without a default has no
+    value of that meaning (the call then goes as the course's would)."""
+    import inspect
+    import re
+
+    try:
+        params = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None  # takes any keyword: _accepted hands it every value
+    lower = {k.lower(): v for k, v in values.items()}
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    zs = [n for n in names if re.fullmatch(r"z\d", n.lower())]
+    shift = bool(zs) and "z1" not in [n.lower() for n in zs]  # z2 is the hidden layer's
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        key = p.name.lower()
+        if shift and re.fullmatch(r"z\d", key):
+            key = f"z{int(key[1]) - 1}"
+        key = {"output": "a3", "y": "y_enc", "y_onehot": "y_enc"}.get(key, key)
+        if key in lower:
+            out[p.name] = lower[key]
+        elif p.default is p.empty:
+            return None
+    return out
+
+
+def _required(method: Any) -> int:
+    """How many positional arguments ``method`` requires (0 when it cannot be told)."""
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in params if p.kind in kinds and p.default is p.empty)
+
+
 def _function(ns: Mapping[str, Any], name: str, what: str) -> Callable[..., Any]:
     if not name:
         raise ProbeUnsupported(f"the binding names no {what}")
@@ -542,6 +589,14 @@ class _ClassAdapter(_Adapter):
         if cls is None or not isinstance(cls, type):
             raise ProbeUnsupported(f"the submission defines no class {self.b['class']!r}")
         kwargs = {kw: params[k] for k, kw in self.b["constructor"].items() if kw and k in params}
+        C = float(params.get("C") or 0.0)
+        if C and not self.b["constructor"].get("C"):
+            # the class has no penalty keyword (the 4th edition's NeuralNetMLP): its
+            # gradient or cost with a penalty cannot be asked for
+            raise ProbeUnsupported(
+                f"{self.b['class']} takes no penalty keyword, so it cannot be asked for "
+                f"its gradient or cost with a penalty (C = {C:g})"
+            )
         try:
             net = cls(**kwargs)
         except TypeError as e:  # most often a keyword the binding maps but the class lacks
@@ -597,12 +652,11 @@ class CourseSeparate(_ClassAdapter):
         A1, Z1, A2, Z2, A3 = self.feedforward(net, inputs, X)
         W1, W2 = inputs["W1"].copy(), inputs["W2"].copy()
         given = {"A1": A1, "A2": A2, "A3": A3, "Z1": Z1, "Z2": Z2, "Y_enc": Y.copy()}
+        method = getattr(net, self.method_name("gradients"), None)
+        values = {**given, "W1": W1, "W2": W2}
+        named = _by_meaning(method, values)
         out = self.call(
-            net,
-            "gradients",
-            **_accepted(
-                getattr(net, self.method_name("gradients"), None), {**given, "W1": W1, "W2": W2}
-            ),
+            net, "gradients", **(named if named is not None else _accepted(method, values))
         )
         roles = self.b["gradient_returns"]
         names = [self.grad_names[r] for r in roles]
@@ -617,10 +671,20 @@ class CourseSeparate(_ClassAdapter):
         return self._gradients(net, inputs, inputs["X"], inputs["Y"])
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("cost")  # a class without one says so before anything else
         net = self.net(params)
         self.set_params(net, inputs)
         A3 = self.feedforward(net, inputs, inputs["X"])[4]
-        J = self.call(net, "cost", A3, inputs["Y"].copy(), inputs["W1"].copy(), inputs["W2"].copy())
+        values = {"A3": A3, "Y_enc": inputs["Y"].copy()}
+        values |= {"W1": inputs["W1"].copy(), "W2": inputs["W2"].copy()}
+        named = _by_meaning(getattr(net, self.method_name("cost"), None), values)
+        # the course's _cost(A3, Y_enc, W1, W2) positionally; the first edition's
+        # _get_cost(y_enc, output, w1, w2) by its names
+        J = (
+            self.call(net, "cost", **named)
+            if named is not None and list(named) != ["A3", "Y_enc", "W1", "W2"]
+            else self.call(net, "cost", *values.values())
+        )
         return {"cost": _scalar(J, self.b["methods"]["cost"])}
 
     def predict(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
@@ -630,7 +694,14 @@ class CourseSeparate(_ClassAdapter):
         return {"labels": _array(labels, self.b["methods"]["predict"], np.int64)}
 
     def one_hot(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        Y = self.call(self.net(params, sizes=False), "one_hot", inputs["y"].copy())
+        net = self.net(params, sizes=False)
+        # the course's _encode_labels(y); the first edition's _encode_labels(y, k)
+        extra = (
+            [int(params["n_classes"])]
+            if _required(getattr(net, self.method_name("one_hot"), None)) > 1
+            else []
+        )
+        Y = self.call(net, "one_hot", inputs["y"].copy(), *extra)
         return {"Y_enc": _array(Y, self.b["methods"]["one_hot"])}
 
     def schedule(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
@@ -874,6 +945,7 @@ class TextbookRows(_ClassAdapter):
         return self._gradients(self.ready(inputs, params), inputs, params, inputs["X"])
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("cost")  # a class without one says so before anything else
         net = self.ready(inputs, params)
         J = self.call(
             net, "cost", *self.args("cost_args", self.values(net, inputs, params, inputs["X"]))
