@@ -254,7 +254,7 @@ def _shapes(style: str, api: ClassApi, table: Mapping[str, Any]) -> list[dict[st
         (STYLE_DEFAULTS[style]["methods"]["forward"], *FAMILIES["forward"]), api.methods
     )
     pinned = any(k in table for k in _SHAPE_KEYS)
-    if style == "textbook_rows" and not pinned and folded_shape(api, forward):
+    if style in ("textbook_rows", "course_separate") and not pinned and folded_shape(api, forward):
         # the rubric's objective and checks stay; the class is asked as the folded course
         # classes are (the same shape: weights passed in, bias in column 0)
         return [{"style": "course_folded", "objective_style": style}]
