@@ -31,8 +31,15 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     assert label["bound"] in binding["sentence"]
     status = {c.check_id: c.status for c in result.checks}
     absent = set(label["not_assessed"])
+    failed = set(label.get("failed", ()))  # a planted bug: exactly the checks it touches
     assert {c for c, s in status.items() if s == "not_assessed"} == absent
-    assert all(s == "passed" for c, s in status.items() if c not in absent), status
+    assert {c for c, s in status.items() if s == "failed"} == failed, status
+    assert all(s == "passed" for c, s in status.items() if c not in absent | failed), status
+    named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
+    for check, name in label.get("named", {}).items():
+        assert named.get(check) == name, (check, named)
+    for c in result.checks:  # a not-assessed check always says why
+        assert c.status != "not_assessed" or c.reason
 
 
 def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:
