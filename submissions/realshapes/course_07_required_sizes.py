@@ -14,7 +14,15 @@ import numpy as np
 
 class TwoLayerPerceptronBase(object):
     def __init__(
-        self, n_output, n_features, n_hidden=30, l1=0.0, l2=0.0, epochs=500, eta=0.001, random_state=None
+        self,
+        n_output,
+        n_features,
+        n_hidden=30,
+        l1=0.0,
+        l2=0.0,
+        epochs=500,
+        eta=0.001,
+        random_state=None,
     ):
         np.random.seed(random_state)
         self.n_output, self.n_features, self.n_hidden = n_output, n_features, n_hidden
