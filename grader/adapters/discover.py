@@ -394,8 +394,12 @@ class Discovery:
         text = f"Bound by discovery to class {self.class_name} ({named}). {self.confirmed}"
         if self.missing:
             text += (
-                f" It has no method for {', '.join(self.missing)}: those checks are not "
-                "assessed, and what fit does inline is judged through the training run."
+                f" It has no method for {', '.join(self.missing)}: those checks are not assessed"
+                + (
+                    ", and what fit does inline is judged through the training run."
+                    if self.methods.get("train")
+                    else "."
+                )
             )
         return text
 
