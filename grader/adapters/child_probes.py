@@ -346,6 +346,12 @@ class _Adapter:
         """The student's parameter name -> its gradient's output name."""
         raise ProbeUnsupported(f"the {self.style!r} adapter has no self-consistency check")
 
+    def split(
+        self, P: Mapping[str, Array], names: Sequence[str], weights: Sequence[str]
+    ) -> tuple[list[Array], list[Array]]:
+        """(the weights the penalty sums, the biases) among the student's arrays ``names``."""
+        return [P[n] for n in weights], [P[n] for n in names if n not in weights]
+
     def gradcheck_self(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         """Slopes along random unit directions d: the gradient's <g, d>, and the central
         differences (f(P + h d) - f(P - h d)) / 2h of each part of the objective
@@ -363,8 +369,8 @@ class _Adapter:
 
         def parts(P: Mapping[str, Array]) -> Array:
             A = next(iter(self.answer("forward")({**inputs, **P}, params).values()))
-            biases = [P[n] for n in names if n not in weights]
-            return _objective_parts(A, inputs["Y"], [P[n] for n in weights], biases, conv)
+            penalised, biases = self.split(P, list(names), weights)
+            return _objective_parts(A, inputs["Y"], penalised, biases, conv)
 
         rng = np.random.default_rng(20260101)
         slope_g, slope_parts = [], []
@@ -630,8 +636,6 @@ class CourseSeparate(_ClassAdapter):
         return ("W1", "W2", "b1", "b2")
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
-        if self.style != "course_separate":  # the folded bias column is not a separate array
-            return super().self_check_names(inputs)
         return {k: self.grad_names[k] for k in self.param_names()}
 
     def set_params(self, net: Any, inputs: Mapping[str, Array]) -> None:
@@ -858,6 +862,12 @@ class CourseFolded(CourseSeparate):
 
     def param_names(self) -> tuple[str, ...]:
         return ("W1", "W2")
+
+    def split(
+        self, P: Mapping[str, Array], names: Sequence[str], weights: Sequence[str]
+    ) -> tuple[list[Array], list[Array]]:
+        # the bias is column 0 of each W: the penalty sums the other columns
+        return [P[n][:, 1:] for n in weights], [P[n][:, :1] for n in weights]
 
 
 class TextbookRows(_ClassAdapter):
