@@ -50,7 +50,7 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NUMERIC_KINDS = "biuf"  # bool, int, uint, float: complex, object, str, structured never cross
 ERROR_CAP, TRACEBACK_CAP, EVENT_CAP = 2000, 6000, 60000
 INVENTORY_CAP = 4000  # names per module or class the inventory lists
-INVENTORY_BYTES = 40000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
+INVENTORY_BYTES = 48000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
 SIGNATURE_CLASSES = 24  # classes whose methods' signatures the inventory describes
 SIGNATURE_METHODS = 48  # methods per class, parameters per signature, attribute names per class
 
@@ -428,8 +428,9 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
                     more_init = any(p[1] == "VAR_KEYWORD" for p in sig)
                 elif NAME.fullmatch(attr) and attr not in methods:
                     methods[attr] = sig
-                    if isinstance(code, types.CodeType):
-                        returns[attr] = returned_sizes(code)
+                    sizes = returned_sizes(code) if isinstance(code, types.CodeType) else []
+                    if sizes and sizes != [1]:  # only tuples: the report's room is shared
+                        returns[attr] = sizes
         classes[name] = {
             "bases": [k.__name__ for k in getattr(cls, "__mro__", ())[:SIGNATURE_METHODS]],
             "methods": dict(list(methods.items())[:SIGNATURE_METHODS]),
