@@ -201,6 +201,17 @@ CONVENTIONS: dict[str, Convention] = {
             {"printed_form": "full_C"},
             "Print the course's penalty with the factor C/2, as _L2_reg does.",
         ),
+        Convention(
+            "printed_sum_squares",
+            "printed penalty over the sum of squares, C/2·sqrt(sum(W**2)), instead of the mean",
+            "the printed penalty is C/2·sqrt(sum(W1[:, 1:]**2) + sum(W2[:, 1:]**2)), the course's "
+            "2016-17 _L2_reg, where the assignment's _cost takes the means of the squares",
+            "regularisation",
+            _PRINTED_PROBES,
+            {"printed_form": "sum_squares"},
+            "Print the course's penalty: C/2·sqrt(mean(W1[:, 1:]**2) + mean(W2[:, 1:]**2)).",
+            "the course's 2016-17 07 notebook",
+        ),
         # Another loss altogether: correct code for another objective. A check that finds it
         # says so and judges nothing (grader.checks: "not assessed"), never "failed".
         Convention(
