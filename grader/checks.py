@@ -1052,13 +1052,13 @@ def evaluate_check(
             judged_with, causes, blocked = cand.name, (*roots, spec.id), ()
         else:
             reason = f"not assessed because {_titles(roots, prior)} did not pass"
-            other = {
+            losses = {
                 r.diagnosis.title
                 for r in (prior.get(root) for root in roots)
                 if r is not None and r.diagnosis is not None and other_loss(r.diagnosis.name)
             }
-            if len(other) == 1 and len(roots) == 1:  # correct code for another objective
-                reason += f": the code's gradient follows another loss ({other.pop()})"
+            if len(losses) == 1 and len(roots) == 1:  # correct code for another objective
+                reason += f": the code's gradient follows another loss ({losses.pop()})"
             verdict = _Verdict("not_assessed", [reason], reason=reason)
             causes = roots
     feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")
