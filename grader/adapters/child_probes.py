@@ -753,8 +753,22 @@ class CourseSeparate(_ClassAdapter):
                 )
         return {k: np.stack(v) for k, v in trail.items()}
 
+    def another_shape(self) -> None:
+        """ProbeUnsupported for a training question when discovery bound a class of another
+        shape than the rubric's (``objective_style``: a folded class under the separate-bias
+        rubric): its inline training follows its own shape's conventions (momentum on the
+        bias column too), which the rubric's training does not describe."""
+        declared = self.b.get("objective_style", "")
+        if declared and declared != self.style:
+            raise ProbeUnsupported(
+                f"{self.b['class']} is of the {self.style.replace('_', ' ')} shape, and this "
+                f"rubric's training is the {declared.replace('_', ' ')} classes': its fit "
+                "cannot follow it, so its training is not judged here"
+            )
+
     def train(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         """``fit(X, y)`` with the parent's initial weights and per-epoch permutations injected."""
+        self.another_shape()
         E, keys = int(params["epochs"]), self.param_names()
         X, y = inputs["X"], inputs["y"]
         init_name = self.b["methods"].get("initialize", "")
@@ -815,6 +829,7 @@ class CourseSeparate(_ClassAdapter):
         binding maps it), so the same code gives the same run every time it is graded.
         Returns the cost of each epoch and the labels predicted for held-out X.
         """
+        self.another_shape()
         np.random.seed(int(params.get("random_state") or 0))
         net = self.net(params, sizes=False)
         self.call(net, "train", inputs["X"].copy(), inputs["y"].copy())

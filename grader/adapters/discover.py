@@ -375,6 +375,7 @@ class Discovery:
     missing: tuple[str, ...]
     confirmed: str  # one sentence: the evidence that kept this binding
     candidates: tuple[str, ...] = ()
+    shape: str = ""  # the class's own style when it is not the rubric's (the folded shape)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -384,6 +385,7 @@ class Discovery:
             "missing": list(self.missing),
             "confirmed": self.confirmed,
             "candidates": list(self.candidates),
+            **({"shape": self.shape} if self.shape else {}),
         }
 
     def sentence(self) -> str:
@@ -392,12 +394,18 @@ class Discovery:
             f"{role} = {name}" for role, name in self.methods.items() if name and role != "train"
         )
         text = f"Bound by discovery to class {self.class_name} ({named}). {self.confirmed}"
+        if self.shape:
+            text += (
+                f" It is of the {self.shape.replace('_', ' ')} shape: it is asked as those "
+                "classes are, under this rubric's objective, and its training, which follows "
+                "its own shape's conventions, is not judged here."
+            )
         if self.missing:
             text += (
                 f" It has no method for {', '.join(self.missing)}: those checks are not assessed"
                 + (
                     ", and what fit does inline is judged through the training run."
-                    if self.methods.get("train")
+                    if self.methods.get("train") and not self.shape
                     else "."
                 )
             )
@@ -414,6 +422,7 @@ def describe(proposal: Proposal, confirmed: str, others: Sequence[Proposal]) -> 
         proposal.missing,
         confirmed,
         tuple(o.binding.class_name for o in others),
+        b.style if b.objective_style and b.objective_style != b.style else "",
     )
 
 

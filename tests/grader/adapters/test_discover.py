@@ -168,3 +168,20 @@ def test_a_class_without_a_penalty_keyword_is_not_asked_for_a_penalised_answer()
         assert "no penalty keyword" in e.reason
     else:
         raise AssertionError("a penalised question was asked of a class without a penalty")
+
+
+def test_a_class_of_another_shape_is_not_asked_the_rubric_s_training() -> None:
+    """A folded class under the separate-bias rubric: its inline fit puts momentum on the bias
+    column too, which the rubric's training does not describe; the replay and the envelope
+    are not asked (the parent replays this dispatch and reports "not assessed")."""
+    (p,) = discover.propose({"style": "course_separate"}, report(Ed1Like))
+    adapter = child_probes.CourseFolded({"Ed1Like": Ed1Like}, p.binding.to_json())
+    for call in ("train", "converge"):
+        try:
+            adapter.answer(call)({}, {})
+        except child_probes.ProbeUnsupported as e:
+            assert "course folded shape" in e.reason and "not judged here" in e.reason
+        else:
+            raise AssertionError(f"{call} was asked of a class of another shape")
+    (own,) = discover.propose({"style": "course_folded"}, report(Ed1Like))
+    child_probes.CourseFolded({}, own.binding.to_json()).another_shape()  # its own rubric asks
