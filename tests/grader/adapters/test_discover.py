@@ -185,3 +185,43 @@ def test_a_class_of_another_shape_is_not_asked_the_rubric_s_training() -> None:
             raise AssertionError(f"{call} was asked of a class of another shape")
     (own,) = discover.propose({"style": "course_folded"}, report(Ed1Like))
     child_probes.CourseFolded({}, own.binding.to_json()).another_shape()  # its own rubric asks
+
+
+def test_weights_the_constructor_built_transposed_are_given_and_read_back_in_its_layout() -> None:
+    """A kit asks in the rubric binding's layout (w_h (D, H)); the 4th edition's constructor
+    built weight_h (H, D): the adapter gives it ours transposed and turns its gradient back."""
+    b = binding_for(
+        "textbook_rows",
+        **{"class": "Ed4Like"},
+        attributes={"w_h": "weight_h", "b_h": "bias_h", "w_out": "weight_out", "b_out": "bias_out"},
+        constructor={"C": "", "n_features": "num_features", "n_hidden": "num_hidden"}
+        | {"n_output": "num_classes"},
+        forward_returns=["a_h", "a_out"],
+        gradient_args=["X", "a_h", "a_out", "y"],
+        methods={"gradients": "backward"},
+    )
+    rng = np.random.default_rng(0)
+    D, H, K, N = 5, 4, 3, 7
+    inputs = {
+        "w_h": rng.normal(size=(D, H)),
+        "b_h": rng.normal(size=H),
+        "w_out": rng.normal(size=(H, K)),
+        "b_out": rng.normal(size=K),
+        "X": rng.normal(size=(N, D)),
+        "Y": np.eye(K)[[0, 1, 2, 0, 1, 2, 0]],
+        "y": np.array([0, 1, 2, 0, 1, 2, 0]),
+    }
+    params = {"n_features": D, "n_hidden": H, "n_output": K, "C": 0.0}
+    adapter = child_probes.TextbookRows({"Ed4Like": Ed4Like}, b.to_json())
+    net = adapter.ready(inputs, params)
+    assert net.weight_h.shape == (H, D) and np.array_equal(net.weight_h, inputs["w_h"].T)
+    assert adapter.flipped == {"w_h", "w_out"}
+
+    class Doubling(Ed4Like):
+        def backward(self, x, a_h, a_out, y):  # (out, in), as the class stores its weights
+            return 2 * self.weight_out, 2 * self.bias_out, 2 * self.weight_h, 2 * self.bias_h
+
+    adapter = child_probes.TextbookRows({"Ed4Like": Doubling}, b.to_json())
+    grads = adapter.gradients(inputs, params)
+    assert np.array_equal(grads["grad_w_out"], 2 * inputs["w_out"])  # turned back to (H, K)
+    assert np.array_equal(grads["grad_w_h"], 2 * inputs["w_h"])
