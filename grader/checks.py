@@ -45,6 +45,7 @@ from grader.diagnose import (
     describe_rates_asked,
     diagnose,
     join_names,
+    other_loss,
 )
 from grader.results import CheckResult, CheckStatus
 from grader.rubric import CheckSpec, Rubric
@@ -433,6 +434,17 @@ def _diagnosed(
 ) -> _Verdict:
     """A failed verdict carrying the diagnosis, with the rubric's words for it if any."""
     evidence.append(found.message)
+    if found.kind == "convention" and other_loss(found.name):
+        # correct code for another objective (the textbook's 4th edition differentiates the
+        # mean squared error): not this check's to judge, and never a failure
+        reason = (
+            f"{found.message}: the exact gradient of another loss ({found.title}) than this "
+            "check's objective, so it is not judged against it. Instructors: a rubric that "
+            "assigns that loss declares it ([adapter.conventions] loss, reduction)"
+        )
+        return _Verdict(
+            "not_assessed", [reason, *evidence], comparisons, diagnosis=found, reason=reason
+        )
     if found.kind == "convention":
         evidence.append(f"this check does not accept that convention ({found.title})")
         next_step = found.next_step  # names the convention the assignment asks for
@@ -1040,6 +1052,13 @@ def evaluate_check(
             judged_with, causes, blocked = cand.name, (*roots, spec.id), ()
         else:
             reason = f"not assessed because {_titles(roots, prior)} did not pass"
+            losses = {
+                r.diagnosis.title
+                for r in (prior.get(root) for root in roots)
+                if r is not None and r.diagnosis is not None and other_loss(r.diagnosis.name)
+            }
+            if len(losses) == 1 and len(roots) == 1:  # correct code for another objective
+                reason += f": the code's gradient follows another loss ({losses.pop()})"
             verdict = _Verdict("not_assessed", [reason], reason=reason)
             causes = roots
     feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")

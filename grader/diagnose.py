@@ -202,14 +202,28 @@ CONVENTIONS: dict[str, Convention] = {
             "Print the course's penalty with the factor C/2, as _L2_reg does.",
         ),
         Convention(
-            "printed_sum_sq",
-            "printed penalty over summed squares, C/2·sqrt(sum(W**2))",
-            "the printed penalty is C/2·sqrt(sum(W1**2) + sum(W2**2)), the squares summed under "
-            "the root (the course's 2016 07 _L2_reg), where the assignment's _cost averages them",
+            "printed_sum_squares",
+            "printed penalty over the sum of squares, C/2·sqrt(sum(W**2)), instead of the mean",
+            "the printed penalty is C/2·sqrt(sum(W1[:, 1:]**2) + sum(W2[:, 1:]**2)), the course's "
+            "2016-17 _L2_reg, where the assignment's _cost takes the means of the squares",
             "regularisation",
             _PRINTED_PROBES,
-            {"printed_form": "sum_sq"},
-            "Print the course's penalty with the squares averaged: C/2·sqrt(mean(W1**2) + mean(W2**2)).",
+            {"printed_form": "sum_squares"},
+            "Print the course's penalty: C/2·sqrt(mean(W1[:, 1:]**2) + mean(W2[:, 1:]**2)).",
+            "the course's 2016-17 07 notebook",
+        ),
+        # Another loss altogether: correct code for another objective. A check that finds it
+        # says so and judges nothing (grader.checks: "not assessed"), never "failed".
+        Convention(
+            "squared_mean",
+            "mean squared error over one-hot targets, averaged over the N instances",
+            "J = (1/N)·sum((Y-A)^2): the output error is 2(A-Y)/N through the sigmoid's "
+            "derivative, as the textbook's 4th edition's backward differentiates",
+            "objectives",
+            ("gradients",),
+            {"loss": "squared", "reduction": "mean_instances", "penalty": "l2_half_mean"},
+            _DECLARED + " This assignment declares another loss.",
+            "the textbook's 4th edition",
         ),
         Convention(
             "step_decay",
@@ -222,6 +236,13 @@ CONVENTIONS: dict[str, Convention] = {
         ),
     )
 }
+
+
+def other_loss(name: str) -> bool:
+    """Whether convention ``name`` is another loss (not a factor or a reduction of the
+    declared one): a gradient that follows it is correct code for another objective."""
+    conv = CONVENTIONS.get(name)
+    return conv is not None and "loss" in conv.changes
 
 
 PRINTED_CONVENTIONS: tuple[Convention, ...] = tuple(

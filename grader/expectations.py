@@ -26,6 +26,7 @@ from grader.diagnose import (
     Candidate,
     combined,
     gradient_outputs,
+    other_loss,
 )
 from grader.probes import (
     ProbeContext,
@@ -83,13 +84,28 @@ def gradient_candidates(
         if conventions is None
         else list(conventions)
     )
+    seen = [objective]
     for name in names:
         conv = CONVENTIONS[name]
         changed = objective.with_(**conv.changes)
-        if changed == objective:  # the declared objective already follows it
-            continue
+        if changed in seen:  # the declared objective, or an earlier convention's, already
+            continue  # (squared_mean is mean_instances where the declared loss is squared)
+        seen.append(changed)
         grads = network.gradients(params, X, Y, model, changed)
         out.append(Candidate.from_convention(conv, gradient_outputs(grads)))
+        if changed.loss != objective.loss and other_loss(name):
+            # correct code for another loss is not assessed (grader.checks); a known bug in
+            # such code is still named, under the loss the code follows
+            out += [
+                replace(
+                    Candidate.from_misconception(
+                        m, gradient_outputs(m.impl(params, X, Y, model, changed, **place))
+                    ),
+                    title=f"{m.title} (under {conv.title})",
+                )
+                for m in all_misconceptions("gradient")
+                for place in m.places(params.depth)
+            ]
     return out
 
 
@@ -242,6 +258,24 @@ def _variants_timing(ctx: ProbeContext) -> list[Candidate]:
             out.append(Candidate.from_misconception(m, timed_sum(ctx, m)))
         except _VARIANT_ERRORS:
             continue
+    # the same bugs under another loss (gradient_candidates names them there): a check that
+    # builds on such a diagnosis replays the bug under the loss the code follows
+    for conv in CONVENTIONS.values():
+        if not other_loss(conv.name):
+            continue
+        changed = ctx.objective.with_(**conv.changes)
+        if changed.loss == ctx.objective.loss:
+            continue
+        for m in all_misconceptions("gradient"):
+            try:
+                arrays = timed_sum(replace(ctx, objective=changed), m)
+            except _VARIANT_ERRORS:
+                continue
+            out.append(
+                replace(
+                    Candidate.from_misconception(m, arrays), title=f"{m.title} (under {conv.title})"
+                )
+            )
     return out
 
 

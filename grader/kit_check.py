@@ -291,6 +291,8 @@ def load_kit(folder: Path | str) -> Kit:
 class KitOracle:
     """The kit's plan and precomputed answers, for :func:`grader.pipeline.grade_with`."""
 
+    fixed_plan = True  # its questions are stored in the rubric binding's layout
+
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
 

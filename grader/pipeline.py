@@ -277,6 +277,11 @@ def _discover(
     if job.setup_status != "ok":
         return fallback, None
     proposals = discover.propose(rubric.adapter, discover.read_api(job.inventory))
+    if getattr(oracle, "fixed_plan", False):
+        # a kit's questions are stored in the layout of the rubric's own binding: it can ask
+        # only a class of that layout (names may differ); another layout gets the rubric's
+        # binding, whose checks then say what does not fit
+        proposals = [p for p in proposals if _layout(p.binding) == _layout(fallback)]
     if not proposals:
         return fallback, None
     confirming = getattr(oracle, "confirmation", None)
@@ -308,6 +313,11 @@ def _discover(
             f"({passed} of {asked})."
         )
     return kept.binding, discover.describe(kept, how, others)
+
+
+def _layout(binding: AdapterBinding) -> tuple[str, str, str]:
+    """What the arrays given to a student's class look like under ``binding``."""
+    return binding.adapter_style, binding.layout, binding.bias
 
 
 def _rebound(plan: JobPlan, binding: AdapterBinding) -> JobPlan:

@@ -147,6 +147,10 @@ class ProbeContext:
         out |= {k: v for k, v in self.hyper.items() if v is not None}
         if self.call == "one_hot":
             out["n_classes"] = self.sizes.K
+            # a class whose constructor requires its sizes (the textbook's first edition,
+            # the course's 2016-19 classes) is built with K outputs; the features only size
+            # weights that encoding labels never reads
+            out |= {"n_output": self.sizes.K, "n_features": 1}
         if len(self.sizes.layers) >= 3:
             D, H, K = self.sizes.layers[0], self.sizes.layers[1], self.sizes.layers[-1]
             out |= {"n_features": D, "n_hidden": H, "n_output": K}

@@ -154,7 +154,7 @@ def penalty_gradient(objective: Objective, params: Params, N: int) -> Params:
     )
 
 
-PRINTED_FORMS = ("eps_log", "all_weights", "full_C", "sum_sq")
+PRINTED_FORMS = ("eps_log", "all_weights", "full_C", "sum_squares")
 """How a printed cost may differ from the course's ``_cost()`` without touching training:
 
     eps_log     : the logs guarded by ε, ``log(A + 1e-7)`` and ``log(1 - A + 1e-7)``
@@ -162,8 +162,8 @@ PRINTED_FORMS = ("eps_log", "all_weights", "full_C", "sum_sq")
     all_weights : the penalty over every weight: column 0 of each W kept (separate biases),
                   the bias column kept (folded biases)
     full_C      : ``C·sqrt(...)`` instead of ``C/2·sqrt(...)`` (the course's older ``_L2_reg``)
-    sum_sq      : the squares summed, not averaged, under the root: ``C/2·sqrt(sum(W1**2) + ...)``
-                  (the course's 2016 folded ``_L2_reg`` in 07)
+    sum_squares : ``sqrt(sum(W1**2) + sum(W2**2))`` instead of the means (the course's
+                  2016-17 ``07`` notebooks)
 """
 PRINTED_EPS = 1e-7  # the course's guard inside the logs of its cross-entropy _cost
 
@@ -209,6 +209,6 @@ def printed_cost(
     else:  # folded: the student's W holds the bias in column 0
         kept = [np.hstack([b, W]) for W, b in zip(params.W, params.b, strict=True)]
     factor = C if "full_C" in form else C / 2.0
-    reduce = np.sum if "sum_sq" in form else np.mean
-    penalty = factor * np.sqrt(sum(reduce(M**2) for M in kept))
+    squares = np.sum if "sum_squares" in form else np.mean
+    penalty = factor * np.sqrt(sum(squares(M**2) for M in kept))
     return float(data + penalty)

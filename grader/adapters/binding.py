@@ -212,6 +212,7 @@ TABLE_KEYS = (
     "custom_like",
     "discover",
     "conventions",
+    "objective_style",
 )
 
 
@@ -239,6 +240,10 @@ class AdapterBinding:
                       W2, ... in turn (one per weight matrix per kind of state: m1, m2, v1, v2)
     custom_file  : a Python file shipped with the rubric defining the probe functions
     custom_like  : the built-in style whose inputs and outputs the custom file uses
+    objective_style : the style whose conventions (objective, optimiser, schedule, cost) the
+                   checks declare, when it is not ``adapter_style``: discovery binds a class of
+                   another shape (the textbook's first edition, folded biases and weights as
+                   arguments, under the textbook's rubric) and the rubric's objective stays
     """
 
     style: str
@@ -256,6 +261,7 @@ class AdapterBinding:
     custom_file: str = ""
     custom_like: str = ""
     conventions: Mapping[str, Any] = field(default_factory=dict)
+    objective_style: str = ""
 
     def __post_init__(self) -> None:
         for name in ("methods", "attributes", "constructor", "conventions"):
@@ -320,6 +326,7 @@ class AdapterBinding:
             custom_file=custom_file,
             custom_like=like if style == "custom" else "",
             conventions=_conventions(table),
+            objective_style=_choice(table, "objective_style", ("", *BUILTIN_STYLES), ""),
         )._checked()
 
     def _checked(self) -> AdapterBinding:
@@ -358,6 +365,8 @@ class AdapterBinding:
             out |= {"custom_file": self.custom_file, "custom_like": self.custom_like}
         if self.conventions:
             out["conventions"] = dict(self.conventions)
+        if self.objective_style:
+            out["objective_style"] = self.objective_style
         return out
 
 

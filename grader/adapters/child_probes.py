@@ -141,6 +141,53 @@ def _accepted(method: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in params}
 
 
+def _by_meaning(method: Any, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``values`` (the course's names: A1, Z1, A2, Z2, A3, Y_enc, W1, W2) as keywords under
+    the method's own parameter names, where those differ only in case or numbering: the
+    textbook's first edition writes ``_get_gradient(a1, a2, a3, z2, y_enc, w1, w2)``, its z
+    numbered by the activation it feeds (z2 -> a2, the course's Z1), and
+    ``_get_cost(y_enc, output, w1, w2)``. None when a parameter without a default has no
+    value of that meaning (the call then goes as the course's would)."""
+    import inspect
+    import re
+
+    try:
+        params = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None  # takes any keyword: _accepted hands it every value
+    lower = {k.lower(): v for k, v in values.items()}
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    zs = [n for n in names if re.fullmatch(r"z\d", n.lower())]
+    shift = bool(zs) and "z1" not in [n.lower() for n in zs]  # z2 is the hidden layer's
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        key = p.name.lower()
+        if shift and re.fullmatch(r"z\d", key):
+            key = f"z{int(key[1]) - 1}"
+        key = {"output": "a3", "y": "y_enc", "y_onehot": "y_enc"}.get(key, key)
+        if key in lower:
+            out[p.name] = lower[key]
+        elif p.default is p.empty:
+            return None
+    return out
+
+
+def _required(method: Any) -> int:
+    """How many positional arguments ``method`` requires (0 when it cannot be told)."""
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in params if p.kind in kinds and p.default is p.empty)
+
+
 def _function(ns: Mapping[str, Any], name: str, what: str) -> Callable[..., Any]:
     if not name:
         raise ProbeUnsupported(f"the binding names no {what}")
@@ -299,6 +346,12 @@ class _Adapter:
         """The student's parameter name -> its gradient's output name."""
         raise ProbeUnsupported(f"the {self.style!r} adapter has no self-consistency check")
 
+    def split(
+        self, P: Mapping[str, Array], names: Sequence[str], weights: Sequence[str]
+    ) -> tuple[list[Array], list[Array]]:
+        """(the weights the penalty sums, the biases) among the student's arrays ``names``."""
+        return [P[n] for n in weights], [P[n] for n in names if n not in weights]
+
     def gradcheck_self(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         """Slopes along random unit directions d: the gradient's <g, d>, and the central
         differences (f(P + h d) - f(P - h d)) / 2h of each part of the objective
@@ -316,8 +369,8 @@ class _Adapter:
 
         def parts(P: Mapping[str, Array]) -> Array:
             A = next(iter(self.answer("forward")({**inputs, **P}, params).values()))
-            biases = [P[n] for n in names if n not in weights]
-            return _objective_parts(A, inputs["Y"], [P[n] for n in weights], biases, conv)
+            penalised, biases = self.split(P, list(names), weights)
+            return _objective_parts(A, inputs["Y"], penalised, biases, conv)
 
         rng = np.random.default_rng(20260101)
         slope_g, slope_parts = [], []
@@ -542,6 +595,14 @@ class _ClassAdapter(_Adapter):
         if cls is None or not isinstance(cls, type):
             raise ProbeUnsupported(f"the submission defines no class {self.b['class']!r}")
         kwargs = {kw: params[k] for k, kw in self.b["constructor"].items() if kw and k in params}
+        C = float(params.get("C") or 0.0)
+        if C and not self.b["constructor"].get("C"):
+            # the class has no penalty keyword (the 4th edition's NeuralNetMLP): its
+            # gradient or cost with a penalty cannot be asked for
+            raise ProbeUnsupported(
+                f"{self.b['class']} takes no penalty keyword, so it cannot be asked for "
+                f"its gradient or cost with a penalty (C = {C:g})"
+            )
         try:
             net = cls(**kwargs)
         except TypeError as e:  # most often a keyword the binding maps but the class lacks
@@ -575,8 +636,6 @@ class CourseSeparate(_ClassAdapter):
         return ("W1", "W2", "b1", "b2")
 
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
-        if self.style != "course_separate":  # the folded bias column is not a separate array
-            return super().self_check_names(inputs)
         return {k: self.grad_names[k] for k in self.param_names()}
 
     def set_params(self, net: Any, inputs: Mapping[str, Array]) -> None:
@@ -597,12 +656,11 @@ class CourseSeparate(_ClassAdapter):
         A1, Z1, A2, Z2, A3 = self.feedforward(net, inputs, X)
         W1, W2 = inputs["W1"].copy(), inputs["W2"].copy()
         given = {"A1": A1, "A2": A2, "A3": A3, "Z1": Z1, "Z2": Z2, "Y_enc": Y.copy()}
+        method = getattr(net, self.method_name("gradients"), None)
+        values = {**given, "W1": W1, "W2": W2}
+        named = _by_meaning(method, values)
         out = self.call(
-            net,
-            "gradients",
-            **_accepted(
-                getattr(net, self.method_name("gradients"), None), {**given, "W1": W1, "W2": W2}
-            ),
+            net, "gradients", **(named if named is not None else _accepted(method, values))
         )
         roles = self.b["gradient_returns"]
         names = [self.grad_names[r] for r in roles]
@@ -617,10 +675,20 @@ class CourseSeparate(_ClassAdapter):
         return self._gradients(net, inputs, inputs["X"], inputs["Y"])
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("cost")  # a class without one says so before anything else
         net = self.net(params)
         self.set_params(net, inputs)
         A3 = self.feedforward(net, inputs, inputs["X"])[4]
-        J = self.call(net, "cost", A3, inputs["Y"].copy(), inputs["W1"].copy(), inputs["W2"].copy())
+        values = {"A3": A3, "Y_enc": inputs["Y"].copy()}
+        values |= {"W1": inputs["W1"].copy(), "W2": inputs["W2"].copy()}
+        named = _by_meaning(getattr(net, self.method_name("cost"), None), values)
+        # the course's _cost(A3, Y_enc, W1, W2) positionally; the first edition's
+        # _get_cost(y_enc, output, w1, w2) by its names
+        J = (
+            self.call(net, "cost", **named)
+            if named is not None and list(named) != ["A3", "Y_enc", "W1", "W2"]
+            else self.call(net, "cost", *values.values())
+        )
         return {"cost": _scalar(J, self.b["methods"]["cost"])}
 
     def predict(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
@@ -630,7 +698,14 @@ class CourseSeparate(_ClassAdapter):
         return {"labels": _array(labels, self.b["methods"]["predict"], np.int64)}
 
     def one_hot(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
-        Y = self.call(self.net(params, sizes=False), "one_hot", inputs["y"].copy())
+        net = self.net(params, sizes=False)
+        # the course's _encode_labels(y); the first edition's _encode_labels(y, k)
+        extra = (
+            [int(params["n_classes"])]
+            if _required(getattr(net, self.method_name("one_hot"), None)) > 1
+            else []
+        )
+        Y = self.call(net, "one_hot", inputs["y"].copy(), *extra)
         return {"Y_enc": _array(Y, self.b["methods"]["one_hot"])}
 
     def schedule(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
@@ -678,8 +753,22 @@ class CourseSeparate(_ClassAdapter):
                 )
         return {k: np.stack(v) for k, v in trail.items()}
 
+    def another_shape(self) -> None:
+        """ProbeUnsupported for a training question when discovery bound a class of another
+        shape than the rubric's (``objective_style``: a folded class under the separate-bias
+        rubric): its inline training follows its own shape's conventions (momentum on the
+        bias column too), which the rubric's training does not describe."""
+        declared = self.b.get("objective_style", "")
+        if declared and declared != self.style:
+            raise ProbeUnsupported(
+                f"{self.b['class']} is of the {self.style.replace('_', ' ')} shape, and this "
+                f"rubric's training is the {declared.replace('_', ' ')} classes': its fit "
+                "cannot follow it, so its training is not judged here"
+            )
+
     def train(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         """``fit(X, y)`` with the parent's initial weights and per-epoch permutations injected."""
+        self.another_shape()
         E, keys = int(params["epochs"]), self.param_names()
         X, y = inputs["X"], inputs["y"]
         init_name = self.b["methods"].get("initialize", "")
@@ -740,6 +829,7 @@ class CourseSeparate(_ClassAdapter):
         binding maps it), so the same code gives the same run every time it is graded.
         Returns the cost of each epoch and the labels predicted for held-out X.
         """
+        self.another_shape()
         np.random.seed(int(params.get("random_state") or 0))
         net = self.net(params, sizes=False)
         self.call(net, "train", inputs["X"].copy(), inputs["y"].copy())
@@ -788,6 +878,12 @@ class CourseFolded(CourseSeparate):
     def param_names(self) -> tuple[str, ...]:
         return ("W1", "W2")
 
+    def split(
+        self, P: Mapping[str, Array], names: Sequence[str], weights: Sequence[str]
+    ) -> tuple[list[Array], list[Array]]:
+        # the bias is column 0 of each W: the penalty sums the other columns
+        return [P[n][:, 1:] for n in weights], [P[n][:, :1] for n in weights]
+
 
 class TextbookRows(_ClassAdapter):
     """The textbook's ``NeuralNetMLP``: rows are instances, w_h (D, H), 1-D biases."""
@@ -803,8 +899,26 @@ class TextbookRows(_ClassAdapter):
 
     def ready(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Any:
         net = self.net(params, sizes=False)
+        self.flipped: set[str] = set()
         for k in self.keys:
-            setattr(net, self.b["attributes"][k], inputs[k].copy())
+            attr, given = self.b["attributes"][k], inputs[k].copy()
+            try:
+                own = getattr(net, attr, None)
+            except Exception:  # a property of the student's: nothing to learn from it
+                own = None
+            # a constructor that built its own weights transposed to the binding's layout (the
+            # 4th edition stores (out, in)) gets ours in its layout, and its gradients are
+            # turned back (_gradients): a kit, whose questions are stored in one layout, can
+            # then ask it too. The answers are still compared with the reference's.
+            if (
+                given.ndim == 2
+                and isinstance(own, np.ndarray)
+                and own.shape != given.shape
+                and own.shape == given.T.shape
+            ):
+                given = given.T.copy()
+                self.flipped.add(k)
+            setattr(net, attr, given)
         return net
 
     def values(
@@ -867,6 +981,11 @@ class TextbookRows(_ClassAdapter):
         roles = self.b["gradient_returns"]
         names = [self.grad_names[r] for r in roles]
         arrays = [_array(g, what) for g in _unpack(out, names, what)]
+        flipped: set[str] = getattr(self, "flipped", set())
+        arrays = [
+            a.T.copy() if r in flipped and a.ndim == 2 and a.shape == inputs[r].T.shape else a
+            for r, a in zip(roles, arrays, strict=True)
+        ]
         _check_order(arrays, [inputs[r].shape for r in roles], names, what)
         return dict(zip(names, arrays, strict=True))
 
@@ -874,6 +993,7 @@ class TextbookRows(_ClassAdapter):
         return self._gradients(self.ready(inputs, params), inputs, params, inputs["X"])
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        self.method_name("cost")  # a class without one says so before anything else
         net = self.ready(inputs, params)
         J = self.call(
             net, "cost", *self.args("cost_args", self.values(net, inputs, params, inputs["X"]))

@@ -85,7 +85,8 @@ def conventions(binding: AdapterBinding, given: Mapping[str, Any]) -> dict[str, 
         "cost_reduction": None,
         "printed_loss": None,
     }
-    conv |= STYLE_CONVENTIONS[binding.adapter_style]
+    # the rubric's style, also when discovery bound a class of another shape
+    conv |= STYLE_CONVENTIONS[binding.objective_style or binding.adapter_style]
     unknown = sorted(set(binding.conventions) - set(CONVENTION_KEYS))
     if unknown:
         raise ValueError(

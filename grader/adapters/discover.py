@@ -30,7 +30,8 @@ earns nothing (submissions/hostile/discovery_liar.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from grader.adapters.binding import HYPER, STYLE_DEFAULTS, AdapterBinding
@@ -72,6 +73,12 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 
 # Attribute role -> the names real code sets (after the style's own default).
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "W1": ("w1",),  # the textbook's first edition: folded w1, w2
+    "W2": ("w2",),
+    "w_h": ("weight_h", "W_h", "weight_hidden"),  # the textbook's fourth edition
+    "b_h": ("bias_h", "b_hidden", "bias_hidden"),
+    "w_out": ("weight_out", "W_out"),
+    "b_out": ("bias_out",),
     "cost": ("cost_", "costs_"),
     "score": ("score_", "scores_", "accuracy_"),
     "history": ("eval_", "history_"),
@@ -103,6 +110,7 @@ class ClassApi:
     required: tuple[str, ...]  # constructor keywords without a default
     attributes: frozenset[str]
     depth: int
+    returns: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method -> sizes returned
 
 
 def _params(value: object) -> tuple[tuple[str, str, bool], ...] | None:
@@ -115,6 +123,18 @@ def _params(value: object) -> tuple[tuple[str, str, bool], ...] | None:
             return None
         out.append((str(p[0]), str(p[1]), p[2] != "<none>"))
     return tuple(out)
+
+
+def _returns(value: object) -> dict[str, tuple[int, ...]]:
+    """``{method: [sizes]}`` -> validated (small non-negative integers), {} if malformed."""
+    if not isinstance(value, Mapping):
+        return {}
+    out: dict[str, tuple[int, ...]] = {}
+    for m, sizes in list(value.items())[:MAX_NAMES]:
+        if _name(m) and isinstance(sizes, list):
+            ok = [n for n in sizes[:8] if isinstance(n, int) and not isinstance(n, bool)]
+            out[str(m)] = tuple(n for n in ok if 0 <= n <= 64)
+    return out
 
 
 def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
@@ -131,6 +151,7 @@ def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
         init = _params(desc.get("init"))
         attrs = desc.get("attributes")
         bases = desc.get("bases")
+        returned = desc.get("returns")
         if not isinstance(methods_in, Mapping) or init is None or not isinstance(attrs, list):
             continue
         methods: dict[str, tuple[str, ...]] = {}
@@ -149,6 +170,7 @@ def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
             required,
             frozenset(a for a in attrs[:MAX_NAMES] if _name(a)),
             len(bases) if isinstance(bases, list) else 0,
+            MappingProxyType(_returns(returned)),
         )
     return out
 
@@ -175,13 +197,89 @@ def enabled(table: Mapping[str, Any]) -> bool:
     return bool(table.get("discover", "class" not in table))
 
 
+# The textbook's forward, by how many values it returns (the 4th edition: a_h, a_out).
+FORWARD_RETURNS: dict[int, tuple[str, ...]] = {
+    4: ("z_h", "a_h", "z_out", "a_out"),
+    2: ("a_h", "a_out"),
+    1: ("a_out",),
+}
+# A textbook gradient method's parameter -> the value it is given (y: integer labels, as
+# the 4th edition's backward(x, a_h, a_out, y) takes them; Y: one-hot rows).
+GRADIENT_ARGS: dict[str, str] = {
+    "x": "X",
+    "X": "X",
+    "features": "X",
+    "z_h": "z_h",
+    "a_h": "a_h",
+    "z_out": "z_out",
+    "a_out": "a_out",
+    "y": "y",
+    "labels": "y",
+    "targets": "y",
+    "y_true": "y",
+    "Y": "Y",
+    "y_enc": "Y",
+    "Y_enc": "Y",
+    "y_onehot": "Y",
+    "onehot": "Y",
+}
+_SEPARATE_BIASES = ("b1", "b2", "b_h", "b_out", "bias_h", "bias_out", "b_hidden", "bias_hidden")
+_SHAPE_KEYS = (
+    "bias",
+    "layout",
+    "forward_returns",
+    "gradient_args",
+    "gradient_returns",
+    "cost_args",
+)
+
+
+def folded_shape(api: ClassApi, forward: str) -> bool:
+    """Whether the class is the folded-bias shape of the textbook's first edition and the
+    course's 07 classes: ``forward(X, W1, W2)`` takes the weights and returns five arrays
+    (A1, Z1, A2, Z2, A3, instances as columns inside), and the class keeps no separate bias."""
+    params = api.methods.get(forward, ())
+    return (
+        len(params) == 3
+        and api.returns.get(forward) == (5,)
+        and not any(b in api.attributes for b in _SEPARATE_BIASES)
+    )
+
+
+def _shapes(style: str, api: ClassApi, table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The class's possible array layouts under the rubric's style, as table keys to add:
+    one, or (the textbook's weights (in, out) or (out, in), which only the class's answers
+    tell) two for the confirmation to choose from. The rubric's own keys are pins."""
+    forward = _first(
+        (STYLE_DEFAULTS[style]["methods"]["forward"], *FAMILIES["forward"]), api.methods
+    )
+    pinned = any(k in table for k in _SHAPE_KEYS)
+    if style in ("textbook_rows", "course_separate") and not pinned and folded_shape(api, forward):
+        # the rubric's objective and checks stay; the class is asked as the folded course
+        # classes are (the same shape: weights passed in, bias in column 0)
+        return [{"style": "course_folded", "objective_style": style}]
+    if style != "textbook_rows":
+        return [{}]
+    shape: dict[str, Any] = {}
+    sizes = api.returns.get(forward, ())
+    if "forward_returns" not in table and len(sizes) == 1 and sizes[0] in FORWARD_RETURNS:
+        shape["forward_returns"] = list(FORWARD_RETURNS[sizes[0]])
+    grad = table.get("methods", {}).get("gradients") or _first(FAMILIES["gradients"], api.methods)
+    params = api.methods.get(grad, ()) if grad else ()
+    if "gradient_args" not in table and params and all(p in GRADIENT_ARGS for p in params):
+        shape["gradient_args"] = [GRADIENT_ARGS[p] for p in params]
+    if "layout" in table:
+        return [shape]
+    return [shape | {"layout": "rows"}, shape | {"layout": "rows_out_in"}]
+
+
 def propose(table: Mapping[str, Any], classes: Mapping[str, ClassApi]) -> list[Proposal]:
-    """One binding per class with a forward pass of the family, best first (see module doc).
+    """One binding per class (per possible layout) with a forward pass of the family, best
+    first (see module doc).
 
     ``table`` is the rubric's ``[adapter]`` table: every key it sets is a pin.
     """
-    style = str(table.get("style"))
-    defaults = STYLE_DEFAULTS[style]
+    rubric_style = str(table.get("style"))
     pinned_methods = dict(table.get("methods") or {})
     pinned_ctor = dict(table.get("constructor") or {})
     pinned_attrs = dict(table.get("attributes") or {})
@@ -189,57 +287,82 @@ def propose(table: Mapping[str, Any], classes: Mapping[str, ClassApi]) -> list[P
     for api in classes.values():
         if "class" in table and table["class"] != api.name:
             continue
-        methods: dict[str, str] = {}
-        bound: list[str] = []
-        missing: list[str] = []
-        for role, default in defaults["methods"].items():
-            if role in pinned_methods:
-                methods[role] = str(pinned_methods[role])
-                continue
-            found = _first((default, *FAMILIES.get(role, ())), api.methods)
-            methods[role] = found
-            (bound if found else missing).append(role)
-        if not methods.get("forward"):
-            continue  # no forward pass of any known name: not a network this style binds
-        constructor: dict[str, str] = {}
-        for canonical in HYPER:
-            if canonical in pinned_ctor:
-                constructor[canonical] = str(pinned_ctor[canonical])
-                continue
-            wanted = (defaults["constructor"].get(canonical, ""), *KEYWORDS.get(canonical, ()))
-            found = _first(wanted, api.init)
-            constructor[canonical] = found
-            if found:
-                bound.append(f"{canonical}={found}")
-        attributes: dict[str, str] = {}
-        for role, default in defaults["attributes"].items():
-            if role in pinned_attrs:
-                attributes[role] = str(pinned_attrs[role])
-                continue
-            found = _first((default, *ATTRIBUTES.get(role, ())), api.attributes)
-            # parameters are set by the adapter itself; a role of fit's record may be absent
-            attributes[role] = found or (default if role in defaults["parameters"] else "")
-        rest = {
-            k: v
-            for k, v in table.items()
-            if k not in ("class", "methods", "constructor", "attributes", "discover")
-        }
-        try:
-            binding = AdapterBinding.from_table(
-                {
-                    **rest,
-                    "class": api.name,
-                    "methods": methods,
-                    "constructor": constructor,
-                    "attributes": attributes,
-                }
-            )
-        except ValueError:
-            continue
-        rank = (len(bound), int(api.name == defaults["class"]), -api.depth)
-        proposals.append((rank, Proposal(binding, tuple(bound), tuple(missing))))
-    proposals.sort(key=lambda item: item[0], reverse=True)
+        for shape in _shapes(rubric_style, api, table):
+            style = str(shape.get("style", rubric_style))
+            made = _proposal(table, api, style, shape, pinned_methods, pinned_ctor, pinned_attrs)
+            if made is not None:
+                proposals.append(made)
+    proposals.sort(key=lambda item: item[0], reverse=True)  # stable: rows before rows_out_in
     return [p for _, p in proposals][:MAX_PROPOSALS]
+
+
+def _proposal(
+    table: Mapping[str, Any],
+    api: ClassApi,
+    style: str,
+    shape: Mapping[str, Any],
+    pinned_methods: Mapping[str, Any],
+    pinned_ctor: Mapping[str, Any],
+    pinned_attrs: Mapping[str, Any],
+) -> tuple[tuple[int, int, int], Proposal] | None:
+    """One complete binding of ``api`` as a class of ``style`` with the layout keys ``shape``."""
+    defaults = STYLE_DEFAULTS[style]
+    methods: dict[str, str] = {}
+    bound: list[str] = []
+    missing: list[str] = []
+    for role, default in defaults["methods"].items():
+        if role in pinned_methods:
+            methods[role] = str(pinned_methods[role])
+            continue
+        found = _first((default, *FAMILIES.get(role, ())), api.methods)
+        methods[role] = found
+        if found:
+            bound.append(role)
+        elif role in STYLE_DEFAULTS[str(table.get("style"))]["methods"]:
+            missing.append(role)  # a role the rubric's own style asks for
+    if not methods.get("forward"):
+        return None  # no forward pass of any known name: not a network this style binds
+    constructor: dict[str, str] = {}
+    for canonical in HYPER:
+        if canonical in pinned_ctor:
+            constructor[canonical] = str(pinned_ctor[canonical])
+            continue
+        wanted = (defaults["constructor"].get(canonical, ""), *KEYWORDS.get(canonical, ()))
+        found = _first(wanted, api.init)
+        constructor[canonical] = found
+        if found:
+            bound.append(f"{canonical}={found}")
+    attributes: dict[str, str] = {}
+    for role, default in defaults["attributes"].items():
+        if role in pinned_attrs:
+            attributes[role] = str(pinned_attrs[role])
+            continue
+        found = _first((default, *ATTRIBUTES.get(role, ())), api.attributes)
+        # parameters are set by the adapter itself; a role of fit's record may be absent
+        attributes[role] = found or (default if role in defaults["parameters"] else "")
+    switched = style != table.get("style")
+    rest = {
+        k: v
+        for k, v in table.items()
+        if k not in ("class", "methods", "constructor", "attributes", "discover", "style")
+        and not (switched and k in _SHAPE_KEYS)  # the rubric's layout keys are its own style's
+    }
+    try:
+        binding = AdapterBinding.from_table(
+            {
+                **rest,
+                **shape,
+                "style": style,
+                "class": api.name,
+                "methods": methods,
+                "constructor": constructor,
+                "attributes": attributes,
+            }
+        )
+    except ValueError:
+        return None
+    rank = (len(bound), int(api.name == defaults["class"]), -api.depth)
+    return rank, Proposal(binding, tuple(bound), tuple(missing))
 
 
 @dataclass(frozen=True)
@@ -252,6 +375,7 @@ class Discovery:
     missing: tuple[str, ...]
     confirmed: str  # one sentence: the evidence that kept this binding
     candidates: tuple[str, ...] = ()
+    shape: str = ""  # the class's own style when it is not the rubric's (the folded shape)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -261,6 +385,7 @@ class Discovery:
             "missing": list(self.missing),
             "confirmed": self.confirmed,
             "candidates": list(self.candidates),
+            **({"shape": self.shape} if self.shape else {}),
         }
 
     def sentence(self) -> str:
@@ -269,10 +394,20 @@ class Discovery:
             f"{role} = {name}" for role, name in self.methods.items() if name and role != "train"
         )
         text = f"Bound by discovery to class {self.class_name} ({named}). {self.confirmed}"
+        if self.shape:
+            text += (
+                f" It is of the {self.shape.replace('_', ' ')} shape: it is asked as those "
+                "classes are, under this rubric's objective, and its training, which follows "
+                "its own shape's conventions, is not judged here."
+            )
         if self.missing:
             text += (
-                f" It has no method for {', '.join(self.missing)}: those checks are not "
-                "assessed, and what fit does inline is judged through the training run."
+                f" It has no method for {', '.join(self.missing)}: those checks are not assessed"
+                + (
+                    ", and what fit does inline is judged through the training run."
+                    if self.methods.get("train") and not self.shape
+                    else "."
+                )
             )
         return text
 
@@ -287,6 +422,7 @@ def describe(proposal: Proposal, confirmed: str, others: Sequence[Proposal]) -> 
         proposal.missing,
         confirmed,
         tuple(o.binding.class_name for o in others),
+        b.style if b.objective_style and b.objective_style != b.style else "",
     )
 
 

@@ -31,8 +31,15 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     assert label["bound"] in binding["sentence"]
     status = {c.check_id: c.status for c in result.checks}
     absent = set(label["not_assessed"])
+    failed = set(label.get("failed", ()))  # a planted bug: exactly the checks it touches
     assert {c for c, s in status.items() if s == "not_assessed"} == absent
-    assert all(s == "passed" for c, s in status.items() if c not in absent), status
+    assert {c for c, s in status.items() if s == "failed"} == failed, status
+    assert all(s == "passed" for c, s in status.items() if c not in absent | failed), status
+    named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
+    for check, name in label.get("named", {}).items():
+        assert named.get(check) == name, (check, named)
+    for c in result.checks:  # a not-assessed check always says why
+        assert c.status != "not_assessed" or c.reason
 
 
 def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:
@@ -48,3 +55,19 @@ def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:
     # stands); were it read, no decoy could be confirmed
     confirmed = str(result.provenance.get("binding", {}).get("confirmed", ""))
     assert not confirmed.startswith("Confirmed")
+
+
+def test_a_lie_about_what_forward_returns_earns_nothing() -> None:
+    """submissions/hostile/discovery_returns_liar.py: forward's ``__code__`` says it returns two
+    values, the method it hands out returns five made-up arrays, and a method of 4,000 return
+    statements swells the scan. The lie picks the binding; the answers still have to equal the
+    reference's, so the score is 0, and the scan ends quickly."""
+    rubric = load_rubric(ROOT / "rubrics" / "textbook_mlp.toml")
+    result = grade_submission(
+        ROOT / "submissions" / "hostile" / "discovery_returns_liar.py", rubric
+    )
+    assert result.status == "graded"
+    assert result.score.points == 0
+    assert not any(c.status == "passed" for c in result.checks)
+    forward = next(c for c in result.checks if c.check_id == "forward")
+    assert forward.status == "failed" and "returned 5 values" in " ".join(forward.evidence)

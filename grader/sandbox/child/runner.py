@@ -50,7 +50,7 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 NUMERIC_KINDS = "biuf"  # bool, int, uint, float: complex, object, str, structured never cross
 ERROR_CAP, TRACEBACK_CAP, EVENT_CAP = 2000, 6000, 60000
 INVENTORY_CAP = 4000  # names per module or class the inventory lists
-INVENTORY_BYTES = 40000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
+INVENTORY_BYTES = 48000  # the inventory's JSON: the setup answer's line stays under EVENT_CAP
 SIGNATURE_CLASSES = 24  # classes whose methods' signatures the inventory describes
 SIGNATURE_METHODS = 48  # methods per class, parameters per signature, attribute names per class
 
@@ -370,6 +370,27 @@ def signature(fn: Any) -> list[list[Any]] | None:
     return out
 
 
+def returned_sizes(code: types.CodeType) -> list[int]:
+    """How many values each ``return a, b, ...`` of ``code`` returns, read from its bytecode
+    (a ``BUILD_TUPLE n`` right before ``RETURN_VALUE``); 1 for any other return. Nothing is
+    called: the parent learns that the 4th edition's forward returns (a_h, a_out)."""
+    import dis
+
+    sizes: set[int] = set()
+    previous = None
+    try:
+        for ins in dis.get_instructions(code):
+            if ins.opname == "RETURN_VALUE":
+                built = previous is not None and previous.opname == "BUILD_TUPLE"
+                sizes.add(int(previous.arg or 0) if built and previous is not None else 1)
+            elif ins.opname == "RETURN_CONST":
+                sizes.add(1)
+            previous = ins
+    except Exception:  # a code object the disassembler cannot read
+        return []
+    return sorted(sizes)[:8]
+
+
 def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
     """The submission's classes and functions as the parent binds them (plain JSON).
 
@@ -378,13 +399,15 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
     every ``__init__`` along the MRO, most derived first: a class that passes ``**kwds``
     to its base takes the base's too) and ``attributes`` (the ``self.`` names its
     methods' code mentions: what a fit may leave behind). Per top-level function its
-    signature. Introspection only (``__code__``, ``inspect.signature``): nothing of the
-    submission is called. The parent trusts none of it (grader.adapters.discover).
+    signature. ``returns`` (method name -> the tuple sizes its ``return`` statements build,
+    :func:`returned_sizes`). Introspection only (``__code__``, ``inspect.signature``, the
+    bytecode): nothing of the submission is called. The parent trusts none of it (grader.adapters.discover).
     """
     classes: dict[str, Any] = {}
     for name in class_names[:SIGNATURE_CLASSES]:
         cls = namespace[name]
         methods: dict[str, Any] = {}
+        returns: dict[str, list[int]] = {}
         attributes: set[str] = set()
         init: list[list[Any]] = []
         more_init = True  # a base's __init__ counts while every one before it passes **kwds on
@@ -405,11 +428,15 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
                     more_init = any(p[1] == "VAR_KEYWORD" for p in sig)
                 elif NAME.fullmatch(attr) and attr not in methods:
                     methods[attr] = sig
+                    sizes = returned_sizes(code) if isinstance(code, types.CodeType) else []
+                    if sizes and sizes != [1]:  # only tuples: the report's room is shared
+                        returns[attr] = sizes
         classes[name] = {
             "bases": [k.__name__ for k in getattr(cls, "__mro__", ())[:SIGNATURE_METHODS]],
             "methods": dict(list(methods.items())[:SIGNATURE_METHODS]),
             "init": init[:SIGNATURE_METHODS],
             "attributes": sorted(attributes)[: SIGNATURE_METHODS * 4],
+            "returns": dict(list(returns.items())[:SIGNATURE_METHODS]),
         }
     functions = {}
     for name, value in list(namespace.items())[:INVENTORY_CAP]:

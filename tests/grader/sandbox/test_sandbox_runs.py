@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from grader.sandbox import ProbeCall, SandboxError, WarmWorker, run_job
+from grader.sandbox.child.runner import INVENTORY_BYTES
 
 from .helpers import LIMITS, MODES, PROBES, X, cmdline_holders, make_job, probe
 
@@ -297,4 +298,4 @@ def test_the_inventory_lists_what_the_submission_defines_within_its_cap(runner):
         "class",
     )
     assert classes["Net"]["fit"] == "function"
-    assert len(json.dumps(result.inventory)) <= 40000
+    assert len(json.dumps(result.inventory)) <= INVENTORY_BYTES
