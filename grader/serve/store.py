@@ -414,35 +414,46 @@ class Store:
             .with_for_update(of=[students_t, jobs_t], skip_locked=True)
         )
         for _ in range(5):  # another server took this student meanwhile: look again
-            with self._tx() as db:
-                row = db.execute(nxt).first()
-                if row is None:
-                    return None
-                # under READ COMMITTED a fresh statement sees a job another server
-                # started for this student after our query's snapshot; we hold the row now
-                busy = db.execute(
-                    sa.select(r.c.id).where(r.c.student == row.student, r.c.state == "running")
-                ).first()
-                if busy is not None:
-                    continue
-                counter = db.execute(sa.select(sa.func.max(s.last_served) + 1)).scalar_one()
-                db.execute(
-                    sa.update(jobs_t)
-                    .where(j.id == row.id)
-                    .values(
-                        state="running",
-                        claim=self.claim,
-                        attempts=j.attempts + 1,
-                        started=time.time(),
-                    )
-                )
-                db.execute(
-                    sa.update(students_t).where(s.name == row.student).values(last_served=counter)
-                )
-            job = self.job(row.id)
+            try:
+                taken = self._claim(nxt)
+            except sa.exc.IntegrityError:  # the unique index refused a second running job
+                continue
+            if taken is None:
+                return None
+            if not isinstance(taken, str):
+                continue
+            job = self.job(taken)
             assert job is not None
             return job
         return None
+
+    def _claim(self, nxt: sa.Select[Any]) -> str | Literal[False] | None:
+        """One try at claiming: the job's id, None when the queue has nothing for this
+        process, False when the chosen student turned out to be busy."""
+        j, s = jobs_t.c, students_t.c
+        with self._tx() as db:
+            row = db.execute(nxt).first()
+            if row is None:
+                return None
+            # under READ COMMITTED a fresh statement sees a job another server started
+            # for this student after our query's snapshot; we hold the student's row now
+            busy = db.execute(
+                sa.select(j.id).where(j.student == row.student, j.state == "running")
+            ).first()
+            if busy is not None:
+                return False
+            counter = db.execute(sa.select(sa.func.max(s.last_served) + 1)).scalar_one()
+            db.execute(
+                sa.update(jobs_t)
+                .where(j.id == row.id)
+                .values(
+                    state="running", claim=self.claim, attempts=j.attempts + 1, started=time.time()
+                )
+            )
+            db.execute(
+                sa.update(students_t).where(s.name == row.student).values(last_served=counter)
+            )
+            return str(row.id)
 
     def finish(
         self, job_id: str, outcome: str, result_json: str, points: float | None, seconds: float
