@@ -342,3 +342,53 @@ def test_the_database_refuses_a_second_running_job_per_student(
         )
     assert {j.id: j.state for j in store.jobs()} == {one: "running", two: "queued"}
     store.close()
+
+
+@pytest.mark.slow
+def test_two_real_servers_share_one_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """Two ``grader serve`` processes (two machines, as far as they know: separate data
+    folders) on one PostgreSQL: a submission to either is graded once, and its report
+    and bytes are reachable through the other."""
+    from tests.grader.serve.conftest import DEMO, STUDENTS, Server, need_web_stack, wait_done
+
+    need_web_stack()
+    import httpx
+
+    from grader.serve.cli import main as serve_main
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,email\n" + "".join(f"{s},{s}@example.edu\n" for s in STUDENTS))
+    out = tmp_path / "tokens.csv"
+    data = [tmp_path / "one", tmp_path / "two"]
+    argv = ["tokens", str(roster), "--data", str(data[0]), "--db", pg_url, "--out", str(out)]
+    assert serve_main(argv) == 0
+    tokens = {row.split(",")[0]: row.split(",")[1] for row in out.read_text().splitlines()[1:]}
+    servers = [Server(folder) for folder in data]
+    try:
+        for server in servers:
+            server.start("--db", pg_url, "--workers", "1")
+        jobs = {}
+        for i, (name, sample) in enumerate(
+            [("alice", "alice"), ("bob", "bob"), ("carol", "carol")]
+        ):
+            answer = httpx.post(
+                servers[i % 2].url + "/api/submissions",
+                headers={"Authorization": f"Bearer {tokens[name]}"},
+                files={"file": (f"{name}.ipynb", (DEMO / f"{sample}.ipynb").read_bytes())},
+                timeout=30,
+            )
+            assert answer.status_code == 202, answer.text
+            jobs[answer.json()["job"]] = name
+        for i, (job, name) in enumerate(jobs.items()):
+            auth = {"Authorization": f"Bearer {tokens[name]}"}
+            other = servers[(i + 1) % 2].url  # not the one it was submitted to
+            assert wait_done(other, auth, job)["outcome"] == "graded"
+            report = httpx.get(f"{other}/api/jobs/{job}/report.md", headers=auth, timeout=30)
+            assert report.status_code == 200 and f"## Feedback: {name}" in report.text
+    finally:
+        for server in servers:
+            server.stop()
+    store = Store(tmp_path / "check", url=pg_url)
+    assert store.counts() == {"queued": 0, "running": 0, "done": 3}
+    assert all(job.attempts == 1 for job in store.jobs())  # each graded once
+    store.close()
