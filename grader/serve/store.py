@@ -14,8 +14,9 @@ the dialects differ only in how a write transaction is taken (below) and where b
 A job moves ``queued -> running -> done``. Every step is one transaction, so a
 server killed at any point (SIGKILL included) leaves each job in exactly one of
 those states. A running job carries a *claim*: the id of the server process
-that took it. A server starting on the store first returns every job claimed by
-an earlier process to the queue (``recover``), and a result is recorded only by
+that took it, which keeps a heartbeat in ``servers`` while it serves. A server
+starting on the store returns every job claimed by a process that is gone to the
+queue, and keeps doing so (``recover``), and a result is recorded only by
 the claim's owner while the job still runs (``finish``), in the same
 transaction that marks it done: a job ends with exactly one result, none lost.
 
@@ -40,6 +41,8 @@ import contextlib
 import errno
 import hashlib
 import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -57,6 +60,7 @@ JobState = Literal["queued", "running", "done"]
 DB_NAME = "service.db"
 BLOBS = "blobs"
 MAX_ATTEMPTS = 3  # a job whose grading was cut off this often by a server's death is failed
+LEASE = 60.0  # seconds: a server whose heartbeat is older is taken for dead, its jobs requeued
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 metadata = sa.MetaData()
@@ -120,6 +124,15 @@ meta_t = sa.Table(
     metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+# the serving processes: a claim is a live server's while its heartbeat is recent
+servers_t = sa.Table(
+    "servers",
+    metadata,
+    sa.Column("claim", sa.Text, primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("seen", sa.Float, nullable=False),
 )
 # the submitted bytes, in the database (PostgreSQL only; SQLite keeps them on disk)
 blobs_t = sa.Table(
@@ -189,6 +202,8 @@ class Store:
         except (sa.exc.ArgumentError, ImportError) as error:
             raise StoreError(f"cannot use the database {_redact(self.url)}: {error}") from None
         self.sqlite = self.engine.dialect.name == "sqlite"
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
         if self.sqlite:
             (self.data / BLOBS).mkdir(exist_ok=True)
         tables = [t for t in metadata.sorted_tables if not (self.sqlite and t is blobs_t)]
@@ -225,6 +240,15 @@ class Store:
             yield db
 
     def close(self) -> None:
+        """Stop the heartbeat; a server that stops cleanly says so, and its unfinished
+        jobs go back to the queue at once (the others need not wait for the lease)."""
+        if self._beating is not None:
+            self._stop.set()
+            self._beating.join(timeout=10)
+            self._beating = None
+            with contextlib.suppress(StoreError, sa.exc.DBAPIError), self._tx() as db:
+                db.execute(sa.delete(servers_t).where(servers_t.c.claim == self.claim))
+                self._requeue(db, [self.claim])
         self.engine.dispose()
 
     # -- students and tokens -----------------------------------------------------------
@@ -383,20 +407,64 @@ class Store:
         return job_id
 
     def recover(self) -> int:
-        """Return every job an earlier server process claimed to the queue (it died, or
-        stopped, before recording a result); run once at start. Returns how many.
+        """Return to the queue every job claimed by a server process that is gone (it
+        died, or stopped, before recording a result), and from now on keep this process's
+        heartbeat and do the same every ``LEASE / 4`` seconds; run once, at a server's
+        start. Returns how many jobs were requeued now.
 
-        With several servers on one PostgreSQL, a claim is a live server's until it
-        stops: run ``recover`` only where no other server is running (or after a
-        server died), as ``grader serve`` does at start (README)."""
-        j = jobs_t.c
+        A claim is a live server's while its heartbeat is younger than ``LEASE``, unless
+        that server ran on this machine and its process is gone (a ``kill -9`` and a
+        restart: its jobs return at once). With several servers on one PostgreSQL, one
+        server's start or death so never takes another's running jobs."""
+        recovered = self._beat()
+        if self._beating is None:
+            self._stop.clear()
+            self._beating = threading.Thread(target=self._heartbeats, daemon=True)
+            self._beating.start()
+        return recovered
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(LEASE / 4):
+            with contextlib.suppress(Exception):  # a database away for a while: next time
+                self._beat()
+
+    def _beat(self) -> int:
+        """Record this server's heartbeat; requeue the jobs of servers that are gone."""
+        v = servers_t.c
+        now = time.time()
+        host = socket.gethostname()
         with self._tx() as db:
-            cursor = db.execute(
-                sa.update(jobs_t)
-                .where(j.state == "running", sa.or_(j.claim.is_(None), j.claim != self.claim))
-                .values(state="queued", claim=None, started=None)
+            self._upsert(
+                db, servers_t, "claim", claim=self.claim, host=host, pid=os.getpid(), seen=now
             )
-            return int(cursor.rowcount)
+            live = [
+                row.claim
+                for row in db.execute(sa.select(v.claim, v.host, v.pid).where(v.seen > now - LEASE))
+                if row.host != host or _process_alive(row.pid)
+            ]
+            db.execute(sa.delete(servers_t).where(v.claim.not_in([*live, self.claim])))
+            j = jobs_t.c
+            gone = (
+                sa.select(j.claim)
+                .where(
+                    j.state == "running",
+                    sa.or_(j.claim.is_(None), j.claim.not_in([*live, self.claim])),
+                )
+                .distinct()
+            )
+            return self._requeue(db, [c for c in db.execute(gone).scalars()])
+
+    @staticmethod
+    def _requeue(db: Connection, claims: list[str | None]) -> int:
+        j = jobs_t.c
+        named = [c for c in claims if c is not None]
+        where = sa.or_(j.claim.in_(named), j.claim.is_(None) if None in claims else sa.false())
+        cursor = db.execute(
+            sa.update(jobs_t)
+            .where(j.state == "running", where)
+            .values(state="queued", claim=None, started=None)
+        )
+        return int(cursor.rowcount)
 
     def claim_next(self) -> Job | None:
         """Take the fair queue's next job for this process (module doc), or None."""
@@ -624,6 +692,16 @@ class Store:
             "claim": self.claim,
             **self.counts(),
         }
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    return True
 
 
 def _redact(url: str) -> str:

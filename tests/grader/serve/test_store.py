@@ -27,6 +27,7 @@ import pytest
 sa = pytest.importorskip("sqlalchemy", reason="the service's extra: pip install -e '.[serve]'")
 
 from grader.serve.store import (  # noqa: E402 (after the skip)
+    LEASE,
     MAX_ATTEMPTS,
     RateLimitedError,
     Store,
@@ -240,6 +241,7 @@ def test_a_dead_servers_claim_is_recovered_and_finished_once(
     done = second.job(job_id)
     assert done is not None and done.state == "done" and done.points == 2.0
     assert second.recover() == 0  # a finished job is never queued again
+    second.close()
 
 
 def test_recover_leaves_this_servers_own_claims(tmp_path: Path, url: str | None) -> None:
@@ -248,6 +250,49 @@ def test_recover_leaves_this_servers_own_claims(tmp_path: Path, url: str | None)
     assert store.claim_next() is not None
     assert store.recover() == 0
     assert MAX_ATTEMPTS >= 2  # a job cut off once is always tried again
+    store.close()
+
+
+def test_a_starting_server_leaves_a_live_servers_jobs_alone(
+    tmp_path: Path, url: str | None
+) -> None:
+    """Servers sharing a database (PostgreSQL, several machines): one's start does not
+    take the jobs another is grading; a server whose heartbeat stopped, or whose process
+    on this machine is gone, has its jobs requeued; one that stops cleanly, at once."""
+    one = store_of(tmp_path, "alice", "bob", "carol", claim="server-1", url=url)
+    one.recover()
+    for name in ("alice", "bob", "carol"):
+        one.accept(name, "a.py", "py", f"# {name}".encode())
+    running = one.claim_next()
+    assert running is not None
+    two = Store(tmp_path / "data", claim="server-2", url=url)
+    assert two.recover() == 0  # server-1 is alive: its job stays its own
+    assert two.claim_next() is not None
+
+    with one.engine.begin() as db:  # server-1's heartbeat stopped a lease ago
+        db.execute(
+            sa.text("UPDATE servers SET seen = seen - :lease WHERE claim = 'server-1'"),
+            {"lease": 2 * LEASE},
+        )
+    three = Store(tmp_path / "data", claim="server-3", url=url)
+    assert three.recover() == 1
+    back = three.job(running.id)
+    assert back is not None and back.state == "queued"
+    assert three.claim_next() is not None
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid of this machine whose process has ended
+    with one.engine.begin() as db:
+        db.execute(
+            sa.text("UPDATE servers SET pid = :pid WHERE claim = 'server-3'"), {"pid": gone.pid}
+        )
+    four = Store(tmp_path / "data", claim="server-4", url=url)
+    assert four.recover() == 1  # server-3 was killed here: no need to wait for its lease
+    assert four.claim_next() is not None
+    four.close()  # a clean stop: its job is back in the queue for the others
+    assert two.counts()["queued"] == 2
+    for store in (one, two, three):
+        store.close()
 
 
 def test_two_servers_claiming_at_once_never_share_a_job(tmp_path: Path, url: str | None) -> None:
