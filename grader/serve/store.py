@@ -204,6 +204,7 @@ class Store:
         self.sqlite = self.engine.dialect.name == "sqlite"
         self._beating: threading.Thread | None = None
         self._stop = threading.Event()
+        self._unreleased: set[str] = set()  # jobs whose result did not fit, to requeue
         if self.sqlite:
             (self.data / BLOBS).mkdir(exist_ok=True)
         tables = [t for t in metadata.sorted_tables if not (self.sqlite and t is blobs_t)]
@@ -427,6 +428,7 @@ class Store:
         while not self._stop.wait(LEASE / 4):
             with contextlib.suppress(Exception):  # a database away for a while: next time
                 self._beat()
+                self.requeue_unrecorded()
 
     def _beat(self) -> int:
         """Record this server's heartbeat; requeue the jobs of servers that are gone."""
@@ -550,10 +552,22 @@ class Store:
                     )
                 )
         except StoreError:
-            with contextlib.suppress(StoreError, sa.exc.DBAPIError):
+            try:
                 self.release(job_id)
+            except (StoreError, sa.exc.DBAPIError):
+                self._unreleased.add(job_id)  # the heartbeat tries again (the disk is full)
             raise
         return True
+
+    def requeue_unrecorded(self) -> int:
+        """Return to the queue the jobs whose result could not be recorded and which
+        could not be returned then either (a full disk); the heartbeat calls it."""
+        done = 0
+        for job_id in sorted(self._unreleased):
+            self.release(job_id)
+            self._unreleased.discard(job_id)
+            done += 1
+        return done
 
     def release(self, job_id: str) -> bool:
         """Return a job this process claimed to the queue, unfinished."""

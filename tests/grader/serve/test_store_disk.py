@@ -94,9 +94,14 @@ def test_a_full_disk_refuses_the_upload_and_the_result_cleanly(small_disk: Path)
     check = sqlite3.connect(data / "service.db").execute("PRAGMA integrity_check").fetchone()
     assert check[0] == "ok"
 
-    # room again: the job ends once, with its whole result; the service carried on
+    # room again: the job goes back to the queue (at once, or by the heartbeat when
+    # even that small write did not fit), then ends once, with its whole result
     filler.unlink()
-    again = store.claim_next() if job.state == "queued" else job
+    if job.state == "running":
+        assert store.requeue_unrecorded() == 1
+    queued = store.job(first)
+    assert queued is not None and queued.state == "queued"
+    again = store.claim_next()
     assert again is not None and again.id == first
     assert store.finish(first, "graded", big_result, 1.0, 0.1)
     assert store.result(first) == big_result
