@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from grader.serve.tokens import INSTRUCTOR, RosterError, issue_tokens, read_rost
 from grader.serve.uploads import DEFAULT_MAX_BYTES, UploadLimits
 
 DEFAULT_DATA = Path("grader-data")
+DB_ENV = "GRADER_DATABASE_URL"
 EXAMPLES = """examples:
   grader serve tokens roster.csv --data /srv/grader --out tokens.csv   # once; hand them out
   grader serve --rubric rubrics/mlp_backprop.toml --roster roster.csv --data /srv/grader
@@ -89,6 +91,14 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help=f"where the store lives: database, submitted files (default {DEFAULT_DATA})",
     )
     p.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get(DB_ENV) or None,
+        help="a database URL for a service on several machines, e.g. "
+        "postgresql+psycopg://grader@dbhost/grader (default: SQLite under --data; "
+        f"or set {DB_ENV}, which keeps a password out of the process list)",
+    )
+    p.add_argument(
         "--roster", type=Path, metavar="CSV", help="check that every student on it has a token"
     )
     p.add_argument(
@@ -138,7 +148,7 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def cmd_tokens(args: argparse.Namespace) -> int:
     names = read_roster(args.roster)  # set by main from "tokens ROSTER"
     args.out = args.out or Path("tokens.csv")
-    store = Store(args.data)
+    store = Store(args.data, url=args.db)
     issued = issue_tokens(store, names, args.out, reissue=args.reissue)
     kept = len(names) + 1 - len(issued)
     print(
@@ -188,7 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from grader.serve.runner import Runner
 
     rubric = _load(args.rubric)
-    store = Store(args.data)
+    store = Store(args.data, url=args.db)
     if store.meta("instructor_issued") is None:
         raise ServeError(
             f"{args.data} holds no tokens yet: run 'grader serve tokens roster.csv --data {args.data}' first."
@@ -218,7 +228,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(store, config, runner)
     print(
         f"grader serve: {rubric.assignment.title}, http://{args.host}:{args.port}/ "
-        f"(API: /docs); store: {args.data}",
+        f"(API: /docs); store: {store.describe()['db']}",
         flush=True,
     )
     print(f"sandbox: {sandbox}", flush=True)

@@ -1,27 +1,47 @@
-"""The service's durable state: one SQLite database (WAL mode) and a blob folder.
+"""The service's durable state: one database and the submitted bytes.
 
-    <data>/service.db           students (token hashes), submissions, jobs, results
+SQLite is the default, for a service on one machine (``--data DIR``):
+
+    <data>/service.db           students (token hashes), submissions, jobs and results (WAL)
     <data>/blobs/ab/abcdef...   each submitted file once, named by its SHA-256
+
+PostgreSQL, for a service run on more than one machine (``--db postgresql+psycopg://...``):
+the same tables, and the submitted bytes in the ``blobs`` table (bytea), so that every
+server reaches them without a shared folder, and a submission's row and its bytes commit
+in one transaction. Both go through the same SQLAlchemy Core code and table definitions;
+the dialects differ only in how a write transaction is taken (below) and where bytes live.
 
 A job moves ``queued -> running -> done``. Every step is one transaction, so a
 server killed at any point (SIGKILL included) leaves each job in exactly one of
 those states. A running job carries a *claim*: the id of the server process
-that took it. A server starting on the store first returns every job claimed by
-an earlier process to the queue (``recover``), and a result is recorded only by
+that took it, which keeps a heartbeat in ``servers`` while it serves. A server
+starting on the store returns every job claimed by a process that is gone to the
+queue, and keeps doing so (``recover``), and a result is recorded only by
 the claim's owner while the job still runs (``finish``), in the same
 transaction that marks it done: a job ends with exactly one result, none lost.
 
 The queue is fair: the next job goes to the student served least recently among
 those with a queued job and none running (round-robin per student), oldest job
-first; a student has at most one running job.
+first; a student has at most one running job (also a unique partial index, so the
+database itself refuses a second). Concurrency: on SQLite every write transaction
+takes the single writer lock at once (BEGIN IMMEDIATE); on PostgreSQL, where several
+servers share the database, a claim locks the chosen student's row and job with
+``FOR UPDATE SKIP LOCKED`` (a second server skips to another student instead of
+waiting), and an accept locks the student's row, so the rate limit counted inside
+the accepting transaction cannot be raced past.
+
+A full disk (ENOSPC, EDQUOT, EFBIG) is a StoreError with a sentence: an upload whose
+bytes cannot be written stores no row (the row is written after the bytes, or with
+them); a result that cannot be written leaves its job unfinished and queued again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
-import sqlite3
+import socket
 import threading
 import time
 import uuid
@@ -30,48 +50,97 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
 JobState = Literal["queued", "running", "done"]
 DB_NAME = "service.db"
 BLOBS = "blobs"
 MAX_ATTEMPTS = 3  # a job whose grading was cut off this often by a server's death is failed
+LEASE = 60.0  # seconds: a server whose heartbeat is older is taken for dead, its jobs requeued
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS students (
-    name        TEXT PRIMARY KEY,
-    role        TEXT NOT NULL CHECK (role IN ('student', 'instructor')),
-    token_hash  TEXT NOT NULL UNIQUE,
-    last_served INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    student    TEXT NOT NULL REFERENCES students(name),
-    filename   TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    sha256     TEXT NOT NULL,
-    size       INTEGER NOT NULL,
-    created    REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id            TEXT PRIMARY KEY,
-    submission_id INTEGER NOT NULL UNIQUE REFERENCES submissions(id),
-    student       TEXT NOT NULL,
-    state         TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
-    claim         TEXT,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    created       REAL NOT NULL,
-    started       REAL,
-    finished      REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, student);
-CREATE TABLE IF NOT EXISTS results (
-    job_id   TEXT PRIMARY KEY REFERENCES jobs(id),
-    outcome  TEXT NOT NULL,
-    result   TEXT NOT NULL,
-    points   REAL,
-    seconds  REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+metadata = sa.MetaData()
+students_t = sa.Table(
+    "students",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("last_served", sa.BigInteger, nullable=False, server_default="0"),
+    sa.CheckConstraint("role IN ('student', 'instructor')", name="students_role"),
+)
+submissions_t = sa.Table(
+    "submissions",
+    metadata,
+    # Integer, not BigInteger: SQLite autoincrements only an INTEGER PRIMARY KEY
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("student", sa.Text, sa.ForeignKey("students.name"), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+jobs_t = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column(
+        "submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, unique=True
+    ),
+    sa.Column("student", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("claim", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("started", sa.Float),
+    sa.Column("finished", sa.Float),
+    sa.CheckConstraint("state IN ('queued', 'running', 'done')", name="jobs_state"),
+    sa.Index("jobs_by_state", "state", "student"),
+    sa.Index(
+        "one_running_job_per_student",
+        "student",
+        unique=True,
+        sqlite_where=sa.text("state = 'running'"),
+        postgresql_where=sa.text("state = 'running'"),
+    ),
+)
+results_t = sa.Table(
+    "results",
+    metadata,
+    sa.Column("job_id", sa.Text, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("points", sa.Float),
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+meta_t = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+# the serving processes: a claim is a live server's while its heartbeat is recent
+servers_t = sa.Table(
+    "servers",
+    metadata,
+    sa.Column("claim", sa.Text, primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("seen", sa.Float, nullable=False),
+)
+# the submitted bytes, in the database (PostgreSQL only; SQLite keeps them on disk)
+blobs_t = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("sha256", sa.Text, primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
 
 
 class StoreError(RuntimeError):
@@ -110,86 +179,114 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Store:
-    """The database and blob folder under ``data``; safe to share between threads."""
+def _disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or a database's) says the disk or a quota is full."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return True
+    text = str(getattr(error, "orig", error)).lower()
+    # SQLite: SQLITE_FULL, "database or disk is full"; PostgreSQL: 53100 disk_full
+    return "disk is full" in text or "no space left" in text or "disk_full" in text
 
-    def __init__(self, data: Path, claim: str | None = None) -> None:
+
+class Store:
+    """The database (``url``, or SQLite under ``data``) and the submitted bytes; safe to
+    share between threads, and (PostgreSQL) between servers on several machines."""
+
+    def __init__(self, data: Path, claim: str | None = None, url: str | None = None) -> None:
         self.data = Path(data)
         self.data.mkdir(parents=True, exist_ok=True)
-        (self.data / BLOBS).mkdir(exist_ok=True)
         self.claim = claim or uuid.uuid4().hex  # this process's claim on the jobs it runs
-        self._local = threading.local()
-        self._db().executescript(SCHEMA)  # idempotent; executescript commits by itself
+        self.url = url or f"sqlite:///{(self.data / DB_NAME).resolve()}"
+        try:
+            self.engine = _engine(self.url)
+        except (sa.exc.ArgumentError, ImportError) as error:
+            raise StoreError(f"cannot use the database {_redact(self.url)}: {error}") from None
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._unreleased: set[str] = set()  # jobs whose result did not fit, to requeue
+        if self.sqlite:
+            (self.data / BLOBS).mkdir(exist_ok=True)
+        tables = [t for t in metadata.sorted_tables if not (self.sqlite and t is blobs_t)]
+        try:
+            with self._tx() as db:  # idempotent
+                metadata.create_all(db, tables=tables, checkfirst=True)
+        except sa.exc.DBAPIError as error:
+            raise StoreError(
+                f"cannot open the database {_redact(self.url)}: {error.orig}"
+            ) from None
 
     # -- connections -------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.data / DB_NAME, timeout=30.0, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # a committed job survives a power cut too
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE, so a claim never races); a
+        full disk becomes a StoreError with a sentence, the transaction rolled back."""
+        try:
+            with self.engine.connect() as db:
+                db.execution_options(write=True)
+                with db.begin():
+                    yield db
+        except sa.exc.DBAPIError as error:
+            if _disk_full(error):
+                raise StoreError(
+                    f"the service's database is out of disk space ({_where(self)}); "
+                    "nothing was recorded"
+                ) from error
+            raise
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE), so a claim never races."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Stop the heartbeat; a server that stops cleanly says so, and its unfinished
+        jobs go back to the queue at once (the others need not wait for the lease)."""
+        if self._beating is not None:
+            self._stop.set()
+            self._beating.join(timeout=10)
+            self._beating = None
+            with contextlib.suppress(StoreError, sa.exc.DBAPIError), self._tx() as db:
+                db.execute(sa.delete(servers_t).where(servers_t.c.claim == self.claim))
+                self._requeue(db, [self.claim])
+        self.engine.dispose()
 
     # -- students and tokens -----------------------------------------------------------
 
+    def _upsert(self, db: Connection, table: sa.Table, conflict: str, /, **values: Any) -> None:
+        insert = sqlite_insert if self.sqlite else pg_insert
+        stmt = insert(table).values(**values)
+        update = {k: stmt.excluded[k] for k in values if k != conflict}
+        db.execute(stmt.on_conflict_do_update(index_elements=[conflict], set_=update))
+
     def set_token(self, name: str, role: str, hashed: str) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO students(name, role, token_hash) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET role=excluded.role, token_hash=excluded.token_hash",
-                (name, role, hashed),
-            )
+            self._upsert(db, students_t, "name", name=name, role=role, token_hash=hashed)
 
     def who(self, hashed: str) -> tuple[str, str, str] | None:
         """(name, role, stored hash) of the token whose hash is ``hashed``, or None."""
-        row = (
-            self._db()
-            .execute("SELECT name, role, token_hash FROM students WHERE token_hash = ?", (hashed,))
-            .fetchone()
-        )
-        return None if row is None else (row["name"], row["role"], row["token_hash"])
+        s = students_t.c
+        with self._read() as db:
+            row = db.execute(
+                sa.select(s.name, s.role, s.token_hash).where(s.token_hash == hashed)
+            ).first()
+        return None if row is None else (row.name, row.role, row.token_hash)
 
     def students(self) -> list[str]:
-        rows = (
-            self._db()
-            .execute("SELECT name FROM students WHERE role = 'student' ORDER BY name")
-            .fetchall()
-        )
-        return [r["name"] for r in rows]
+        s = students_t.c
+        with self._read() as db:
+            rows = db.execute(sa.select(s.name).where(s.role == "student").order_by(s.name))
+            return [r.name for r in rows]
 
     def meta(self, key: str, default: str | None = None) -> str | None:
-        row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else str(row["value"])
+        with self._read() as db:
+            value = db.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
+        return default if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
+            self._upsert(db, meta_t, "key", key=key, value=value)
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -197,14 +294,18 @@ class Store:
         return self.data / BLOBS / sha256[:2] / sha256
 
     def put_blob(self, content: bytes) -> str:
-        """Store ``content`` under its SHA-256 (once); durable before the job that names it."""
+        """SQLite: store ``content`` on disk under its SHA-256 (once), durable before the
+        job that names it; a failed write leaves no partial file. PostgreSQL: nothing to
+        do here (``accept`` stores the bytes with the row)."""
         digest = hashlib.sha256(content).hexdigest()
+        if not self.sqlite:
+            return digest
         path = self.blob_path(digest)
         if path.is_file():
             return digest
-        path.parent.mkdir(exist_ok=True)
         tmp = path.with_name(f".{digest}.{uuid.uuid4().hex}.tmp")
         try:
+            path.parent.mkdir(exist_ok=True)
             with open(tmp, "wb") as handle:
                 handle.write(content)
                 handle.flush()
@@ -213,28 +314,48 @@ class Store:
         except OSError as error:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            if error.errno in DISK_FULL:
+                raise StoreError(
+                    f"the service's disk is full ({path.parent}: {error.strerror}); the "
+                    "submission was not stored: try again later, and tell your instructor"
+                ) from None
             raise StoreError(
                 f"the submission could not be stored in {path.parent} ({error.strerror or error})"
             ) from None
         return digest
 
     def blob(self, sha256: str) -> bytes:
-        return self.blob_path(sha256).read_bytes()
+        if self.sqlite:
+            return self.blob_path(sha256).read_bytes()
+        with self._read() as db:
+            content = db.execute(
+                sa.select(blobs_t.c.content).where(blobs_t.c.sha256 == sha256)
+            ).scalar()
+        if content is None:
+            raise StoreError(f"the submission {sha256} is not in the database")
+        return bytes(content)
 
     # -- submissions and jobs ------------------------------------------------------------
 
-    def _check_rate(self, db: sqlite3.Connection, student: str, per_hour: int | None) -> None:
+    @staticmethod
+    def _check_rate(db: Connection, student: str, per_hour: int | None) -> None:
         if per_hour is None:
             return
         now = time.time()
-        rows = db.execute(
-            "SELECT created FROM submissions WHERE student = ? AND created > ? ORDER BY created",
-            (student, now - 3600.0),
-        ).fetchall()
-        if len(rows) >= per_hour:
-            retry = rows[len(rows) - per_hour]["created"] + 3600.0 - now
+        sub = submissions_t.c
+        created = (
+            db.execute(
+                sa.select(sub.created)
+                .where(sub.student == student, sub.created > now - 3600.0)
+                .order_by(sub.created)
+            )
+            .scalars()
+            .all()
+        )
+        if len(created) >= per_hour:
+            retry = created[len(created) - per_hour] + 3600.0 - now
             raise RateLimitedError(
-                f"{student} has submitted {len(rows)} times in the last hour, the most this "
+                f"{student} has submitted {len(created)} times in the last hour, the most this "
                 f"service allows ({per_hour}); try again in {max(1, round(retry / 60))} minutes.",
                 max(1.0, retry),
             )
@@ -245,168 +366,391 @@ class Store:
         """Store the bytes, then the submission and its queued job in one transaction;
         returns the job's id (unguessable: it is also what a link to the job names).
         ``per_hour``: the student's rate limit (RateLimitedError, before the bytes are stored)."""
-        self._check_rate(self._db(), student, per_hour)
+        with self._read() as db:
+            self._check_rate(db, student, per_hour)
         digest = self.put_blob(content)
         job_id = uuid.uuid4().hex
         now = time.time()
         with self._tx() as db:
-            self._check_rate(db, student, per_hour)  # again, inside the transaction: no race
-            cursor = db.execute(
-                "INSERT INTO submissions(student, filename, kind, sha256, size, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (student, filename, kind, digest, len(content), now),
-            )
+            # the student's row locked (PostgreSQL; SQLite's writer lock is held already),
+            # so that the rate limit, counted again in here, cannot be raced past
             db.execute(
-                "INSERT INTO jobs(id, submission_id, student, state, created) "
-                "VALUES (?, ?, ?, 'queued', ?)",
-                (job_id, cursor.lastrowid, student, now),
+                sa.select(students_t.c.name).where(students_t.c.name == student).with_for_update()
+            )
+            self._check_rate(db, student, per_hour)
+            if not self.sqlite:
+                db.execute(
+                    pg_insert(blobs_t)
+                    .values(sha256=digest, content=content)
+                    .on_conflict_do_nothing(index_elements=["sha256"])
+                )
+            submission_id = db.execute(
+                sa.insert(submissions_t)
+                .values(
+                    student=student,
+                    filename=filename,
+                    kind=kind,
+                    sha256=digest,
+                    size=len(content),
+                    created=now,
+                )
+                .returning(submissions_t.c.id)
+            ).scalar_one()
+            db.execute(
+                sa.insert(jobs_t).values(
+                    id=job_id,
+                    submission_id=submission_id,
+                    student=student,
+                    state="queued",
+                    created=now,
+                )
             )
         return job_id
 
     def recover(self) -> int:
-        """Return every job an earlier server process claimed to the queue (it died, or
-        stopped, before recording a result); run once at start. Returns how many."""
+        """Return to the queue every job claimed by a server process that is gone (it
+        died, or stopped, before recording a result), and from now on keep this process's
+        heartbeat and do the same every ``LEASE / 4`` seconds; run once, at a server's
+        start. Returns how many jobs were requeued now.
+
+        A claim is a live server's while its heartbeat is younger than ``LEASE``, unless
+        that server ran on this machine and its process is gone (a ``kill -9`` and a
+        restart: its jobs return at once). With several servers on one PostgreSQL, one
+        server's start or death so never takes another's running jobs."""
+        recovered = self._beat()
+        if self._beating is None:
+            self._stop.clear()
+            self._beating = threading.Thread(target=self._heartbeats, daemon=True)
+            self._beating.start()
+        return recovered
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(LEASE / 4):
+            with contextlib.suppress(Exception):  # a database away for a while: next time
+                self._beat()
+                self.requeue_unrecorded()
+
+    def _beat(self) -> int:
+        """Record this server's heartbeat; requeue the jobs of servers that are gone."""
+        v = servers_t.c
+        now = time.time()
+        host = socket.gethostname()
         with self._tx() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET state = 'queued', claim = NULL, started = NULL "
-                "WHERE state = 'running' AND claim IS NOT ?",
-                (self.claim,),
+            self._upsert(
+                db, servers_t, "claim", claim=self.claim, host=host, pid=os.getpid(), seen=now
             )
-            return cursor.rowcount
+            live = [
+                row.claim
+                for row in db.execute(sa.select(v.claim, v.host, v.pid).where(v.seen > now - LEASE))
+                if row.host != host or _process_alive(row.pid)
+            ]
+            db.execute(sa.delete(servers_t).where(v.claim.not_in([*live, self.claim])))
+            j = jobs_t.c
+            gone = (
+                sa.select(j.claim)
+                .where(
+                    j.state == "running",
+                    sa.or_(j.claim.is_(None), j.claim.not_in([*live, self.claim])),
+                )
+                .distinct()
+            )
+            return self._requeue(db, [c for c in db.execute(gone).scalars()])
+
+    @staticmethod
+    def _requeue(db: Connection, claims: list[str | None]) -> int:
+        j = jobs_t.c
+        named = [c for c in claims if c is not None]
+        where = sa.or_(j.claim.in_(named), j.claim.is_(None) if None in claims else sa.false())
+        cursor = db.execute(
+            sa.update(jobs_t)
+            .where(j.state == "running", where)
+            .values(state="queued", claim=None, started=None)
+        )
+        return int(cursor.rowcount)
 
     def claim_next(self) -> Job | None:
         """Take the fair queue's next job for this process (module doc), or None."""
+        j, s = jobs_t.c, students_t.c
+        r = jobs_t.alias("r")
+        nxt = (
+            sa.select(j.id, j.student)
+            .join_from(jobs_t, students_t, s.name == j.student)
+            .where(
+                j.state == "queued",
+                ~sa.exists().where(r.c.student == j.student, r.c.state == "running"),
+            )
+            .order_by(s.last_served, j.created, j.submission_id)
+            .limit(1)
+            .with_for_update(of=[students_t, jobs_t], skip_locked=True)
+        )
+        for _ in range(5):  # another server took this student meanwhile: look again
+            try:
+                taken = self._claim(nxt)
+            except sa.exc.IntegrityError:  # the unique index refused a second running job
+                continue
+            if taken is None:
+                return None
+            if not isinstance(taken, str):
+                continue
+            job = self.job(taken)
+            assert job is not None
+            return job
+        return None
+
+    def _claim(self, nxt: sa.Select[Any]) -> str | Literal[False] | None:
+        """One try at claiming: the job's id, None when the queue has nothing for this
+        process, False when the chosen student turned out to be busy."""
+        j, s = jobs_t.c, students_t.c
         with self._tx() as db:
-            row = db.execute(
-                """
-                SELECT j.id FROM jobs j JOIN students s ON s.name = j.student
-                WHERE j.state = 'queued' AND NOT EXISTS (
-                    SELECT 1 FROM jobs r WHERE r.student = j.student AND r.state = 'running')
-                ORDER BY s.last_served, j.created, j.rowid LIMIT 1
-                """
-            ).fetchone()
+            row = db.execute(nxt).first()
             if row is None:
                 return None
-            counter = db.execute("SELECT MAX(last_served) + 1 FROM students").fetchone()[0]
+            # under READ COMMITTED a fresh statement sees a job another server started
+            # for this student after our query's snapshot; we hold the student's row now
+            busy = db.execute(
+                sa.select(j.id).where(j.student == row.student, j.state == "running")
+            ).first()
+            if busy is not None:
+                return False
+            counter = db.execute(sa.select(sa.func.max(s.last_served) + 1)).scalar_one()
             db.execute(
-                "UPDATE jobs SET state = 'running', claim = ?, attempts = attempts + 1, "
-                "started = ? WHERE id = ?",
-                (self.claim, time.time(), row["id"]),
+                sa.update(jobs_t)
+                .where(j.id == row.id)
+                .values(
+                    state="running", claim=self.claim, attempts=j.attempts + 1, started=time.time()
+                )
             )
             db.execute(
-                "UPDATE students SET last_served = ? "
-                "WHERE name = (SELECT student FROM jobs WHERE id = ?)",
-                (counter, row["id"]),
+                sa.update(students_t).where(s.name == row.student).values(last_served=counter)
             )
-        job = self.job(row["id"])
-        assert job is not None
-        return job
+            return str(row.id)
 
     def finish(
         self, job_id: str, outcome: str, result_json: str, points: float | None, seconds: float
     ) -> bool:
         """Record the job's result, once: only while this process's claim holds it.
-        Returns False (and records nothing) when it does not."""
+        Returns False (and records nothing) when it does not. A result that cannot be
+        written (a full disk) is a StoreError; the job is then returned to the queue
+        when the database still takes that small write (else at the next start)."""
+        j = jobs_t.c
+        try:
+            with self._tx() as db:
+                cursor = db.execute(
+                    sa.update(jobs_t)
+                    .where(j.id == job_id, j.state == "running", j.claim == self.claim)
+                    .values(state="done", finished=time.time(), claim=None)
+                )
+                if cursor.rowcount != 1:
+                    return False
+                db.execute(
+                    sa.insert(results_t).values(
+                        job_id=job_id,
+                        outcome=outcome,
+                        result=result_json,
+                        points=points,
+                        seconds=seconds,
+                    )
+                )
+        except StoreError:
+            try:
+                self.release(job_id)
+            except (StoreError, sa.exc.DBAPIError):
+                self._unreleased.add(job_id)  # the heartbeat tries again (the disk is full)
+            raise
+        return True
+
+    def requeue_unrecorded(self) -> int:
+        """Return to the queue the jobs whose result could not be recorded and which
+        could not be returned then either (a full disk); the heartbeat calls it."""
+        done = 0
+        for job_id in sorted(self._unreleased):
+            self.release(job_id)
+            self._unreleased.discard(job_id)
+            done += 1
+        return done
+
+    def release(self, job_id: str) -> bool:
+        """Return a job this process claimed to the queue, unfinished."""
+        j = jobs_t.c
         with self._tx() as db:
             cursor = db.execute(
-                "UPDATE jobs SET state = 'done', finished = ?, claim = NULL "
-                "WHERE id = ? AND state = 'running' AND claim = ?",
-                (time.time(), job_id, self.claim),
+                sa.update(jobs_t)
+                .where(j.id == job_id, j.state == "running", j.claim == self.claim)
+                .values(state="queued", claim=None, started=None)
             )
-            if cursor.rowcount != 1:
-                return False
-            db.execute(
-                "INSERT INTO results(job_id, outcome, result, points, seconds) VALUES (?, ?, ?, ?, ?)",
-                (job_id, outcome, result_json, points, seconds),
-            )
-        return True
+            return int(cursor.rowcount) == 1
 
     # -- reading -------------------------------------------------------------------------
 
-    _JOB_COLUMNS = """
-        j.id, j.student, j.state, s.filename, s.kind, s.sha256, s.size, j.attempts,
-        j.created, j.started, j.finished, r.outcome, r.points, r.seconds
-        FROM jobs j JOIN submissions s ON s.id = j.submission_id
-        LEFT JOIN results r ON r.job_id = j.id
-    """
+    @staticmethod
+    def _job_query() -> sa.Select[Any]:
+        j, sub, r = jobs_t.c, submissions_t.c, results_t.c
+        return sa.select(
+            j.id,
+            j.student,
+            j.state,
+            sub.filename,
+            sub.kind,
+            sub.sha256,
+            sub.size,
+            j.attempts,
+            j.created,
+            j.started,
+            j.finished,
+            r.outcome,
+            r.points,
+            r.seconds,
+        ).select_from(
+            jobs_t.join(submissions_t, sub.id == j.submission_id).outerjoin(
+                results_t, r.job_id == j.id
+            )
+        )
 
     @staticmethod
-    def _job(row: sqlite3.Row) -> Job:
-        return Job(**{k: row[k] for k in row.keys()})  # noqa: SIM118 (sqlite3.Row)
+    def _job(row: sa.Row[Any]) -> Job:
+        return Job(**row._asdict())
 
     def job(self, job_id: str) -> Job | None:
-        row = self._db().execute(f"SELECT {self._JOB_COLUMNS} WHERE j.id = ?", (job_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute(self._job_query().where(jobs_t.c.id == job_id)).first()
         return None if row is None else self._job(row)
 
     def jobs(self, student: str | None = None, limit: int = 1000) -> list[Job]:
         """Newest first; one student's, or everyone's."""
-        where, args = ("WHERE j.student = ?", (student,)) if student else ("", ())
-        rows = (
-            self._db()
-            .execute(
-                f"SELECT {self._JOB_COLUMNS} {where} ORDER BY j.created DESC, j.rowid DESC LIMIT ?",
-                (*args, limit),
-            )
-            .fetchall()
-        )
-        return [self._job(r) for r in rows]
+        j = jobs_t.c
+        query = self._job_query().order_by(j.created.desc(), j.submission_id.desc()).limit(limit)
+        if student:
+            query = query.where(j.student == student)
+        with self._read() as db:
+            return [self._job(r) for r in db.execute(query)]
 
     def result(self, job_id: str) -> str | None:
-        row = (
-            self._db().execute("SELECT result FROM results WHERE job_id = ?", (job_id,)).fetchone()
-        )
-        return None if row is None else str(row["result"])
+        with self._read() as db:
+            text = db.execute(
+                sa.select(results_t.c.result).where(results_t.c.job_id == job_id)
+            ).scalar()
+        return None if text is None else str(text)
 
     def latest_results(self) -> dict[str, tuple[str, str]]:
         """Per student, the job id and result JSON of their latest finished job."""
-        rows = (
-            self._db()
-            .execute(
-                """
-            SELECT j.student, j.id, r.result FROM jobs j JOIN results r ON r.job_id = j.id
-            WHERE j.finished = (SELECT MAX(k.finished) FROM jobs k
-                                WHERE k.student = j.student AND k.state = 'done')
-            ORDER BY j.student
-            """
-            )
-            .fetchall()
+        j, r = jobs_t.c, results_t.c
+        k = jobs_t.alias("k")
+        latest = (
+            sa.select(sa.func.max(k.c.finished))
+            .where(k.c.student == j.student, k.c.state == "done")
+            .scalar_subquery()
         )
-        return {r["student"]: (r["id"], r["result"]) for r in rows}
+        query = (
+            sa.select(j.student, j.id, r.result)
+            .join_from(jobs_t, results_t, r.job_id == j.id)
+            .where(j.finished == latest)
+            .order_by(j.student)
+        )
+        with self._read() as db:
+            return {row.student: (row.id, row.result) for row in db.execute(query)}
 
     def counts(self) -> dict[str, int]:
-        rows = self._db().execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
-        return {"queued": 0, "running": 0, "done": 0, **{r["state"]: r["n"] for r in rows}}
+        j = jobs_t.c
+        with self._read() as db:
+            rows = db.execute(sa.select(j.state, sa.func.count()).group_by(j.state)).all()
+        return {"queued": 0, "running": 0, "done": 0, **{state: int(n) for state, n in rows}}
 
     def position(self, job_id: str) -> int | None:
         """Where a queued job stands: 1 is next. Under round-robin, a job that is its
         student's k-th queued one (from 0) comes after the first k (k+1 for students due
         before its own) queued jobs of every other student. None once it left the queue."""
-        db = self._db()
-        me = db.execute(
-            "SELECT j.student, j.created, j.rowid AS r, s.last_served FROM jobs j "
-            "JOIN students s ON s.name = j.student WHERE j.id = ? AND j.state = 'queued'",
-            (job_id,),
-        ).fetchone()
-        if me is None:
-            return None
-        k = db.execute(
-            "SELECT COUNT(*) FROM jobs WHERE student = ? AND state = 'queued' "
-            "AND (created < ? OR (created = ? AND rowid < ?))",
-            (me["student"], me["created"], me["created"], me["r"]),
-        ).fetchone()[0]
-        queued = db.execute(
-            "SELECT s.name, s.last_served, COUNT(*) AS n, MIN(j.created) AS oldest FROM jobs j "
-            "JOIN students s ON s.name = j.student WHERE j.state = 'queued' GROUP BY s.name"
-        ).fetchall()
+        j, s = jobs_t.c, students_t.c
+        with self._read() as db:
+            me = db.execute(
+                sa.select(j.student, j.created, j.submission_id).where(
+                    j.id == job_id, j.state == "queued"
+                )
+            ).first()
+            if me is None:
+                return None
+            k = db.execute(
+                sa.select(sa.func.count()).where(
+                    j.student == me.student,
+                    j.state == "queued",
+                    sa.or_(
+                        j.created < me.created,
+                        sa.and_(j.created == me.created, j.submission_id < me.submission_id),
+                    ),
+                )
+            ).scalar_one()
+            queued = db.execute(
+                sa.select(
+                    s.name,
+                    s.last_served,
+                    sa.func.count().label("n"),
+                    sa.func.min(j.created).label("oldest"),
+                )
+                .join_from(jobs_t, students_t, s.name == j.student)
+                .where(j.state == "queued")
+                .group_by(s.name, s.last_served)
+            ).all()
         # claim_next's order: least recently served, then whose oldest job is oldest
-        order = {q["name"]: (q["last_served"], q["oldest"]) for q in queued}
-        ahead = k
+        order = {q.name: (q.last_served, q.oldest) for q in queued}
+        ahead = int(k)
         for other in queued:
-            if other["name"] == me["student"]:
+            if other.name == me.student:
                 continue
-            due_first = order[other["name"]] < order[me["student"]]
-            ahead += min(other["n"], k + (1 if due_first else 0))
-        return int(ahead) + 1
+            due_first = order[other.name] < order[me.student]
+            ahead += min(int(other.n), int(k) + (1 if due_first else 0))
+        return ahead + 1
 
     def describe(self) -> dict[str, Any]:
-        return {"data": str(self.data), "claim": self.claim, **self.counts()}
+        return {
+            "data": str(self.data),
+            "db": _redact(self.url),
+            "claim": self.claim,
+            **self.counts(),
+        }
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    return True
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(an unreadable database URL)"
+
+
+def _where(store: Store) -> str:
+    return str(store.data / DB_NAME) if store.sqlite else _redact(store.url)
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        # pre_ping: a server restarted under a long-running service is reconnected to
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # the transactions are ours (BEGIN below), not the driver's
+        cursor = dbapi.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed job survives a power cut too
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # a write takes the writer lock at once, so two claims never interleave; a read
+        # takes none (WAL readers see the last commit and do not wait)
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN"
+        )
+
+    return engine
