@@ -30,7 +30,7 @@ import hmac
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +47,7 @@ from grader.exports.gradebook import Row, gradebook_table
 from grader.report.view import Audience
 from grader.results import GradeResult
 from grader.rubric import Rubric
+from grader.self_check import exit_status
 from grader.serve.runner import Runner
 from grader.serve.store import Job, RateLimitedError, Store, StoreError, token_hash
 from grader.serve.tokens import Identity, authenticate
@@ -97,7 +98,7 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         message = (
-            f"the request is larger than this service accepts ({self.limit / 1e6:.1f} MB); "
+            f"the request is larger than this service accepts ({self.limit / (1 << 20):.1f} MB); "
             "clear the notebook's outputs and try again."
         )
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
@@ -139,6 +140,16 @@ class BodyLimit:
         except Exception:
             if not refused:
                 raise
+
+
+def public_checks_of(result: GradeResult) -> dict[str, Any]:
+    """Whether the public checks passed, by the student kit's own rule (its exit status)
+    applied to the result's public checks; the ids of those that did not pass."""
+    public = replace(result, checks=tuple(c for c in result.checks if c.visibility == "public"))
+    return {
+        "public_checks_passed": exit_status(public) == 0,
+        "public_checks_not_passed": [c.check_id for c in public.checks if c.status != "passed"],
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +249,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             raise HTTPException(404, f"no job {job_id[:64]} of yours")
         return job
 
-    def status_of(job: Job) -> dict[str, Any]:
+    def status_of(job: Job, public_checks: bool = False) -> dict[str, Any]:
+        """The job's status; with ``public_checks``, when done, whether every public check
+        passed (what a CI job fails on; read from the result, so only for one job)."""
         base = f"/api/jobs/{job.id}"
         out: dict[str, Any] = {
             "job": job.id,
@@ -260,6 +273,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
                 seconds=job.seconds,
                 reports={f: f"{base}/report.{f}" for f in REPORTS},
             )
+            text = store.result(job.id) if public_checks else None
+            if text is not None:
+                out.update(public_checks_of(GradeResult.from_json(text)))
         return out
 
     def result_for(job: Job, who: Identity) -> GradeResult:
@@ -317,7 +333,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs/{job_id}")
     def api_job(job_id: str, who: Caller) -> dict[str, Any]:
-        return status_of(own_job(job_id, who))
+        """queued (with ``position``), running, or done; when done, the outcome, points,
+        report links, and ``public_checks_passed`` (every public check passed: what the
+        student kit's check exits 0 on) with ``public_checks_not_passed`` (their ids)."""
+        return status_of(own_job(job_id, who), public_checks=True)
 
     @app.get("/api/jobs/{job_id}/report.{fmt}")
     def api_report(job_id: str, fmt: str, who: Caller) -> Response:
@@ -442,7 +461,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             jobs=jobs,
             csrf=csrf_of(session),
             message=message,
-            max_mb=config.limits.max_bytes / 1e6,
+            max_mb=config.limits.max_bytes / (1 << 20),  # MB as --max-upload-mb counts them
             pending=any(j["state"] != "done" for j in jobs),
         )
 
@@ -474,6 +493,8 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         job = own_job(job_id, who)
         if job.state == "done":
             html = render(result_for(job, who), "html", who)
+            nav = pages.get_template("_report_nav.html.j2").render(job=status_of(job), who=who)
+            html = html.replace("<body>", "<body>\n" + nav, 1)
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
         return page("job.html.j2", job=status_of(job), who=who)
 
@@ -518,6 +539,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             else ("<!doctype html><title>Class</title><p>No results yet.</p>")
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # none; browsers ask on every page
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

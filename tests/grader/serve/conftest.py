@@ -57,10 +57,11 @@ def klass(tmp_path: Path) -> Class:
     return Class(tmp_path / "data", tokens)
 
 
-def slow_notebook(seconds: float) -> bytes:
-    """The demo's alice (full marks) with a first cell that takes ``seconds`` to define:
-    a default argument is evaluated when the definition runs, in the sandbox's setup."""
-    notebook = json.loads((DEMO / "alice.ipynb").read_text())
+def slow_notebook(seconds: float, base: Path = DEMO / "alice.ipynb") -> bytes:
+    """``base`` (default: the demo's alice, full marks) with a first cell that takes
+    ``seconds`` to define: a default argument is evaluated when the definition runs, in
+    the sandbox's setup."""
+    notebook = json.loads(base.read_text())
     cell = f"import time\n\ndef _slow_start(pause=time.sleep({seconds})):\n    return pause\n"
     notebook["cells"].insert(
         0,
