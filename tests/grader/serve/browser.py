@@ -13,6 +13,7 @@ Used by tests/grader/serve/test_browser.py and docs/screenshots/make_service_scr
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -97,7 +98,9 @@ class Browser:
                 return None
             chunk = os.read(self._from_chrome, 1 << 20)
             if not chunk:
-                raise BrowserError(f"chromium closed its pipe (it exited): {self.log.read_text()[-2000:]}")
+                raise BrowserError(
+                    f"chromium closed its pipe (it exited): {self.log.read_text()[-2000:]}"
+                )
             self._buffer += chunk
         message, _, self._buffer = self._buffer.partition(b"\0")
         return dict(json.loads(message))
@@ -139,10 +142,8 @@ class Browser:
         return Page(self, session, width, height, javascript)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self.call("Browser.close", timeout=10)
-        except (BrowserError, OSError):
-            pass
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
@@ -216,7 +217,9 @@ class Page:
         self.call("Input.insertText", text=text)
 
     def files(self, selector: str, *paths: Path) -> None:
-        self.call("DOM.setFileInputFiles", nodeId=self.node(selector), files=[str(p) for p in paths])
+        self.call(
+            "DOM.setFileInputFiles", nodeId=self.node(selector), files=[str(p) for p in paths]
+        )
 
     def click(self, selector: str) -> None:
         """A left click at the middle of the element (scrolled into view first)."""

@@ -7,13 +7,19 @@ the API and reload themselves) and once without (meta refresh, plain forms)."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.grader.serve.browser import Browser, Page, chromium
-from tests.grader.serve.conftest import ROOT, Class, Server, need_web_stack, slow_notebook
+from tests.grader.serve.conftest import (
+    ROOT,
+    Class,
+    Server,
+    named_misconception,
+    need_web_stack,
+    slow_notebook,
+)
 
 need_web_stack()
 import httpx  # noqa: E402
@@ -27,16 +33,6 @@ pytestmark = [
 
 BUGGY = ROOT / "submissions" / "buggy"
 SAMPLE = "template_sign_flip_output_delta"
-
-
-def named_misconception() -> str:
-    """The title of the misconception the grader names in the sample (its expected
-    outcome says which, the reference's catalogue what it is called)."""
-    from reference.misconceptions import get
-
-    expected = tomllib.loads((BUGGY / "expected.toml").read_text("utf-8"))["buggy"][SAMPLE]
-    assert expected["outcome"] == "diagnosed" and expected["rubric"] == "rubrics/mlp_backprop.toml"
-    return get(expected["label"]).title
 
 
 def sign_in(page: Page, url: str, token: str, then: str) -> str:
@@ -69,7 +65,7 @@ def test_student_uploads_and_reads_the_named_misconception(
     klass: Class, server: Server, tmp_path: Path, javascript: bool
 ) -> None:
     server.start("--workers", "1")
-    title = named_misconception()
+    title = named_misconception(SAMPLE)
     # the buggy sample, slowed by 2 s so that the progress page is there to watch
     notebook = tmp_path / "lab3.ipynb"
     notebook.write_bytes(slow_notebook(2.0, BUGGY / f"{SAMPLE}.ipynb"))
