@@ -57,6 +57,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "grader_session"
 LOGIN_COOKIE = "grader_login"
 FORM_OVERHEAD = 64 << 10  # a multipart body's headers and boundaries besides the file
+DRAIN = 4  # a body declared up to this many times the limit is read (and dropped) first
 REPORTS = {
     "html": "text/html; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
@@ -102,6 +103,13 @@ class BodyLimit:
             "clear the notebook's outputs and try again."
         )
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            if declared.isdigit() and int(declared) <= DRAIN * self.limit:
+                # read and drop a body not much too large before answering: a reverse
+                # proxy still sending it when the connection closes answers 502, not this
+                while (event := await receive())["type"] == "http.request" and event.get(
+                    "more_body", False
+                ):
+                    pass
             await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
             return
         seen = 0
@@ -329,6 +337,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs")
     def api_jobs(who: Caller) -> list[dict[str, Any]]:
+        """Your jobs, newest first (the instructor's token: everyone's)."""
         return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
 
     @app.get("/api/jobs/{job_id}")
@@ -340,6 +349,8 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs/{job_id}/report.{fmt}")
     def api_report(job_id: str, fmt: str, who: Caller) -> Response:
+        """The report of a done job: ``html``, ``md`` or ``json`` (a student: the public
+        view; 409 while the job is not done)."""
         if fmt not in REPORTS:
             raise HTTPException(404, f"no report format {fmt[:20]!r}: html, md or json")
         job = own_job(job_id, who)
@@ -347,6 +358,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs/{job_id}/file")
     def api_file(job_id: str, who: Caller) -> Response:
+        """The submitted bytes, as an attachment."""
         job = own_job(job_id, who)
         return Response(
             store.blob(job.sha256),
@@ -365,6 +377,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/gradebook.csv")
     def api_gradebook(_: Instructor) -> Response:
+        """Instructor: the gradebook CSV, each student's latest result."""
         import csv
         import io
 
@@ -386,6 +399,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/class")
     def api_class(_: Instructor) -> dict[str, Any]:
+        """Instructor: the assignment, the sandbox tier, and counts of jobs and students."""
         return {
             "assignment": config.rubric.assignment.title,
             "sandbox": config.sandbox,
@@ -415,14 +429,14 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
         return response
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
             return sign_in_page(request)
         return RedirectResponse("/instructor" if who.instructor else "/student", 303)
 
-    @app.post("/login")
+    @app.post("/login", include_in_schema=False)
     def login(
         request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
     ) -> Response:
@@ -442,7 +456,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
         return response
 
-    @app.post("/logout")
+    @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         check_form(request, csrf)
         response = RedirectResponse("/", 303)
@@ -465,7 +479,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             pending=any(j["state"] != "done" for j in jobs),
         )
 
-    @app.get("/student", response_class=HTMLResponse)
+    @app.get("/student", response_class=HTMLResponse, include_in_schema=False)
     def student(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
@@ -474,7 +488,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return RedirectResponse("/instructor", 303)
         return student_page(request, who)
 
-    @app.post("/upload")
+    @app.post("/upload", include_in_schema=False)
     def upload(
         request: Request, file: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = ""
     ) -> Response:
@@ -485,7 +499,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return student_page(request, who, str(error.detail), error.status_code)
         return RedirectResponse(f"/jobs/{status['job']}", 303)
 
-    @app.get("/jobs/{job_id}", response_class=HTMLResponse)
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
     def job_page(request: Request, job_id: str) -> Response:
         who = page_caller(request)
         if who is None:
@@ -498,7 +512,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
         return page("job.html.j2", job=status_of(job), who=who)
 
-    @app.get("/instructor", response_class=HTMLResponse)
+    @app.get("/instructor", response_class=HTMLResponse, include_in_schema=False)
     def instructor_page(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
@@ -521,7 +535,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             pending=any(j["state"] != "done" for j in jobs),
         )
 
-    @app.get("/instructor/class", response_class=HTMLResponse)
+    @app.get("/instructor/class", response_class=HTMLResponse, include_in_schema=False)
     def class_page(request: Request) -> Response:
         who = page_caller(request) or authenticate(store, bearer(request))
         if who is None:
