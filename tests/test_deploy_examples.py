@@ -209,6 +209,8 @@ class Runner:
     repository: Path  # what actions/checkout fetches
     wheel: Path
     event: str = "push"
+    document: Path = WORKFLOW  # the workflow file run
+    values: dict[str, str] = field(default_factory=dict)  # more contexts: vars.X, secrets.Y
     path: list[str] = field(default_factory=list)
     log: list[tuple[str, int, str]] = field(default_factory=list)  # (step, status, output)
     summary: Path = field(init=False)
@@ -227,7 +229,11 @@ class Runner:
 
     def contexts(self) -> dict[str, str]:
         """The context values the workflow reads."""
-        return {"github.event_name": self.event, "github.workspace": str(self.workspace)}
+        return {
+            "github.event_name": self.event,
+            "github.workspace": str(self.workspace),
+            **self.values,
+        }
 
     def expression(self, text: str) -> str:
         """The ${{ }} expressions the workflow uses; any other fails the test by name."""
@@ -311,7 +317,7 @@ class Runner:
 
     def run_job(self, name: str) -> list[tuple[str, int, str]]:
         """Every step of job ``name`` in order: (step, exit status, output)."""
-        doc = workflow()
+        doc = yaml.safe_load(self.document.read_text(encoding="utf-8"))
         job = doc["jobs"][name]
         log: list[tuple[str, int, str]] = []
         failed = not self.condition(job, False)

@@ -30,7 +30,7 @@ import hmac
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +47,7 @@ from grader.exports.gradebook import Row, gradebook_table
 from grader.report.view import Audience
 from grader.results import GradeResult
 from grader.rubric import Rubric
+from grader.self_check import exit_status
 from grader.serve.runner import Runner
 from grader.serve.store import Job, RateLimitedError, Store, StoreError, token_hash
 from grader.serve.tokens import Identity, authenticate
@@ -56,6 +57,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "grader_session"
 LOGIN_COOKIE = "grader_login"
 FORM_OVERHEAD = 64 << 10  # a multipart body's headers and boundaries besides the file
+DRAIN = 4  # a body declared up to this many times the limit is read (and dropped) first
 REPORTS = {
     "html": "text/html; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
@@ -97,10 +99,17 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         message = (
-            f"the request is larger than this service accepts ({self.limit / 1e6:.1f} MB); "
+            f"the request is larger than this service accepts ({self.limit / (1 << 20):.1f} MB); "
             "clear the notebook's outputs and try again."
         )
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            if declared.isdigit() and int(declared) <= DRAIN * self.limit:
+                # read and drop a body not much too large before answering: a reverse
+                # proxy still sending it when the connection closes answers 502, not this
+                while (event := await receive())["type"] == "http.request" and event.get(
+                    "more_body", False
+                ):
+                    pass
             await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
             return
         seen = 0
@@ -139,6 +148,16 @@ class BodyLimit:
         except Exception:
             if not refused:
                 raise
+
+
+def public_checks_of(result: GradeResult) -> dict[str, Any]:
+    """Whether the public checks passed, by the student kit's own rule (its exit status)
+    applied to the result's public checks; the ids of those that did not pass."""
+    public = replace(result, checks=tuple(c for c in result.checks if c.visibility == "public"))
+    return {
+        "public_checks_passed": exit_status(public) == 0,
+        "public_checks_not_passed": [c.check_id for c in public.checks if c.status != "passed"],
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +257,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             raise HTTPException(404, f"no job {job_id[:64]} of yours")
         return job
 
-    def status_of(job: Job) -> dict[str, Any]:
+    def status_of(job: Job, public_checks: bool = False) -> dict[str, Any]:
+        """The job's status; with ``public_checks``, when done, whether every public check
+        passed (what a CI job fails on; read from the result, so only for one job)."""
         base = f"/api/jobs/{job.id}"
         out: dict[str, Any] = {
             "job": job.id,
@@ -260,6 +281,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
                 seconds=job.seconds,
                 reports={f: f"{base}/report.{f}" for f in REPORTS},
             )
+            text = store.result(job.id) if public_checks else None
+            if text is not None:
+                out.update(public_checks_of(GradeResult.from_json(text)))
         return out
 
     def result_for(job: Job, who: Identity) -> GradeResult:
@@ -313,14 +337,20 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs")
     def api_jobs(who: Caller) -> list[dict[str, Any]]:
+        """Your jobs, newest first (the instructor's token: everyone's)."""
         return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
 
     @app.get("/api/jobs/{job_id}")
     def api_job(job_id: str, who: Caller) -> dict[str, Any]:
-        return status_of(own_job(job_id, who))
+        """queued (with ``position``), running, or done; when done, the outcome, points,
+        report links, and ``public_checks_passed`` (every public check passed: what the
+        student kit's check exits 0 on) with ``public_checks_not_passed`` (their ids)."""
+        return status_of(own_job(job_id, who), public_checks=True)
 
     @app.get("/api/jobs/{job_id}/report.{fmt}")
     def api_report(job_id: str, fmt: str, who: Caller) -> Response:
+        """The report of a done job: ``html``, ``md`` or ``json`` (a student: the public
+        view; 409 while the job is not done)."""
         if fmt not in REPORTS:
             raise HTTPException(404, f"no report format {fmt[:20]!r}: html, md or json")
         job = own_job(job_id, who)
@@ -328,6 +358,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/jobs/{job_id}/file")
     def api_file(job_id: str, who: Caller) -> Response:
+        """The submitted bytes, as an attachment."""
         job = own_job(job_id, who)
         return Response(
             store.blob(job.sha256),
@@ -346,6 +377,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/gradebook.csv")
     def api_gradebook(_: Instructor) -> Response:
+        """Instructor: the gradebook CSV, each student's latest result."""
         import csv
         import io
 
@@ -367,6 +399,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @app.get("/api/class")
     def api_class(_: Instructor) -> dict[str, Any]:
+        """Instructor: the assignment, the sandbox tier, and counts of jobs and students."""
         return {
             "assignment": config.rubric.assignment.title,
             "sandbox": config.sandbox,
@@ -396,14 +429,14 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
         return response
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
             return sign_in_page(request)
         return RedirectResponse("/instructor" if who.instructor else "/student", 303)
 
-    @app.post("/login")
+    @app.post("/login", include_in_schema=False)
     def login(
         request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
     ) -> Response:
@@ -423,7 +456,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
         return response
 
-    @app.post("/logout")
+    @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         check_form(request, csrf)
         response = RedirectResponse("/", 303)
@@ -442,11 +475,11 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             jobs=jobs,
             csrf=csrf_of(session),
             message=message,
-            max_mb=config.limits.max_bytes / 1e6,
+            max_mb=config.limits.max_bytes / (1 << 20),  # MB as --max-upload-mb counts them
             pending=any(j["state"] != "done" for j in jobs),
         )
 
-    @app.get("/student", response_class=HTMLResponse)
+    @app.get("/student", response_class=HTMLResponse, include_in_schema=False)
     def student(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
@@ -455,7 +488,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return RedirectResponse("/instructor", 303)
         return student_page(request, who)
 
-    @app.post("/upload")
+    @app.post("/upload", include_in_schema=False)
     def upload(
         request: Request, file: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = ""
     ) -> Response:
@@ -466,7 +499,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return student_page(request, who, str(error.detail), error.status_code)
         return RedirectResponse(f"/jobs/{status['job']}", 303)
 
-    @app.get("/jobs/{job_id}", response_class=HTMLResponse)
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
     def job_page(request: Request, job_id: str) -> Response:
         who = page_caller(request)
         if who is None:
@@ -474,10 +507,12 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         job = own_job(job_id, who)
         if job.state == "done":
             html = render(result_for(job, who), "html", who)
+            nav = pages.get_template("_report_nav.html.j2").render(job=status_of(job), who=who)
+            html = html.replace("<body>", "<body>\n" + nav, 1)
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
         return page("job.html.j2", job=status_of(job), who=who)
 
-    @app.get("/instructor", response_class=HTMLResponse)
+    @app.get("/instructor", response_class=HTMLResponse, include_in_schema=False)
     def instructor_page(request: Request) -> Response:
         who = page_caller(request)
         if who is None:
@@ -500,7 +535,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             pending=any(j["state"] != "done" for j in jobs),
         )
 
-    @app.get("/instructor/class", response_class=HTMLResponse)
+    @app.get("/instructor/class", response_class=HTMLResponse, include_in_schema=False)
     def class_page(request: Request) -> Response:
         who = page_caller(request) or authenticate(store, bearer(request))
         if who is None:
@@ -518,6 +553,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             else ("<!doctype html><title>Class</title><p>No results yet.</p>")
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # none; browsers ask on every page
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -84,13 +84,13 @@ def test_printed_cost_is_the_course_formula_and_not_the_objective():
     assert objective_value(params, X, Y, Model(), Objective(C=C)) > 5 * expected
 
 
-def test_printed_sum_sq_form_sums_the_squares_under_the_root():
+def test_printed_sum_squares_form_sums_the_squares_under_the_root():
     """The 2016 folded _L2_reg prints C/2·sqrt(sum(W1**2) + sum(W2**2)) (folded: every weight)."""
     params, X, Y = problem()
     A = forward(params, X, Model()).output
     C = 0.1
     expected = np.mean((Y - A) ** 2) + C / 2 * np.sqrt(sum(np.sum(W**2) for W in params.W))
-    got = printed_cost(params, A, Y, C=C, bias_style="folded", form=("sum_sq",))
+    got = printed_cost(params, A, Y, C=C, bias_style="folded", form=("sum_squares",))
     assert got == pytest.approx(expected, rel=1e-14)
     assert got != pytest.approx(printed_cost(params, A, Y, C=C, bias_style="folded"))
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +58,11 @@ def klass(tmp_path: Path) -> Class:
     return Class(tmp_path / "data", tokens)
 
 
-def slow_notebook(seconds: float) -> bytes:
-    """The demo's alice (full marks) with a first cell that takes ``seconds`` to define:
-    a default argument is evaluated when the definition runs, in the sandbox's setup."""
-    notebook = json.loads((DEMO / "alice.ipynb").read_text())
+def slow_notebook(seconds: float, base: Path = DEMO / "alice.ipynb") -> bytes:
+    """``base`` (default: the demo's alice, full marks) with a first cell that takes
+    ``seconds`` to define: a default argument is evaluated when the definition runs, in
+    the sandbox's setup."""
+    notebook = json.loads(base.read_text())
     cell = f"import time\n\ndef _slow_start(pause=time.sleep({seconds})):\n    return pause\n"
     notebook["cells"].insert(
         0,
@@ -73,6 +75,17 @@ def slow_notebook(seconds: float) -> bytes:
         },
     )
     return json.dumps(notebook).encode()
+
+
+def named_misconception(sample: str) -> str:
+    """The title of the misconception the grader names in ``submissions/buggy/<sample>``
+    (its expected outcome says which, the reference's catalogue what it is called)."""
+    from reference.misconceptions import get
+
+    expected = tomllib.loads((ROOT / "submissions/buggy/expected.toml").read_text("utf-8"))
+    case = expected["buggy"][sample]
+    assert case["outcome"] == "diagnosed" and case["rubric"] == "rubrics/mlp_backprop.toml"
+    return get(case["label"]).title
 
 
 def free_port() -> int:
