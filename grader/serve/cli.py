@@ -2,6 +2,7 @@
 
     grader serve tokens roster.csv --data DIR [--out tokens.csv]   issue the tokens
     grader serve --rubric R --data DIR [--roster roster.csv] [--host H --port P]
+                 [--scheduler tcp://host:8786]   grade on a Dask cluster
 
 Exit status as ``grader``'s: 0, 2 for bad input (one sentence), 130 for Ctrl-C.
 """
@@ -112,6 +113,13 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="submissions graded at once (default: CPU count)"
     )
     p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on this Dask cluster (tcp://host:8786), as 'grader grade --scheduler' "
+        "does: the same scores; --workers defaults to the cluster's threads, and a zip's "
+        "workers must see --data",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=900.0,
@@ -191,7 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"the service needs its extra: python -m pip install -e '.[serve]' ({error})"
         ) from None
     from grader.batch import GradeJob
-    from grader.executors import default_workers
+    from grader.executors import ExecutorUnavailableError, default_workers
     from grader.grade import grade_submission
     from grader.pipeline import GradeSettings
     from grader.plan import time_bound
@@ -221,7 +229,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the same grade function, rubric and settings as grader grade: the same scores
     job = GradeJob.from_file(grade_submission, args.rubric, settings)
     limits = UploadLimits(max_bytes=args.max_upload_mb)
-    runner = Runner(store, job, args.workers or default_workers(), timeout, limits)
+    runner = Runner(store, job, args.workers or 1, timeout, limits, scheduler=args.scheduler)
+    try:  # reach the cluster now: an unreachable scheduler is one sentence, before serving
+        threads = runner.cluster_threads() if args.scheduler else default_workers()
+    except ExecutorUnavailableError as error:
+        raise ServeError(str(error)) from None
+    runner.workers = args.workers or threads
     config = ServeConfig(
         rubric, sandbox, tier, args.per_hour or None, limits, secure_cookies=args.secure_cookies
     )
@@ -232,6 +245,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"sandbox: {sandbox}", flush=True)
+    if args.scheduler:
+        print(f"grading on the Dask cluster {args.scheduler}, {runner.workers} at once", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

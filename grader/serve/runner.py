@@ -9,27 +9,48 @@ submission runs in this process: a one-file submission travels to that process a
 bytes under the student's name; a zip is unpacked (``uploads.unpack_zip``) into a
 folder of the job's own, removed after grading.
 
-A job whose grading the server's death cut off is graded again after the restart
-(``Store.recover``); after ``MAX_ATTEMPTS`` such starts it is recorded as failed, with
-the reason, instead of being tried forever.
+With ``scheduler`` (``grader serve --scheduler``), each job is that same
+``supervise_one`` call run as a task on a Dask cluster, as ``grader grade --scheduler``
+runs it: a warm grading process per Dask worker thread, the submission's bytes sent with
+the task (a zip's unpacked folder travels as its path: the workers must see ``--data``).
+
+Faults: a grading process that dies mid-job (SIGKILL, the OOM killer; or the Dask worker
+running it) is replaced, and the job is graded once more in the fresh process
+(``DEATH_RETRIES``); a second death is recorded as the job's failure with the reason. A
+timeout is not retried: it would only take as long again. A job whose grading the
+server's death cut off is graded again after the restart (``Store.recover``); after
+``MAX_ATTEMPTS`` such starts it is recorded as failed, with the reason, instead of being
+tried forever.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from grader.batch import GradeJob
-from grader.executors import Outcome, Task, stop_thread_server, supervise_one
+from grader.executors import (
+    ExecutorUnavailableError,
+    Kind,
+    Outcome,
+    Task,
+    _import_distributed,
+    died_reason,
+    stop_thread_server,
+    supervise_one,
+)
 from grader.results import GradeResult, SubmissionRef
 from grader.sandbox.process import remove_tree
 from grader.serve.store import MAX_ATTEMPTS, Job, Store, StoreError
 from grader.serve.uploads import UploadError, UploadLimits, unpack_zip
 
 IDLE_POLL = 0.5  # seconds a free thread sleeps when it is not woken by a new submission
+DEATH_RETRIES = 1  # a job whose grading process died is graded again this often, then failed
 
 
 def result_of(job: Job, outcome: Outcome) -> tuple[GradeResult, str]:
@@ -46,8 +67,6 @@ def result_of(job: Job, outcome: Outcome) -> tuple[GradeResult, str]:
             submission = SubmissionRef(
                 result.submission.identity, shown, result.submission.content_hash
             )
-            from dataclasses import replace
-
             result = replace(result, submission=submission)
             return result, result.status
     else:
@@ -62,6 +81,8 @@ class Runner:
     workers: int = 1
     timeout: float | None = None
     limits: UploadLimits = field(default_factory=UploadLimits)
+    scheduler: Any = None  # a Dask scheduler's address (or a distributed.Client): grade there
+    _client: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -74,6 +95,8 @@ class Runner:
     def start(self) -> int:
         """Return earlier processes' claims to the queue, clear their work folders, and
         start the threads; returns how many jobs were recovered."""
+        if self.scheduler is not None:
+            self._client = self._connect()
         recovered = self.store.recover()
         remove_tree(self.work)
         self.work.mkdir(mode=0o711)
@@ -96,6 +119,27 @@ class Runner:
             self._wake.notify_all()
         for thread in self._threads:
             thread.join(wait)
+        if self._client is not None and isinstance(self.scheduler, str):
+            with contextlib.suppress(Exception):
+                self._client.close()
+
+    def _connect(self) -> Any:
+        """The Dask client (ExecutorUnavailableError when Dask is missing or unreachable)."""
+        distributed = _import_distributed()
+        if not isinstance(self.scheduler, str):
+            return self.scheduler
+        try:
+            return distributed.Client(self.scheduler, timeout="10s")
+        except OSError as error:
+            raise ExecutorUnavailableError(
+                f"cannot reach the Dask scheduler at {self.scheduler}: {error}"
+            ) from None
+
+    def cluster_threads(self) -> int:
+        """Grading threads the Dask cluster runs at once (1 when it reports none)."""
+        client = self._client if self._client is not None else self._connect()
+        self._client = client
+        return max(1, sum(client.nthreads().values()))
 
     def _loop(self) -> None:
         try:
@@ -149,7 +193,7 @@ class Runner:
         if job.kind != "zip":
             # sent as bytes; graded there under the student's name, which becomes the identity
             task = Task(0, Path(f"{job.student}.{job.kind}"), job.student)
-            return supervise_one(self.grade_job, task, self.timeout, content)
+            return self._supervised(task, content)
         folder = self.work / job.id
         try:
             path = unpack_zip(content, folder / job.student, self.limits)
@@ -163,6 +207,45 @@ class Runner:
                 reason=f"the zip cannot be unpacked: {error}",
             )
         try:
-            return supervise_one(self.grade_job, Task(0, path, job.student), self.timeout, None)
+            return self._supervised(Task(0, path, job.student), None)
         finally:
             remove_tree(folder)
+
+    def _supervised(self, task: Task, content: bytes | None) -> Outcome:
+        """Grade in a warm supervised process; a death is graded once more in a fresh one."""
+        outcome = self._once(task, content)
+        for _ in range(DEATH_RETRIES):
+            if outcome.kind != "died":
+                break
+            print(  # the instructor's log: the job is not lost, and why it took longer
+                f"grader serve: {outcome.reason}; grading {task.identity}'s job again "
+                "in a fresh process",
+                file=sys.stderr,
+                flush=True,
+            )
+            outcome = self._once(task, content)
+        else:
+            if outcome.kind == "died":
+                tries = DEATH_RETRIES + 1
+                outcome = replace(outcome, reason=f"{outcome.reason}; tried {tries} times")
+        return outcome
+
+    def _once(self, task: Task, content: bytes | None) -> Outcome:
+        if self._client is None:
+            return supervise_one(self.grade_job, task, self.timeout, content)
+        start = time.monotonic()
+        future = self._client.submit(
+            supervise_one, self.grade_job, task, self.timeout, content, pure=False
+        )
+        try:
+            outcome: Outcome = future.result()
+        except Exception as error:  # the Dask worker running it died, or Dask erred
+            killed = type(error).__name__ == "KilledWorker"
+            reason = (
+                died_reason(None) + " (the Dask worker running it died)"
+                if killed
+                else f"the Dask cluster could not grade it ({type(error).__name__}: {error})"
+            )
+            kind: Kind = "died" if killed else "error"
+            return Outcome(task, kind, time.monotonic() - start, reason=reason, detail=repr(error))
+        return outcome
