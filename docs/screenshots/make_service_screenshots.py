@@ -4,7 +4,7 @@
 
 Starts ``grader serve`` on a loopback port with a store in a temporary folder and a small
 class (tokens issued from a roster), lets a few students submit demo notebooks over the
-API, then in headless Chromium (driven as tests/grader/serve/test_browser.py drives it)
+API, then in headless Chromium (driven as tests/grader/serve/test_app_browser.py drives it)
 a student signs in, uploads the one-bug sample
 ``submissions/buggy/template_sign_flip_output_delta.ipynb`` and waits for the report;
 the instructor signs in and sees the new row. Writes, in this folder:

@@ -7,7 +7,7 @@ a file input (what choosing them in the dialog does); the page's HTML is read ba
 the DOM. With ``javascript=False`` the page's scripts do not run (meta refresh still
 does), so the no-JavaScript flow is tested in the same browser.
 
-Used by tests/grader/serve/test_browser.py and docs/screenshots/make_service_screenshots.py.
+Used by tests/grader/serve/test_app_browser.py and docs/screenshots/make_service_screenshots.py.
 """
 
 from __future__ import annotations

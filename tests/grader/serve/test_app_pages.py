@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from tests.grader.serve.conftest import Class, need_web_stack
-from tests.grader.serve.test_api import client_of, submit
+from tests.grader.serve.test_app_api import client_of, submit
 
 need_web_stack()
 
