@@ -779,7 +779,7 @@ def _content(path: Path) -> bytes | None:
         return None  # unreadable here: the worker's attempt says why
 
 
-def _import_distributed() -> Any:
+def import_distributed() -> Any:
     try:
         import distributed
     except ImportError:
@@ -816,7 +816,7 @@ class DaskExecutor:
             )
         self.timeout = timeout
         self.scheduler = scheduler
-        self.distributed = _import_distributed()
+        self.distributed = import_distributed()
 
     def run(self, grade_fn: GradeFn, tasks: Sequence[Task]) -> Iterator[Outcome]:
         check_picklable(grade_fn, self.name)

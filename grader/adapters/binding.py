@@ -195,18 +195,22 @@ _ALLOWED_LAYOUT: dict[str, tuple[str, ...]] = {
     "textbook_rows": ("rows", "rows_out_in"),
 }
 
-TABLE_KEYS = (
-    "style",
-    "class",
-    "methods",
-    "attributes",
-    "constructor",
+# the keys that say how the student's arrays are laid out and called: a style's own
+SHAPE_KEYS = (
     "bias",
     "layout",
     "forward_returns",
     "gradient_args",
     "gradient_returns",
     "cost_args",
+)
+TABLE_KEYS = (
+    "style",
+    "class",
+    "methods",
+    "attributes",
+    "constructor",
+    *SHAPE_KEYS,
     "optimizer_state",
     "custom_file",
     "custom_like",

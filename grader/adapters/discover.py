@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from grader.adapters.binding import HYPER, STYLE_DEFAULTS, AdapterBinding
+from grader.adapters.binding import HYPER, SHAPE_KEYS, STYLE_DEFAULTS, AdapterBinding
 
 MAX_CLASSES = 24  # classes considered (the child lists at most as many)
 MAX_NAMES = 200  # methods, parameters or attribute names read per class
@@ -224,14 +224,6 @@ GRADIENT_ARGS: dict[str, str] = {
     "onehot": "Y",
 }
 _SEPARATE_BIASES = ("b1", "b2", "b_h", "b_out", "bias_h", "bias_out", "b_hidden", "bias_hidden")
-_SHAPE_KEYS = (
-    "bias",
-    "layout",
-    "forward_returns",
-    "gradient_args",
-    "gradient_returns",
-    "cost_args",
-)
 
 
 def folded_shape(api: ClassApi, forward: str) -> bool:
@@ -253,7 +245,7 @@ def _shapes(style: str, api: ClassApi, table: Mapping[str, Any]) -> list[dict[st
     forward = _first(
         (STYLE_DEFAULTS[style]["methods"]["forward"], *FAMILIES["forward"]), api.methods
     )
-    pinned = any(k in table for k in _SHAPE_KEYS)
+    pinned = any(k in table for k in SHAPE_KEYS)
     if style in ("textbook_rows", "course_separate") and not pinned and folded_shape(api, forward):
         # the rubric's objective and checks stay; the class is asked as the folded course
         # classes are (the same shape: weights passed in, bias in column 0)
@@ -345,7 +337,7 @@ def _proposal(
         k: v
         for k, v in table.items()
         if k not in ("class", "methods", "constructor", "attributes", "discover", "style")
-        and not (switched and k in _SHAPE_KEYS)  # the rubric's layout keys are its own style's
+        and not (switched and k in SHAPE_KEYS)  # the rubric's layout keys are its own style's
     }
     try:
         binding = AdapterBinding.from_table(

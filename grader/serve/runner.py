@@ -39,8 +39,8 @@ from grader.executors import (
     Kind,
     Outcome,
     Task,
-    _import_distributed,
     died_reason,
+    import_distributed,
     stop_thread_server,
     supervise_one,
 )
@@ -125,7 +125,7 @@ class Runner:
 
     def _connect(self) -> Any:
         """The Dask client (ExecutorUnavailableError when Dask is missing or unreachable)."""
-        distributed = _import_distributed()
+        distributed = import_distributed()
         if not isinstance(self.scheduler, str):
             return self.scheduler
         try:
