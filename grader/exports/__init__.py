@@ -4,7 +4,7 @@
     Canvas import CSV    grader.exports.gradebook.write_canvas_csv
     Gradescope           grader.exports.gradescope.write_gradescope (results.json)
     JUnit XML            grader.exports.junit.write_junit
-    Markdown summary     grader.exports.summary.write_class_summary
+    Markdown summary     grader.exports.class_markdown.write_class_summary
 
 Class exports take :class:`~grader.exports.gradebook.Row`s: one per submission,
 graded or not, so a submission that could not be graded is still a line.
@@ -23,8 +23,8 @@ _HOME = {
     "write_gradescope": "gradescope",
     "junit_xml": "junit",
     "write_junit": "junit",
-    "class_summary": "summary",
-    "write_class_summary": "summary",
+    "class_summary": "class_markdown",
+    "write_class_summary": "class_markdown",
 }
 
 

@@ -26,7 +26,7 @@ from grader.exports.gradescope import (
     write_gradescope,
 )
 from grader.exports.junit import junit_xml
-from grader.exports.summary import class_summary
+from grader.exports.class_markdown import class_summary
 from grader.results import GradeResult, SubmissionRef
 from tests.grader import fakes
 

@@ -12,7 +12,7 @@ import pytest
 from grader.exports.gradebook import Row
 from grader.exports.gradescope import gradescope_results
 from grader.exports.junit import junit_xml
-from grader.exports.summary import class_summary
+from grader.exports.class_markdown import class_summary
 from grader.report import render_class_summary, summarise
 from grader.results import GradeResult
 from grader.sandbox.tiers import TIER_INFO, TIERS, SandboxUnavailableError, resolve_tier
