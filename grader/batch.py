@@ -71,8 +71,8 @@ from grader.executors import (
     Task,
     make_executor,
 )
-from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv, write_gradebook_csv
 from grader.exports.class_markdown import write_class_summary
+from grader.exports.gradebook import Row, read_canvas_roster, write_canvas_csv, write_gradebook_csv
 from grader.overrides import Overrides, apply_overrides
 from grader.results import SCHEMA, GradeResult, SubmissionRef
 from grader.rubric import Rubric

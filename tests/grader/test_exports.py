@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from grader.exports._text import md_escape, number
+from grader.exports.class_markdown import class_summary
 from grader.exports.gradebook import (
     Row,
     canvas_table,
@@ -26,7 +27,6 @@ from grader.exports.gradescope import (
     write_gradescope,
 )
 from grader.exports.junit import junit_xml
-from grader.exports.class_markdown import class_summary
 from grader.results import GradeResult, SubmissionRef
 from tests.grader import fakes
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from grader.exports.class_markdown import class_summary
 from grader.exports.gradebook import Row
 from grader.exports.gradescope import gradescope_results
 from grader.exports.junit import junit_xml
-from grader.exports.class_markdown import class_summary
 from grader.report import render_class_summary, summarise
 from grader.results import GradeResult
 from grader.sandbox.tiers import TIER_INFO, TIERS, SandboxUnavailableError, resolve_tier
