@@ -32,11 +32,10 @@ from grader.pipeline import (
     Expectations,
     GradeSettings,
     JobPlan,
-    PlannedCall,
     close_workers,
     grade_with,
 )
-from grader.plan import Plan, instructor_problems, make_plan, question_key
+from grader.plan import ReferencePlan, instructor_problems, make_plan, question_key
 from grader.probes import replay
 from grader.results import GradeResult
 from grader.rubric import Rubric
@@ -44,18 +43,8 @@ from grader.rubric import Rubric
 Array = np.ndarray
 
 
-def job_plan(plan: Plan) -> JobPlan:
-    """The part of ``plan`` the engine and the child see (no probe context)."""
-    return JobPlan(
-        tuple(PlannedCall(p.call, p.outputs, p.checks) for p in plan.probes),
-        plan.inputs,
-        plan.probe_of,
-        plan.problems,
-    )
-
-
 def reference_expectations(
-    plan: Plan, views: Mapping[str, ProbeView] | None = None
+    plan: ReferencePlan, views: Mapping[str, ProbeView] | None = None
 ) -> Expectations:
     """Expected values, candidates and penalty gradients of every planned check.
 
@@ -67,8 +56,8 @@ def reference_expectations(
     candidates: dict[str, list[Candidate]] = {}
     penalties: dict[str, dict[str, Array]] = {}
     magnitudes: dict[str, Array] = {}
-    for p in plan.probes:
-        ctx = p.context
+    for p in plan.job.probes:
+        ctx = plan.contexts[p.call.id]
         if ctx.call == "train":  # one replay gives the expected values and the pictures
             exp, trace = replay(ctx)
             magnitudes |= {c: np.asarray(trace.grad_magnitude) for c in p.checks}
@@ -112,18 +101,18 @@ def _to_diagnose(
 # it once. Keyed by the checks themselves (their question keys hold the seeds actually
 # used), not the rubric's content hash: the public rubric of a self-check (Rubric.public)
 # keeps the hash of the file it came from.
-_PLANS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[JobPlan, Plan]] = {}
+_PLANS: dict[tuple[str, tuple[tuple[str, str], ...]], ReferencePlan] = {}
 _MAX_PLANS = 16
 
 
-def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> tuple[JobPlan, Plan]:
+def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
     key = (repr(binding), tuple((spec.id, question_key(spec)) for spec in rubric.checks))
     found = _PLANS.get(key)
     if found is None:
         plan = make_plan(rubric, binding)
-        for array in plan.inputs.values():
+        for array in plan.job.inputs.values():
             array.flags.writeable = False  # shared by every later grade in this process
-        found = (job_plan(plan), plan)
+        found = plan
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.pop(next(iter(_PLANS)))
         _PLANS[key] = found
@@ -139,19 +128,19 @@ class ReferenceOracle:
     def __init__(self, rubric: Rubric) -> None:
         self.rubric = rubric
         self.problems = instructor_problems(rubric)  # the checks as asked: their drawn seeds
-        self._plan: tuple[JobPlan, Plan] | None = None  # the last plan, with its contexts
+        self._plan: ReferencePlan | None = None  # the last plan, with its contexts
 
     def plan(self, binding: AdapterBinding) -> JobPlan:
         self._plan = _cached_plan(self.problems, binding)
-        return self._plan[0]
+        return self._plan.job
 
     def probe_module(self, binding: AdapterBinding, directory: Path) -> Path:
         return write_probe_module(binding, directory, Path(self.rubric.path).parent)
 
     def expectations(self, plan: JobPlan, views: Mapping[str, ProbeView]) -> Expectations:
-        if self._plan is None or self._plan[0] is not plan:
+        if self._plan is None or self._plan.job is not plan:
             raise ValueError("expectations of a plan this oracle did not make")
-        return reference_expectations(self._plan[1], views)
+        return reference_expectations(self._plan, views)
 
     def provenance(self) -> dict[str, Any]:
         seeds = {c.id: int(c.params["seed"]) for c in self.problems.checks}
@@ -177,6 +166,5 @@ __all__ = [
     "ReferenceOracle",
     "close_workers",
     "grade_submission",
-    "job_plan",
     "reference_expectations",
 ]

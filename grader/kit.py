@@ -47,7 +47,7 @@ import reference
 from grader import kit_check
 from grader.adapters import probe_module_source
 from grader.adapters.binding import AdapterBinding
-from grader.grade import job_plan, reference_expectations
+from grader.grade import reference_expectations
 from grader.import_graph import ImportGraph
 from grader.kit_check import (
     EXPECTATIONS,
@@ -336,7 +336,7 @@ def _kit_files(
     binding = AdapterBinding.from_table(public.adapter)
     plan = make_plan(public, binding)
     exp = reference_expectations(plan)  # every candidate: the student's answer is not known yet
-    job = job_plan(plan)
+    job = plan.job
     arrays = {input_key(k): np.asarray(v) for k, v in job.inputs.items()}
     probes = []
     for p in job.probes:

@@ -99,7 +99,10 @@ class GradeSettings:
 
 @dataclass(frozen=True)
 class PlannedCall:
-    """One probe call of the job: the question, its output contract, the checks it serves."""
+    """One probe call of the job: the question, its output contract, the checks it serves.
+
+    The instructor's plan keeps, beside these, each call's reference context
+    (:class:`grader.plan.ReferencePlan`); the engine and the child never see it."""
 
     call: ProbeCall
     outputs: Mapping[str, OutputSpec]
@@ -120,6 +123,12 @@ class JobPlan:
     inputs: Mapping[str, Array]
     probe_of: Mapping[str, str]
     problems: Mapping[str, str]
+
+    def probe(self, probe_id: str) -> PlannedCall:
+        for p in self.probes:
+            if p.call.id == probe_id:
+                return p
+        raise KeyError(probe_id)
 
     @property
     def calls(self) -> tuple[ProbeCall, ...]:

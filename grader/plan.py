@@ -7,8 +7,10 @@ inputs from its seed, converts them to the student's layout
 with the same probe and parameters share one probe call. Each probe owns its
 inputs' namespace (``p2_X``), so problems of different sizes travel in one job.
 
-The plan holds inputs and :class:`~grader.probes.ProbeContext` values only:
-never an expected value (those are computed after the child is gone).
+The plan (:class:`ReferencePlan`) is the engine's :class:`~grader.pipeline.JobPlan`,
+which is all the child and a student kit see, and each probe's
+:class:`~grader.probes.ProbeContext`, which only the parent keeps: never an expected
+value (those are computed from the contexts after the child is gone).
 
 Problems are built so that bugs show (docs/conventions.md §4): non-square shapes
 (N != D), every class present, biases drawn non-zero so the bias gradient is
@@ -31,6 +33,7 @@ import numpy as np
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
 from grader.contract import HYPER_DEFAULTS, PROBE_SPECS, RUN_ORDER
+from grader.pipeline import JobPlan, PlannedCall
 from grader.probes import ProbeContext, output_specs, student_inputs
 from grader.rubric import CheckSpec, Rubric, plain
 from grader.sandbox import Limits, OutputSpec, ProbeCall
@@ -48,43 +51,23 @@ DIGITS_SHAPE = (64, 10)  # a train problem from D=64 to K=10 uses the bundled di
 
 
 @dataclass(frozen=True)
-class PlannedProbe:
-    """One question for the child, and what the parent keeps to judge the answer."""
+class ReferencePlan:
+    """The instructor's plan: what the child is asked, and what the reference answers from.
 
-    call: ProbeCall
-    context: ProbeContext
-    outputs: Mapping[str, OutputSpec]
-    checks: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything one job asks.
-
-    probes      : distinct probe calls, in the rubric's order of first use
-    inputs      : every probe's inputs, names prefixed by the probe's namespace
-    probe_of    : check id -> probe id
-    problems    : check id -> why the grader could not build its probe (the rubric's fault)
+    job      : the engine's :class:`~grader.pipeline.JobPlan` (calls, inputs in the
+               student's layout, check -> probe, the rubric's unbuildable checks): all that
+               the sandbox and a student kit ever see
+    contexts : probe id -> its :class:`~grader.probes.ProbeContext` (canonical inputs,
+               sizes, conventions), kept by the parent and never sent: the reference's
+               expected values and candidates are computed from it after the child is gone
     """
 
-    probes: tuple[PlannedProbe, ...]
-    inputs: Mapping[str, Array]
-    probe_of: Mapping[str, str]
-    problems: Mapping[str, str]
+    job: JobPlan
+    contexts: Mapping[str, ProbeContext]
 
-    def probe(self, probe_id: str) -> PlannedProbe:
-        for p in self.probes:
-            if p.call.id == probe_id:
-                return p
-        raise KeyError(probe_id)
-
-    @property
-    def calls(self) -> tuple[ProbeCall, ...]:
-        return tuple(p.call for p in self.probes)
-
-    @property
-    def output_specs(self) -> dict[str, Mapping[str, OutputSpec]]:
-        return {p.call.id: p.outputs for p in self.probes}
+    def context_of(self, check_id: str) -> ProbeContext:
+        """The context of the probe that asks ``check_id``'s question."""
+        return self.contexts[self.job.probe_of[check_id]]
 
 
 # ---------------------------------------------------------------------------
@@ -308,14 +291,15 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
     return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
 
 
-def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
+def make_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
     """The distinct probes of ``rubric``'s checks, with their inputs in the student's layout.
 
     A check the grader cannot build (its probe is not implemented, its parameters do
     not fit the adapter) is listed in ``problems`` with the reason, not raised: the
     other checks still run.
     """
-    probes: list[PlannedProbe] = []
+    probes: list[PlannedCall] = []
+    contexts: dict[str, ProbeContext] = {}
     by_key: dict[str, int] = {}
     inputs: dict[str, Array] = {}
     probe_of: dict[str, str] = {}
@@ -324,9 +308,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
         key = question_key(spec)
         if key in by_key:
             i = by_key[key]
-            probes[i] = PlannedProbe(
-                probes[i].call, probes[i].context, probes[i].outputs, (*probes[i].checks, spec.id)
-            )
+            probes[i] = replace(probes[i], checks=(*probes[i].checks, spec.id))
             probe_of[spec.id] = probes[i].call.id
             continue
         try:
@@ -352,11 +334,13 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
             input_prefix=prefix,
         )
         by_key[key] = len(probes)
-        probes.append(PlannedProbe(call, ctx, MappingProxyType(specs), (spec.id,)))
+        probes.append(PlannedCall(call, MappingProxyType(specs), (spec.id,)))
+        contexts[probe_id] = ctx
         probe_of[spec.id] = probe_id
-    return Plan(
+    job = JobPlan(
         tuple(sorted(probes, key=lambda p: RUN_ORDER.index(p.call.call))),
         MappingProxyType(inputs),
         MappingProxyType(probe_of),
         MappingProxyType(problems),
     )
+    return ReferencePlan(job, MappingProxyType(contexts))

@@ -582,9 +582,10 @@ def _self_check(namespace):
     shipped = load_rubric(Path(__file__).parents[2] / "rubrics" / "mlp_backprop.toml")
     spec = shipped.check("self_consistent")
     plan = make_plan(shipped, AdapterBinding.from_table(shipped.adapter))
-    probe = plan.probe(plan.probe_of[spec.id])
+    probe = plan.job.probe(plan.job.probe_of[spec.id])
     inputs = {
-        n.removeprefix(probe.call.input_prefix): np.array(plan.inputs[n]) for n in probe.call.inputs
+        n.removeprefix(probe.call.input_prefix): np.array(plan.job.inputs[n])
+        for n in probe.call.inputs
     }
     adapter = child_probes.Template(namespace, probe.call.params["adapter"])
     outputs = adapter.gradcheck_self(inputs, probe.call.params)

@@ -117,7 +117,7 @@ def _train_candidates_computed(rubric: Rubric, check_id: str, convention: str) -
     credited on a replay; this asks grader.expectations directly, on the rubric's own plan.
     """
     plan = make_plan(rubric, AdapterBinding.from_table(rubric.adapter))
-    ctx = plan.probe(plan.probe_of[check_id]).context
+    ctx = plan.context_of(check_id)
     return any(c.name == convention for c in expectations.candidates(ctx))
 
 

@@ -117,8 +117,7 @@ def test_the_envelope_is_in_the_units_the_textbooks_fit_records() -> None:
     text = TEXTBOOK_RUBRIC.read_text(encoding="utf-8").replace("seeds = 8", "seeds = 1")
     rubric = parse_rubric(text.encode(), "one_run.toml")
     plan = make_plan(rubric, AdapterBinding.from_table(rubric.adapter))
-    (probe,) = plan.probes
-    ctx = probe.context
+    (ctx,) = plan.contexts.values()
     expected = envelope(ctx)
     start = Params.from_dict(
         {k[6:]: v[0] for k, v in ctx.inputs.items() if k[6:7] in "Wb" and k.startswith("start_")}

@@ -39,7 +39,7 @@ from grader.kit_check import (
     grade_with_kit,
     load_kit,
 )
-from grader.plan import Plan, make_plan
+from grader.plan import ReferencePlan, make_plan
 from grader.results import GradeResult
 from grader.rubric import AS_WRITTEN, Rubric, read_rubric
 from grader.rubric_file import load_rubric, parse_rubric
@@ -258,9 +258,9 @@ def test_the_kit_holds_nothing_of_the_hidden_checks(kit: Path, rubric: Rubric) -
     plan = make_plan(rubric, AdapterBinding.from_table(rubric.adapter))
     exp = reference_expectations(plan)
     secret: list[np.ndarray] = []
-    for p in plan.probes:
+    for p in plan.job.probes:
         if all(rubric.check(c).visibility == "hidden" for c in p.checks):
-            secret += [plan.inputs[name] for name in p.call.inputs]
+            secret += [plan.job.inputs[name] for name in p.call.inputs]
             secret += list(exp.expected[p.checks[0]].values())
     with np.load(kit / EXPECTATIONS, allow_pickle=False) as z:
         shipped = [z[k] for k in z.files]
@@ -269,8 +269,8 @@ def test_the_kit_holds_nothing_of_the_hidden_checks(kit: Path, rubric: Rubric) -
         return any(a.shape == s.shape and np.array_equal(a, s) for a in shipped)
 
     assert secret and [s.shape for s in secret if s.size > 1 and in_kit(s)] == []
-    public = plan.probe(plan.probe_of["grad_hidden"])  # the same search finds what is shipped
-    assert all(in_kit(plan.inputs[name]) for name in public.call.inputs)
+    public = plan.job.probe(plan.job.probe_of["grad_hidden"])  # the same search finds it shipped
+    assert all(in_kit(plan.job.inputs[name]) for name in public.call.inputs)
 
 
 def test_the_kit_keeps_every_public_check_and_its_feedback(kit: Path, rubric: Rubric) -> None:
@@ -389,13 +389,13 @@ ANSWERED = (
 )
 
 
-def _inputs_by_check(plan: Plan, rubric: Rubric) -> dict[str, dict[str, np.ndarray]]:
+def _inputs_by_check(plan: ReferencePlan, rubric: Rubric) -> dict[str, dict[str, np.ndarray]]:
     """Public check id -> its probe's inputs (names without the probe's prefix) and params."""
     out = {}
     for c in rubric.public().checks:
-        probe = plan.probe(plan.probe_of[c.id])
+        probe = plan.job.probe(plan.job.probe_of[c.id])
         arrays = {
-            n.removeprefix(probe.call.input_prefix): plan.inputs[n] for n in probe.call.inputs
+            n.removeprefix(probe.call.input_prefix): plan.job.inputs[n] for n in probe.call.inputs
         }
         hyper = {k: np.asarray(v) for k, v in probe.call.params.items() if isinstance(v, float)}
         out[c.id] = arrays | {f"param:{k}": v for k, v in hyper.items()}
@@ -412,7 +412,7 @@ def test_the_instructor_asks_the_kit_s_problems_drawn_afresh(
     oracle = ReferenceOracle(rubric)
     oracle.plan(binding)
     assert oracle._plan is not None
-    instructor = _inputs_by_check(oracle._plan[1], rubric)
+    instructor = _inputs_by_check(oracle._plan, rubric)
     kit = build_kit(TEMPLATE_RUBRIC, tmp_path / "kit")  # after the instructor's plan is cached
     loaded = load_kit(kit)
     kit_rubric = read_rubric((kit / "rubric.toml").read_bytes(), "rubric.toml", AS_WRITTEN)
@@ -435,7 +435,7 @@ def test_the_instructor_asks_the_kit_s_problems_drawn_afresh(
     public_oracle = ReferenceOracle(rubric.public())
     public_oracle.plan(binding)
     assert public_oracle._plan is not None
-    public = _inputs_by_check(public_oracle._plan[1], rubric)
+    public = _inputs_by_check(public_oracle._plan, rubric)
     for check_id, asked in public.items():
         for name, a in asked.items():
             np.testing.assert_array_equal(a, instructor[check_id][name], err_msg=check_id)
@@ -492,9 +492,9 @@ def test_the_plan_cache_keys_on_the_seeds_asked() -> None:
         oracle = ReferenceOracle(r)
         oracle.plan(binding)
         assert oracle._plan is not None
-        plans.append(oracle._plan[1])
-    name = plans[0].probe(plans[0].probe_of["grad_output"]).call.inputs[0]
-    assert not np.array_equal(plans[0].inputs[name], plans[1].inputs[name])
+        plans.append(oracle._plan)
+    name = plans[0].job.probe(plans[0].job.probe_of["grad_output"]).call.inputs[0]
+    assert not np.array_equal(plans[0].job.inputs[name], plans[1].job.inputs[name])
     assert plans[2] is plans[0]  # the same rubric again: the cached plan
 
 

@@ -54,7 +54,7 @@ def test_checks_with_the_same_question_share_one_probe(
     rubric: Rubric, binding: AdapterBinding
 ) -> None:
     """grad_output and grad_hidden ask the same gradients of the same problem: one probe call."""
-    plan = make_plan(rubric, binding)
+    plan = make_plan(rubric, binding).job
     assert plan.probe_of["grad_output"] == plan.probe_of["grad_hidden"]
     assert plan.probe_of["grad_output"] != plan.probe_of["grad_penalty"]
     assert len(plan.probes) < len(rubric.checks)
@@ -65,7 +65,7 @@ def test_each_probe_owns_the_namespace_of_its_inputs(
     rubric: Rubric, binding: AdapterBinding
 ) -> None:
     """Every input name starts with its probe's prefix, and the prefix maps back to the probe."""
-    plan = make_plan(rubric, binding)
+    plan = make_plan(rubric, binding).job
     for p in plan.probes:
         assert p.call.input_prefix == f"{p.call.id}_"
         assert all(n.startswith(p.call.input_prefix) for n in p.call.inputs)
@@ -118,7 +118,7 @@ def test_a_check_the_grader_cannot_build_is_listed_with_its_reason(
         "[checks.params]\nsizes = [6, 5, 4, 3]\n"
     )
     course = parse_rubric(text.encode(), "edited.toml")
-    plan = make_plan(course, AdapterBinding.from_table(course.adapter))
+    plan = make_plan(course, AdapterBinding.from_table(course.adapter)).job
     assert "too_deep" in plan.problems
     assert "too_deep" in plan.problems["too_deep"]
     assert "too_deep" not in plan.probe_of
@@ -159,7 +159,7 @@ def test_candidates_of_an_optimizer_probe_include_the_misconceptions_standing_in
 ) -> None:
     """Course momentum is declared: heavy-ball momentum is a misconception candidate, computed."""
     plan = make_plan(rubric, binding)
-    ctx = plan.probe(plan.probe_of["momentum"]).context
+    ctx = plan.context_of("momentum")
     names = {c.name for c in candidates(ctx)}
     assert "momentum_heavy_ball_for_course" in names
     exp = expected_outputs(ctx)
@@ -173,7 +173,7 @@ def test_candidates_of_a_schedule_probe_include_compounding_decay(
 ) -> None:
     """The declared 1/(1 + d k) cooling has the compounding bug as a candidate."""
     plan = make_plan(rubric, binding)
-    ctx = plan.probe(plan.probe_of["cooling"]).context
+    ctx = plan.context_of("cooling")
     assert "compounding_decay" in {c.name for c in candidates(ctx)}
 
 
@@ -182,13 +182,13 @@ def test_the_penalty_gradient_is_c_times_w_on_weights_and_zero_on_biases(
 ) -> None:
     """With C = 10 and biases not penalised, the penalty's share is C·W and 0."""
     plan = make_plan(rubric, binding)
-    ctx = plan.probe(plan.probe_of["grad_penalty"]).context
+    ctx = plan.context_of("grad_penalty")
     pen = penalty_gradient(ctx)
     assert pen is not None
     C = ctx.objective.C
     np.testing.assert_allclose(pen["dW1"], C * ctx.inputs["W1"], rtol=1e-12, atol=1e-12)
     assert np.all(pen["db1"] == 0)
-    assert penalty_gradient(plan.probe(plan.probe_of["grad_output"]).context) is None
+    assert penalty_gradient(plan.context_of("grad_output")) is None
 
 
 # ---------------------------------------------------------------------------

@@ -287,7 +287,7 @@ def test_a_one_hot_of_any_shape_reaches_the_comparison_unless_it_needs_convertin
     """Where Y is the lecture's (K, N) a transposed one-hot passes the sandbox, to be diagnosed."""
     loaded = load_rubric(ROOT / "rubrics" / rubric)
     plan = make_plan(loaded, AdapterBinding.from_table(loaded.adapter))
-    (spec,) = next(p.outputs for p in plan.probes if p.call.call == "one_hot").values()
+    (spec,) = next(p.outputs for p in plan.job.probes if p.call.call == "one_hot").values()
     assert (spec.shape is None) is any_shape
 
 
