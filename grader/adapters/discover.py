@@ -99,10 +99,16 @@ def _name(value: object) -> str | None:
     return value if isinstance(value, str) and value.isidentifier() and len(value) <= 64 else None
 
 
+Param = tuple[str, str, bool]  # (name, inspect's kind, has a default)
+_NAMED_KINDS = ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")  # what a keyword argument can fill
+
+
 @dataclass(frozen=True)
 class ClassApi:
     """One class as the child described it (validated): method name -> parameter names,
-    the keywords its ``__init__`` chain takes, the names its code mentions, its MRO."""
+    the keywords its ``__init__`` chain takes, the names its code mentions, its MRO; and,
+    for the parent's replay of a binding's calls (grader.adapters.support), each method's
+    and the constructor's parameters in full."""
 
     name: str
     methods: Mapping[str, tuple[str, ...]]
@@ -111,9 +117,12 @@ class ClassApi:
     attributes: frozenset[str]
     depth: int
     returns: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method -> sizes returned
+    signatures: Mapping[str, tuple[Param, ...]] = field(default_factory=dict)  # method -> params
+    init_params: tuple[Param, ...] = ()
+    init_complete: bool = False  # the constructor's parameters are all listed (none unread)
 
 
-def _params(value: object) -> tuple[tuple[str, str, bool], ...] | None:
+def _params(value: object) -> tuple[Param, ...] | None:
     """``[[name, kind, default], ...]`` -> ((name, kind, has_default), ...), None if malformed."""
     if not isinstance(value, list):
         return None
@@ -154,23 +163,22 @@ def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
         returned = desc.get("returns")
         if not isinstance(methods_in, Mapping) or init is None or not isinstance(attrs, list):
             continue
-        methods: dict[str, tuple[str, ...]] = {}
+        signatures: dict[str, tuple[Param, ...]] = {}
         for m, sig in list(methods_in.items())[:MAX_NAMES]:
             params = _params(sig)
             if _name(m) and params is not None:
-                methods[str(m)] = tuple(p[0] for p in params)
-        keywords = tuple(p[0] for p in init if p[1] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY"))
-        required = tuple(
-            p[0] for p in init if not p[2] and p[1] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")
-        )
+                signatures[str(m)] = params
         out[str(cls)] = ClassApi(
             str(cls),
-            methods,
-            keywords,
-            required,
+            MappingProxyType({m: tuple(p[0] for p in ps) for m, ps in signatures.items()}),
+            tuple(p[0] for p in init if p[1] in _NAMED_KINDS),
+            tuple(p[0] for p in init if not p[2] and p[1] in _NAMED_KINDS),
             frozenset(a for a in attrs[:MAX_NAMES] if _name(a)),
             len(bases) if isinstance(bases, list) else 0,
             MappingProxyType(_returns(returned)),
+            MappingProxyType(signatures),
+            init,
+            desc.get("init_complete") is True and len(init) < MAX_NAMES,
         )
     return out
 

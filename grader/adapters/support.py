@@ -14,7 +14,10 @@ the moment it would be called:
    whatever the submission defines.
 2. only the names of the child's inventory (``runner.inventory``, reported after
    setup): unsupported when a name the call needs is absent (no class
-   ``TLPMiniBatch``, no method ``predict``).
+   ``TLPMiniBatch``, no method ``predict``), or when the call cannot fit the
+   parameters the inventory's ``api`` lists (``runner.api``, the one listing
+   discovery binds by: a keyword the constructor takes nowhere, a method called
+   with arguments its parameters cannot take).
 
 The reason is the adapter's message in the parent, built from the binding's
 names, never text from the child.
@@ -33,7 +36,6 @@ Claiming a name that does not exist changes nothing (the probe's error stands).
 from __future__ import annotations
 
 import hashlib
-import re
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from grader.adapters import child_probes
+from grader.adapters.discover import ClassApi, Param, read_api
 
 Array = np.ndarray
 Inventory = Mapping[str, Any]
@@ -98,21 +101,27 @@ class _Everything(dict):
 
 _OTHER = object()  # a value that is neither a class nor callable
 _KEYWORDS_SHOWN = 12  # the class's own keywords a reason lists
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-def _constructor(class_name: str, info: object) -> Callable[..., None]:
-    """A stand-in ``__init__`` that accepts exactly the keywords the inventory lists for the
-    class (``runner.constructor_keywords``), and any when it cannot tell."""
-    if not isinstance(info, Mapping):
+_POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+_KEYWORDABLE = ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")  # what a keyword argument fills
+
+
+def _constructor(api: ClassApi | None) -> Callable[..., None]:
+    """A stand-in ``__init__`` that takes what the class's ``__init__`` chain takes (the
+    child's ``api`` listing, ``runner.init_chain``): a parameter without a default the call
+    leaves out is a mismatch, and so is a keyword the chain takes nowhere when the listing
+    is complete; anything goes when the class is not listed."""
+    if api is None:
         return _accept
-    listed = info.get("keywords")
-    if not isinstance(listed, list):
-        return _accept
-    takes = [str(k) for k in listed if isinstance(k, str) and _IDENTIFIER.fullmatch(k)]
-    needs = info.get("required")
-    required = [str(k) for k in needs if isinstance(k, str)] if isinstance(needs, list) else []
-    closed = info.get("open") is False
+    class_name = api.name
+    takes = [name for name, kind, _ in api.init_params if kind in _KEYWORDABLE]
+    # positional ones first, in order: the call's positional arguments fill those
+    required = [n for n, kind, default in api.init_params if not default and kind in _POSITIONAL]
+    required += [
+        n for n, kind, default in api.init_params if not default and kind == "KEYWORD_ONLY"
+    ]
+    closed = api.init_complete
 
     def init(self: object, *args: object, **kwargs: object) -> None:
         # a parameter without a default that the binding does not pass: Python raises
@@ -139,27 +148,26 @@ def _constructor(class_name: str, info: object) -> Callable[..., None]:
     return init
 
 
-def _method(class_name: str, attr: str, info: object) -> Callable[..., None]:
+def _method(class_name: str, attr: str, params: tuple[Param, ...] | None) -> Callable[..., None]:
     """A stand-in method that stops the replay where the student's method would start, or
-    with a mismatch when the binding's call cannot fit the method's parameters (read from
-    its code by ``runner.method_signature``): Python would raise TypeError before any line
-    of the student's code ran."""
-    if not isinstance(info, Mapping):
+    with a mismatch when the binding's call cannot fit the method's parameters (the child's
+    ``api`` listing, read from its code): Python would raise TypeError before any line of
+    the student's code ran. Not listed: any call fits."""
+    if params is None:
         return _student_method
-    params = [str(p) for p in info.get("params", []) if isinstance(p, str)]
-    positional = info.get("positional")
-    required = info.get("required")
-    required_kw = [str(k) for k in info.get("required_kw", []) if isinstance(k, str)]
-    varargs, varkw = info.get("varargs") is True, info.get("varkw") is True
-    if not isinstance(positional, int) or not isinstance(required, int):
-        return _student_method
+    names = [n for n, kind, _ in params if kind in (*_POSITIONAL, "KEYWORD_ONLY")]
+    positional = sum(kind in _POSITIONAL for _, kind, _ in params)
+    required = sum(kind in _POSITIONAL and not default for _, kind, default in params)
+    required_kw = [n for n, kind, default in params if kind == "KEYWORD_ONLY" and not default]
+    varargs = any(kind == "VAR_POSITIONAL" for _, kind, _ in params)
+    varkw = any(kind == "VAR_KEYWORD" for _, kind, _ in params)
 
     def method(self: object, *args: object, **kwargs: object) -> None:
-        given = set(params[: len(args)]) | set(kwargs)
-        unknown = sorted(k for k in kwargs if k not in params) if not varkw else []
-        twice = sorted(k for k in kwargs if k in params[: len(args)])
+        given = set(names[: len(args)]) | set(kwargs)
+        unknown = sorted(k for k in kwargs if k not in names) if not varkw else []
+        twice = sorted(k for k in kwargs if k in names[: len(args)])
         too_many = len(args) > positional and not varargs
-        missing = [p for p in params[:required] if p not in given]
+        missing = [p for p in names[:required] if p not in given]
         missing += [k for k in required_kw if k not in given]
         if unknown or twice or too_many or missing:
             what = f"{len(args)} positional argument{'s' if len(args) != 1 else ''}" + (
@@ -167,7 +175,7 @@ def _method(class_name: str, attr: str, info: object) -> Callable[..., None]:
             )
             raise _Mismatch(
                 f"the grader calls {class_name}.{attr} with {what}, which its parameters "
-                f"({', '.join(params) or 'none'}) cannot take"
+                f"({', '.join(names) or 'none'}) cannot take"
             )
         raise _Reached
 
@@ -175,16 +183,14 @@ def _method(class_name: str, attr: str, info: object) -> Callable[..., None]:
 
 
 def _stand_in(inventory: Inventory) -> dict[str, object]:
-    """A namespace with the inventory's names: functions, classes with their attributes
-    and their constructor's keywords."""
+    """A namespace with the inventory's names: functions, and classes with their attributes,
+    their methods' parameters and their constructor's (the child's ``api`` listing, read by
+    the same validation as discovery's)."""
     names = inventory.get("names")
     classes = inventory.get("classes")
-    constructors = inventory.get("constructors")
     names = names if isinstance(names, Mapping) else {}
     classes = classes if isinstance(classes, Mapping) else {}
-    constructors = constructors if isinstance(constructors, Mapping) else {}
-    methods = inventory.get("methods")
-    methods = methods if isinstance(methods, Mapping) else {}
+    apis = read_api(inventory)
     ns: dict[str, object] = {}
     for name, kind in names.items():
         if kind == "class":
@@ -192,14 +198,16 @@ def _stand_in(inventory: Inventory) -> dict[str, object]:
             if not isinstance(attrs, Mapping):  # not listed: it may have any attribute
                 ns[str(name)] = _Anything
                 continue
-            signatures = methods.get(name)
-            signatures = signatures if isinstance(signatures, Mapping) else {}
+            api = apis.get(str(name))
+            signatures = api.signatures if api is not None else {}
             body: dict[str, object] = {
-                str(a): _method(str(name), str(a), signatures.get(a)) if k == "function" else _OTHER
+                str(a): _method(str(name), str(a), signatures.get(str(a)))
+                if k == "function"
+                else _OTHER
                 for a, k in attrs.items()
                 if not str(a).startswith("__")
             }
-            body["__init__"] = _constructor(str(name), constructors.get(name))
+            body["__init__"] = _constructor(api)
             ns[str(name)] = type(str(name), (), body)
         else:
             ns[str(name)] = _student_function if kind == "function" else _OTHER

@@ -207,7 +207,8 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """What the submission defines, as data: ``{"names": {name: kind}, "classes": {cls: {attr: kind}}}``.
+    """What the submission defines, as data: ``{"names": {name: kind}, "classes": {cls:
+    {attr: kind}}, "api": ...}`` (:func:`api`, when it fits in what room is left).
 
     kind is "class", "function" (anything callable) or "other". Taken right after
     setup; the parent decides "not assessed" from it and the binding (the parent's
@@ -240,103 +241,13 @@ def inventory(namespace: Mapping[str, Any]) -> dict[str, Any]:
         if size <= room:
             classes[name] = attrs
             room -= size
-    constructors: dict[str, dict[str, Any]] = {}
-    for name, cls in found:
-        keywords = constructor_keywords(cls)
-        size = len(json.dumps({name: keywords}))
-        if keywords is not None and size <= room:
-            constructors[name] = keywords
-            room -= size
-    methods: dict[str, dict[str, Any]] = {}
-    for name, cls in found:
-        own = {a: m for a in classes.get(name, {}) if (m := method_signature(cls, a)) is not None}
-        size = len(json.dumps({name: own}))
-        if own and size <= room:
-            methods[name] = own
-            room -= size
-    found_names = {
-        "names": names,
-        "classes": classes,
-        "constructors": constructors,
-        "methods": methods,
-    }
-    # what discovery binds by (grader.adapters.discover), in whatever room is left
+    found_names: dict[str, Any] = {"names": names, "classes": classes}
+    # how each class and function takes its arguments (grader.adapters.discover binds by it,
+    # grader.adapters.support checks a binding's calls against it), in the room left
     shapes = api(namespace, [name for name, cls in found if name in classes])
     if len(json.dumps(shapes)) <= room:
         found_names["api"] = shapes
     return found_names
-
-
-def method_signature(cls: type, attr: str) -> dict[str, Any] | None:
-    """How a plain method of ``cls`` (found along the MRO) takes its arguments, from its code:
-    ``{"params": [names after self], "required": n, "varargs": bool, "varkw": bool,
-    "static": bool}``; None for anything else (the parent then assumes any call fits)."""
-    for klass in cls.__mro__:
-        if attr in vars(klass):
-            raw = vars(klass)[attr]
-            break
-    else:
-        return None
-    static = isinstance(raw, staticmethod)
-    func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
-    code = getattr(func, "__code__", None)
-    if not isinstance(code, types.CodeType) or not isinstance(func, types.FunctionType):
-        return None
-    skip = 0 if static else 1
-    names = list(code.co_varnames[skip : code.co_argcount + code.co_kwonlyargcount])
-    defaults = len(func.__defaults__ or ())
-    required = code.co_argcount - skip - defaults
-    return {
-        "params": names,
-        "positional": code.co_argcount - skip,
-        "required": max(required, 0),
-        "required_kw": [
-            k for k in names[code.co_argcount - skip :] if k not in (func.__kwdefaults__ or {})
-        ],
-        "varargs": bool(code.co_flags & _VARARGS),
-        "varkw": bool(code.co_flags & _VARKEYWORDS),
-    }
-
-
-_VARARGS, _VARKEYWORDS = 0x04, 0x08  # CO_VARARGS, CO_VARKEYWORDS (inspect's flags)
-
-
-def constructor_keywords(cls: type) -> dict[str, Any] | None:
-    """The keywords ``cls(...)`` accepts, from the code of each ``__init__`` along the MRO:
-    ``{"keywords": [names], "open": bool, "required": [names without a default]}``. A
-    ``**kwds`` is followed to the next class's
-    ``__init__`` (the course's classes hand theirs to ``super().__init__``); "open" means
-    the chain ends somewhere that takes any keyword. None when it cannot be told (a C
-    type, a wrapper without code): the parent then assumes any keyword is accepted.
-
-    Read from ``__code__``, not ``inspect.signature`` (which a class can answer with any
-    ``__signature__`` it sets); still the child's word, which the parent checks against
-    the probes' outcomes (grader.adapters.support)."""
-    keywords: list[str] = []
-    required: list[str] = []
-    for klass in cls.__mro__:
-        init = vars(klass).get("__init__")
-        if init is None:
-            continue
-        if klass is object:
-            return {"keywords": keywords, "open": False, "required": required}
-        code = getattr(init, "__code__", None)
-        if not isinstance(code, types.CodeType):
-            return None
-        count = code.co_argcount + code.co_kwonlyargcount
-        names = code.co_varnames[1:count]
-        # a positional parameter without a default, or a keyword-only one without one
-        n_defaults = len(getattr(init, "__defaults__", None) or ())
-        kw_defaults = getattr(init, "__kwdefaults__", None) or {}
-        positional = names[: code.co_argcount - 1]
-        no_default = list(positional[: len(positional) - n_defaults])
-        no_default += [n for n in names[code.co_argcount - 1 :] if n not in kw_defaults]
-        # a keyword an earlier (more derived) __init__ names is settled there
-        required += [n for n in no_default if n not in keywords and n not in required]
-        keywords += [n for n in names if n not in keywords]
-        if not code.co_flags & _VARKEYWORDS:
-            return {"keywords": keywords, "open": False, "required": required}
-    return {"keywords": keywords, "open": True, "required": required}
 
 
 def _plain_default(value: Any) -> Any:
@@ -349,25 +260,59 @@ def _plain_default(value: Any) -> Any:
 
 
 def signature(fn: Any) -> list[list[Any]] | None:
-    """``[[name, kind, default], ...]`` of a function's parameters (without ``self``), or
-    None when it has none to read. kind is inspect's (``POSITIONAL_OR_KEYWORD``, ...);
-    default is ``"<none>"`` for a required one."""
+    """``[[name, kind, default], ...]`` of a function's parameters, as Python binds a call to
+    this very function (its own code: a decorator's wrapper is not followed to what it
+    wraps), or None when it has none to read in full (no code, more than
+    :data:`SIGNATURE_METHODS` parameters, a name the inventory does not carry). kind is
+    inspect's (``POSITIONAL_OR_KEYWORD``, ...); default is ``"<none>"`` for a required one."""
     import inspect
 
     code = getattr(fn, "__code__", None)
     if code is None:  # a builtin, a callable instance: nothing the parent can bind by name
         return None
     try:
-        params = list(inspect.signature(fn).parameters.values())
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
     except (TypeError, ValueError):
         return None
-    out = []
-    for p in params[:SIGNATURE_METHODS]:
-        if not NAME.fullmatch(p.name):
+    if len(params) > SIGNATURE_METHODS or not all(NAME.fullmatch(p.name) for p in params):
+        return None  # a partial listing would make the parent refuse a call that fits
+    return [
+        [p.name, p.kind.name, "<none>" if p.default is p.empty else _plain_default(p.default)]
+        for p in params
+    ]
+
+
+def _bound(sig: list[list[Any]]) -> list[list[Any]]:
+    """A method's signature without the parameter its instance (or class) fills."""
+    positional = bool(sig) and sig[0][1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+    return sig[1:] if positional else sig
+
+
+def init_chain(cls: type) -> tuple[list[list[Any]], bool]:
+    """The parameters ``cls(...)`` takes, and whether they are known in full.
+
+    The ``__init__`` along the MRO, most derived first, and each base's that a ``**kwds``
+    hands keywords on to (the course's classes pass theirs to ``super().__init__``); a
+    parameter a more derived ``__init__`` names is settled there. Known in full when the
+    chain ends at an ``__init__`` without ``**kwds``, or at ``object``'s (which takes
+    none); not when it reaches one it cannot read (a C type's) or is too long to list.
+    """
+    params: list[list[Any]] = []
+    for klass in getattr(cls, "__mro__", (cls,)):
+        init = vars(klass).get("__init__")
+        if init is None:
             continue
-        default = "<none>" if p.default is p.empty else _plain_default(p.default)
-        out.append([p.name, p.kind.name, default])
-    return out
+        if klass is object:
+            return params, True
+        sig = signature(init)
+        if sig is None:
+            return params, False
+        params += [p for p in _bound(sig) if p[0] not in {q[0] for q in params}]
+        if len(params) > SIGNATURE_METHODS:
+            return params[:SIGNATURE_METHODS], False
+        if not any(p[1] == "VAR_KEYWORD" for p in sig):
+            return params, True
+    return params, False
 
 
 def returned_sizes(code: types.CodeType) -> list[int]:
@@ -392,16 +337,19 @@ def returned_sizes(code: types.CodeType) -> list[int]:
 
 
 def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
-    """The submission's classes and functions as the parent binds them (plain JSON).
+    """The submission's classes and functions as the parent binds and calls them (plain JSON).
 
     Per class (its own first, at most :data:`SIGNATURE_CLASSES`): ``bases`` (the MRO's
-    names), ``methods`` (name -> signature without ``self``), ``init`` (the keywords of
-    every ``__init__`` along the MRO, most derived first: a class that passes ``**kwds``
-    to its base takes the base's too) and ``attributes`` (the ``self.`` names its
-    methods' code mentions: what a fit may leave behind). Per top-level function its
-    signature. ``returns`` (method name -> the tuple sizes its ``return`` statements build,
-    :func:`returned_sizes`). Introspection only (``__code__``, ``inspect.signature``, the
-    bytecode): nothing of the submission is called. The parent trusts none of it (grader.adapters.discover).
+    names), ``methods`` (name -> :func:`signature` without ``self``, the most derived
+    definition along the MRO), ``init`` and ``init_complete`` (:func:`init_chain`: the
+    keywords of every ``__init__`` a ``**kwds`` reaches, and whether that is all of
+    them), ``attributes`` (the ``self.`` names its methods' code mentions: what a fit
+    may leave behind) and ``returns`` (method name -> the tuple sizes its ``return``
+    statements build, :func:`returned_sizes`). Per top-level function its signature.
+    Introspection only (``__code__``, ``inspect.signature``, the bytecode): nothing of
+    the submission is called. The parent trusts none of it: discovery binds by it
+    (grader.adapters.discover) and the parent's replay checks a binding's calls against
+    it (grader.adapters.support), and the student's answers have the last word.
     """
     classes: dict[str, Any] = {}
     for name in class_names[:SIGNATURE_CLASSES]:
@@ -409,32 +357,31 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
         methods: dict[str, Any] = {}
         returns: dict[str, list[int]] = {}
         attributes: set[str] = set()
-        init: list[list[Any]] = []
-        more_init = True  # a base's __init__ counts while every one before it passes **kwds on
+        defined: set[str] = set()  # a name a more derived class defines hides a base's
         for klass in getattr(cls, "__mro__", (cls,))[:-1]:
-            for attr, value in list(vars(klass).items())[:SIGNATURE_METHODS]:
+            items = list(vars(klass).items())
+            for attr, value in items[:SIGNATURE_METHODS]:
                 fn = value.__func__ if isinstance(value, staticmethod | classmethod) else value
                 code = getattr(fn, "__code__", None)
                 if code is None:
                     continue
                 attributes.update(n for n in code.co_names if NAME.fullmatch(n))
+                if attr == "__init__" or attr in defined or not NAME.fullmatch(attr):
+                    continue
                 sig = signature(fn)
                 if sig is None:
                     continue
-                if not isinstance(value, staticmethod) and sig and attr != "__init__":
-                    sig = sig[1:]  # self (a classmethod's cls)
-                if attr == "__init__" and more_init:
-                    init += [p for p in sig[1:] if p[0] not in {q[0] for q in init}]
-                    more_init = any(p[1] == "VAR_KEYWORD" for p in sig)
-                elif NAME.fullmatch(attr) and attr not in methods:
-                    methods[attr] = sig
-                    sizes = returned_sizes(code) if isinstance(code, types.CodeType) else []
-                    if sizes and sizes != [1]:  # only tuples: the report's room is shared
-                        returns[attr] = sizes
+                methods[attr] = sig if isinstance(value, staticmethod) else _bound(sig)
+                sizes = returned_sizes(code) if isinstance(code, types.CodeType) else []
+                if sizes and sizes != [1]:  # only tuples: the report's room is shared
+                    returns[attr] = sizes
+            defined.update(str(attr) for attr, _ in items)
+        init, complete = init_chain(cls)
         classes[name] = {
             "bases": [k.__name__ for k in getattr(cls, "__mro__", ())[:SIGNATURE_METHODS]],
             "methods": dict(list(methods.items())[:SIGNATURE_METHODS]),
-            "init": init[:SIGNATURE_METHODS],
+            "init": init,
+            "init_complete": complete,
             "attributes": sorted(attributes)[: SIGNATURE_METHODS * 4],
             "returns": dict(list(returns.items())[:SIGNATURE_METHODS]),
         }

@@ -8,8 +8,10 @@ from typing import Any
 
 from grader.adapters import child_probes
 from grader.adapters.binding import AdapterBinding, binding_for
+from grader.adapters.discover import read_api
 from grader.adapters.support import Support
 from grader.probes import student_inputs
+from grader.sandbox.child import runner
 from tests.grader.adapters.conftest import problem
 
 TEMPLATE = binding_for("template")
@@ -71,12 +73,30 @@ COURSE_METHODS = {m: "function" for m in COURSE.methods.values()}
 OLD_KEYWORDS = ["n_hidden", "C", "epochs", "eta", "random_state"]  # no momentum, no batches
 
 
-def course_inventory(keywords: list[str], open_: bool = False) -> dict[str, Any]:
+def course_inventory(
+    keywords: list[str], open_: bool = False, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The inventory of a TLPMiniBatch whose ``__init__`` chain takes ``keywords`` (all of
+    them listed, unless ``open_``: a chain that reaches an ``__init__`` the child cannot
+    read), the ``required`` ones without a default."""
+    init = [[k, "POSITIONAL_OR_KEYWORD", "<none>" if k in required else None] for k in keywords]
+    described = {
+        "bases": ["TLPMiniBatch", "object"],
+        "methods": {},
+        "init": init,
+        "init_complete": not open_,
+        "attributes": [],
+        "returns": {},
+    }
     return {
         "names": {"TLPMiniBatch": "class"},
         "classes": {"TLPMiniBatch": COURSE_METHODS},
-        "constructors": {"TLPMiniBatch": {"keywords": keywords, "open": open_}},
+        "api": {"classes": {"TLPMiniBatch": described}, "functions": {}},
     }
+
+
+def positional(*names: str) -> list[list[Any]]:
+    return [[n, "POSITIONAL_OR_KEYWORD", "<none>"] for n in names]
 
 
 def momentum_probe() -> tuple[str, dict, dict]:
@@ -105,7 +125,7 @@ def test_a_class_that_takes_the_keyword_or_any_keyword_owns_its_exception():
     )
     assert s.reason("t") == ""
     no_keywords = course_inventory(OLD_KEYWORDS)
-    no_keywords.pop("constructors")
+    no_keywords.pop("api")
     assert support(COURSE, {"t": "error"}, no_keywords, t=momentum_probe()).reason("t") == ""
 
 
@@ -130,20 +150,14 @@ def test_a_method_called_with_arguments_its_parameters_cannot_take_is_the_bindin
     forward = probe("forward", COURSE)
     every = [*OLD_KEYWORDS, "alpha", "decrease_const", "decrease_iter", "minibatches", "shuffle"]
     inventory = course_inventory(every)
-    narrow = {"params": ["X", "W1", "W2"], "positional": 3, "required": 3, "required_kw": []}
-    inventory["methods"] = {
-        "TLPMiniBatch": {"_feedforward": {**narrow, "varargs": False, "varkw": False}}
-    }
+    methods = inventory["api"]["classes"]["TLPMiniBatch"]["methods"]
+    methods["_feedforward"] = positional("X", "W1", "W2")
     reason = support(COURSE, {"f": "error"}, inventory, f=forward).reason("f")
     assert "TLPMiniBatch._feedforward with 5 positional arguments" in reason
     assert "(X, W1, W2)" in reason and "Instructors" in reason
-    wide = {"params": ["X", "W1", "W2", "b1", "b2"], "positional": 5, "required": 5}
-    inventory["methods"]["TLPMiniBatch"]["_feedforward"] = {
-        **wide,
-        "required_kw": [],
-        "varargs": False,
-        "varkw": False,
-    }
+    methods["_feedforward"] = positional("X", "W1", "W2", "b1", "b2")
+    assert support(COURSE, {"f": "error"}, inventory, f=forward).reason("f") == ""
+    methods["_feedforward"] = [["args", "VAR_POSITIONAL", "<none>"]]
     assert support(COURSE, {"f": "error"}, inventory, f=forward).reason("f") == ""
 
 
@@ -152,18 +166,16 @@ def test_a_constructor_parameter_without_default_the_binding_does_not_pass_is_th
     not pass them makes Python raise TypeError before the student's __init__ runs, so the
     check is not assessed, naming the parameters; passed, the exception is the student's."""
     every = [*OLD_KEYWORDS, "alpha", "decrease_const", "decrease_iter", "minibatches", "shuffle"]
-    needy = course_inventory([*every, "n_output"], open_=True)
-    needy["constructors"]["TLPMiniBatch"]["required"] = ["n_output"]
+    needy = course_inventory([*every, "n_output"], open_=True, required=("n_output",))
     reason = support(COURSE, {"t": "error"}, needy, t=momentum_probe()).reason("t")
     assert "requires 'n_output'" in reason and "not an error in the student's code" in reason
-    needy["constructors"]["TLPMiniBatch"]["required"] = ["eta"]  # the binding passes eta
+    needy = course_inventory([*every, "n_output"], open_=True, required=("eta",))
     assert support(COURSE, {"t": "error"}, needy, t=momentum_probe()).reason("t") == ""
 
 
-def test_the_childs_constructor_listing_names_parameters_without_defaults():
-    """runner.constructor_keywords reads the required parameters from each __init__'s code
-    along the **kwds chain; one a more derived __init__ gives a default is not required."""
-    from grader.sandbox.child.runner import constructor_keywords
+def test_the_childs_listing_of_a_constructor_follows_kwds_and_names_required_parameters():
+    """runner.api lists each __init__'s parameters along the **kwds chain; one a more derived
+    __init__ gives a default is not required; the chain ends at object's __init__."""
 
     class Base:
         def __init__(self, n_output, n_features, eta=0.1, *, seed):
@@ -173,7 +185,43 @@ def test_the_childs_constructor_listing_names_parameters_without_defaults():
         def __init__(self, n_features=3, **kwds):
             super().__init__(n_features=n_features, **kwds)
 
-    info = constructor_keywords(Derived)
-    assert info is not None and info["open"] is False
-    assert info["required"] == ["n_output", "seed"]
-    assert info["keywords"] == ["n_features", "n_output", "eta", "seed"]
+    info = read_api({"api": runner.api({"Derived": Derived}, ["Derived"])})["Derived"]
+    assert info.init_complete
+    assert info.required == ("n_output", "seed")
+    assert info.init == ("n_features", "n_output", "eta", "seed")
+
+
+class _Dict(dict):  # a C type's __init__ ends the chain: its keywords cannot be read
+    def __init__(self, n_hidden=3, **kwds):
+        super().__init__(**kwds)
+
+
+class _Course:
+    """A course-shaped class of an older year: no momentum keyword, a folded forward pass."""
+
+    def __init__(self, n_hidden=30, C=0.0, epochs=500, eta=0.001, random_state=None):
+        pass
+
+    def _feedforward(self, X, W1, W2):
+        return X
+
+
+def _inventory_of(cls: type) -> dict[str, Any]:
+    """What the child reports for a namespace holding ``cls`` as TLPMiniBatch."""
+    return runner.inventory({"TLPMiniBatch": type("TLPMiniBatch", (cls,), {})})
+
+
+def test_the_parent_decides_from_what_the_child_lists_of_a_real_class():
+    """From the child's own listing of a real class (not a hand-written one): a keyword the
+    class takes nowhere and a method the binding's call cannot fit are the binding's
+    mismatches; a chain that reaches a C type's __init__ decides nothing about keywords."""
+    found = _inventory_of(_Course)
+    assert "TLPMiniBatch" in found["api"]["classes"]
+    reason = support(COURSE, {"t": "error"}, found, t=momentum_probe()).reason("t")
+    assert "'alpha'" in reason and "it takes n_hidden, C, epochs, eta, random_state" in reason
+    reason = support(COURSE, {"f": "error"}, found, f=probe("forward", COURSE)).reason("f")
+    assert "TLPMiniBatch._feedforward with 5 positional arguments" in reason
+    assert "(X, W1, W2)" in reason
+    opaque = _inventory_of(_Dict)
+    assert opaque["api"]["classes"]["TLPMiniBatch"]["init_complete"] is False
+    assert support(COURSE, {"t": "error"}, opaque, t=momentum_probe()).reason("t") == ""
