@@ -10,7 +10,7 @@ commented, ``# %matplotlib inline``. Notebooks are written with nbformat
 samples are copied as they are. ``expected.toml`` beside them records each
 sample's expected outcome, its adapter binding and the conventions it follows.
 
-Three folders are written:
+Four folders are written:
 
 - ``correct/``  the correct samples (``SAMPLES``), one per adapter style;
 - ``buggy/``    one submission per misconception and style (``BUGGY``, sources in
@@ -19,7 +19,10 @@ Three folders are written:
                 rubric each is graded with and the diagnosis it must get
                 (tests/grader/test_e2e_diagnosis.py). ``buggy/rubrics/`` holds the
                 test-only rubrics (written by hand, not by this script);
-- ``demo/``     a small mock class for the README's first command (``DEMO``).
+- ``demo/``     a small mock class for the README's first command (``DEMO``);
+- ``conventions/*.ipynb``  the legitimate-convention notebooks, one per source in
+                ``conventions/src/`` (its plain ``.py`` samples and ``expected.toml``
+                are written by hand).
 
 A rebuild with unchanged sources changes nothing: files are written only when
 their bytes differ, and generated files whose source is gone are removed.
@@ -420,11 +423,13 @@ def outputs() -> dict[str, bytes]:
     for student, (source, _) in DEMO.items():
         data = source if isinstance(source, bytes) else _output(SRC / source, ".ipynb")
         out[f"demo/{student}.ipynb"] = data
+    for src in sorted((HERE / "conventions" / "src").glob("*.py")):
+        out[f"conventions/{src.stem}.ipynb"] = _output(src, ".ipynb")
     return out
 
 
 # generated files live at the top of these folders; anything else there is stale
-_GENERATED = {"buggy": (".ipynb", ".py", ".toml"), "demo": (".ipynb",)}
+_GENERATED = {"buggy": (".ipynb", ".py", ".toml"), "demo": (".ipynb",), "conventions": (".ipynb",)}
 
 
 def build(root: Path = HERE) -> list[str]:
