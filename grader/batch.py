@@ -138,6 +138,8 @@ class BatchSummary:
     class_page, canvas : the files ``outputs`` asked for (None when not written)
     canvas_warnings    : students the Canvas roster lacks
     unadjusted : (identity, why) of students whose overrides could not be applied (not graded)
+    skipped    : (name, why) of the class folder's entries :func:`grade_class` did not grade
+                 (notes, data files, the run's own output folder, an earlier run's)
     selected   : the identities ``only`` picked (with ``regrade``'s); empty without ``only``
     reused     : identities whose stored result was kept (fresh), so not graded again
     """
@@ -162,6 +164,7 @@ class BatchSummary:
     canvas: Path | None = None
     canvas_warnings: tuple[str, ...] = ()
     unadjusted: tuple[tuple[str, str], ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # grade_class: (entry, why) not graded
 
     @property
     def finished(self) -> int:
@@ -721,6 +724,102 @@ def run_batch(
             if overrides is not None and overrides.of(r.identity) and not r.graded
         ),
     )
+
+
+def grade_class(
+    folder: Path | str,
+    rubric_path: Path | str,
+    out_dir: Path | str,
+    *,
+    grade: Callable[[Path, Rubric, Any], GradeResult] | None = None,
+    settings: GradeSettings | None = None,
+    outputs: BatchOutputs | None = None,
+    executor: str | Executor = "pool",
+    workers: int | None = None,
+    timeout: float | None = None,
+    scheduler: Any = None,
+    only: Iterable[str] | None = None,
+    regrade: Iterable[str] | Literal["all"] | None = None,
+    progress: Progress = True,
+) -> BatchSummary:
+    """A class folder graded into ``out_dir`` as ``grader grade FOLDER --rubric R --out O``
+    grades it: the same files (results, each student's HTML and Markdown report, the
+    gradebook, summary.md, the class page; with ``outputs.canvas`` Canvas's CSV, with
+    ``outputs.overrides`` the adjustments in every one), and the same checks first.
+
+    Every visible entry of ``folder`` is a submission but notes, data files, ``out_dir``
+    itself and an earlier run's output (``BatchSummary.skipped`` says which and why,
+    grader.submission.scan_class_folder). ``grade`` defaults to the instructor's
+    grader.grade.grade_submission with ``settings`` (default: a warm sandbox worker per
+    grading process, the best tier here); ``outputs`` defaults to ``BatchOutputs()``.
+    As root, under the uid tier, the folder, the output folder and the rubric are closed to
+    the sandbox's users before anything is graded. The other parameters are
+    :func:`run_batch`'s.
+
+    Raises
+    ------
+    grader.rubric.RubricError          the rubric is not valid
+    grader.submission.SubmissionError  ``folder`` is not a folder
+    grader.sandbox.tiers.SandboxUnavailableError
+        no sandbox tier here reaches ``settings.min_tier`` (nothing is written)
+    ValueError
+        ``out_dir`` is a file, ``folder`` holds no submission, ``timeout`` is shorter
+        than the rubric's own limits (a looping submission would be reported as the
+        grader's failure), or :func:`run_batch`'s reasons
+    """
+    from grader.rubric_file import load_rubric
+    from grader.sandbox.privilege import protect
+    from grader.sandbox.tiers import resolve_tier
+    from grader.submission import scan_class_folder
+
+    rubric = load_rubric(rubric_path)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; the results need a folder (new or existing)")
+    listing = scan_class_folder(folder, exclude=[out])
+    paths = [e if isinstance(e, Path) else e.path for e in listing.submissions]
+    if not paths:
+        raise ValueError(f"{folder} holds no submissions.")
+    if grade is None:
+        from grader.grade import grade_submission
+        from grader.pipeline import GradeSettings
+
+        grade, settings = grade_submission, settings or GradeSettings(warm=True)
+    if timeout and timeout < (bound := time_bound(rubric, settings)):
+        raise ValueError(
+            f"a timeout of {timeout:g} s is shorter than this rubric's own limits ({bound:g} s: "
+            "the sandbox's start and every probe's timeout)"
+        )
+    tier = resolve_tier(settings.tier, settings.min_tier) if settings is not None else None
+    out.mkdir(parents=True, exist_ok=True)
+    if tier == "uid":
+        protect([Path(folder), out, Path(rubric_path)])
+    summary = run_batch(
+        paths,
+        GradeJob.from_file(grade, Path(rubric_path), settings),
+        out,
+        executor=executor,
+        workers=workers,
+        timeout=timeout,
+        scheduler=scheduler,
+        only=only,
+        regrade=regrade,
+        progress=progress,
+        rubric=rubric,
+        title=f"Class summary: {rubric.assignment.title}",
+        outputs=outputs if outputs is not None else BatchOutputs(),
+    )
+    skipped = tuple((entry.name, why) for entry, why in listing.skipped)
+    return dataclasses.replace(summary, skipped=skipped)
+
+
+def time_bound(rubric: Rubric, settings: GradeSettings | None) -> float:
+    """The longest one submission may run by the rubric's own limits (grader.plan.time_bound),
+    under ``settings``' sandbox limits (the sandbox's defaults without settings)."""
+    from grader.plan import time_bound as bound
+    from grader.sandbox import Limits
+
+    return bound(rubric, settings.limits if settings is not None else Limits())
 
 
 def _stored_view(store: ResultStore, identity: str) -> GradeResult | None:

@@ -48,7 +48,6 @@ from grader.sandbox.warm import prestart
 from grader.submission import (
     NOT_SUBMISSION_SUFFIXES,
     SubmissionError,
-    scan_class_folder,
 )
 
 if TYPE_CHECKING:
@@ -244,7 +243,7 @@ def _executor(args: argparse.Namespace) -> Any:
 def cmd_grade(
     args: argparse.Namespace, grade_fn: GradeSubmission | None, argv: Sequence[str]
 ) -> int:
-    from grader.batch import BatchOutputs, CanvasExport, resume_hint, run_batch
+    from grader.batch import BatchOutputs, CanvasExport, grade_class, resume_hint
     from grader.exports.gradebook import read_canvas_roster
 
     rubric = _rubric(_existing(args.rubric, "a rubric file"))
@@ -254,21 +253,13 @@ def cmd_grade(
         raise UsageError(
             f"--out {args.out} is a file; it must name a folder (new or existing) for the results."
         )
-    # The output folder may sit inside the class folder: it is never graded as a student.
-    listing = scan_class_folder(args.folder, exclude=[args.out])
-    paths = [e if isinstance(e, Path) else e.path for e in listing.submissions]
-    for entry, why in listing.skipped:
-        print(f"not graded: {entry.name} ({why})")
-    if not paths:
-        raise UsageError(f"{args.folder} holds no submissions.")
     # A warm worker pays its start (numpy, scipy, pandas, scikit-learn, ~1 s) once per
     # process: every executor of a batch grades many submissions per process (the pool,
     # --serial, and each Dask worker's warm grading process).
-    job = _job(grade_fn, args.rubric, warm=True, min_tier=args.min_tier)
-    _check_batch_timeout(args.timeout, rubric, job.settings)
-    resolve_tier(None, args.min_tier)  # below the minimum: not even the output folder is made
-    args.out.mkdir(parents=True, exist_ok=True)
-    sandbox = _sandbox(args.min_tier, [args.folder, args.out, args.rubric])
+    settings = None if grade_fn is not None else _settings(True, None, args.min_tier)
+    _check_batch_timeout(args.timeout, rubric, settings)
+    # below the minimum tier: refused here, before even the output folder is made
+    sandbox = _sandbox(args.min_tier, [args.folder, args.rubric])
     canvas = None
     if args.canvas_assignment:
         canvas = CanvasExport(
@@ -279,10 +270,14 @@ def cmd_grade(
         )
     elif args.canvas_roster:
         read_canvas_roster(args.canvas_roster)  # a bad roster is bad input, even unused
-    summary = run_batch(
-        paths,
-        job,
+    # what the library does for any caller: the folder listed (never the output folder),
+    # the reports, class page and Canvas file written, the folders closed to the sandbox
+    summary = grade_class(
+        args.folder,
+        args.rubric,
         args.out,
+        grade=grade_fn,
+        settings=settings,
         executor=_executor(args),
         workers=args.workers,
         timeout=args.timeout or None,
@@ -290,14 +285,10 @@ def cmd_grade(
         only=args.only,
         regrade="all" if args.regrade_all else args.regrade,
         progress=not args.no_progress,
-        rubric=rubric,
-        title=f"Class summary: {rubric.assignment.title}",
-        outputs=BatchOutputs(
-            reports=("html", "md"),
-            canvas=canvas,
-            overrides=overrides,
-        ),
+        outputs=BatchOutputs(reports=("html", "md"), canvas=canvas, overrides=overrides),
     )
+    for name, why in summary.skipped:
+        print(f"not graded: {name} ({why})")
     print(summary.describe())
     if args.only:
         print(f"selected:   {', '.join(summary.selected)}")

@@ -488,3 +488,78 @@ def test_a_rewritten_file_of_the_same_size_is_graded_again(subs: Path, out: Path
     assert len(path.read_text()) == len(text)
     edited = run_batch([path], fakes.grade, out, executor="serial", progress=False)
     assert (edited.graded, edited.cached) == (1, 0)
+
+
+# --- the library does what the command does --------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, object]:
+    """Every file under ``folder`` by its relative path: its bytes, or for a stored result
+    its JSON without the batch record's clock readings (when it finished, how long it took)."""
+    files: dict[str, object] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel.startswith("results/"):
+            result = json.loads(path.read_text(encoding="utf-8"))
+            for clock in ("finished_at", "seconds"):
+                result["provenance"]["batch"].pop(clock, None)
+            files[rel] = result
+        else:
+            files[rel] = path.read_bytes()
+    return files
+
+
+def test_grade_class_writes_what_grader_grade_writes(subs: Path, tmp_path: Path) -> None:
+    """The Python API (grade_class) and the command, on the same two submissions and a
+    note beside them: the same files with the same contents (results, both reports of each
+    student, gradebook, summary.md, class page, Canvas CSV), the note skipped by both."""
+    from grader import cli
+    from grader.batch import grade_class
+
+    fakes.write(subs, "alice.py", "# fake: fail grad_hidden")
+    fakes.write(subs, "bob.py")
+    (subs / "README.md").write_text("the instructor's notes\n", encoding="utf-8")
+    by_cli, by_library = tmp_path / "cli", tmp_path / "library"
+    argv = ["grade", str(subs), "--rubric", str(fakes.RUBRIC_PATH), "--out", str(by_cli)]
+    argv += ["--serial", "--no-progress", "--canvas-assignment", "Lab 3"]
+    assert cli.main(argv, grade_fn=fakes.grade_submission) == 0
+    summary = grade_class(
+        subs,
+        fakes.RUBRIC_PATH,
+        by_library,
+        grade=fakes.grade_submission,
+        executor="serial",
+        progress=False,
+        outputs=BatchOutputs(canvas=CanvasExport("Lab 3")),
+    )
+    assert (summary.graded, summary.skipped) == (
+        2,
+        (("README.md", "a .md file, not a submission"),),
+    )
+    ours, theirs = _tree(by_library), _tree(by_cli)
+    assert sorted(ours) == sorted(theirs)
+    assert {"reports/alice.html", "reports/bob.md", "summary.html", "canvas.csv"} <= set(ours)
+    for rel, data in theirs.items():
+        assert ours[rel] == data, rel
+    heading = f"# Class summary: {fakes.RUBRIC.assignment.title}".encode()
+    assert isinstance(ours["summary.md"], bytes) and heading in ours["summary.md"]
+
+
+def test_grade_class_refuses_what_the_command_refuses(subs: Path, tmp_path: Path) -> None:
+    """Bad input is a ValueError naming it, before anything is written: an output path that
+    is a file, a folder with nothing to grade, a limit below the rubric's own."""
+    from grader.batch import grade_class
+
+    (subs / "notes.md").write_text("nothing to grade\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds no submissions"):
+        grade_class(subs, fakes.RUBRIC_PATH, tmp_path / "out", grade=fakes.grade_submission)
+    a_file = tmp_path / "taken"
+    a_file.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="is a file"):
+        grade_class(subs, fakes.RUBRIC_PATH, a_file, grade=fakes.grade_submission)
+    fakes.write(subs, "alice.py")
+    with pytest.raises(ValueError, match="shorter than this rubric's own limits"):
+        grade_class(
+            subs, fakes.RUBRIC_PATH, tmp_path / "out", grade=fakes.grade_submission, timeout=0.5
+        )
+    assert not (tmp_path / "out").exists()
