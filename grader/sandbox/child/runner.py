@@ -491,7 +491,7 @@ def _probe(
     answer(progress, arrays, index=index, status="ok")
 
 
-def prepare(jobdir: Path) -> types.ModuleType:
+def cold_probe_module(jobdir: Path) -> types.ModuleType:
     """The probe module of a cold job, after the rlimits; a failure here is the grader's."""
     plan = json.loads((jobdir / "plan.json").read_text())
     apply_limits(plan["limits"])
@@ -507,7 +507,7 @@ def main(argv: list[str]) -> None:
     jobdir, fd, commands = Path(argv[0]), int(argv[1]), int(argv[2])
     progress = Progress(fd)
     try:
-        probes = prepare(jobdir)
+        probes = cold_probe_module(jobdir)
     except Exception as exc:
         progress.emit(event="fatal", error=f"{type(exc).__name__}: {exc}"[:ERROR_CAP])
         os._exit(3)
