@@ -4,6 +4,8 @@ and the student kit's boundary (the import closure of its entry point) holds non
 
 from __future__ import annotations
 
+import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -119,3 +121,41 @@ def test_lazy_imports_and_named_modules_count_type_checking_does_not(tmp_path: P
     assert graph.importers_of("reference") == {"pkg.lazy", "pkg.unused"}
     with pytest.raises(KeyError):
         graph.closure(["pkg.missing"])
+
+
+ARCHITECTURE = GRADER.parent / "ARCHITECTURE.md"
+
+
+def test_architecture_names_the_modules_that_import_reference(graph: ImportGraph) -> None:
+    """ARCHITECTURE.md's list of the modules that may import ``reference`` is this test's
+    list, and the code's: a module added to one and not the others fails here."""
+    text = " ".join(ARCHITECTURE.read_text(encoding="utf-8").split())
+    found = re.search(r"only the modules a test lists \(([^)]*)\) import `reference`", text)
+    assert found, "ARCHITECTURE.md no longer lists the modules that import reference"
+    named = {
+        n if n.startswith("grader.") else f"grader.{n}"
+        for n in re.findall(r"`([\w.]+)`", found.group(1))
+    }
+    assert named == MAY_IMPORT_REFERENCE == set(graph.importers_of("reference"))
+
+
+# The child side runs alone in the sandbox (ARCHITECTURE.md, "The sandbox"; the probe module
+# is "stdlib + numpy only"): it imports the standard library, numpy and its own package.
+CHILD_SIDE = ("grader.adapters.child_probes", "grader.sandbox.child")
+CHILD_EXTERNAL = {"numpy", "_grader_child"}  # launch.py's name for its own package, when run
+
+
+def test_the_child_side_imports_only_the_standard_library_numpy_and_itself(
+    graph: ImportGraph,
+) -> None:
+    own = {"grader", "grader.sandbox", "grader.adapters"}  # the parents of a relative import
+    for name in graph.files:
+        if not name.startswith(CHILD_SIDE):
+            continue
+        inside = {m for m in graph.internal[name] if m not in own and not m.startswith(CHILD_SIDE)}
+        outside = {
+            m
+            for m in graph.external[name]
+            if m.split(".")[0] not in sys.stdlib_module_names and m not in CHILD_EXTERNAL
+        }
+        assert (inside, outside) == (set(), set()), name
