@@ -114,7 +114,7 @@ def _blocks(v: views.ReportView) -> list[str]:
         if v.fix_first is not None:
             out.append(_fix_first(v.fix_first))
         elif v.objectives:
-            out.append("✓ Nothing to fix: every check that could be assessed passed.")
+            out.append(f"> **{md(v.no_fix)}**" if v.nothing_assessed else f"✓ {md(v.no_fix)}")
         rows = ["| Objective | Level | Points |", "|---|---|---|"]
         rows += [
             f"| {md_cell(o.title)} | {level_label(o.level)} | "

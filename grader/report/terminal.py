@@ -88,6 +88,9 @@ def render_terminal(
             lines += _wrap(f"At stake: {fx.stake}.", 2)
             if fx.step:
                 lines += _wrap(fx.step, 2, "next: ")
+        elif v.nothing_assessed:  # 0 points that are no verdict: say so before the list
+            lines += ["", st.paint("NOTHING ASSESSED", "33", bold=True)]
+            lines += _wrap(v.no_fix, 2)
     else:
         lines.append(st.paint(f"{views.clean(v.identity)} {dash} could not be graded", "1"))
         lines += _wrap(v.reason, 2)

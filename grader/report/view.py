@@ -191,6 +191,9 @@ class ReportView:
     next_steps: tuple[str, ...]  # for an ungradable submission
     binding: str = ""  # how the grader bound the student's API, when it discovered it
     fix_first: FixFirst | None = None  # the root cause to fix first (None: nothing failed)
+    # where nothing failed, what that means: all assessed passed, or nothing could be assessed
+    no_fix: str = ""
+    nothing_assessed: bool = False
 
 
 def figures_of(result: GradeResult) -> tuple[Figure, ...]:
@@ -516,6 +519,23 @@ def root_cause(
     return best, held.get(best.check_id, 0.0)
 
 
+ALL_PASSED = "Nothing to fix: every check that could be assessed passed."
+
+
+def _no_fix(checks: tuple[CheckResult, ...]) -> tuple[str, bool]:
+    """The sentence where a report would say what to fix first, when nothing failed, and
+    whether it is because no check could be assessed: a report of 0 points must not say
+    "nothing to fix" when the code never ran (a package the grading environment lacks)."""
+    if not checks or any(c.status == "passed" for c in checks):
+        return ALL_PASSED, False
+    reason = next((c.reason for c in checks if c.status != "passed" and c.reason), "")
+    return (
+        "No check could be assessed, so this is no verdict on your code yet"
+        + (f": {reason.rstrip('.')}." if reason else "."),
+        True,
+    )
+
+
 def build(result: GradeResult, audience: Audience = "student") -> ReportView:
     """Arrange ``result`` for reading; a student's view shows only what a student may see."""
     if audience not in ("student", "instructor"):
@@ -561,6 +581,7 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
             stake=stake,
             step=steps[0] if steps else "",
         )
+    no_fix, nothing_assessed = ("", False) if fix_first is not None else _no_fix(result.checks)
     objectives: list[ObjectiveView] = []
     placed: set[str] = set()
     for o in score.objectives if score is not None else ():
@@ -609,6 +630,8 @@ def build(result: GradeResult, audience: Audience = "student") -> ReportView:
         next_steps=() if result.status == "graded" else UNGRADABLE_STEPS,
         binding=str((full.provenance.get("binding") or {}).get("sentence", "")),
         fix_first=fix_first,
+        no_fix=no_fix,
+        nothing_assessed=nothing_assessed,
     )
 
 
