@@ -117,7 +117,8 @@ class ClassApi:
     attributes: frozenset[str]
     depth: int
     returns: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method -> sizes returned
-    signatures: Mapping[str, tuple[Param, ...]] = field(default_factory=dict)  # method -> params
+    # method -> params, of plain functions only (not what a descriptor's __code__ claims)
+    signatures: Mapping[str, tuple[Param, ...]] = field(default_factory=dict)
     init_params: tuple[Param, ...] = ()
     init_complete: bool = False  # the constructor's parameters are all listed (none unread)
 
@@ -168,6 +169,8 @@ def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
             params = _params(sig)
             if _name(m) and params is not None:
                 signatures[str(m)] = params
+        claimed = desc.get("claimed")
+        claimed = set(claimed[:MAX_NAMES]) if isinstance(claimed, list) else set(signatures)
         out[str(cls)] = ClassApi(
             str(cls),
             MappingProxyType({m: tuple(p[0] for p in ps) for m, ps in signatures.items()}),
@@ -176,7 +179,7 @@ def read_api(inventory: Mapping[str, Any] | None) -> dict[str, ClassApi]:
             frozenset(a for a in attrs[:MAX_NAMES] if _name(a)),
             len(bases) if isinstance(bases, list) else 0,
             MappingProxyType(_returns(returned)),
-            MappingProxyType(signatures),
+            MappingProxyType({m: ps for m, ps in signatures.items() if m not in claimed}),
             init,
             desc.get("init_complete") is True and len(init) < MAX_NAMES,
         )

@@ -259,27 +259,52 @@ def _plain_default(value: Any) -> Any:
     return "<other>"
 
 
+_VARARGS, _VARKEYWORDS = 0x04, 0x08  # CO_VARARGS, CO_VARKEYWORDS (inspect's flags)
+
+
 def signature(fn: Any) -> list[list[Any]] | None:
     """``[[name, kind, default], ...]`` of a function's parameters, as Python binds a call to
-    this very function (its own code: a decorator's wrapper is not followed to what it
-    wraps), or None when it has none to read in full (no code, more than
-    :data:`SIGNATURE_METHODS` parameters, a name the inventory does not carry). kind is
-    inspect's (``POSITIONAL_OR_KEYWORD``, ...); default is ``"<none>"`` for a required one."""
-    import inspect
-
+    this very function: read from its code object and defaults, not ``inspect.signature``
+    (which a function answers with any ``__signature__`` it sets, and which follows a
+    decorator to what it wraps). Anything else carrying a ``__code__`` is read the same
+    way (what it claims: :func:`api` marks it). None when there is none to read in full
+    (no code, more than :data:`SIGNATURE_METHODS` parameters, a name the inventory does
+    not carry). kind is inspect's (``POSITIONAL_OR_KEYWORD``, ...); default is
+    ``"<none>"`` for a required one."""
+    if isinstance(fn, staticmethod | classmethod):
+        fn = fn.__func__
     code = getattr(fn, "__code__", None)
-    if code is None:  # a builtin, a callable instance: nothing the parent can bind by name
-        return None
-    try:
-        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if len(params) > SIGNATURE_METHODS or not all(NAME.fullmatch(p.name) for p in params):
+    if not isinstance(code, types.CodeType):
+        return None  # a builtin, a callable instance: nothing the parent can bind by name
+    n_args, n_kw, n_posonly = code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount
+    names = list(code.co_varnames[: n_args + n_kw])
+    defaults = getattr(fn, "__defaults__", None)
+    defaults = defaults if isinstance(defaults, tuple) else ()
+    kw_defaults = getattr(fn, "__kwdefaults__", None)
+    kw_defaults = kw_defaults if isinstance(kw_defaults, dict) else {}
+    first_default = max(n_args - len(defaults), 0)
+    out: list[list[Any]] = []
+    for i, name in enumerate(names[:n_args]):
+        kind = "POSITIONAL_ONLY" if i < n_posonly else "POSITIONAL_OR_KEYWORD"
+        has = i >= first_default
+        out.append([name, kind, _plain_default(defaults[i - first_default]) if has else "<none>"])
+    extra = n_args + n_kw
+    if code.co_flags & _VARARGS:
+        out.append([code.co_varnames[extra], "VAR_POSITIONAL", "<none>"])
+        extra += 1
+    for name in names[n_args:]:
+        out.append(
+            [
+                name,
+                "KEYWORD_ONLY",
+                _plain_default(kw_defaults[name]) if name in kw_defaults else "<none>",
+            ]
+        )
+    if code.co_flags & _VARKEYWORDS:
+        out.append([code.co_varnames[extra], "VAR_KEYWORD", "<none>"])
+    if len(out) > SIGNATURE_METHODS or not all(NAME.fullmatch(str(p[0])) for p in out):
         return None  # a partial listing would make the parent refuse a call that fits
-    return [
-        [p.name, p.kind.name, "<none>" if p.default is p.empty else _plain_default(p.default)]
-        for p in params
-    ]
+    return out
 
 
 def _bound(sig: list[list[Any]]) -> list[list[Any]]:
@@ -341,12 +366,13 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
 
     Per class (its own first, at most :data:`SIGNATURE_CLASSES`): ``bases`` (the MRO's
     names), ``methods`` (name -> :func:`signature` without ``self``, the most derived
-    definition along the MRO), ``init`` and ``init_complete`` (:func:`init_chain`: the
+    definition along the MRO; ``claimed``: those that are not plain functions, whose
+    ``__code__`` is only what they claim), ``init`` and ``init_complete`` (:func:`init_chain`: the
     keywords of every ``__init__`` a ``**kwds`` reaches, and whether that is all of
     them), ``attributes`` (the ``self.`` names its methods' code mentions: what a fit
     may leave behind) and ``returns`` (method name -> the tuple sizes its ``return``
     statements build, :func:`returned_sizes`). Per top-level function its signature.
-    Introspection only (``__code__``, ``inspect.signature``, the bytecode): nothing of
+    Introspection only (code objects, defaults, the bytecode): nothing of
     the submission is called. The parent trusts none of it: discovery binds by it
     (grader.adapters.discover) and the parent's replay checks a binding's calls against
     it (grader.adapters.support), and the student's answers have the last word.
@@ -358,6 +384,7 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
         returns: dict[str, list[int]] = {}
         attributes: set[str] = set()
         defined: set[str] = set()  # a name a more derived class defines hides a base's
+        claimed: list[str] = []
         for klass in getattr(cls, "__mro__", (cls,))[:-1]:
             items = list(vars(klass).items())
             for attr, value in items[:SIGNATURE_METHODS]:
@@ -372,6 +399,8 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
                 if sig is None:
                     continue
                 methods[attr] = sig if isinstance(value, staticmethod) else _bound(sig)
+                if not isinstance(fn, types.FunctionType):
+                    claimed.append(attr)  # a descriptor's or callable's __code__: its claim
                 sizes = returned_sizes(code) if isinstance(code, types.CodeType) else []
                 if sizes and sizes != [1]:  # only tuples: the report's room is shared
                     returns[attr] = sizes
@@ -380,6 +409,7 @@ def api(namespace: Mapping[str, Any], class_names: list[str]) -> dict[str, Any]:
         classes[name] = {
             "bases": [k.__name__ for k in getattr(cls, "__mro__", ())[:SIGNATURE_METHODS]],
             "methods": dict(list(methods.items())[:SIGNATURE_METHODS]),
+            "claimed": claimed[:SIGNATURE_METHODS],
             "init": init,
             "init_complete": complete,
             "attributes": sorted(attributes)[: SIGNATURE_METHODS * 4],

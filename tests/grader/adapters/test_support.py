@@ -83,6 +83,7 @@ def course_inventory(
     described = {
         "bases": ["TLPMiniBatch", "object"],
         "methods": {},
+        "claimed": [],
         "init": init,
         "init_complete": not open_,
         "attributes": [],
@@ -225,3 +226,42 @@ def test_the_parent_decides_from_what_the_child_lists_of_a_real_class():
     opaque = _inventory_of(_Dict)
     assert opaque["api"]["classes"]["TLPMiniBatch"]["init_complete"] is False
     assert support(COURSE, {"t": "error"}, opaque, t=momentum_probe()).reason("t") == ""
+
+
+def test_a_signature_a_method_claims_is_not_what_the_child_lists():
+    """A method whose ``__signature__`` claims it cannot take the binding's call, while its
+    code can: the child lists the code's parameters, so the method's own exception stays a
+    failure (a claimed signature cannot turn a failed check into "not assessed")."""
+    import inspect
+
+    class Claims(_Course):
+        def _feedforward(self, X, W1, W2, b1, b2):
+            raise ValueError("wrong")
+
+    Claims._feedforward.__signature__ = inspect.signature(_Course._feedforward)  # type: ignore[attr-defined]
+    found = _inventory_of(Claims)
+    listed = found["api"]["classes"]["TLPMiniBatch"]["methods"]["_feedforward"]
+    assert [p[0] for p in listed] == ["X", "W1", "W2", "b1", "b2"]
+    assert support(COURSE, {"f": "error"}, found, f=probe("forward", COURSE)).reason("f") == ""
+
+
+def test_what_a_descriptor_s_code_claims_binds_but_decides_no_mismatch():
+    """A method that is a descriptor carrying a narrow ``__code__`` (discovery may bind by
+    what it claims) is not held to that claim by the parent: its exception stays a failure."""
+
+    def narrow(self, X, W1, W2):
+        return X
+
+    class Claim:
+        __code__ = narrow.__code__
+
+        def __get__(self, obj, owner):
+            return lambda *args: 1 / 0
+
+    found = _inventory_of(type("Claims", (_Course,), {"_feedforward": Claim()}))
+    described = found["api"]["classes"]["TLPMiniBatch"]
+    assert described["claimed"] == ["_feedforward"]
+    read = read_api(found)["TLPMiniBatch"]
+    assert read.methods["_feedforward"] == ("X", "W1", "W2")  # what discovery binds by
+    assert "_feedforward" not in read.signatures
+    assert support(COURSE, {"f": "error"}, found, f=probe("forward", COURSE)).reason("f") == ""
