@@ -71,3 +71,21 @@ def test_a_lie_about_what_forward_returns_earns_nothing() -> None:
     assert not any(c.status == "passed" for c in result.checks)
     forward = next(c for c in result.checks if c.check_id == "forward")
     assert forward.status == "failed" and "returned 5 values" in " ".join(forward.evidence)
+
+
+def test_signatures_a_class_claims_decide_no_binding_mismatch() -> None:
+    """submissions/hostile/signature_claims.py: a ``__signature__`` and a descriptor's
+    ``__code__`` claim fewer parameters than the binding passes, and the methods raise the
+    TypeError Python gives for that. The parent holds the call against the code's own
+    parameters only: the checks fail with the student's exception, never "not assessed"
+    as the binding's mismatch; the honest forward pass still passes."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "signature_claims.py", rubric)
+    status = {c.check_id: c for c in result.checks}
+    assert status["forward"].status == "passed"
+    for check in ("grad_output", "cost"):
+        assert status[check].status == "failed", status[check].reason
+        assert "your code raised TypeError" in status[check].reason
+    mismatch = "a mismatch between the rubric's [adapter] binding"
+    assert not any(mismatch in c.reason for c in result.checks), [c.reason for c in result.checks]
+    assert result.score is not None and result.score.points == status["forward"].points
