@@ -388,7 +388,7 @@ def _identify(path: Path, memo: dict[str, list[Any]], fresh: dict[str, list[Any]
     return found
 
 
-def _plan(
+def _entries(
     submissions: Sequence[Path],
     key_fn: KeyFn | None,
     identity_fn: Callable[[Path], str] | None,
@@ -581,7 +581,7 @@ def run_batch(
     canvas = outputs.canvas if outputs is not None else None
     roster = read_canvas_roster(canvas.roster) if canvas and canvas.roster else None
     salt = getattr(grade_fn, "cache_salt", "")
-    entries, memo = _plan(submissions, key_fn, identity_fn, salt, out_dir)
+    entries, memo = _entries(submissions, key_fn, identity_fn, salt, out_dir)
     identities = [e.identity for e in entries]
     overrides = outputs.overrides if outputs is not None else None
     # the rubric the results were graded with: the job's (public only, when it is)
