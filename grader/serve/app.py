@@ -201,7 +201,8 @@ Instructor = Annotated[Identity, Depends(instructor)]
 
 def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) -> FastAPI:
     """The service over ``store``; ``runner`` grades (None: jobs only queue, e.g. in tests
-    of the API alone). The runner is started and stopped with the application."""
+    of the API alone). The runner is started and stopped with the application, and the
+    store closed when it stops."""
     secret = store.meta("csrf_secret")
     if secret is None:  # kept in the store, so forms stay valid across restarts
         secret = secrets.token_hex(32)
@@ -216,9 +217,15 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             runner.start()
-        yield
-        if runner is not None:
-            runner.stop(wait=1.0)
+        try:
+            yield
+        finally:
+            # a clean stop: no more jobs taken, then the store closed (its heartbeat row
+            # removed, a job still grading requeued at once, the connections closed, so
+            # SQLite checkpoints its write-ahead log into service.db)
+            if runner is not None:
+                runner.stop(wait=1.0)
+            store.close()
 
     app = FastAPI(
         title="mlp-grader service",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 
@@ -93,3 +94,37 @@ def test_sigkill_mid_job_then_restart_finishes_every_job_once(klass: Class, serv
     assert all(attempts[j] == 1 for j in submitted if j != slow_id)
     points = db.execute("SELECT points FROM results WHERE job_id = ?", (slow_id,)).fetchone()
     assert points == (23.0,)
+
+
+def test_a_clean_stop_closes_the_store(klass: Class, server: Server) -> None:
+    """SIGTERM (what systemd sends) shuts the application down: the store is closed, so the
+    server's heartbeat row is gone (the others need not wait for its lease) and, the last
+    connection closed, SQLite has checkpointed its write-ahead log into service.db."""
+    server.start("--workers", "1")
+    answer = httpx.post(
+        server.url + "/api/submissions",
+        headers=klass.auth("alice"),
+        files={"file": ("lab3.ipynb", (DEMO / "alice.ipynb").read_bytes())},
+        timeout=30,
+    )
+    job = answer.json()["job"]
+    wait_done(server.url, klass.auth("alice"), job)
+    wal = klass.data / "service.db-wal"
+    db = sqlite3.connect(klass.data / "service.db")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM servers").fetchone()[0] == 1  # its heartbeat
+    finally:
+        db.close()
+    assert wal.exists()  # the server's connections are open: the log is in use
+    server.stop()
+    assert server.proc is not None and server.log is not None
+    # uvicorn shuts down, then re-raises the signal it caught (systemd counts it as clean)
+    assert server.proc.returncode in (0, -signal.SIGTERM), server.log
+    assert "Traceback" not in server.log.read_text()
+    assert not wal.exists()  # checkpointed and removed as the last connection closed
+    db = sqlite3.connect(klass.data / "service.db")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM servers").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
+    finally:
+        db.close()
