@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import csv
+import html
+import json
+import os
+import re
+import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.grader.serve.conftest import (
     DEMO,
+    ROOT,
     Class,
     Server,
+    free_port,
     need_web_stack,
     slow_notebook,
     wait_done,
@@ -128,3 +140,102 @@ def test_a_clean_stop_closes_the_store(klass: Class, server: Server) -> None:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
     finally:
         db.close()
+
+
+def readme_service_commands() -> list[str]:
+    """The commands README's service section shows (indented, as a shell runs them)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## A grading service") : text.index("### Deployment")]
+    return [
+        line[4:]
+        for line in section.splitlines()
+        if line.startswith("    ") and line[4:].startswith(("grader serve", "curl "))
+    ]
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A course folder as README's commands expect (roster.csv, rubrics/, lab3.ipynb) and
+    a shell environment where ``grader`` is this checkout's."""
+    work = tmp_path / "course"
+    work.mkdir()
+    (work / "roster.csv").write_text("student,email\nalice,alice@example.edu\n")
+    (work / "rubrics").symlink_to(ROOT / "rubrics")
+    shutil.copy(DEMO / "bob.ipynb", work / "lab3.ipynb")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "grader"
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m grader "$@"\n')
+    shim.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    yield work, env
+
+
+def shell(line: str, cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, (line, done.stderr)
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_readme_commands_and_the_api_pages_curl_lines_run_as_written(
+    tmp_path: Path, course: tuple[Path, dict[str, str]]
+) -> None:
+    """README's one-command start and curl example, run by bash as written (only /srv/grader
+    moved under tmp_path and the port the test's own, README's being the default 8000),
+    then every curl line of the /api page against the same server."""
+    work, env = course
+    tokens_line, serve_line, *curls = readme_service_commands()
+    assert " tokens " in tokens_line and "--rubric" in serve_line and len(curls) == 3
+    port = free_port()
+
+    def here(line: str) -> str:
+        line = line.replace("/srv/grader", str(tmp_path / "srv"))
+        return line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+
+    shell(here(tokens_line), work, env)
+    with open(work / "out" / "tokens.csv", newline="") as handle:
+        tokens = {row["student"]: row["token"] for row in csv.DictReader(handle)}
+    env = {**env, "TOKEN": tokens["alice"], "INSTRUCTOR_TOKEN": tokens["instructor"]}
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed in finally)
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + here(serve_line) + f" --port {port}"],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        answer = json.loads(shell(here(curls[0]), work, env))
+        assert answer["state"] == "queued" and answer["position"] == 1
+        env["JOB"] = answer["job"]
+        status = json.loads(shell(here(curls[1]), work, env))
+        assert status["job"] == answer["job"] and status["state"] in ("queued", "running", "done")
+        wait_done(url, {"Authorization": f"Bearer {tokens['alice']}"}, answer["job"])
+        assert "## Feedback: alice" in shell(here(curls[2]), work, env)
+
+        env["JOB_ID"] = answer["job"]
+        page = httpx.get(url + "/api", timeout=10).text
+        lines = [html.unescape(c) for c in re.findall(r"<code>(curl .*?)</code>", page)]
+        assert len(lines) >= 7 and all(f"127.0.0.1:{port}/api/" in c for c in lines)
+        for line in lines:
+            out = shell(line, work, env)
+            assert out and not out.startswith('{"detail"'), (line, out[:200])
+            if line.endswith("/file"):
+                assert out == (work / "lab3.ipynb").read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
