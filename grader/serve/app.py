@@ -41,6 +41,7 @@ from typing import Annotated, Any
 
 import jinja2
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Path, Request, Security, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -228,6 +229,7 @@ ERRORS = {
     409: "the job is not done yet; its report comes when it is",
     413: "larger than this service accepts (the upload, or what a zip unpacks to)",
     415: "not a notebook (.ipynb), a .py module or a .zip",
+    422: "the request lacks what this route takes (an upload goes in the multipart field `file`)",
     429: "too many submissions this hour; `Retry-After` says in how many seconds to try again",
     507: "the service's disk is full; nothing was stored",
 }
@@ -388,7 +390,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         status_code=202,
         responses={
             202: {"description": "accepted: the job's id, its state and place in the queue"},
-            **errors(400, 401, 403, 413, 415, 429, 507),
+            **errors(400, 401, 403, 413, 415, 422, 429, 507),
         },
     )
     def api_submit(file: Annotated[UploadFile, File()], who: Caller) -> dict[str, Any]:
@@ -400,7 +402,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         """Your jobs, newest first (the instructor's token: everyone's)."""
         return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
 
-    @app.get("/api/jobs/{job_id}", responses=errors(401, 404))
+    @app.get("/api/jobs/{job_id}", responses=errors(401, 404, 422))
     def api_job(job_id: JobId, who: Caller) -> dict[str, Any]:
         """queued (with ``position``), running, or done; when done, the outcome, points,
         report links, and ``public_checks_passed`` (every public check passed: what the
@@ -412,7 +414,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         response_class=Response,
         responses={
             200: {"description": "the report", "content": {m: {} for m in REPORTS.values()}},
-            **errors(401, 404, 409),
+            **errors(401, 404, 409, 422),
         },
     )
     def api_report(
@@ -432,7 +434,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         response_class=Response,
         responses={
             200: {"description": "the bytes", "content": {"application/octet-stream": {}}},
-            **errors(401, 404),
+            **errors(401, 404, 422),
         },
     )
     def api_file(job_id: JobId, who: Caller) -> Response:
@@ -650,6 +652,22 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         return Response(status_code=204)  # none; browsers ask on every page
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        """A request without what the route takes (an empty body, no ``file`` field): one
+        sentence, as every other refusal, instead of FastAPI's list of errors."""
+        problems = [(tuple(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in error.errors()]
+        if any(loc == ("body", "file") for loc, _ in problems):
+            sentence = (
+                "the request holds no file: send the notebook, .py module or zip as the "
+                "multipart field 'file' (curl -F file=@lab3.ipynb ...)"
+            )
+        else:
+            sentence = "the request is not what this route takes: " + "; ".join(
+                f"{'.'.join(map(str, loc[1:])) or loc[0]}: {msg.lower()}" for loc, msg in problems
+            )
+        return await http_error(request, HTTPException(422, sentence))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -239,3 +239,75 @@ def test_the_readme_commands_and_the_api_pages_curl_lines_run_as_written(
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         log.close()
+
+
+def stored(data: Path) -> tuple[int, list[Path]]:
+    db = sqlite3.connect(data / "service.db")
+    try:
+        rows = db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+    finally:
+        db.close()
+    return int(rows), sorted(p for p in (data / "blobs").rglob("*") if p.is_file())
+
+
+def test_auth_rules_and_malformed_uploads_over_http(klass: Class, server: Server) -> None:
+    """What test_app_api.py shows in process, over a socket to the real server: each auth
+    rule refused with its status code, each malformed upload with its sentence, and none
+    of them stores anything (one accepted upload is the only row and file)."""
+    from tests.grader.serve.test_uploads import NOTEBOOK, zip_of
+
+    server.start("--workers", "1", "--max-upload-mb", "1")
+    url, alice, bob = server.url, klass.auth("alice"), klass.auth("bob")
+    job = httpx.post(
+        url + "/api/submissions", headers=alice, files={"file": ("a.ipynb", NOTEBOOK)}
+    ).json()["job"]
+    before = stored(klass.data)
+    assert before[0] == 1 and len(before[1]) == 1
+
+    # tokens and whose is what
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        assert httpx.get(url + "/api/jobs", headers=headers).status_code == 401
+    for route in ("", "/report.md", "/file"):
+        assert httpx.get(f"{url}/api/jobs/{job}{route}", headers=bob).status_code == 404
+    for route in ("/api/gradebook.csv", "/api/class", "/instructor/class"):
+        assert httpx.get(url + route, headers=alice).status_code == 403, route
+        assert httpx.get(url + route, headers=klass.auth("instructor")).status_code == 200
+    teacher = httpx.post(
+        url + "/api/submissions",
+        headers=klass.auth("instructor"),
+        files={"file": ("a.ipynb", NOTEBOOK)},
+    )
+    assert teacher.status_code == 403
+    # CSRF: a form without its field, or with another session's, is refused
+    with httpx.Client(base_url=url) as browser:
+        assert browser.post("/login", data={"token": klass.tokens["bob"]}).status_code == 403
+        browser.cookies.set("grader_session", klass.tokens["bob"])
+        files = {"file": ("lab3.ipynb", NOTEBOOK)}
+        assert browser.post("/upload", files=files).status_code == 403
+        assert browser.post("/upload", files=files, data={"csrf": "0" * 64}).status_code == 403
+
+    # malformed uploads: the status, and a sentence that names what is wrong
+    cases = [
+        (("lab3.ipynb", b""), 400, "is empty"),
+        (("lab3.ipynb", b"print(1)"), 415, "not a notebook"),
+        (
+            ("lab3.zip", zip_of(("lab3/lab3.ipynb", NOTEBOOK), ("../evil.py", b"x"))),
+            400,
+            "climbs out",
+        ),
+        (
+            ("lab3.zip", zip_of(("lab3/lab3.ipynb", NOTEBOOK), ("lab3/z", b"\0" * (30 << 20)))),
+            413,
+            "unpacks to more",
+        ),
+        (("lab3.ipynb", b"{" * (100 << 20)), 413, "larger than this service accepts"),
+    ]
+    for file, status, phrase in cases:
+        answer = httpx.post(
+            url + "/api/submissions", headers=alice, files={"file": file}, timeout=60
+        )
+        assert answer.status_code == status, (file[0], answer.text)
+        assert phrase in answer.json()["detail"], answer.text
+    empty = httpx.post(url + "/api/submissions", headers=alice, content=b"")
+    assert empty.status_code == 422 and "holds no file" in empty.json()["detail"]
+    assert stored(klass.data) == before  # nothing refused was stored
