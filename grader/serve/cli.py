@@ -157,7 +157,10 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     names = read_roster(args.roster)  # set by main from "tokens ROSTER"
     args.out = args.out or Path("tokens.csv")
     store = Store(args.data, url=args.db)
-    issued = issue_tokens(store, names, args.out, reissue=args.reissue)
+    try:
+        issued = issue_tokens(store, names, args.out, reissue=args.reissue)
+    finally:
+        store.close()  # its connections closed now, not whenever the engine is collected
     kept = len(names) + 1 - len(issued)
     print(
         f"tokens: {len(issued)} issued, {kept} kept; the new ones are in {args.out} "
