@@ -12,6 +12,7 @@ the instructor signs in and sees the new row. Writes, in this folder:
     service-report-desktop.png      the student's page with the report (1280 px)
     service-student-desktop.png     the student's submissions (1280 px), -phone (390 px)
     service-instructor-desktop.png  the instructor's page with the new row (1280 px)
+    service-api-desktop.png         the top of the API's reference, /api (1280 px)
 
 PNGs are reduced to a palette to stay small.
 """
@@ -110,7 +111,12 @@ def main() -> None:
                 sign_in(teacher, server.url, tokens["instructor"], 'id="submissions"')
                 teacher.screenshot(HERE / "service-instructor-desktop.png")
                 shrink(HERE / "service-instructor-desktop.png")
-                errors = student.errors() + phone.errors() + teacher.errors()
+                api = browser.page(1280, 900)  # the API's page: no sign-in, nothing fetched
+                api.goto(server.url + "/api")
+                api.wait(lambda html: "POST /api/submissions" in html, "the API's page")
+                api.screenshot(HERE / "service-api-desktop.png", full=False)  # its top
+                shrink(HERE / "service-api-desktop.png")
+                errors = student.errors() + phone.errors() + teacher.errors() + api.errors()
                 if errors:
                     raise SystemExit(f"the pages logged errors: {errors}")
         finally:

@@ -1,4 +1,9 @@
-"""The HTTP API and the server-rendered pages (FastAPI; OpenAPI page at ``/docs``).
+"""The HTTP API and the server-rendered pages (FastAPI).
+
+The API is documented from its own OpenAPI schema (``/openapi.json``): ``/api`` renders
+it on the server (every route, its parameters, who may call it, its answers and a
+``curl`` line; nothing loaded from elsewhere, so it reads on an offline course server),
+and ``/docs`` is FastAPI's Swagger UI (its script comes from a CDN).
 
 API (a token in ``Authorization: Bearer TOKEN``; JSON answers)::
 
@@ -31,29 +36,33 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import jinja2
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Path, Request, Security, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     RedirectResponse,
     Response,
 )
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from grader.exports.gradebook import Row, gradebook_table
 from grader.report.view import Audience
 from grader.results import GradeResult
 from grader.rubric import Rubric
 from grader.self_check import exit_status
+from grader.serve.apidoc import INSTRUCTOR_ROLE, api_reference, code_spans
 from grader.serve.runner import Runner
 from grader.serve.store import Job, RateLimitedError, Store, StoreError, token_hash
 from grader.serve.tokens import Identity, authenticate
 from grader.serve.uploads import UploadError, UploadLimits, check_upload
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = FilePath(__file__).parent / "templates"
 SESSION_COOKIE = "grader_session"
 LOGIN_COOKIE = "grader_login"
 FORM_OVERHEAD = 64 << 10  # a multipart body's headers and boundaries besides the file
@@ -164,16 +173,21 @@ def public_checks_of(result: GradeResult) -> dict[str, Any]:
 # Who is asking (FastAPI dependencies; the store is the application's)
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+# The one reading of ``Authorization: Bearer``; declared as a security scheme, so the
+# OpenAPI schema (and the /api page made from it) says which routes need a token.
+BEARER = HTTPBearer(
+    auto_error=False,  # no header: the pages' session cookie may sign in instead
+    description="A token from `grader serve tokens`: `Authorization: Bearer TOKEN` "
+    "(a student's, or the instructor's where a route says so).",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 
-def caller(request: Request) -> Identity:
+def caller(request: Request, credentials: Credentials) -> Identity:
     """The API's caller: a bearer token, else the session cookie."""
     store: Store = request.app.state.store
-    who = authenticate(store, bearer(request) or request.cookies.get(SESSION_COOKIE))
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    who = authenticate(store, token)
     if who is None:
         raise HTTPException(
             401,
@@ -186,7 +200,9 @@ def caller(request: Request) -> Identity:
 Caller = Annotated[Identity, Depends(caller)]
 
 
-def instructor(who: Caller) -> Identity:
+# the role "instructor" in the route's OpenAPI security requirement (OpenAPI 3.1 lets an
+# http scheme's requirement name roles)
+def instructor(who: Annotated[Identity, Security(caller, scopes=[INSTRUCTOR_ROLE])]) -> Identity:
     if not who.instructor:
         raise HTTPException(403, "only the instructor may see this")
     return who
@@ -196,12 +212,44 @@ Instructor = Annotated[Identity, Depends(instructor)]
 
 
 # ---------------------------------------------------------------------------
+# What the API answers besides success, for its schema (the body is always {"detail"})
+
+
+class ErrorDetail(BaseModel):
+    detail: str  # one sentence saying what is wrong
+
+
+ERRORS = {
+    400: "a malformed upload (empty; in a zip: a path that climbs out, an absolute path, "
+    "a symbolic link, a nested archive, no notebook); `detail` says what is wrong",
+    401: "no valid token: `Authorization: Bearer TOKEN`",
+    403: "this token may not do this (a route for the instructor only; the instructor's "
+    "token does not submit)",
+    404: "no such job of yours (another student's job answers the same)",
+    409: "the job is not done yet; its report comes when it is",
+    413: "larger than this service accepts (the upload, or what a zip unpacks to)",
+    415: "not a notebook (.ipynb), a .py module or a .zip",
+    422: "the request lacks what this route takes (an upload goes in the multipart field `file`)",
+    429: "too many submissions this hour; `Retry-After` says in how many seconds to try again",
+    507: "the service's disk is full; nothing was stored",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"description": ERRORS[code], "model": ErrorDetail} for code in codes}
+
+
+JobId = Annotated[str, Path(description="the job's id, as the submission answered it")]
+
+
+# ---------------------------------------------------------------------------
 # The application
 
 
 def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) -> FastAPI:
     """The service over ``store``; ``runner`` grades (None: jobs only queue, e.g. in tests
-    of the API alone). The runner is started and stopped with the application."""
+    of the API alone). The runner is started and stopped with the application, and the
+    store closed when it stops."""
     secret = store.meta("csrf_secret")
     if secret is None:  # kept in the store, so forms stay valid across restarts
         secret = secrets.token_hex(32)
@@ -211,14 +259,21 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     pages.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+    pages.filters["code"] = code_spans
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             runner.start()
-        yield
-        if runner is not None:
-            runner.stop(wait=1.0)
+        try:
+            yield
+        finally:
+            # a clean stop: no more jobs taken, then the store closed (its heartbeat row
+            # removed, a job still grading requeued at once, the connections closed, so
+            # SQLite checkpoints its write-ahead log into service.db)
+            if runner is not None:
+                runner.stop(wait=1.0)
+            store.close()
 
     app = FastAPI(
         title="mlp-grader service",
@@ -330,25 +385,43 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     # -- API --------------------------------------------------------------------------
 
-    @app.post("/api/submissions", status_code=202)
+    @app.post(
+        "/api/submissions",
+        status_code=202,
+        responses={
+            202: {"description": "accepted: the job's id, its state and place in the queue"},
+            **errors(400, 401, 403, 413, 415, 422, 429, 507),
+        },
+    )
     def api_submit(file: Annotated[UploadFile, File()], who: Caller) -> dict[str, Any]:
         """Submit a notebook, .py module or zip (multipart field ``file``)."""
         return submit(who, file)
 
-    @app.get("/api/jobs")
+    @app.get("/api/jobs", responses=errors(401))
     def api_jobs(who: Caller) -> list[dict[str, Any]]:
         """Your jobs, newest first (the instructor's token: everyone's)."""
         return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
 
-    @app.get("/api/jobs/{job_id}")
-    def api_job(job_id: str, who: Caller) -> dict[str, Any]:
+    @app.get("/api/jobs/{job_id}", responses=errors(401, 404, 422))
+    def api_job(job_id: JobId, who: Caller) -> dict[str, Any]:
         """queued (with ``position``), running, or done; when done, the outcome, points,
         report links, and ``public_checks_passed`` (every public check passed: what the
         student kit's check exits 0 on) with ``public_checks_not_passed`` (their ids)."""
         return status_of(own_job(job_id, who), public_checks=True)
 
-    @app.get("/api/jobs/{job_id}/report.{fmt}")
-    def api_report(job_id: str, fmt: str, who: Caller) -> Response:
+    @app.get(
+        "/api/jobs/{job_id}/report.{fmt}",
+        response_class=Response,
+        responses={
+            200: {"description": "the report", "content": {m: {} for m in REPORTS.values()}},
+            **errors(401, 404, 409, 422),
+        },
+    )
+    def api_report(
+        job_id: JobId,
+        fmt: Annotated[str, Path(description="html, md or json", examples=["md"])],
+        who: Caller,
+    ) -> Response:
         """The report of a done job: ``html``, ``md`` or ``json`` (a student: the public
         view; 409 while the job is not done)."""
         if fmt not in REPORTS:
@@ -356,8 +429,15 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         job = own_job(job_id, who)
         return Response(render(result_for(job, who), fmt, who), media_type=REPORTS[fmt])
 
-    @app.get("/api/jobs/{job_id}/file")
-    def api_file(job_id: str, who: Caller) -> Response:
+    @app.get(
+        "/api/jobs/{job_id}/file",
+        response_class=Response,
+        responses={
+            200: {"description": "the bytes", "content": {"application/octet-stream": {}}},
+            **errors(401, 404, 422),
+        },
+    )
+    def api_file(job_id: JobId, who: Caller) -> Response:
         """The submitted bytes, as an attachment."""
         job = own_job(job_id, who)
         return Response(
@@ -375,7 +455,14 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             for job_id, text in store.latest_results().values()
         ]
 
-    @app.get("/api/gradebook.csv")
+    @app.get(
+        "/api/gradebook.csv",
+        response_class=Response,
+        responses={
+            200: {"description": "the gradebook", "content": {"text/csv": {}}},
+            **errors(401, 403),
+        },
+    )
     def api_gradebook(_: Instructor) -> Response:
         """Instructor: the gradebook CSV, each student's latest result."""
         import csv
@@ -397,7 +484,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
         )
 
-    @app.get("/api/class")
+    @app.get("/api/class", responses=errors(401, 403))
     def api_class(_: Instructor) -> dict[str, Any]:
         """Instructor: the assignment, the sandbox tier, and counts of jobs and students."""
         return {
@@ -536,8 +623,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
 
     @app.get("/instructor/class", response_class=HTMLResponse, include_in_schema=False)
-    def class_page(request: Request) -> Response:
-        who = page_caller(request) or authenticate(store, bearer(request))
+    def class_page(request: Request, credentials: Credentials) -> Response:
+        who = page_caller(request) or authenticate(
+            store, credentials.credentials if credentials else None
+        )
         if who is None:
             return RedirectResponse("/", 303)
         if not who.instructor:
@@ -554,9 +643,31 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
+    @app.get("/api", response_class=HTMLResponse, include_in_schema=False)
+    def api_page(request: Request) -> Response:
+        """The API's reference, rendered here from the schema: readable offline."""
+        base = str(request.base_url).rstrip("/")
+        return page("api.html.j2", operations=api_reference(app.openapi(), base), base=base)
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         return Response(status_code=204)  # none; browsers ask on every page
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        """A request without what the route takes (an empty body, no ``file`` field): one
+        sentence, as every other refusal, instead of FastAPI's list of errors."""
+        problems = [(tuple(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in error.errors()]
+        if any(loc == ("body", "file") for loc, _ in problems):
+            sentence = (
+                "the request holds no file: send the notebook, .py module or zip as the "
+                "multipart field 'file' (curl -F file=@lab3.ipynb ...)"
+            )
+        else:
+            sentence = "the request is not what this route takes: " + "; ".join(
+                f"{'.'.join(map(str, loc[1:])) or loc[0]}: {msg.lower()}" for loc, msg in problems
+            )
+        return await http_error(request, HTTPException(422, sentence))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -36,7 +36,7 @@ EXAMPLES = """examples:
   grader serve tokens roster.csv --data /srv/grader --out tokens.csv   # once; hand them out
   grader serve --rubric rubrics/mlp_backprop.toml --roster roster.csv --data /srv/grader
   curl -H "Authorization: Bearer $TOKEN" -F file=@lab3.ipynb http://127.0.0.1:8000/api/submissions
-The API's page: http://127.0.0.1:8000/docs"""
+The API, every route with a curl line: http://127.0.0.1:8000/api"""
 
 
 class ServeError(Exception):
@@ -157,7 +157,10 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     names = read_roster(args.roster)  # set by main from "tokens ROSTER"
     args.out = args.out or Path("tokens.csv")
     store = Store(args.data, url=args.db)
-    issued = issue_tokens(store, names, args.out, reissue=args.reissue)
+    try:
+        issued = issue_tokens(store, names, args.out, reissue=args.reissue)
+    finally:
+        store.close()  # its connections closed now, not whenever the engine is collected
     kept = len(names) + 1 - len(issued)
     print(
         f"tokens: {len(issued)} issued, {kept} kept; the new ones are in {args.out} "
@@ -241,7 +244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(store, config, runner)
     print(
         f"grader serve: {rubric.assignment.title}, http://{args.host}:{args.port}/ "
-        f"(API: /docs); store: {store.describe()['db']}",
+        f"(API: /api); store: {store.describe()['db']}",
         flush=True,
     )
     print(f"sandbox: {sandbox}", flush=True)

@@ -61,6 +61,7 @@ DB_NAME = "service.db"
 BLOBS = "blobs"
 MAX_ATTEMPTS = 3  # a job whose grading was cut off this often by a server's death is failed
 LEASE = 60.0  # seconds: a server whose heartbeat is older is taken for dead, its jobs requeued
+CLOSE_WAIT = 5.0  # seconds close waits for transactions in flight (each takes milliseconds)
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 metadata = sa.MetaData()
@@ -242,7 +243,8 @@ class Store:
 
     def close(self) -> None:
         """Stop the heartbeat; a server that stops cleanly says so, and its unfinished
-        jobs go back to the queue at once (the others need not wait for the lease)."""
+        jobs go back to the queue at once (the others need not wait for the lease). Then
+        close every connection (SQLite: its write-ahead log checkpointed into the database)."""
         if self._beating is not None:
             self._stop.set()
             self._beating.join(timeout=10)
@@ -250,7 +252,17 @@ class Store:
             with contextlib.suppress(StoreError, sa.exc.DBAPIError), self._tx() as db:
                 db.execute(sa.delete(servers_t).where(servers_t.c.claim == self.claim))
                 self._requeue(db, [self.claim])
+        # dispose closes only the connections in the pool: a transaction still in flight
+        # (a grading thread's claim as the service stops) returns its connection first, else
+        # it stays open and SQLite keeps its write-ahead log instead of checkpointing it
+        deadline = time.monotonic() + CLOSE_WAIT
+        while self._checked_out() and time.monotonic() < deadline:
+            time.sleep(0.02)
         self.engine.dispose()
+
+    def _checked_out(self) -> int:
+        checkedout = getattr(self.engine.pool, "checkedout", None)  # QueuePool's count
+        return int(checkedout()) if checkedout is not None else 0
 
     # -- students and tokens -----------------------------------------------------------
 

@@ -154,6 +154,24 @@ def test_malformed_uploads_are_refused_with_a_sentence_and_nothing_stored(
     assert nothing_stored(store)
 
 
+def test_an_empty_body_is_refused_with_a_sentence_and_nothing_stored(klass: Class) -> None:
+    client, store = client_of(klass)
+    for body in ({}, {"headers": {"Content-Type": "multipart/form-data; boundary=b"}}):
+        headers = {**klass.auth("alice"), **body.get("headers", {})}
+        answer = client.post("/api/submissions", headers=headers, content=b"")
+        assert answer.status_code == 422
+        assert "holds no file" in answer.json()["detail"]  # a sentence, not a list of errors
+        assert "multipart field 'file'" in answer.json()["detail"]
+    assert nothing_stored(store)
+    # the upload form posted without its file: the same sentence, on a page
+    client.cookies.set("grader_session", klass.tokens["alice"])
+    page = client.post(
+        "/upload", data={"csrf": "x"}, headers={"Accept": "text/html"}, follow_redirects=False
+    )
+    assert page.status_code == 422 and "holds no file" in page.text and "<html" in page.text
+    assert nothing_stored(store)
+
+
 def test_a_100_mb_body_is_refused_before_it_is_read(klass: Class) -> None:
     client, store = client_of(klass)
     body = b"x" * (100 << 20)

@@ -1,5 +1,6 @@
-"""The deployment examples in examples/serve/: the systemd unit starts ``grader serve``
-with options it knows, and nginx.conf, as written (names, ports and certificate paths
+"""The deployment examples in examples/serve/: the systemd unit and the Dockerfile start
+``grader serve`` with options it knows (the Dockerfile read, not built: no Docker daemon
+is needed), and nginx.conf, as written (names, ports and certificate paths
 swapped for loopback ones), puts TLS in front of the real server: sign in over HTTPS
 gets a Secure cookie, a submission is graded, and an upload over the service's limit
 reaches the service's own clear refusal rather than the proxy's.
@@ -170,3 +171,83 @@ def test_nginx_example_puts_tls_in_front_of_the_service(
         )
         assert big.status_code == 413
         assert "larger than this service accepts" in big.json()["detail"]
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """examples/serve/Dockerfile's instructions, (KEYWORD, arguments), continuations joined."""
+    lines = (EXAMPLES / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    joined = re.sub(r"\\\n\s*", " ", text)
+    found = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, rest = line.strip().partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def test_dockerfile_installs_the_service_and_bubblewrap_and_runs_grader_serve() -> None:
+    """Read, not built (no Docker daemon needed): what it copies exists, the extras it
+    installs are pyproject's, bubblewrap is installed, and its command is a ``grader
+    serve`` that this parser accepts, on the rubric it copied and the volume it declares."""
+    import json
+    import tomllib
+
+    steps = dockerfile()
+    keywords = [k for k, _ in steps]
+    assert keywords[0] == "FROM" and "python:3.11" in steps[0][1]
+    runs = " ".join(a for k, a in steps if k == "RUN")
+    assert re.search(r"apt-get install [^&]*\bbubblewrap\b", runs)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (extras,) = re.findall(r"pip install [^&]*'\.\[([\w,]+)\]'", runs)
+    assert "serve" in extras.split(",")
+    assert set(extras.split(",")) <= set(project["optional-dependencies"])
+    copied = set()
+    for keyword, args in steps:
+        if keyword == "COPY":
+            *sources, _ = args.split()
+            for source in sources:
+                assert (ROOT / source).exists(), source
+                copied.add(source)
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for pattern in packages["packages"]["find"]["include"]:
+        assert pattern.rstrip("*") in copied  # every package the install finds
+    assert project["readme"] in copied  # setuptools reads it to build
+    (command,) = [json.loads(a) for k, a in steps if k == "CMD"]
+    assert command[:2] == ["grader", "serve"]
+    args = build_parser().parse_args(command[2:])  # an unknown option exits here
+    assert str(args.rubric).split("/")[0] in copied and (ROOT / args.rubric).is_file()
+    (volume,) = [a for k, a in steps if k == "VOLUME"]
+    assert str(args.data) == volume
+    assert args.host == "0.0.0.0" and str(args.port) in [a for k, a in steps if k == "EXPOSE"]
+    assert "USER" not in keywords  # root in the container: see the file's note on tiers
+    note = (EXAMPLES / "Dockerfile").read_text(encoding="utf-8")
+    assert "--security-opt seccomp=unconfined" in note and "--min-tier bwrap" in note
+
+
+def test_dockerfile_usage_lines_run_the_image_it_builds_with_options_grader_knows() -> None:
+    comments = [
+        line.lstrip("#").strip()
+        for line in (EXAMPLES / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    commands = [
+        shlex.split(c)
+        for c in re.sub(r"\\\n\s*", " ", "\n".join(comments)).splitlines()
+        if c.startswith("docker ")
+    ]
+    (build,) = [c for c in commands if c[1] == "build"]
+    image = build[build.index("-t") + 1]
+    assert (ROOT / build[build.index("-f") + 1]).is_file() and build[-1] == "."
+    runs = [c for c in commands if c[1] == "run"]
+    assert len(runs) == 2
+    tokens, serve = runs
+    grader = tokens[tokens.index(image) + 1 :]
+    assert grader[:3] == ["grader", "serve", "tokens"]
+    args = build_parser().parse_args(grader[2:])
+    assert args.data == Path("/data") and len(args.tokens) == 2
+    assert serve[-1] == image  # the image's own command: the CMD the test above reads
+    assert "127.0.0.1:8000:8000" in serve and "grader-data:/data" in serve
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= {
+        serve[i + 1] for i, word in enumerate(serve) if word == "--security-opt"
+    }

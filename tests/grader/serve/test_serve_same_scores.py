@@ -1,6 +1,8 @@
-"""The same submission gets the same score through the service as through ``grader grade``:
-both grade with the same GradeJob (grade function, rubric, warm settings) in supervised
-warm processes, so every check's status and points agree."""
+"""The same submission gets the same score through the service as through ``grader grade``
+and ``grader grade-one`` (all grade with the same grade function, rubric and settings, so
+every check's status and points agree), and the student kit gives the service's public
+checks the same verdicts (on the kit's own problems), exiting 0 exactly when the service
+says every public check passed (what the CI example fails on)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as grader_main
+from grader.kit import build_kit
+from grader.kit_check import grade_with_kit
 from grader.rubric_file import load_rubric
+from grader.self_check import exit_status
 from grader.serve.store import Store
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import zip_of
@@ -34,7 +39,7 @@ def checks_of(result: dict[str, object]) -> dict[str, tuple[str, float]]:
     return {c["check_id"]: (c["status"], c["points"]) for c in result["checks"]}  # type: ignore[attr-defined, index]
 
 
-def test_service_and_grade_give_identical_scores(klass: Class, tmp_path: Path) -> None:
+def test_service_grade_grade_one_and_the_kit_agree(klass: Class, tmp_path: Path) -> None:
     folder = tmp_path / "class"
     folder.mkdir()
     for sample in SAMPLES.values():
@@ -95,6 +100,13 @@ def test_service_and_grade_give_identical_scores(klass: Class, tmp_path: Path) -
         from_zip = client.get(
             f"/api/jobs/{zipped}/report.json", headers=klass.auth("instructor")
         ).json()
+        statuses = {
+            s: client.get(f"/api/jobs/{j}", headers=klass.auth(s)).json() for s, j in jobs.items()
+        }
+        public = {
+            s: client.get(f"/api/jobs/{j}/report.json", headers=klass.auth(s)).json()
+            for s, j in jobs.items()
+        }
     for student in SAMPLES:
         assert served[student]["submission"]["identity"] == student
         assert served[student]["score"]["points"] == batch[student]["score"]["points"], student
@@ -106,3 +118,37 @@ def test_service_and_grade_give_identical_scores(klass: Class, tmp_path: Path) -
     assert from_zip["score"]["points"] == batch["bob"]["score"]["points"]
     assert checks_of(from_zip) == checks_of(batch["bob"])
     assert from_zip["submission"]["path"] == "bob/"  # never where the server unpacked it
+
+    # grader grade-one, the full result as JSON
+    for student, sample in SAMPLES.items():
+        one = tmp_path / f"{student}.one.json"
+        assert (
+            grader_main(
+                ["grade-one", str(folder / sample), "--rubric", str(RUBRIC), "--json", str(one)]
+            )
+            == 0
+        )
+        alone = json.loads(one.read_text())
+        assert alone["score"]["points"] == served[student]["score"]["points"], student
+        assert checks_of(alone) == checks_of(served[student]), student
+
+    # the student kit: the public checks, on the kit's own problems
+    kit = build_kit(RUBRIC, tmp_path / "kit")
+    passed = set()
+    for student, sample in SAMPLES.items():
+        result = grade_with_kit(folder / sample, kit)
+        offline = json.loads(result.to_json())
+        shown = {c["check_id"]: c for c in public[student]["checks"]}
+        assert checks_of(offline) == {
+            c: v
+            for c, v in checks_of(public[student]).items()
+            if shown[c]["visibility"] == "public"
+        }, student
+        # the kit's points are the public checks' (its last line adds what hidden ones may)
+        assert offline["score"]["points"] == sum(
+            c["points"] for c in shown.values() if c["visibility"] == "public"
+        )
+        kit_passes = exit_status(result) == 0
+        assert kit_passes == statuses[student]["public_checks_passed"], student
+        passed |= {student} if kit_passes else set()
+    assert passed and passed != set(SAMPLES)  # both answers occur among the samples

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -437,3 +438,29 @@ def test_two_real_servers_share_one_postgresql(tmp_path: Path, pg_url: str) -> N
     assert store.counts() == {"queued": 0, "running": 0, "done": 3}
     assert all(job.attempts == 1 for job in store.jobs())  # each graded once
     store.close()
+
+
+def test_close_waits_for_a_transaction_in_flight_then_closes_every_connection(
+    tmp_path: Path,
+) -> None:
+    """A grading thread's claim may be in flight when the service stops: close lets it
+    return its connection before disposing of the pool, so no connection is left open and
+    SQLite checkpoints its write-ahead log into service.db and removes it."""
+    store = store_of(tmp_path, "alice")
+    store.recover()  # a serving store: its heartbeat thread runs too
+    inside = threading.Event()
+
+    def claim() -> None:
+        with store._read() as db:  # the connection checked out, as claim_next holds it
+            db.execute(sa.text("SELECT 1"))
+            inside.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    assert inside.wait(10)
+    assert (tmp_path / "data" / "service.db-wal").exists()
+    store.close()
+    thread.join(10)
+    assert store.engine.pool.checkedout() == 0
+    assert not (tmp_path / "data" / "service.db-wal").exists()
