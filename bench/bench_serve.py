@@ -409,6 +409,7 @@ class Figures:
     batch_seconds: float
     problems: list[str]  # the checks that failed: empty when every job ended once
     score_mismatches: list[str]
+    scores: dict[str, tuple[tuple[str, Any], tuple[str, Any]]]  # file: (service, batch)
     outcomes: dict[str, int]
     attempts: dict[int, int]
     load: dict[str, str]
@@ -539,11 +540,13 @@ def run(
         loads["batch end"] = load()
         batch = batch_scores(work / "graded", submissions)
         mismatches = []
+        scores = {}
         for s in accepted:
             if s.job not in rows:
                 continue
             outcome, points = rows[s.job][0], rows[s.job][1]
-            status = "ungradable" if outcome == "failed" else outcome
+            status = "ungradable" if outcome == "failed" else outcome  # the result's status
+            scores[s.submission.filename] = ((status, points), batch[s.submission.index])
             if (status, points) != batch[s.submission.index]:
                 mismatches.append(
                     f"{s.submission.filename} ({s.submission.sample}): service {status} "
@@ -567,6 +570,7 @@ def run(
         problems=problems
         + [f"{notebooks - len(sent)} submissions were never sent"] * (len(sent) < notebooks),
         score_mismatches=mismatches,
+        scores=scores,
         outcomes=outcomes,
         attempts=attempts,
         load=loads,
@@ -620,7 +624,7 @@ def report(f: Figures) -> None:
     for line in f.problems[:10]:
         row("", line)
     same = "yes" if not f.score_mismatches else f"NO ({len(f.score_mismatches)})"
-    row("same scores as grader grade", f"{same} ({f.accepted} compared)")
+    row("same scores as grader grade", f"{same} ({len(f.scores)} compared)")
     for line in f.score_mismatches[:10]:
         row("", line)
     row("load average (1, 5, 15 min)", "; ".join(f"{k}: {v}" for k, v in f.load.items()))
