@@ -406,6 +406,7 @@ class Figures:
     client_latency: list[float]  # upload's start to report in hand, per job
     server_latency: list[float]  # accepted to recorded, the server's clock
     grading_seconds: list[float]  # the runner's time per job
+    slowest: list[str]  # the slowest jobs' samples and grading seconds
     batch_seconds: float
     problems: list[str]  # the checks that failed: empty when every job ended once
     score_mismatches: list[str]
@@ -413,6 +414,7 @@ class Figures:
     outcomes: dict[str, int]
     attempts: dict[int, int]
     load: dict[str, str]
+    batch_first: bool = False
 
     @property
     def accepted_per_s(self) -> float:
@@ -469,6 +471,7 @@ def run(
     poll: float = 1.0,
     timeout: float = 900.0,
     limit: float = 1800.0,
+    batch_first: bool = False,
     say: Any = print,
 ) -> Figures:
     """The whole benchmark (module doc) in a temporary folder; the figures and checks."""
@@ -482,12 +485,28 @@ def run(
         work = Path(tmp)
         data = work / "data"
         tokens = issue_tokens(work, data, students)
+
+        def the_batch() -> float:
+            """The same bytes, the same rubric, the same number of workers."""
+            folder = work / "class"
+            folder.mkdir()
+            for s in submissions:
+                (folder / s.filename).write_bytes(s.content)
+            say(f"  grader grade on the same {notebooks} files ({workers} workers)")
+            loads["batch start"] = load()
+            seconds = run_batch(folder, work / "graded", workers, timeout)
+            loads["batch end"] = load()
+            return seconds
+
+        if batch_first:
+            batch_seconds = the_batch()
         server = Server(
             data,
             ["--workers", str(workers), "--per-hour", str(per_hour), "--timeout", f"{timeout:g}"],
         )
         say(f"  starting grader serve on 127.0.0.1:{server.port} ({workers} grading threads)")
         server.start()
+        loads["service start"] = load()
         sent: list[Sent] = []
         lock = threading.Lock()
         start = time.time() + 0.5
@@ -529,15 +548,8 @@ def run(
         for state in jobs.values():
             attempts[state[1]] = attempts.get(state[1], 0) + 1
 
-        # the batch: the same bytes, the same rubric, the same number of workers
-        folder = work / "class"
-        folder.mkdir()
-        for s in submissions:
-            (folder / s.filename).write_bytes(s.content)
-        say(f"  grader grade on the same {notebooks} files ({workers} workers)")
-        loads["batch start"] = load()
-        batch_seconds = run_batch(folder, work / "graded", workers, timeout)
-        loads["batch end"] = load()
+        if not batch_first:
+            batch_seconds = the_batch()
         batch = batch_scores(work / "graded", submissions)
         mismatches = []
         scores = {}
@@ -566,6 +578,12 @@ def run(
         client_latency=[s.report - s.start for s in accepted if s.report is not None],
         server_latency=server_latency,
         grading_seconds=[rows[s.job][2] for s in accepted if s.job in rows],
+        slowest=[
+            f"{s.submission.sample} {rows[s.job][2]:.1f} s"
+            for s in sorted((s for s in accepted if s.job in rows), key=lambda s: -rows[s.job][2])[
+                :3
+            ]
+        ],
         batch_seconds=batch_seconds,
         problems=problems
         + [f"{notebooks - len(sent)} submissions were never sent"] * (len(sent) < notebooks),
@@ -574,6 +592,7 @@ def run(
         outcomes=outcomes,
         attempts=attempts,
         load=loads,
+        batch_first=batch_first,
     )
 
 
@@ -604,7 +623,8 @@ def report(f: Figures) -> None:
         "graded per second (grader grade, same files)",
         f"{f.batch_per_s:.2f} ({f.batch_seconds:.1f} s)",
     )
-    row("service / batch", f"{f.graded_per_s / f.batch_per_s:.2f}x")
+    first = "the batch ran first" if f.batch_first else "the service ran first"
+    row("service / batch", f"{f.graded_per_s / f.batch_per_s:.2f}x ({first})")
     row(
         "upload to report, client (p50 / p95)",
         f"{pct(f.client_latency, 50):.1f} s / {pct(f.client_latency, 95):.1f} s",
@@ -617,6 +637,7 @@ def report(f: Figures) -> None:
         "grading one job (p50 / p95)",
         f"{pct(f.grading_seconds, 50):.2f} s / {pct(f.grading_seconds, 95):.2f} s",
     )
+    row("slowest jobs", ", ".join(f.slowest))
     row("outcomes", ", ".join(f"{n} {k}" for k, n in sorted(f.outcomes.items())))
     row("attempts per job", ", ".join(f"{a}: {n} job(s)" for a, n in sorted(f.attempts.items())))
     once = "yes" if not f.problems else f"NO ({len(f.problems)} problems)"
@@ -661,6 +682,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="give up waiting this long after the last upload (default 1800)",
     )
+    parser.add_argument(
+        "--batch-first",
+        action="store_true",
+        help="run grader grade before the service (default after; the order shows the drift)",
+    )
     args = parser.parse_args(argv)
     if args.clients < 1 or args.notebooks < 1 or args.workers < 1:
         parser.error("--clients, --notebooks and --workers must be at least 1")
@@ -669,7 +695,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load {load()}"
     )
     figures = run(
-        args.clients, args.notebooks, args.workers, args.within, args.poll, limit=args.limit
+        args.clients,
+        args.notebooks,
+        args.workers,
+        args.within,
+        args.poll,
+        limit=args.limit,
+        batch_first=args.batch_first,
     )
     report(figures)
     return 1 if figures.problems or figures.score_mismatches else 0
