@@ -221,6 +221,16 @@ class Server:
                 time.sleep(0.2)
         raise SystemExit(f"bench_serve: no answer in 90 s:\n{self.log.read_text()}")
 
+    def cpu_seconds(self) -> float:
+        """The server process's own CPU time (HTTP, database, runner threads; not the
+        grading processes it started): Linux's /proc, else nan."""
+        try:
+            assert self.proc is not None
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, AssertionError):
+            return math.nan
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -407,6 +417,7 @@ class Figures:
     server_latency: list[float]  # accepted to recorded, the server's clock
     grading_seconds: list[float]  # the runner's time per job
     slowest: list[str]  # the slowest jobs' samples and grading seconds
+    server_cpu: float  # the server process's own CPU seconds (not its grading processes)
     batch_seconds: float
     problems: list[str]  # the checks that failed: empty when every job ended once
     score_mismatches: list[str]
@@ -529,6 +540,7 @@ def run(
         for t in threads:
             t.join(max(0.0, deadline - time.time()) + 5)
         loads["service end"] = load()
+        server_cpu = server.cpu_seconds()
         server.stop()
         problems, store = check_once(data / "service.db", sent)
         accepted = [s for s in sent if s.job is not None]
@@ -578,6 +590,7 @@ def run(
         client_latency=[s.report - s.start for s in accepted if s.report is not None],
         server_latency=server_latency,
         grading_seconds=[rows[s.job][2] for s in accepted if s.job in rows],
+        server_cpu=server_cpu,
         slowest=[
             f"{s.submission.sample} {rows[s.job][2]:.1f} s"
             for s in sorted((s for s in accepted if s.job in rows), key=lambda s: -rows[s.job][2])[
@@ -636,6 +649,10 @@ def report(f: Figures) -> None:
     row(
         "grading one job (p50 / p95)",
         f"{pct(f.grading_seconds, 50):.2f} s / {pct(f.grading_seconds, 95):.2f} s",
+    )
+    row(
+        "the server's own CPU per submission",
+        f"{1000 * f.server_cpu / max(1, f.accepted):.1f} ms (HTTP, database, threads; not grading)",
     )
     row("slowest jobs", ", ".join(f.slowest))
     row("outcomes", ", ".join(f"{n} {k}" for k, n in sorted(f.outcomes.items())))
