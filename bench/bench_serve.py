@@ -248,6 +248,7 @@ class Http:
         self.port = port
         self.headers = {"Authorization": f"Bearer {token}"}
         self.conn: http.client.HTTPConnection | None = None
+        self.requests = 0  # answered
 
     def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -258,6 +259,7 @@ class Http:
             try:
                 self.conn.request(method, path, body or None, {**self.headers, **(headers or {})})
                 answer = self.conn.getresponse()
+                self.requests += 1
                 return answer.status, answer.read()
             except (OSError, http.client.HTTPException):
                 self.conn.close()
@@ -306,6 +308,7 @@ def client(
     deadline: float,
     sent: list[Sent],
     lock: threading.Lock,
+    requests: list[int] | None = None,
 ) -> None:
     """Submit ``mine`` (each at its time.time()), and follow the jobs to their reports.
     A student's jobs are graded in the order sent (the fair queue), so the oldest pending
@@ -342,6 +345,9 @@ def client(
         wake = [next_poll] if pending else []
         wake += [todo[0][0]] if todo else []
         time.sleep(max(0.0, min(min(wake, default=now) - time.time(), poll)))
+    if requests is not None:
+        with lock:
+            requests.append(http_.requests)
 
 
 # -- the batch ------------------------------------------------------------------------------
@@ -418,6 +424,7 @@ class Figures:
     grading_seconds: list[float]  # the runner's time per job
     slowest: list[str]  # the slowest jobs' samples and grading seconds
     server_cpu: float  # the server process's own CPU seconds (not its grading processes)
+    requests: int  # HTTP requests the clients had answered (submit, status, report)
     batch_seconds: float
     problems: list[str]  # the checks that failed: empty when every job ended once
     score_mismatches: list[str]
@@ -520,6 +527,7 @@ def run(
         loads["service start"] = load()
         cpu_at_start = server.cpu_seconds()  # its start-up (imports, rubric) is not counted
         sent: list[Sent] = []
+        counts: list[int] = []  # HTTP requests answered, per client
         lock = threading.Lock()
         start = time.time() + 0.5
         spacing = within / notebooks if within > 0 else 0.0
@@ -530,7 +538,7 @@ def run(
         threads = [
             threading.Thread(
                 target=client,
-                args=(server.port, tokens[st], schedule[st], poll, deadline, sent, lock),
+                args=(server.port, tokens[st], schedule[st], poll, deadline, sent, lock, counts),
                 name=f"client-{st}",
                 daemon=True,
             )
@@ -592,6 +600,7 @@ def run(
         server_latency=server_latency,
         grading_seconds=[rows[s.job][2] for s in accepted if s.job in rows],
         server_cpu=server_cpu,
+        requests=sum(counts),
         slowest=[
             f"{s.submission.sample} {rows[s.job][2]:.1f} s"
             for s in sorted((s for s in accepted if s.job in rows), key=lambda s: -rows[s.job][2])[
@@ -654,6 +663,12 @@ def report(f: Figures) -> None:
     row(
         "the server's own CPU per submission",
         f"{1000 * f.server_cpu / max(1, f.accepted):.1f} ms (HTTP, database, threads; not grading)",
+    )
+    per = f.requests / max(1, f.accepted)
+    each = 1000 * f.server_cpu / max(1, f.requests)
+    row(
+        "HTTP requests answered",
+        f"{f.requests} ({per:.1f} per submission; {each:.1f} ms of the server's CPU each)",
     )
     row("slowest jobs", ", ".join(f.slowest))
     row("outcomes", ", ".join(f"{n} {k}" for k, n in sorted(f.outcomes.items())))
