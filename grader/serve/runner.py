@@ -20,7 +20,9 @@ running it) is replaced, and the job is graded once more in the fresh process
 timeout is not retried: it would only take as long again. A job whose grading the
 server's death cut off is graded again after the restart (``Store.recover``); after
 ``MAX_ATTEMPTS`` such starts it is recorded as failed, with the reason, instead of being
-tried forever.
+tried forever. A result the store could not record (a full disk: ``Store.finish``
+returns the job to the queue) also counts as a try; a job failed after such tries says
+so, with the store's own sentence, rather than blaming stops of the service.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class Runner:
     _wake: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # job id -> (times its result could not be recorded, the store's last sentence why)
+    _unrecorded: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def work(self) -> Path:
@@ -168,25 +172,53 @@ class Runner:
         """Grade a claimed job and record its result; False when its claim was lost."""
         start = time.monotonic()
         if job.attempts > MAX_ATTEMPTS:
-            reason = (
-                f"the service stopped {job.attempts - 1} times while grading this submission; "
-                "it was not tried again (ask your instructor)"
-            )
+            reason = self._given_up(job)
             outcome = Outcome(Task(0, Path(job.filename), job.student), "error", 0.0, reason=reason)
         else:
             outcome = self._run(job)
         result, kind = result_of(job, outcome)
         points = result.score.points if result.score is not None else None
         try:
-            return self.store.finish(
+            recorded = self.store.finish(
                 job.id, kind, result.to_json(indent=None), points, time.monotonic() - start
             )
-        except StoreError:
+        except StoreError as error:  # a full disk: nothing half-written (one transaction)
+            self._not_recorded(job, str(error))
             raise
-        except Exception as error:  # a full disk: nothing half-written (one transaction)
+        except Exception as error:
+            self._not_recorded(job, str(error))
+            with contextlib.suppress(Exception):  # back to the queue, not running for ever
+                self.store.release(job.id)
             raise StoreError(
                 f"the result of job {job.id} could not be recorded ({error})"
             ) from error
+        self._unrecorded.pop(job.id, None)
+        return recorded
+
+    def _not_recorded(self, job: Job, why: str) -> None:
+        count = self._unrecorded.get(job.id, (0, ""))[0]
+        self._unrecorded[job.id] = (count + 1, why)
+
+    def _given_up(self, job: Job) -> str:
+        """Why a job tried more than ``MAX_ATTEMPTS`` times is failed, in the student's
+        terms (the store's own sentence, which names the server's paths, is in the
+        instructor's log): the tries whose result the store refused, as this process saw
+        them, and the rest, which a stop of the service cut off."""
+        tries = job.attempts - 1
+        refused, why = self._unrecorded.get(job.id, (0, ""))
+        parts = []
+        if refused:
+            full = "disk" in why.lower()  # Store: "out of disk space", "disk is full"
+            store = (
+                "the service's results store was full" if full else "the service's database failed"
+            )
+            parts.append(f"{store} when its result was to be recorded ({refused} of them)")
+        if tries - refused > 0:
+            parts.append(f"the service stopped {tries - refused} time(s) while grading it")
+        return (
+            f"this submission was graded {tries} times without a recorded result: "
+            f"{'; '.join(parts)}; it was not tried again (ask your instructor)"
+        )
 
     def _run(self, job: Job) -> Outcome:
         content = self.store.blob(job.sha256)

@@ -20,10 +20,12 @@ pytestmark = pytest.mark.slow
 
 def test_a_job_past_its_limit_fails_with_the_reason_and_the_next_is_graded(klass: Class) -> None:
     store = Store(klass.data)
-    slow = store.accept("alice", "slow.ipynb", "ipynb", slow_notebook(30.0))
+    slow = store.accept("alice", "slow.ipynb", "ipynb", slow_notebook(60.0))
     plain = store.accept("alice", "alice.ipynb", "ipynb", (DEMO / "alice.ipynb").read_bytes())
     job = GradeJob.from_file(grade_submission, RUBRIC, GradeSettings(warm=True))
-    runner = Runner(store, job, workers=1, timeout=3.0)
+    # 10 s: the next job starts a fresh grading process, which under load (a shared
+    # 2-core machine) took more than 3 s with its grading
+    runner = Runner(store, job, workers=1, timeout=10.0)
     runner.start()
     try:
         deadline = time.monotonic() + 120
@@ -37,7 +39,7 @@ def test_a_job_past_its_limit_fails_with_the_reason_and_the_next_is_graded(klass
     result = json.loads(store.result(slow) or "{}")
     assert (
         result["status"] == "ungradable"
-        and "longer than the batch's limit of 3 s" in result["reason"]
+        and "longer than the batch's limit of 10 s" in result["reason"]
     )
     assert graded is not None and graded.outcome == "graded" and graded.points == 23.0
     assert runner.errors == []
