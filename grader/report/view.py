@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from grader.compare import Comparison
-from grader.diagnose import CONVENTIONS, Convention, Diagnosis
+from grader.diagnose import CONVENTIONS, Convention, Diagnosis, convention_title
 from grader.figures import Figure
 from grader.results import CheckResult, GradeResult, Level
 
@@ -430,8 +430,10 @@ def _check_view(
     else:  # passed
         conv_title = ""
         if c.convention:
-            known = CONVENTIONS.get(c.convention)
-            conv_title = known.title if known is not None else c.convention
+            conv_title = convention_title(c.convention)
+            # what the credit says beyond its first sentence (a printed form's optional
+            # suggestion): the student reads it, no point depends on it
+            explain += [_sentence(w) for w in words[1:]]
         if c.visibility == "hidden" and sentence:
             headline = sentence
         elif c.comparisons:

@@ -38,6 +38,9 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
     for check, name in label.get("named", {}).items():
         assert named.get(check) == name, (check, named)
+    credited = {c.check_id: c.convention for c in result.checks if c.convention}
+    for check, name in label.get("credited", {}).items():  # a convention, credited by name
+        assert credited.get(check) == name, (check, credited)
     for c in result.checks:  # a not-assessed check always says why
         assert c.status != "not_assessed" or c.reason
 
