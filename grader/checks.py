@@ -442,6 +442,9 @@ def _judge_replay(
     return verdict
 
 
+UNKNOWN_PRINTED = "?"  # printed_forms_shown: the printed cost answered in no known form
+
+
 def printed_forms_shown(
     rubric: Rubric,
     views: Mapping[str, ProbeView],
@@ -450,9 +453,11 @@ def printed_forms_shown(
 ) -> frozenset[str] | None:
     """The printed forms the student's own printed cost follows, read from the rubric's
     printed cost check (its outputs against the declared form and each printed form's
-    candidate, at that check's tolerance): frozenset() for the course's own form, None when
-    no printed cost check answered or no known form fits. Evidence for a convention that
-    only the printed cost can tell from a bug (:attr:`grader.diagnose.Convention.shown_by`)."""
+    candidate, at that check's tolerance): frozenset() for the course's own form,
+    ``{UNKNOWN_PRINTED}`` when it answered in no known form, None when no printed cost check
+    answered. Evidence for a convention that only the printed cost can tell from a bug
+    (:attr:`grader.diagnose.Convention.shown_by`), and for the replay's cost_
+    (:func:`_cost_check_owns`)."""
     for spec in rubric.checks:
         view, exp = views.get(spec.id), expected.get(spec.id)
         if spec.probe != "cost" or view is None or exp is None or view.status != "ok":
@@ -468,6 +473,7 @@ def printed_forms_shown(
         for cand in forms:
             if _fits(spec, view, parts, cand.arrays):
                 return frozenset(cand.name.split("+"))
+        return frozenset({UNKNOWN_PRINTED})
     return None
 
 
@@ -524,7 +530,7 @@ def _shown_sentence(
     form = CONVENTIONS[conv.shown_by]
     prints = (
         "your printed cost could not show which objective you meant"
-        if printed is None
+        if printed is None or UNKNOWN_PRINTED in printed
         else "your printed cost does not (it prints the course's factor)"
     )
     return (
@@ -532,6 +538,37 @@ def _shown_sentence(
         f"convention, which this check credits where the class's printed cost carries that "
         f"factor too ({form.title}); {prints}, so your gradient is judged against the "
         "objective your code prints"
+    )
+
+
+def _cost_check_owns(
+    spec: CheckSpec, verdict: _Verdict, printed: frozenset[str] | None
+) -> _Verdict | None:
+    """The replay passed on its trajectory where only its monitoring values (cost_) differ
+    and the student's printed cost, on the cost check, is of no known form: the cost_ the
+    class records comes from that same printed cost, so the difference is the cost check's
+    to charge, once (None: not that case)."""
+    if spec.probe != "train" or verdict.status != "failed" or printed is None:
+        return None
+    if UNKNOWN_PRINTED not in printed:
+        return None
+    failed = [c for c in verdict.comparisons if not c.passed]
+    if not failed or any(
+        c.stage != "values" or not _monitoring(spec.probe, c.name) for c in failed
+    ):
+        return None
+    shown = join_names([c.display_name or c.name for c in failed])
+    trajectory = join_names([c.display_name or c.name for c in verdict.comparisons if c.passed])
+    return _Verdict(
+        "passed",
+        [
+            f"your training run follows the reference's: {trajectory} match epoch by epoch",
+            f"your {shown} differs from the reference's as your printed cost does on the cost "
+            "check (a form no course notebook prints): the cost check charges that "
+            "difference, so the replay, which judges the training itself, does not charge it "
+            "again",
+        ],
+        verdict.comparisons,
     )
 
 
@@ -1173,6 +1210,8 @@ def evaluate_check(
                 reason += f": the code's gradient follows another loss ({losses.pop()})"
             verdict = _Verdict("not_assessed", [reason], reason=reason)
             causes = roots
+    if (owned := _cost_check_owns(spec, verdict, printed)) is not None:
+        verdict = owned
     if shown := _shown_sentence(verdict, spec, withheld, printed):
         verdict.evidence.append(shown)
     feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")
