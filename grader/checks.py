@@ -470,6 +470,8 @@ def printed_forms_shown(
             for c in candidates.get(spec.id, ())
             if c.kind == "convention" and _printed_form(c.name)
         ]
+        if not forms:  # not a printed cost (the template's is the objective): no evidence
+            continue
         for cand in forms:
             if _fits(spec, view, parts, cand.arrays):
                 return frozenset(cand.name.split("+"))

@@ -819,6 +819,8 @@ def test_printed_forms_shown_reads_the_students_printed_cost(printed, shown):
     candidates = {"cost": _printed_cost_candidates(1.0)}
     assert printed_forms_shown(rubric, views, expected, candidates) == shown
     assert printed_forms_shown(rubric, {}, expected, candidates) is None  # no answer: no evidence
+    if printed != 1.0:  # a cost with no printed forms to tell (the template's objective): none
+        assert printed_forms_shown(rubric, views, expected, {"cost": []}) is None
 
 
 def test_l2_is_credited_only_where_the_printed_cost_shows_the_factor_c(problem):
