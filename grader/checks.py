@@ -517,8 +517,10 @@ def _shown_sentence(
     conv = CONVENTIONS.get(verdict.convention or "")
     if verdict.status == "passed" and conv is not None and conv.shown_by:
         form = CONVENTIONS[conv.shown_by]
+        # "‖" where the title writes "||": a sentence in words, not a tolerance formula, to
+        # the report (grader.report.view.is_raw)
         return (
-            f"your gradient differentiates the objective with {conv.title}, "
+            f"your gradient differentiates the objective with {conv.title.replace('||', '‖')}, "
             f"{conv.used_in or 'a course'}'s convention, and your own printed cost carries the "
             f"same factor ({form.title}): credited as that convention"
         )
@@ -536,7 +538,8 @@ def _shown_sentence(
         else "your printed cost does not (it prints the course's factor)"
     )
     return (
-        f"the same numbers are the gradient of {conv.title}, {conv.used_in or 'a course'}'s "
+        f"the same numbers are the gradient of {conv.title.replace('||', '‖')}, "
+        f"{conv.used_in or 'a course'}'s "
         f"convention, which this check credits where the class's printed cost carries that "
         f"factor too ({form.title}); {prints}, so your gradient is judged against the "
         "objective your code prints"
