@@ -37,6 +37,7 @@ from grader.compare import (
 )
 from grader.contract import PROBE_SPECS
 from grader.diagnose import (
+    CONVENTIONS,
     PRINTED_CONVENTIONS,
     Candidate,
     Diagnosis,
@@ -343,7 +344,8 @@ def _judge_compare(
                 "passed",
                 [
                     f"your {shown} follow{'s' if len(parts) == 1 else ''} an accepted convention, "
-                    f"{cand.title} (max relative error {worst:.1e} under it)"
+                    f"{cand.title} (max relative error {worst:.1e} under it)",
+                    *_printed_form_suggestion(cand),
                 ],
                 under,
                 convention=cand.name,
@@ -379,6 +381,17 @@ _PRINTED_NAMES = frozenset(c.name for c in PRINTED_CONVENTIONS)
 def _printed_form(name: str) -> bool:
     """Whether a candidate is the printed cost's form alone (one or several combined)."""
     return all(part in _PRINTED_NAMES for part in name.split("+"))
+
+
+def _printed_form_suggestion(cand: Candidate) -> list[str]:
+    """The course's printed form as an option, where a credited candidate is a printed form
+    (a monitoring value's detail: named, never a lost point); nothing for other conventions."""
+    if not _printed_form(cand.name):
+        return []
+    return [
+        "this is the form your class prints to watch its training; nothing it trains with "
+        f"depends on it, so no point depends on it. Optional: {cand.next_step}"
+    ]
 
 
 def _judge_replay(
@@ -427,6 +440,141 @@ def _judge_replay(
             verdict.comparisons,  # no convention credited: the cost check credits forms
         )
     return verdict
+
+
+UNKNOWN_PRINTED = "?"  # printed_forms_shown: the printed cost answered in no known form
+
+
+def printed_forms_shown(
+    rubric: Rubric,
+    views: Mapping[str, ProbeView],
+    expected: Mapping[str, Mapping[str, Array]],
+    candidates: Mapping[str, Sequence[Candidate]],
+) -> frozenset[str] | None:
+    """The printed forms the student's own printed cost follows, read from the rubric's
+    printed cost check (its outputs against the declared form and each printed form's
+    candidate, at that check's tolerance): frozenset() for the course's own form,
+    ``{UNKNOWN_PRINTED}`` when it answered in no known form, None when no printed cost check
+    answered. Evidence for a convention that only the printed cost can tell from a bug
+    (:attr:`grader.diagnose.Convention.shown_by`), and for the replay's cost_
+    (:func:`_cost_check_owns`)."""
+    for spec in rubric.checks:
+        view, exp = views.get(spec.id), expected.get(spec.id)
+        if spec.probe != "cost" or view is None or exp is None or view.status != "ok":
+            continue
+        parts = spec.compare.parts or tuple(exp)
+        if _fits(spec, view, parts, exp):  # (an answer equal to it has no candidates)
+            return frozenset()
+        forms = [
+            c
+            for c in candidates.get(spec.id, ())
+            if c.kind == "convention" and _printed_form(c.name)
+        ]
+        if not forms:  # not a printed cost (the template's is the objective): no evidence
+            continue
+        for cand in forms:
+            if _fits(spec, view, parts, cand.arrays):
+                return frozenset(cand.name.split("+"))
+        return frozenset({UNKNOWN_PRINTED})
+    return None
+
+
+def _fits(
+    spec: CheckSpec, view: ProbeView, parts: Sequence[str], arrays: Mapping[str, Array]
+) -> bool:
+    """Whether the student's ``parts`` equal ``arrays`` at the check's tolerance."""
+    if not all(p in arrays for p in parts):
+        return False
+    try:
+        return all(c.passed for c in _compare_all(parts, view, arrays, _tolerance(spec), spec))
+    except ValueError:  # a non-finite candidate: not this one
+        return False
+
+
+def _credit_shown(
+    spec: CheckSpec, printed: frozenset[str] | None
+) -> tuple[CheckSpec, tuple[str, ...]]:
+    """The check with each accepted convention that the printed cost must show kept only
+    where it does, and the names withheld."""
+    withheld = tuple(
+        name
+        for name in spec.compare.accept
+        if (conv := CONVENTIONS.get(name)) is not None
+        and conv.shown_by
+        and (printed is None or conv.shown_by not in printed)
+    )
+    if not withheld:
+        return spec, ()
+    kept = tuple(n for n in spec.compare.accept if n not in withheld)
+    return replace(spec, compare=replace(spec.compare, accept=kept)), withheld
+
+
+def _shown_sentence(
+    verdict: _Verdict, spec: CheckSpec, withheld: Sequence[str], printed: frozenset[str] | None
+) -> str:
+    """Why a convention that needs the printed cost's evidence was credited or not ("" when
+    none is at stake in this verdict)."""
+    conv = CONVENTIONS.get(verdict.convention or "")
+    if verdict.status == "passed" and conv is not None and conv.shown_by:
+        form = CONVENTIONS[conv.shown_by]
+        # "‖" where the title writes "||": a sentence in words, not a tolerance formula, to
+        # the report (grader.report.view.is_raw)
+        return (
+            f"your gradient differentiates the objective with {conv.title.replace('||', '‖')}, "
+            f"{conv.used_in or 'a course'}'s convention, and your own printed cost carries the "
+            f"same factor ({form.title}): credited as that convention"
+        )
+    d = verdict.diagnosis
+    if verdict.status != "failed" or d is None:
+        return ""
+    at_stake = [n for n in withheld if n == d.name or n in d.alternatives]
+    if not at_stake:
+        return ""
+    conv = CONVENTIONS[at_stake[0]]
+    form = CONVENTIONS[conv.shown_by]
+    prints = (
+        "your printed cost could not show which objective you meant"
+        if printed is None or UNKNOWN_PRINTED in printed
+        else "your printed cost does not (it prints the course's factor)"
+    )
+    return (
+        f"the same numbers are the gradient of {conv.title.replace('||', '‖')}, "
+        f"{conv.used_in or 'a course'}'s "
+        f"convention, which this check credits where the class's printed cost carries that "
+        f"factor too ({form.title}); {prints}, so your gradient is judged against the "
+        "objective your code prints"
+    )
+
+
+def _cost_check_owns(
+    spec: CheckSpec, verdict: _Verdict, printed: frozenset[str] | None
+) -> _Verdict | None:
+    """The replay passed on its trajectory where only its monitoring values (cost_) differ
+    and the student's printed cost, on the cost check, is of no known form: the cost_ the
+    class records comes from that same printed cost, so the difference is the cost check's
+    to charge, once (None: not that case)."""
+    if spec.probe != "train" or verdict.status != "failed" or printed is None:
+        return None
+    if UNKNOWN_PRINTED not in printed:
+        return None
+    failed = [c for c in verdict.comparisons if not c.passed]
+    if not failed or any(
+        c.stage != "values" or not _monitoring(spec.probe, c.name) for c in failed
+    ):
+        return None
+    shown = join_names([c.display_name or c.name for c in failed])
+    trajectory = join_names([c.display_name or c.name for c in verdict.comparisons if c.passed])
+    return _Verdict(
+        "passed",
+        [
+            f"your training run follows the reference's: {trajectory} match epoch by epoch",
+            f"your {shown} differs from the reference's as your printed cost does on the cost "
+            "check (a form no course notebook prints): the cost check charges that "
+            "difference, so the replay, which judges the training itself, does not charge it "
+            "again",
+        ],
+        verdict.comparisons,
+    )
 
 
 def _diagnosed(
@@ -979,6 +1127,7 @@ def evaluate_check(
     prerequisite_results: Mapping[str, CheckResult] | None = None,
     *,
     penalty: Mapping[str, Array] | None = None,
+    printed: frozenset[str] | None = None,
 ) -> CheckResult:
     """Judge one check (see the module doc for the order of questions).
 
@@ -1006,7 +1155,12 @@ def evaluate_check(
         whole chain; nothing else may lend a mistake).
     penalty : mapping name -> ndarray, optional
         The declared penalty's gradient per output, to recognise a penalty-only difference.
+    printed : frozenset of str, optional
+        The printed forms the student's printed cost follows (:func:`printed_forms_shown`);
+        a convention that needs them (``Convention.shown_by``) is credited only where they
+        include its form. None: no evidence, so no such credit.
     """
+    spec, withheld = _credit_shown(spec, printed)
     prior = prerequisite_results or {}
     unmet = []
     for rid in spec.requires:
@@ -1061,6 +1215,10 @@ def evaluate_check(
                 reason += f": the code's gradient follows another loss ({losses.pop()})"
             verdict = _Verdict("not_assessed", [reason], reason=reason)
             causes = roots
+    if (owned := _cost_check_owns(spec, verdict, printed)) is not None:
+        verdict = owned
+    if shown := _shown_sentence(verdict, spec, withheld, printed):
+        verdict.evidence.append(shown)
     feedback = {"passed": spec.feedback.pass_, "failed": spec.feedback.fail}.get(verdict.status, "")
     return CheckResult(
         check_id=spec.id,
@@ -1097,6 +1255,7 @@ def evaluate_all(
     """
     done: dict[str, CheckResult] = {}
     upstream: dict[str, set[str]] = {}  # check id -> its prerequisites, transitively
+    printed = printed_forms_shown(rubric, views, expected, candidates or {})
     for spec in rubric.ordered_checks():
         upstream[spec.id] = set(spec.requires).union(*(upstream[r] for r in spec.requires))
         if spec.id not in views or spec.id not in expected:
@@ -1120,5 +1279,6 @@ def evaluate_all(
             (candidates or {}).get(spec.id, ()),
             {r: done[r] for r in upstream[spec.id]},
             penalty=(penalties or {}).get(spec.id),
+            printed=printed,
         )
     return tuple(done[c.id] for c in rubric.checks)

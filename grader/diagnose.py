@@ -56,6 +56,11 @@ class Convention:
     next_step   : what to do when the rubric does not accept it
     used_in     : the course material (or library) that writes it this way, for the
                   student's report: "the course's 07a notebook" ("" when none)
+    shown_by    : a printed form (:data:`PRINTED_CONVENTIONS`) the student's own printed cost
+                  must follow too for a rubric to credit this convention ("" when none):
+                  the numbers of ``l2`` are those of the misconception ``penalty_doubled``,
+                  and only the student's printed penalty tells which objective they meant
+                  (grader.checks.printed_forms_shown)
     """
 
     name: str
@@ -66,6 +71,7 @@ class Convention:
     changes: Mapping[str, str]
     next_step: str
     used_in: str = ""
+    shown_by: str = ""
 
     def apply(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A check's probe parameters changed to this convention (to compute its candidate)."""
@@ -98,6 +104,9 @@ CONVENTIONS: dict[str, Convention] = {
             {"penalty": "l2"},
             _DECLARED + " Check the penalty's factor: C/2·||W||^2 has gradient C·W.",
             "the course's 07a notebook",
+            # 07a prints C·sqrt(...) where the other notebooks print C/2·sqrt(...): the factor
+            # its printed cost carries is the evidence that 2C·W is meant (docs/conventions.md §2)
+            shown_by="printed_full_C",
         ),
         Convention(
             "l2_half",
@@ -266,6 +275,15 @@ def combined(conventions: Sequence[Convention]) -> Convention:
         {k: ",".join(c.changes[k] for c in conventions if k in c.changes) for k in keys},
         " ".join(c.next_step for c in conventions),
     )
+
+
+def convention_title(name: str) -> str:
+    """A credited convention's title, a combination's titles joined ("printed penalty over
+    every weight ... and printed penalty C·sqrt(...)"); the name itself when unknown."""
+    parts = [CONVENTIONS.get(part) for part in name.split("+")]
+    if not name or any(c is None for c in parts):
+        return name
+    return " and ".join(c.title for c in parts if c is not None)
 
 
 def accepted_by(name: str, accept: Collection[str]) -> bool:

@@ -601,6 +601,11 @@ def _views(
         view = _view(outcome, p.call.call, binding, code, p.call.timeout)
         if decided is not None and view.status == "error":
             view = replace(view, unsupported=decided.reason(p.call.id))
+        if view.status == "error" and not view.unsupported:  # a record fit did not set
+            unset = support.unset_attribute(
+                p.call.call, view.error_type, view.error_message, binding
+            )
+            view = replace(view, unsupported=unset)
         if p.call.call == "timing" and view.status == "ok":
             view = _timed(view, outcome.seconds, job.baselines.get(p.call.id))
             view = replace(view, measurements=(timings or {}).get(p.call.id, ()))

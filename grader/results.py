@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from grader.compare import Comparison
-from grader.diagnose import CONVENTIONS, Diagnosis
+from grader.diagnose import Diagnosis, convention_title
 from grader.figures import Figure
 
 SCHEMA = "mlp-grader/result/1"
@@ -170,8 +170,7 @@ class CheckResult:
         verb = "matches" if len(names) == 1 else "match"
         errors = [c.measures.rel_error_max for c in self.comparisons if c.measures is not None]
         worst = f" (largest relative error {max(errors):.1e})" if errors else ""
-        convention = CONVENTIONS.get(self.convention or "")
-        title = convention.title if convention is not None else self.convention
+        title = convention_title(self.convention or "")
         under = f", following an accepted convention: {title}" if self.convention else ""
         return f"{listed} {verb} the expected values{worst}{under}"
 

@@ -53,6 +53,13 @@ class ProbeUnsupported(Exception):  # noqa: N818 (the contract's name)
         self.reason = reason
 
 
+class AttributeUnset(Exception):  # noqa: N818 (the contract's name)
+    """``fit`` returned without setting an attribute the binding reads from it (``score_``
+    in a class that records it only with a validation set). Its message is exactly
+    ``fit did not set attribute '<name>'``: the parent makes the check "not assessed" only
+    when the name is the binding's own (grader.adapters.support.unset_attribute)."""
+
+
 # ---------------------------------------------------------------------------
 # Guards on what student code returns
 
@@ -781,6 +788,7 @@ class CourseSeparate(_ClassAdapter):
                 f"{self.b['class']}'s fit records no accuracy per epoch (no score_ attribute), "
                 "so its training cannot be replayed epoch by epoch"
             )
+        self._records("cost")
         initial = [inputs[k] for k in keys]
         injected = {"calls": 0}
 
@@ -830,6 +838,7 @@ class CourseSeparate(_ClassAdapter):
         Returns the cost of each epoch and the labels predicted for held-out X.
         """
         self.another_shape()
+        self._records("cost")
         np.random.seed(int(params.get("random_state") or 0))
         net = self.net(params, sizes=False)
         self.call(net, "train", inputs["X"].copy(), inputs["y"].copy())
@@ -840,9 +849,21 @@ class CourseSeparate(_ClassAdapter):
 
     def _attribute(self, net: Any, role: str) -> Any:
         attr = self.b["attributes"].get(role, "")
-        if not attr or not hasattr(net, attr):
-            raise TypeError(f"fit did not set attribute {attr or role!r}")
+        if not attr:
+            raise TypeError(f"the binding reads no attribute for fit's {role} record")
+        if not hasattr(net, attr):
+            raise AttributeUnset(f"fit did not set attribute {attr!r}")
         return getattr(net, attr)
+
+    def _records(self, *roles: str) -> None:
+        """ProbeUnsupported, before fit runs, when the binding names no attribute for one of
+        fit's records the probe reads (decided in the parent too: no student code runs)."""
+        for role in roles:
+            if not self.b["attributes"].get(role, ""):
+                raise ProbeUnsupported(
+                    f"the binding names no attribute for {self.b['class']}'s {role} record "
+                    "(fit's cost per epoch), so its training cannot be read"
+                )
 
     def _epoch_costs(self, cost: Any, E: int, M: int) -> Array:
         """One cost per epoch: the mean of each epoch's batch costs (list of lists or flat)."""
@@ -946,12 +967,19 @@ class TextbookRows(_ClassAdapter):
         from ``random_state``); the cost of each epoch from fit's record (``eval_["cost"]``)
         and the labels predicted for held-out X. The validation set fit asks for is the
         training set: the held-out labels never reach the student's code."""
+        attr = self.b["attributes"].get("history", "")
+        if not attr:
+            raise ProbeUnsupported(
+                f"the binding names no attribute for {self.b['class']}'s history record "
+                "(fit's eval_), so its training cannot be read"
+            )
         np.random.seed(int(params.get("random_state") or 0))
         net = self.net(params, sizes=False)
         X, y, Xh = inputs["X"], inputs["y"], inputs["X_heldout"]
         self.call(net, "train", X.copy(), y.copy(), X.copy(), y.copy())
-        attr = self.b["attributes"].get("history", "")
-        record = getattr(net, attr, None) if attr else None
+        if not hasattr(net, attr):
+            raise AttributeUnset(f"fit did not set attribute {attr!r}")
+        record = getattr(net, attr, None)
         if not isinstance(record, Mapping) or "cost" not in record:
             raise TypeError(f"fit did not record {attr or 'its history'}['cost']")
         cost = _array(record["cost"], f"{attr}['cost']")

@@ -39,12 +39,15 @@ import hashlib
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.adapters import child_probes
 from grader.adapters.discover import ClassApi, Param, read_api
+
+if TYPE_CHECKING:
+    from grader.adapters.binding import AdapterBinding
 
 Array = np.ndarray
 Inventory = Mapping[str, Any]
@@ -304,6 +307,42 @@ def _with_fix(reason: str) -> str:
     if reason.startswith(_NAMED):
         return reason.removeprefix(_NAMED) + _BINDING_FIX
     return reason
+
+
+# What the binding reads from fit's records, in words (the roles of STYLE_DEFAULTS' attributes).
+_RECORDS = {
+    "cost": "cost per epoch",
+    "score": "accuracy per epoch",
+    "history": "history of the training",
+}
+_FIT_CALLS = ("train", "converge")  # the probes that run the student's fit and read its records
+
+
+def unset_attribute(call: str, error_type: str, error_message: str, binding: AdapterBinding) -> str:
+    """Why a training probe is "not assessed" when the student's ``fit`` returned without
+    setting an attribute the binding reads from it ("" when that is not what happened).
+
+    The parent cannot replay ``fit``; what it trusts is narrow: the adapter's own exception
+    (``child_probes.AttributeUnset``) naming, exactly, an attribute of *this* binding's
+    records. A submission that raises the same exception from its own code on purpose gets
+    "not assessed", which earns no more than the failure it hides (no point either way), as
+    with a lying inventory (module doc); the reason is the parent's, built from the binding.
+    """
+    if call not in _FIT_CALLS or error_type != "AttributeUnset":
+        return ""
+    for role, what in _RECORDS.items():
+        attr = binding.attributes.get(role, "")
+        if attr and error_message == f"fit did not set attribute {attr!r}":
+            cls = binding.class_name or "the class"
+            return (
+                f"{cls}'s fit(X, y) returned without setting {attr!r}, the attribute the "
+                f"binding reads for its {what} (its code names {attr!r}, but fit did not set "
+                "it on this call), so its training cannot be judged from it: a mismatch between "
+                "the rubric's [adapter] binding and this class, not an error in the student's "
+                f"code. Instructors: name the attribute fit does set in [adapter.attributes] "
+                f'({role} = "..."; "" when it keeps none), or ask the student to record it in fit'
+            )
+    return ""
 
 
 _MODULES: dict[bytes, types.ModuleType] = {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from grader.compare import Comparison
-from grader.diagnose import CONVENTIONS, Convention, Diagnosis
+from grader.diagnose import CONVENTIONS, Convention, Diagnosis, convention_title
 from grader.figures import Figure
 from grader.results import CheckResult, GradeResult, Level
 
@@ -400,6 +400,9 @@ def _check_view(
                 source = ""
             headline = f"You used {conv.title}{source}; this assignment asks for another form"
             explain.append(f"Your code computes {conv.description}.")
+            # why a convention this check credits on the printed cost's evidence was not
+            # (grader.checks._shown_sentence): the student's own printed cost decided it
+            explain += [_sentence(w) for w in words if "printed cost" in w]
         else:
             worst = _worst(failed)
             headline = f"A known mistake: {d.title}" + (
@@ -433,8 +436,10 @@ def _check_view(
     else:  # passed
         conv_title = ""
         if c.convention:
-            known = CONVENTIONS.get(c.convention)
-            conv_title = known.title if known is not None else c.convention
+            conv_title = convention_title(c.convention)
+            # what the credit says beyond "an accepted convention" (a printed form's optional
+            # suggestion, the evidence for 07a's l2): the student reads it, no point depends on it
+            explain += [_sentence(w) for w in words if "accepted convention" not in w]
         if c.visibility == "hidden" and sentence:
             headline = sentence
         elif c.comparisons:

@@ -13,10 +13,11 @@ from grader.checks import (
     ProbeView,
     evaluate_all,
     evaluate_check,
+    printed_forms_shown,
     timing_verdict,
     trim_traceback,
 )
-from grader.diagnose import gradient_outputs
+from grader.diagnose import CONVENTIONS, Candidate, combined, gradient_outputs
 from grader.expectations import gradient_candidates
 from grader.results import CheckResult
 from grader.rubric_file import parse_rubric
@@ -746,3 +747,116 @@ def test_an_undiagnosed_root_leaves_dependents_not_assessed_naming_the_root(prob
     assert reg.held_back_sentence == (
         "Not assessed yet: 'Output layer' did not pass, which holds back 2 points here."
     )
+
+
+# -- evidence from the printed cost (Convention.shown_by) ------------------------------------
+
+SHOWN_RUBRIC = b"""
+[assignment]
+id = "shown_test"
+title = "A penalty convention the printed cost must show"
+execution = "definitions"
+
+[[objectives]]
+id = "regularisation"
+title = "L2"
+demonstrates = "The penalty's gradient and the printed cost."
+
+[[checks]]
+id = "grad_penalty"
+objective = "regularisation"
+probe = "gradients"
+points = 2
+[checks.params]
+sizes = [5, 4, 3]
+N = 7
+C = 0.1
+[checks.compare]
+accept = ["mean_instances", "l2"]
+[checks.feedback.misconceptions]
+penalty_doubled = "The derivative of C/2 ||W||^2 is C W, not 2C W."
+
+[[checks]]
+id = "cost"
+objective = "regularisation"
+probe = "cost"
+points = 1
+[checks.params]
+sizes = [5, 4, 3]
+N = 7
+C = 0.5
+[checks.compare]
+rtol = 1e-5
+accept = ["printed_all_weights", "printed_full_C"]
+"""
+
+
+def _printed_cost_candidates(declared: float) -> list[Candidate]:
+    def conv(*names: str, value: float) -> Candidate:
+        return Candidate.from_convention(
+            combined([CONVENTIONS[n] for n in names]), {"cost": np.array(value)}
+        )
+
+    return [
+        conv("printed_all_weights", value=declared + 0.1),
+        conv("printed_full_C", value=declared + 0.2),
+        conv("printed_all_weights", "printed_full_C", value=declared + 0.3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("printed", "shown"),
+    [
+        (1.0, frozenset()),  # the course's own form
+        (1.3, frozenset({"printed_all_weights", "printed_full_C"})),  # 07a's
+        (1.2, frozenset({"printed_full_C"})),
+        (7.0, frozenset({"?"})),  # no known form
+    ],
+)
+def test_printed_forms_shown_reads_the_students_printed_cost(printed, shown):
+    rubric = parse_rubric(SHOWN_RUBRIC, "shown_test.toml")
+    views = {"cost": ok({"cost": np.array(printed)})}
+    expected = {"cost": {"cost": np.array(1.0)}}
+    candidates = {"cost": _printed_cost_candidates(1.0)}
+    assert printed_forms_shown(rubric, views, expected, candidates) == shown
+    assert printed_forms_shown(rubric, {}, expected, candidates) is None  # no answer: no evidence
+    if printed != 1.0:  # a cost with no printed forms to tell (the template's objective): none
+        assert printed_forms_shown(rubric, views, expected, {"cost": []}) is None
+
+
+def test_l2_is_credited_only_where_the_printed_cost_shows_the_factor_c(problem):
+    """The gradient of C·||W||² is the misconception penalty_doubled's too: credited as 07a's
+    convention beside a printed penalty of factor C, and penalty_doubled, saying why it was
+    not credited, beside the course's printed C/2 or with no evidence."""
+    expected, candidates = problem
+    spec = parse_rubric(SHOWN_RUBRIC, "shown_test.toml").check("grad_penalty")
+    student = output_of(candidates, "l2")
+    shown = evaluate_check(
+        spec, ok(student), expected, candidates, printed=frozenset({"printed_full_C"})
+    )
+    assert (shown.status, shown.convention, shown.points) == ("passed", "l2", 2.0)
+    assert any("your own printed cost carries the same factor" in e for e in shown.evidence)
+    for printed in (frozenset(), frozenset({"printed_all_weights"}), frozenset({"?"}), None):
+        r = evaluate_check(spec, ok(student), expected, candidates, printed=printed)
+        assert r.status == "failed" and r.convention is None, printed
+        assert r.diagnosis is not None and r.diagnosis.name == "penalty_doubled"
+        assert "l2" in r.diagnosis.alternatives
+        assert any("credits where the class's printed cost carries" in e for e in r.evidence)
+    # the right gradient passes on the declared objective whatever the printed cost shows
+    right = evaluate_check(spec, ok(expected), expected, candidates, printed=None)
+    assert (right.status, right.convention) == ("passed", None)
+
+
+def test_a_printed_form_is_credited_by_name_with_the_course_form_as_an_option():
+    rubric = parse_rubric(SHOWN_RUBRIC, "shown_test.toml")
+    candidates = _printed_cost_candidates(1.0)
+    r = evaluate_check(
+        rubric.check("cost"), ok({"cost": np.array(1.3)}), {"cost": np.array(1.0)}, candidates
+    )
+    assert (r.status, r.convention) == ("passed", "printed_all_weights+printed_full_C")
+    assert any(e.startswith("this is the form your class prints") for e in r.evidence)
+    assert any("Optional: Print the course's penalty" in e for e in r.evidence)
+    unknown = evaluate_check(
+        rubric.check("cost"), ok({"cost": np.array(7.0)}), {"cost": np.array(1.0)}, candidates
+    )
+    assert unknown.status == "failed" and unknown.convention is None

@@ -38,8 +38,31 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
     for check, name in label.get("named", {}).items():
         assert named.get(check) == name, (check, named)
+    credited = {c.check_id: c.convention for c in result.checks if c.convention}
+    for check, name in label.get("credited", {}).items():  # a convention, credited by name
+        assert credited.get(check) == name, (check, credited)
     for c in result.checks:  # a not-assessed check always says why
         assert c.status != "not_assessed" or c.reason
+    reasons = {c.check_id: c.reason for c in result.checks}
+    for check, phrase in label.get("reason", {}).items():
+        assert phrase in reasons[check], (check, reasons[check])
+        assert "your code raised" not in reasons[check]
+
+
+def test_a_claimed_unset_attribute_earns_nothing() -> None:
+    """submissions/hostile/fake_attribute_unset.py: fit never trains and raises its own
+    AttributeUnset with the adapter's message for the bound score_. The parent takes it for
+    what it says (the replay is not assessed, with the parent's reason), and that earns
+    nothing: the score is what it would be with the replay failed."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "fake_attribute_unset.py", rubric)
+    assert result.status == "graded"
+    replay = next(c for c in result.checks if c.check_id == "replay")
+    assert replay.status == "not_assessed" and replay.points == 0
+    assert "without setting 'score_'" in replay.reason
+    assert "AttributeUnset" not in replay.reason  # the parent's words, not the child's
+    earned = sum(c.points for c in result.checks if c.status == "passed")
+    assert result.score.points == earned <= rubric.max_points - replay.max_points
 
 
 def test_decoy_classes_built_to_win_discovery_earn_nothing() -> None:

@@ -1,8 +1,8 @@
 """End to end: verdicts that never accuse wrongly (issue 11, item 3).
 
 - A difference is charged once: the printed cost's own form (the penalty over every
-  weight, the factor C) fails the cost check, and the replay, which judges the training
-  trajectory, passes and says why.
+  weight, the factor C) is the cost check's, which credits the course's own forms by name,
+  and the replay, which judges the training trajectory, passes and says why.
 - The grader's clock: a timing measurement it cannot trust is measured again, and
   measurements that disagree are "not assessed", never failed. The untrustworthy
   measurement is simulated by inflating the supervisor's time of the timing probe in the
@@ -46,15 +46,33 @@ def _by_id(result: GradeResult) -> dict[str, object]:
         ("course_printed_full_C.ipynb", "printed_full_C"),
     ],
 )
-def test_a_printed_cost_form_is_charged_once_by_the_cost_check(sample, convention):
-    """Parameters exact, only the printed cost differs: the cost check fails naming the
-    form, the replay passes, says the cost_ difference is that form's and is not charged
-    again, and credits no convention."""
+def test_a_printed_cost_form_is_named_by_the_cost_check_and_costs_nothing(sample, convention):
+    """Parameters exact, only the printed cost differs, in a form of the course's own
+    notebooks: the cost check passes crediting the form by name, with the course's form as
+    an optional suggestion; the replay passes, says the cost_ difference is that form's and
+    is not charged again, and credits no convention. Full marks."""
     result = grade_submission(CONVENTIONS / sample, load_rubric(COURSE_RUBRIC), SETTINGS)
     checks = _by_id(result)
     cost, replay = checks["cost"], checks["replay"]
-    assert cost.status == "failed" and cost.diagnosis is not None
-    assert cost.diagnosis.name == convention
+    assert cost.status == "passed" and cost.convention == convention
+    assert any("Optional:" in e for e in cost.evidence), cost.evidence
+    assert replay.status == "passed" and replay.convention is None
+    assert any("does not charge it again" in e for e in replay.evidence), replay.evidence
+    assert result.score.points == result.score.max_points
+
+
+def test_a_printed_cost_of_no_known_form_still_fails(tmp_path):
+    """The same class printing the squared errors summed instead of averaged (a form no course
+    notebook uses): the cost check fails, naming no convention, and charges it once: the
+    replay, whose parameters and score_ match, passes and says its cost_ is the cost check's."""
+    source = (CONVENTIONS / "src" / "course_printed_full_C.py").read_text(encoding="utf-8")
+    assert source.count("np.mean((Y_enc - A3) ** 2)") == 1
+    summed = tmp_path / "course_printed_summed.py"
+    summed.write_text(source.replace("np.mean((Y_enc - A3) ** 2)", "np.sum((Y_enc - A3) ** 2)"))
+    result = grade_submission(summed, load_rubric(COURSE_RUBRIC), SETTINGS)
+    cost, replay = _by_id(result)["cost"], _by_id(result)["replay"]
+    assert cost.status == "failed" and cost.convention is None
+    assert cost.diagnosis is None or cost.diagnosis.kind != "convention"
     assert replay.status == "passed" and replay.convention is None
     assert any("does not charge it again" in e for e in replay.evidence), replay.evidence
     assert result.score.points == result.score.max_points - cost.max_points
