@@ -119,11 +119,19 @@ def test_a_job_whose_grading_process_keeps_dying_is_recorded_with_the_reason(
     killed: list[int] = []
     stop = threading.Event()
 
+    def slow_recorded() -> bool:
+        return (found := store.job(slow)) is not None and found.state == "done"
+
     def killer() -> None:  # the OOM killer, every time the job's process is (re)started
         while not stop.is_set():
             for pid in grading_processes(os.getpid()):
                 if pid not in killed:
                     time.sleep(1.0)  # let it take the job
+                    # once the job is given up the runner starts a fresh process for the
+                    # next job; on a loaded machine that can happen before the main thread
+                    # looks, and that process is not the job's
+                    if stop.is_set() or slow_recorded():
+                        return
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.1)
@@ -147,7 +155,9 @@ def test_a_job_whose_grading_process_keeps_dying_is_recorded_with_the_reason(
     finally:
         stop.set()
         runner.stop(wait=30)
-    assert len(killed) == DEATH_RETRIES + 1
+    # the fresh process started after the give-up may be killed too before the killer
+    # sees the job recorded; how often the job itself was tried is in its reason below
+    assert len(killed) >= DEATH_RETRIES + 1
     assert done.outcome == "failed" and done.attempts == 1
     result = json.loads(store.result(slow) or "{}")
     assert result["status"] == "ungradable"
