@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import math
 import os
 import sys
@@ -448,7 +449,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(serve_options: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser. ``serve_options`` False: ``serve`` is listed with its help
+    line only (main() hands its arguments to grader.serve.cli, whose parser imports
+    SQLAlchemy: ~0.2 s that a cold grade-one would otherwise pay)."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="grader",
@@ -626,16 +630,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="a ready-made wheel of the grader (default: build one)",
     )
     # listed here for --help; main() hands every argument after "serve" to grader.serve.cli
-    try:  # a student kit's vendored grader has no service
+    serve_help = "the hosted grading service, and its tokens (grader serve --help)"
+    if not serve_options:
+        if importlib.util.find_spec("grader.serve") is not None:  # a kit's grader has none
+            sub.add_parser("serve", help=serve_help, add_help=False)
+        return parser
+    try:
         from grader.serve.cli import build_parser as serve_parser
     except ImportError:
         return parser
-    sub.add_parser(
-        "serve",
-        help="the hosted grading service, and its tokens (grader serve --help)",
-        parents=[serve_parser(add_help=False)],
-        add_help=False,
-    )
+    sub.add_parser("serve", help=serve_help, parents=[serve_parser(add_help=False)], add_help=False)
     return parser
 
 
@@ -653,7 +657,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     ``grade_fn`` replaces grader.grade.grade_submission (same signature), e.g. in tests.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(serve_options=False)  # "serve" never reaches this parser
     if not argv:  # a newcomer's first try: the commands and what they do, not just a usage line
         parser.print_help()
         return 2

@@ -516,8 +516,10 @@ def test_gradescope_scripts() -> None:
 
 def test_grade_one_imports_no_report_or_batch_machinery(tmp_path: Path) -> None:
     """A cold grade-one without a report asked for loads neither jinja2 nor the report
-    renderers, nor tqdm, Dask or nbclient; with --markdown the lazy renderer still works."""
+    renderers, nor tqdm, Dask, nbclient or the service's SQLAlchemy; with --markdown the
+    lazy renderer still works."""
     heavy = ("jinja2", "tqdm", "dask", "distributed", "nbclient", "grader.report.html")
+    heavy += ("sqlalchemy",)  # the service's parser: grade-one's parser lists "serve" only
     probe = (
         "import sys\n"
         "from grader.cli import main\n"
