@@ -32,9 +32,6 @@ from typing import TYPE_CHECKING, Any
 import grader
 from grader.atomic import atomic_write_text
 from grader.exports.gradescope import VISIBILITIES, write_gradescope
-from grader.results import GradeResult
-from grader.rubric import Rubric, RubricError
-from grader.rubric_file import load_rubric
 from grader.sandbox import Limits
 from grader.sandbox.privilege import protect
 from grader.sandbox.tiers import (
@@ -52,11 +49,15 @@ from grader.submission import (
     scan_class_folder,
 )
 
+# Nothing imported above loads numpy, the rubric or the pipeline: a cold grade-one starts
+# its sandboxed worker first, and imports them while the worker boots (cmd_grade_one).
 if TYPE_CHECKING:
     from grader.batch import GradeJob
     from grader.pipeline import GradeSettings
+    from grader.results import GradeResult
+    from grader.rubric import Rubric
 
-GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
+    GradeSubmission = Callable[[Path, Rubric, Any], GradeResult]
 KIT_RUBRIC = "rubric.toml"  # the public rubric's name inside a student kit
 
 
@@ -141,6 +142,8 @@ def _sandbox(min_tier: str | None, closed: list[Path]) -> str:
 
 def _rubric(path: Path) -> Rubric:
     """Load and validate; a RubricError (one sentence) becomes exit status 2."""
+    from grader.rubric_file import load_rubric
+
     return load_rubric(path)
 
 
@@ -678,7 +681,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         if args.command == "gradescope":
             return cmd_gradescope(args)
         return cmd_grade_one(args, grade_fn)
-    except (UsageError, RubricError, SandboxUnavailableError) as error:
+    except (UsageError, SandboxUnavailableError) as error:
         return _fail(str(error))
     except RuntimeError as error:
         if not _executor_unavailable(error):
@@ -686,7 +689,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
         return _fail(str(error))
     except SubmissionError as error:
         return _fail(error.reason)
-    except ValueError as error:  # --only / --regrade naming nobody, a bad Canvas roster
+    except ValueError as error:  # a RubricError; --only / --regrade naming nobody, a bad roster
         return _fail(str(error))
     except OSError as error:
         return _fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))

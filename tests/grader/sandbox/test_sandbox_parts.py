@@ -100,6 +100,47 @@ def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
         runner.load_module("_m", source=source + b"# another module\n")
 
 
+def test_the_child_package_ships_its_bytecode_only_where_it_matches(tmp_path):
+    """A module's cached .pyc travels (hash-checked, so the child's interpreter loads it
+    without compiling); a .pyc of other source, or none, ships nothing."""
+    import importlib.util
+    import py_compile
+    import subprocess
+    import sys
+
+    from grader.sandbox import process
+
+    module = tmp_path / "mod.py"
+    source = b"VALUE = 41 + 1\n"
+    module.write_bytes(source)
+    assert process._bytecode(module, source) is None  # no .pyc yet
+    py_compile.compile(str(module), doraise=True)
+    code = process._bytecode(module, source)
+    assert code is not None and code[4:8] == (0b11).to_bytes(4, "little")
+    # the child's copy: the source beside the shipped .pyc, loaded from the .pyc under -B
+    copy = tmp_path / "copy"
+    (copy / "__pycache__").mkdir(parents=True)
+    (copy / "mod.py").write_bytes(source)
+    (copy / importlib.util.cache_from_source("mod.py", optimization="")).write_bytes(code)
+    shown = subprocess.run(
+        [sys.executable, "-B", "-v", "-c", "import mod; print(mod.VALUE)"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        shown.stdout.strip() == "42" and "mod.cpython" in shown.stderr and "matches" in shown.stderr
+    )
+    # the installed source changed since its .pyc was written: nothing is shipped
+    module.write_bytes(b"VALUE = 7  # longer, so the size differs\n")
+    assert process._bytecode(module, module.read_bytes()) is None
+    files = process.runner_files()
+    for name, data in files.items():
+        if name.endswith(".pyc"):
+            py = name.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py"
+            assert data[8:16] == importlib.util.source_hash(files[py])
+
+
 @pytest.mark.parametrize(
     ("code", "lean"),
     [
