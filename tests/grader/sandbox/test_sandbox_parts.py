@@ -100,6 +100,39 @@ def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
         runner.load_module("_m", source=source + b"# another module\n")
 
 
+@pytest.mark.parametrize(
+    ("rows", "provides"),
+    [
+        (["grader/__init__.py,sha256=x,1", "other/a.py,,"], True),
+        (["other/a.py,,", "reference.py,sha256=y,2"], True),
+        (['"grader/odd,name.py",sha256=z,3'], True),
+        (['"reference.py",,'], True),
+        (
+            ["pkg/grader/x.py,,", "docs/reference/y.md,,", "graders/z.py,,", "reference_a.py,,"],
+            False,
+        ),
+        (["grader.pyc,,", '"graderx/a.py",,', "mygrader.py,,", "x,grader/y"], False),
+        (["other.egg-info/SOURCES.txt", "grader/cli.py"], True),  # SOURCES.txt: bare paths
+        (["setup.py", "reference.py"], True),
+        (["a/b.py,,", "grader.py"], True),  # the last line, without its newline
+    ],
+)
+def test_the_fast_file_list_reading_finds_what_the_csv_reading_finds(rows, provides, tmp_path):
+    """Which distributions provide the grader (and so are masked from the child) is decided
+    by a substring scan of their RECORD: it agrees with the full CSV reading."""
+    import importlib.metadata
+
+    from grader.sandbox import privilege
+
+    for newline in ("\n", "\r\n"):
+        info = tmp_path / f"d{len(newline)}" / "x-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "RECORD").write_bytes(newline.join(rows).encode())
+        dist = importlib.metadata.PathDistribution(info)
+        full = not privilege.GRADER_PACKAGES_SET.isdisjoint(privilege._top_level_names(dist))
+        assert privilege._provides_grader(dist) == full == provides
+
+
 def test_the_child_package_ships_its_bytecode_only_where_it_matches(tmp_path):
     """A module's cached .pyc travels (hash-checked, so the child's interpreter loads it
     without compiling); a .pyc of other source, or none, ships nothing."""
