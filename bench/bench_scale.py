@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         line("packages", "all of " + ", ".join(NEEDED))
     choose_tier()
+    from grader.sandbox.tiers import one_blas_thread
+
+    one_blas_thread(os.environ)  # as `grader grade` does (grader.cli), before numpy loads
     # Imported before any timing: one-off costs, not per-submission ones.
     import grader.grade
     import grader.report.html  # noqa: F401

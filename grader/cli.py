@@ -39,6 +39,7 @@ from grader.sandbox.tiers import (
     TIERS,
     SandboxUnavailableError,
     describe,
+    one_blas_thread,
     resolve_tier,
     why_not_stronger,
 )
@@ -660,6 +661,7 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     ``grade_fn`` replaces grader.grade.grade_submission (same signature), e.g. in tests.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    one_blas_thread(os.environ)  # before numpy loads, here and in every process we start
     parser = build_parser(serve_options=False)  # "serve" never reaches this parser
     if not argv:  # a newcomer's first try: the commands and what they do, not just a usage line
         parser.print_help()

@@ -65,6 +65,7 @@ from typing import Any, Literal, Protocol
 from grader.results import GradeResult, grader_failure_reason
 from grader.sandbox import close_all_workers
 from grader.sandbox.process import remove_tree
+from grader.sandbox.tiers import one_blas_thread
 
 GradeFn = Callable[[Path], GradeResult]
 Kind = Literal["result", "error", "died", "timeout"]
@@ -684,6 +685,7 @@ class _Server:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-dask-"))
         self.log = self.folder / "log.txt"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        one_blas_thread(env)  # as grader's command line does, whatever the Dask worker's is
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.executors", "--serve"],

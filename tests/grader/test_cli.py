@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import subprocess
 import sys
 import types
@@ -545,3 +546,23 @@ def test_grade_one_imports_no_report_or_batch_machinery(tmp_path: Path) -> None:
     )
     assert asked.returncode == 0, asked.stderr
     assert report.is_file()
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "1"), ("3", "3")])
+def test_the_grader_runs_one_blas_thread_unless_told(given: str | None, used: str) -> None:
+    """Every command sets one BLAS thread before numpy loads (its workers inherit it), and
+    keeps a count the user chose."""
+    probe = (
+        "import contextlib, io, os\n"
+        "from grader.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--version'])\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in __import__('sys').modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert shown.stdout.split() == [used, "False"], shown.stderr  # numpy not loaded yet
