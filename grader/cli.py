@@ -20,14 +20,17 @@ starts faster without them).
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import functools
 import importlib.util
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grader
 from grader.atomic import atomic_write_text
@@ -698,6 +701,24 @@ def main(argv: Sequence[str] | None = None, *, grade_fn: GradeSubmission | None 
     except KeyboardInterrupt:
         print("stopped.", file=sys.stderr)
         return 130
+
+
+def run() -> NoReturn:
+    """The program (the ``grader`` script, ``python -m grader``): :func:`main`, then exit.
+
+    After ``grade-one`` (the cold path: one submission per fresh interpreter) the exit runs
+    the atexit handlers (the sandbox's workers are closed there), flushes the output and
+    ends the process without the interpreter's teardown of every module and object,
+    ~30-100 ms that change nothing once the results are written."""
+    argv = sys.argv[1:]
+    status = main(argv)
+    if argv[:1] == ["grade-one"] and threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # closed by the reader
+                stream.flush()
+        os._exit(status)
+    raise SystemExit(status)
 
 
 def _executor_unavailable(error: BaseException) -> bool:

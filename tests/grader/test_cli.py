@@ -566,3 +566,31 @@ def test_the_grader_runs_one_blas_thread_unless_told(given: str | None, used: st
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
     )
     assert shown.stdout.split() == [used, "False"], shown.stderr  # numpy not loaded yet
+
+
+def test_the_program_ends_a_grade_one_with_its_output_and_status(tmp_path: Path) -> None:
+    """``python -m grader grade-one`` (grader.cli.run) skips the interpreter's teardown: every
+    line is still printed, the JSON written, the sandbox's worker closed (its folder gone),
+    the status kept."""
+    notebook = ROOT / "submissions" / "correct" / "template_ok.ipynb"
+    rubric = ROOT / "rubrics" / "mlp_backprop.toml"
+    out = tmp_path / "result.json"
+    temp = tmp_path / "temp"  # where the worker's folder is made, and must be gone after
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    command = [sys.executable, "-m", "grader", "grade-one", str(notebook), "--rubric", str(rubric)]
+    done = subprocess.run(
+        [*command, "--json", str(out)], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    score, tier = done.stdout.strip().splitlines()[-2:]
+    result = json.loads(out.read_text())
+    assert (
+        score == f"template_ok: {result['score']['points']:g} / {result['score']['max_points']:g}"
+    )
+    assert tier.strip()
+    assert list(temp.iterdir()) == []
+    bad = subprocess.run(
+        [*command[:-1], str(tmp_path / "absent.toml")], capture_output=True, text=True, cwd=ROOT
+    )
+    assert bad.returncode == 2 and "absent.toml does not exist" in bad.stderr
