@@ -17,10 +17,14 @@ Executors (the registry :data:`EXECUTORS`)::
             A death or a timeout loses that submission only: there is no shared pool
             to break. Each process leads its own session, so Ctrl-C reaches only the
             supervisor, and a kill reaches the whole tree below it.
-    dask    each task runs on a Dask cluster (``scheduler="tcp://host:8786"``) and
+    dask    tasks run on a Dask cluster (``scheduler="tcp://host:8786"``) and
             there, in a warm supervised process per Dask worker thread (as ``pool``'s,
             started at its first task, replaced after a death or timeout): outcomes are
-            identical. A one-file submission travels as its bytes, so workers need no
+            identical. Several submissions travel in one Dask task (:func:`chunk_size`):
+            the scheduler's and the client's work per submission, which on a small
+            cluster runs beside the grading, is shared by the chunk; each submission keeps
+            its own timeout and warm-process supervision, and only a Dask worker's own
+            death (not its grading process's) loses a whole chunk. A one-file submission travels as its bytes, so workers need no
             shared file system (a folder submission travels as its path). Dask is
             optional (``pip install "dask[distributed]"``); workers need the grader
             installed. Results are stored by the parent, unless the workers share the
@@ -61,6 +65,7 @@ from typing import Any, Literal, Protocol
 from grader.results import GradeResult, grader_failure_reason
 from grader.sandbox import close_all_workers
 from grader.sandbox.process import remove_tree
+from grader.sandbox.tiers import one_blas_thread
 
 GradeFn = Callable[[Path], GradeResult]
 Kind = Literal["result", "error", "died", "timeout"]
@@ -680,6 +685,7 @@ class _Server:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-dask-"))
         self.log = self.folder / "log.txt"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        one_blas_thread(env)  # as grader's command line does, whatever the Dask worker's is
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.executors", "--serve"],
@@ -771,6 +777,31 @@ def supervise_one(
     return Outcome(task, "died", seconds, reason=died_reason(value), detail=detail, exitcode=value)
 
 
+def supervise_chunk(
+    grade_fn: GradeFn,
+    tasks: Sequence[Task],
+    timeout: float | None,
+    contents: Sequence[bytes | None],
+) -> list[Outcome]:
+    """Several tasks, one after another, each as :func:`supervise_one` grades it: one Dask
+    task carrying a chunk of the batch (:func:`chunk_size`)."""
+    return [
+        supervise_one(grade_fn, task, timeout, content)
+        for task, content in zip(tasks, contents, strict=True)
+    ]
+
+
+CHUNK_MAX = 8  # submissions in one Dask task, at most
+CHUNKS_PER_SLOT = 4  # chunks per worker thread at least, so the last ones still balance
+
+
+def chunk_size(tasks: int, slots: int) -> int:
+    """Submissions per Dask task for ``tasks`` on ``slots`` worker threads: 1 for a batch
+    too small to share them out, at most :data:`CHUNK_MAX` (a parent collects a chunk's
+    outcomes together)."""
+    return max(1, min(CHUNK_MAX, tasks // (CHUNKS_PER_SLOT * max(1, slots))))
+
+
 def _content(path: Path) -> bytes | None:
     """A one-file submission's bytes, to send with its task; None for a folder."""
     try:
@@ -807,9 +838,11 @@ class DaskExecutor:
         timeout: float | None = None,
         scheduler: Any = None,
         shared_out_dir: bool = False,
+        chunk: int | None = None,
     ) -> None:
         del workers  # the cluster decides how many run at once
         self.stores_in_worker = shared_out_dir
+        self.chunk = chunk  # submissions per Dask task (None: chunk_size of the cluster)
         if scheduler is None:
             raise ExecutorUnavailableError(
                 "the 'dask' executor needs a scheduler address, e.g. tcp://host:8786"
@@ -830,42 +863,53 @@ class DaskExecutor:
                 f"cannot reach the Dask scheduler at {self.scheduler}: {error}"
             ) from None
         submitted: list[Any] = []
-        started: dict[str, tuple[Task, float]] = {}
+        started: dict[str, tuple[Sequence[Task], float]] = {}
         try:
-            for task in tasks:
+            size = self.chunk or chunk_size(len(tasks), _slots(client))
+            for at in range(0, len(tasks), size):
+                chunk = tasks[at : at + size]
                 future = client.submit(
-                    supervise_one,
+                    supervise_chunk,
                     grade_fn,
-                    task,
+                    chunk,
                     self.timeout,
-                    _content(task.path),
+                    [_content(task.path) for task in chunk],
                     pure=False,
-                    key=f"grade-{task.index}-{os.urandom(4).hex()}",
+                    key=f"grade-{chunk[0].index}-{os.urandom(4).hex()}",
                 )
                 submitted.append(future)
-                started[future.key] = (task, time.monotonic())
+                started[future.key] = (chunk, time.monotonic())
             for future in dist.as_completed(submitted):
-                task, start = started[future.key]
+                chunk, start = started[future.key]
                 if future.status == "finished":
-                    yield future.result()
+                    yield from future.result()
                     continue
                 # The supervising task itself failed: its Dask worker died, or Dask erred.
                 failure = future.exception()
                 killed = type(failure).__name__ == "KilledWorker"
-                yield Outcome(
-                    task,
-                    "died" if killed else "error",
-                    time.monotonic() - start,
-                    reason=died_reason(None) + " (the Dask worker running it died)"
-                    if killed
-                    else grader_failure_reason(failure),
-                    detail=repr(failure),
-                )
+                for task in chunk:
+                    yield Outcome(
+                        task,
+                        "died" if killed else "error",
+                        time.monotonic() - start,
+                        reason=died_reason(None) + " (the Dask worker running it died)"
+                        if killed
+                        else grader_failure_reason(failure),
+                        detail=repr(failure),
+                    )
         finally:
             with contextlib.suppress(Exception):
                 client.cancel([f for f in submitted if not f.done()])
             if own:
                 client.close()
+
+
+def _slots(client: Any) -> int:
+    """The cluster's worker threads now (1 when the scheduler cannot say)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # an old or unreachable scheduler: chunks stay small
+        return 1
 
 
 EXECUTORS: dict[str, Callable[..., Executor]] = {

@@ -453,8 +453,10 @@ def _run(
         # grade-one started a worker of this configuration before it planned: its one job
         prestarted = take_prestarted(settings.limits, tier)
         if prestarted is not None:
-            with prestarted:
+            try:
                 return prestarted.run(job), source
+            finally:  # its job's processes are gone: it ends while this process judges
+                prestarted.release()
         return run_job(job, settings.limits, settings.tier), source
 
 

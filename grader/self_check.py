@@ -32,7 +32,6 @@ import grader
 from grader.atomic import atomic_write_text
 from grader.kit_check import Kit, KitError, grade_with_kit, is_kit, load_kit
 from grader.pipeline import GradeSettings, code_choice
-from grader.report.terminal import render_terminal
 from grader.results import GradeResult, SubmissionRef, grader_failure_reason
 from grader.rubric import Rubric
 from grader.submission import SubmissionError, load_submission
@@ -92,6 +91,8 @@ def grade_here(job: Callable[[Path], GradeResult], path: Path) -> tuple[GradeRes
 
 def show(result: GradeResult, hidden_points: float | None, color: bool, html: Path | None) -> int:
     """Print the terminal report and the points line (and write the HTML report); the exit status."""
+    from grader.report.terminal import render_terminal  # grade-one (grade_here) needs none
+
     sys.stdout.write(render_terminal(result, color))
     line = points_line(result, hidden_points)
     if line:
@@ -268,8 +269,10 @@ def check(
     note = saved_note(path)
     result, _, _ = grade_here(lambda p: grade_with_kit(p, loaded, GradeSettings()), path)
     line = points_line(result, hidden_points(loaded))
-    text = "\n".join(s for s in (note, render_terminal(result, False).rstrip(), line) if s)
     from grader.report.html import render_html
+    from grader.report.terminal import render_terminal
+
+    text = "\n".join(s for s in (note, render_terminal(result, False).rstrip(), line) if s)
 
     shown = html and _display(_inline_html(note, render_html(result), line), text)
     if not shown:

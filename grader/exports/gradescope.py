@@ -46,13 +46,14 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader.atomic import atomic_write_text
 from grader.exports._text import md_escape, number
-from grader.results import CheckResult, GradeResult
 from grader.sandbox.tiers import tier_fields
-from grader.scoring import mastery_level
+
+if TYPE_CHECKING:  # grader.cli lists VISIBILITIES before a cold grade-one loads numpy
+    from grader.results import CheckResult, GradeResult
 
 GradescopeVisibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 VISIBILITIES: tuple[GradescopeVisibility, ...] = (
@@ -146,6 +147,8 @@ def summary_output(result: GradeResult) -> str:
 
 def visible_output(result: GradeResult, hidden_visibility: GradescopeVisibility) -> str:
     """What the student may see now: without hidden checks, or everything when none hides."""
+    from grader.scoring import mastery_level  # loaded with the results (see the imports)
+
     hidden = [c for c in result.checks if c.visibility == "hidden"]
     if result.status != "graded" or result.score is None or not hidden:
         return summary_output(result)

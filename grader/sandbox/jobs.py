@@ -22,11 +22,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+from .child import wire
 
-from .child import arrays, wire
+if TYPE_CHECKING:  # numpy is imported where arrays are handled: a cold grade-one
+    import numpy as np  # spawns its sandboxed worker before it loads numpy
 
 Status = Literal["ok", "error", "timeout", "killed", "missing", "invalid"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "killed", "missing", "invalid")
@@ -196,6 +197,8 @@ class Job:
                 raise SandboxConfigError(f"probe {p.id!r} params are not JSON: {e}") from None
             if bad := [n for n in self.output_specs[p.id] if not NAME.fullmatch(n)]:
                 raise SandboxConfigError(f"probe {p.id!r} output names {bad} are not simple")
+        import numpy as np
+
         for name, a in self.inputs.items():
             if not NAME.fullmatch(name) or np.asarray(a).dtype.kind not in "biuf":
                 raise SandboxConfigError(f"input {name!r} must be a numeric array, simply named")
@@ -225,6 +228,10 @@ class Job:
     def frame(self, kind: str, index: int) -> bytes:
         """The command that starts probe ``index`` ("probe") or its baseline ("baseline"),
         with its own inputs only (names without the prefix)."""
+        import numpy as np
+
+        from .child import arrays
+
         p = self.probes[index]
         header: dict[str, Any] = {"do": kind, "index": index, "params": dict(p.params)}
         if kind == "baseline":  # only the shapes: the baseline's cost does not depend on values

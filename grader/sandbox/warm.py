@@ -103,6 +103,9 @@ def close_all_workers() -> None:
 # One worker started ahead of a single job (grader grade-one): its interpreter boots and
 # imports numpy while the grading process imports its pipeline and plans the job.
 _PRESTARTED: dict[tuple[Tier, Limits], WarmWorker] = {}
+# Pre-started workers a job has taken: asked to quit after it (WarmWorker.release) and
+# reaped at exit, so their ending overlaps the parent's expected values and checks.
+_TAKEN: list[WarmWorker] = []
 
 
 def prestart(limits: Limits, tier: str | None) -> None:
@@ -116,17 +119,20 @@ def prestart(limits: Limits, tier: str | None) -> None:
     key = (worker.tier, worker.limits)
     if key in _PRESTARTED:
         return
-    if not _PRESTARTED:
-        atexit.register(close_prestarted)
+    if not _PRESTARTED and not _TAKEN:
+        atexit.register(_close_at_exit)
     worker.spawn()
     _PRESTARTED[key] = worker
 
 
 def take_prestarted(limits: Limits, tier: Tier) -> WarmWorker | None:
     """The pre-started worker of this configuration, now the caller's (None: there is none).
-    Any other is closed: a process that pre-starts runs one job."""
+    Any other is closed: a process that pre-starts runs one job. The caller releases the
+    worker after its job (:meth:`WarmWorker.release`); it is closed at exit."""
     worker = _PRESTARTED.pop((tier, limits), None)
     close_prestarted()
+    if worker is not None:
+        _TAKEN.append(worker)
     return worker
 
 
@@ -134,6 +140,12 @@ def close_prestarted() -> None:
     """Close the pre-started workers no job took."""
     while _PRESTARTED:
         _PRESTARTED.popitem()[1].close()
+
+
+def _close_at_exit() -> None:
+    close_prestarted()
+    while _TAKEN:
+        _TAKEN.pop().close()
 
 
 class WorkerFailedError(Exception):
@@ -305,6 +317,14 @@ class WarmWorker:
             remove_tree(self._tmp)
             self._tmp = None
         _LIVE.discard(self)
+
+    def release(self) -> None:
+        """Ask the worker to exit now, without waiting: between jobs it holds nothing of
+        any job (every process of the last one is gone and its folder wiped before READY).
+        :meth:`close` reaps it; meanwhile it must not be given another job."""
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                wire.write_all(self._to, wire.QUIT)
 
     def __enter__(self) -> WarmWorker:
         self.start()

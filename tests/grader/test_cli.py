@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import subprocess
 import sys
 import types
@@ -516,8 +517,10 @@ def test_gradescope_scripts() -> None:
 
 def test_grade_one_imports_no_report_or_batch_machinery(tmp_path: Path) -> None:
     """A cold grade-one without a report asked for loads neither jinja2 nor the report
-    renderers, nor tqdm, Dask or nbclient; with --markdown the lazy renderer still works."""
+    renderers, nor tqdm, Dask, nbclient or the service's SQLAlchemy; with --markdown the
+    lazy renderer still works."""
     heavy = ("jinja2", "tqdm", "dask", "distributed", "nbclient", "grader.report.html")
+    heavy += ("sqlalchemy",)  # the service's parser: grade-one's parser lists "serve" only
     probe = (
         "import sys\n"
         "from grader.cli import main\n"
@@ -543,3 +546,51 @@ def test_grade_one_imports_no_report_or_batch_machinery(tmp_path: Path) -> None:
     )
     assert asked.returncode == 0, asked.stderr
     assert report.is_file()
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "1"), ("3", "3")])
+def test_the_grader_runs_one_blas_thread_unless_told(given: str | None, used: str) -> None:
+    """Every command sets one BLAS thread before numpy loads (its workers inherit it), and
+    keeps a count the user chose."""
+    probe = (
+        "import contextlib, io, os\n"
+        "from grader.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--version'])\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in __import__('sys').modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert shown.stdout.split() == [used, "False"], shown.stderr  # numpy not loaded yet
+
+
+def test_the_program_ends_a_grade_one_with_its_output_and_status(tmp_path: Path) -> None:
+    """``python -m grader grade-one`` (grader.cli.run) skips the interpreter's teardown: every
+    line is still printed, the JSON written, the sandbox's worker closed (its folder gone),
+    the status kept."""
+    notebook = ROOT / "submissions" / "correct" / "template_ok.ipynb"
+    rubric = ROOT / "rubrics" / "mlp_backprop.toml"
+    out = tmp_path / "result.json"
+    temp = tmp_path / "temp"  # where the worker's folder is made, and must be gone after
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    command = [sys.executable, "-m", "grader", "grade-one", str(notebook), "--rubric", str(rubric)]
+    done = subprocess.run(
+        [*command, "--json", str(out)], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    score, tier = done.stdout.strip().splitlines()[-2:]
+    result = json.loads(out.read_text())
+    assert (
+        score == f"template_ok: {result['score']['points']:g} / {result['score']['max_points']:g}"
+    )
+    assert tier.strip()
+    assert list(temp.iterdir()) == []
+    bad = subprocess.run(
+        [*command[:-1], str(tmp_path / "absent.toml")], capture_output=True, text=True, cwd=ROOT
+    )
+    assert bad.returncode == 2 and "absent.toml does not exist" in bad.stderr

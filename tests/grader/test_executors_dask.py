@@ -28,8 +28,13 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
-def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Path) -> None:
-    """Graded, ungradable, raised, died and timed-out submissions are stored identically."""
+@pytest.mark.parametrize("chunk", [None, 3], ids=["one-per-task", "three-per-task"])
+def test_dask_results_equal_local_results(
+    cluster: Any, subs: Path, tmp_path: Path, chunk: int | None
+) -> None:
+    """Graded, ungradable, raised, died and timed-out submissions are stored identically,
+    also when several travel in one Dask task (a death or timeout mid-chunk loses only
+    that submission: the rest of its chunk is graded after it)."""
     paths = [
         fakes.write(subs, "alice.py"),
         fakes.write(subs, "bob.py", "# fake: fail grad_hidden"),
@@ -47,13 +52,24 @@ def test_dask_results_equal_local_results(cluster: Any, subs: Path, tmp_path: Pa
             paths,
             job,
             tmp_path / "dask",
-            executor=DaskExecutor(timeout=6.0, scheduler=client),
+            executor=DaskExecutor(timeout=6.0, scheduler=client, chunk=chunk),
             progress=False,
         )
     counts = (dask.graded, dask.ungradable, dask.failed)
     assert counts == (local.graded, local.ungradable, local.failed) == (2, 1, 3)
     assert fakes.stored_results(tmp_path / "dask") == fakes.stored_results(tmp_path / "local")
     assert "exit code 3" in dict(dask.failures)["carol"]
+
+
+def test_chunks_share_a_batch_out_and_stay_small() -> None:
+    """Several submissions per Dask task only where every worker thread still gets a few
+    tasks, and never more than CHUNK_MAX."""
+    from grader.executors import CHUNK_MAX, CHUNKS_PER_SLOT, chunk_size
+
+    assert chunk_size(6, 4) == 1
+    assert chunk_size(40, 2) == 40 // (CHUNKS_PER_SLOT * 2)
+    assert chunk_size(10_000, 16) == CHUNK_MAX
+    assert chunk_size(0, 0) == 1
 
 
 def test_dask_by_scheduler_address(cluster: Any, subs: Path, out: Path) -> None:

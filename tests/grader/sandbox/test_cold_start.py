@@ -114,7 +114,12 @@ def test_a_prestarted_worker_grades_as_a_cold_child_does() -> None:
     cold = grade_submission(TEMPLATE, rubric)
     warm.prestart(Limits(), None)
     ahead = grade_submission(TEMPLATE, rubric)
-    assert not warm._PRESTARTED  # taken by the job, and closed with it
+    assert not warm._PRESTARTED  # taken by the job
+    # released after it: it exits on its own while the parent judges, and is reaped at exit
+    taken = warm._TAKEN.pop()
+    assert taken._process is not None and taken._process.popen.wait(timeout=10) == 0
+    taken.close()
+    assert taken.pid is None
     assert (cold.provenance["worker"], ahead.provenance["worker"]) == ("cold", "warm")
     assert [(c.check_id, c.status, c.points) for c in cold.checks] == [
         (c.check_id, c.status, c.points) for c in ahead.checks

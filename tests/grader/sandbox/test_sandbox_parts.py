@@ -101,6 +101,80 @@ def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("rows", "provides"),
+    [
+        (["grader/__init__.py,sha256=x,1", "other/a.py,,"], True),
+        (["other/a.py,,", "reference.py,sha256=y,2"], True),
+        (['"grader/odd,name.py",sha256=z,3'], True),
+        (['"reference.py",,'], True),
+        (
+            ["pkg/grader/x.py,,", "docs/reference/y.md,,", "graders/z.py,,", "reference_a.py,,"],
+            False,
+        ),
+        (["grader.pyc,,", '"graderx/a.py",,', "mygrader.py,,", "x,grader/y"], False),
+        (["other.egg-info/SOURCES.txt", "grader/cli.py"], True),  # SOURCES.txt: bare paths
+        (["setup.py", "reference.py"], True),
+        (["a/b.py,,", "grader.py"], True),  # the last line, without its newline
+    ],
+)
+def test_the_fast_file_list_reading_finds_what_the_csv_reading_finds(rows, provides, tmp_path):
+    """Which distributions provide the grader (and so are masked from the child) is decided
+    by a substring scan of their RECORD: it agrees with the full CSV reading."""
+    import importlib.metadata
+
+    from grader.sandbox import privilege
+
+    for newline in ("\n", "\r\n"):
+        info = tmp_path / f"d{len(newline)}" / "x-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "RECORD").write_bytes(newline.join(rows).encode())
+        dist = importlib.metadata.PathDistribution(info)
+        full = not privilege.GRADER_PACKAGES_SET.isdisjoint(privilege._top_level_names(dist))
+        assert privilege._provides_grader(dist) == full == provides
+
+
+def test_the_child_package_ships_its_bytecode_only_where_it_matches(tmp_path):
+    """A module's cached .pyc travels (hash-checked, so the child's interpreter loads it
+    without compiling); a .pyc of other source, or none, ships nothing."""
+    import importlib.util
+    import py_compile
+    import subprocess
+    import sys
+
+    from grader.sandbox import process
+
+    module = tmp_path / "mod.py"
+    source = b"VALUE = 41 + 1\n"
+    module.write_bytes(source)
+    assert process._bytecode(module, source) is None  # no .pyc yet
+    py_compile.compile(str(module), doraise=True)
+    code = process._bytecode(module, source)
+    assert code is not None and code[4:8] == (0b11).to_bytes(4, "little")
+    # the child's copy: the source beside the shipped .pyc, loaded from the .pyc under -B
+    copy = tmp_path / "copy"
+    (copy / "__pycache__").mkdir(parents=True)
+    (copy / "mod.py").write_bytes(source)
+    (copy / importlib.util.cache_from_source("mod.py", optimization="")).write_bytes(code)
+    shown = subprocess.run(
+        [sys.executable, "-B", "-v", "-c", "import mod; print(mod.VALUE)"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        shown.stdout.strip() == "42" and "mod.cpython" in shown.stderr and "matches" in shown.stderr
+    )
+    # the installed source changed since its .pyc was written: nothing is shipped
+    module.write_bytes(b"VALUE = 7  # longer, so the size differs\n")
+    assert process._bytecode(module, module.read_bytes()) is None
+    files = process.runner_files()
+    for name, data in files.items():
+        if name.endswith(".pyc"):
+            py = name.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py"
+            assert data[8:16] == importlib.util.source_hash(files[py])
+
+
+@pytest.mark.parametrize(
     ("code", "lean"),
     [
         ("import numpy as np\nimport os, sys\n", True),
