@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -308,6 +308,13 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
     return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
 
 
+def _credit(ctx: ProbeContext, accept: Sequence[str]) -> ProbeContext:
+    """``ctx`` knowing the conventions one more of its checks credits (a probe shared by
+    checks: their union), so its candidates can combine them (grader.expectations)."""
+    more = tuple(a for a in accept if a not in ctx.credited)
+    return replace(ctx, credited=ctx.credited + more) if more else ctx
+
+
 def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
     """The distinct probes of ``rubric``'s checks, with their inputs in the student's layout.
 
@@ -324,8 +331,9 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
         key = question_key(spec)
         if key in by_key:
             i = by_key[key]
+            ctx = _credit(probes[i].context, spec.compare.accept)
             probes[i] = PlannedProbe(
-                probes[i].call, probes[i].context, probes[i].outputs, (*probes[i].checks, spec.id)
+                probes[i].call, ctx, probes[i].outputs, (*probes[i].checks, spec.id)
             )
             probe_of[spec.id] = probes[i].call.id
             continue
@@ -352,6 +360,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
             input_prefix=prefix,
         )
         by_key[key] = len(probes)
+        ctx = _credit(ctx, spec.compare.accept)
         probes.append(PlannedProbe(call, ctx, MappingProxyType(specs), (spec.id,)))
         probe_of[spec.id] = probe_id
     return Plan(

@@ -8,6 +8,7 @@ those are "not assessed" (never failed), with the binding's provenance in the re
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
     for check, name in label.get("named", {}).items():
         assert named.get(check) == name, (check, named)
+    credited = {c.check_id: c.convention for c in result.checks if c.convention is not None}
+    assert credited == label.get("credited", {}), credited
     for c in result.checks:  # a not-assessed check always says why
         assert c.status != "not_assessed" or c.reason
 
@@ -71,3 +74,24 @@ def test_a_lie_about_what_forward_returns_earns_nothing() -> None:
     assert not any(c.status == "passed" for c in result.checks)
     forward = next(c for c in result.checks if c.check_id == "forward")
     assert forward.status == "failed" and "returned 5 values" in " ".join(forward.evidence)
+
+
+def test_a_combination_is_credited_only_where_each_part_is() -> None:
+    """The 2022 08a shape follows inverse-time cooling and momentum on the biases together.
+    With the rubric crediting only inverse_time, the replay fails and names the
+    combination (computed because one part is credited), never one part alone."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    replay = rubric.check("replay")
+    narrowed = replace(
+        rubric,
+        checks=tuple(
+            replace(c, compare=replace(c.compare, accept=("inverse_time",))) if c is replay else c
+            for c in rubric.checks
+        ),
+    )
+    result = grade_submission(CORPUS / "course_08a_bias_momentum.py", narrowed)
+    check = next(c for c in result.checks if c.check_id == "replay")
+    assert check.status == "failed"
+    assert check.diagnosis is not None
+    assert check.diagnosis.name == "bias_momentum+inverse_time"
+    assert any("does not accept" in e for e in check.evidence), check.evidence
