@@ -592,6 +592,9 @@ def _views(
         view = _view(outcome, p.call.call, binding, code, p.call.timeout)
         if decided is not None and view.status == "error":
             view = replace(view, unsupported=decided.reason(p.call.id))
+        if view.status == "error" and not view.unsupported:
+            refused = support.fit_step_refused(binding, p.call.call, view.error_type)
+            view = replace(view, unsupported=refused)
         if p.call.call == "timing" and view.status == "ok":
             view = _timed(view, outcome.seconds, job.baselines.get(p.call.id))
             view = replace(view, measurements=(timings or {}).get(p.call.id, ()))

@@ -30,6 +30,7 @@ import numpy as np
 
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
+from grader.adapters.support import gradient_through_fit
 from grader.contract import HYPER_DEFAULTS, PROBE_SPECS, RUN_ORDER
 from grader.probes import ProbeContext, output_specs, student_inputs
 from grader.rubric import CheckSpec, Rubric, plain
@@ -308,6 +309,10 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
     return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
 
 
+def _biases_zeroed(inputs: dict[str, Array]) -> dict[str, Array]:
+    return {k: np.zeros_like(v) if k[:1] == "b" and k[1:].isdigit() else v for k, v in inputs.items()}
+
+
 def _credit(ctx: ProbeContext, accept: Sequence[str]) -> ProbeContext:
     """``ctx`` knowing the conventions one more of its checks credits (a probe shared by
     checks: their union), so its candidates can combine them (grader.expectations)."""
@@ -338,7 +343,10 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> Plan:
             probe_of[spec.id] = probes[i].call.id
             continue
         try:
-            student, ctx = student_inputs(spec.probe, binding, spec.params, canonical_inputs(spec))
+            canonical = canonical_inputs(spec)
+            if gradient_through_fit(binding, spec.probe):
+                canonical = _biases_zeroed(canonical)
+            student, ctx = student_inputs(spec.probe, binding, spec.params, canonical)
             specs = {
                 name: _output_spec(binding, spec.probe, tuple(shape))
                 for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()
