@@ -375,7 +375,7 @@ def _judge_compare(
 
 
 def _accepted_phrase(cand: Candidate) -> str:
-    """"an accepted convention", or how many followed together (a combination's name joins
+    """ "an accepted convention", or how many followed together (a combination's name joins
     theirs with "+": grader.diagnose.combined), so the report says which explained the run."""
     n = cand.name.count("+") + 1
     return "an accepted convention" if n == 1 else f"{n} accepted conventions together"

@@ -131,7 +131,7 @@ def _convention_variants(
         if value == getattr(ctx, field):
             continue
         try:
-            changed = replace(ctx, **{field: value})  # type: ignore[arg-type]
+            changed = replace(ctx, **{field: value})
             out.append(Candidate.from_convention(conv, compute(changed)))
         except _VARIANT_ERRORS:
             continue
@@ -304,7 +304,9 @@ def _training_key(ctx: ProbeContext) -> tuple[object, ...]:
     return (ctx.objective, ctx.cost_objective, ctx.optimizer, ctx.schedule, ctx.bias_momentum)
 
 
-def _combinations(singles: Sequence[Convention], credited: Collection[str]) -> list[tuple[Convention, ...]]:
+def _combinations(
+    singles: Sequence[Convention], credited: Collection[str]
+) -> list[tuple[Convention, ...]]:
     """Conventions followed together, fewest first (each changes settings the others do
     not): every pair with at least one credited convention (so a credited one beside an
     uncredited one is named), and up to :data:`MAX_COMBINED` of the credited ones (the

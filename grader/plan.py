@@ -310,7 +310,9 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
 
 
 def _biases_zeroed(inputs: dict[str, Array]) -> dict[str, Array]:
-    return {k: np.zeros_like(v) if k[:1] == "b" and k[1:].isdigit() else v for k, v in inputs.items()}
+    return {
+        k: np.zeros_like(v) if k[:1] == "b" and k[1:].isdigit() else v for k, v in inputs.items()
+    }
 
 
 def _credit(ctx: ProbeContext, accept: Sequence[str]) -> ProbeContext:

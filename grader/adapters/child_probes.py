@@ -361,7 +361,15 @@ class _StartDraws:
         return self._refuse(f"fit asked its random generator for {name!r}")
 
 
-_DRAW_FUNCTIONS = ("normal", "uniform", "standard_normal", "randn", "rand", "permutation", "shuffle")
+_DRAW_FUNCTIONS = (
+    "normal",
+    "uniform",
+    "standard_normal",
+    "randn",
+    "rand",
+    "permutation",
+    "shuffle",
+)
 # numpy's aliases of builtins, removed in numpy 1.24: the textbook's 2nd and 3rd editions
 # count accuracy with ``.astype(np.float)`` in fit. Restored only while the grader runs fit
 # for one step, and only where this numpy lacks them: the installed numpy's difference,
@@ -1130,7 +1138,11 @@ class TextbookRows(_ClassAdapter):
         sets them: the parent asks at zero biases); built with epochs=1, eta=1, no shuffling
         and one mini-batch of all N instances, its step from that start is its whole
         gradient, penalty included: (start - after) / eta."""
-        need = [k for k in ("epochs", "eta", "shuffle", "batch_size") if not self.b["constructor"].get(k)]
+        need = [
+            k
+            for k in ("epochs", "eta", "shuffle", "batch_size")
+            if not self.b["constructor"].get(k)
+        ]
         if need or not self.b["methods"].get("train", ""):
             raise ProbeUnsupported(
                 f"{self.b['class']} back-propagates inline in fit, and its constructor takes no "
@@ -1149,9 +1161,7 @@ class TextbookRows(_ClassAdapter):
                     "one step of it"
                 )
         after = self._fit_once(inputs, {**step, "epochs": 1})
-        return {
-            self.grad_names[k]: (start[k] - after[k]) / FIT_STEP_ETA for k in self.keys
-        }
+        return {self.grad_names[k]: (start[k] - after[k]) / FIT_STEP_ETA for k in self.keys}
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         self.method_name("cost")  # a class without one says so before anything else
