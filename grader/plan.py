@@ -310,6 +310,9 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
 
 
 def _biases_zeroed(inputs: dict[str, Array]) -> dict[str, Array]:
+    """The canonical inputs with every bias zero: where the gradient is read off one step of
+    the student's fit, which sets its biases to zero itself (grader.adapters.support,
+    ``gradient_through_fit``)."""
     return {
         k: np.zeros_like(v) if k[:1] == "b" and k[1:].isdigit() else v for k, v in inputs.items()
     }
