@@ -343,8 +343,9 @@ def _judge_compare(
             return _Verdict(
                 "passed",
                 [
-                    f"your {shown} follow{'s' if len(parts) == 1 else ''} an accepted convention, "
-                    f"{cand.title} (max relative error {worst:.1e} under it)",
+                    f"your {shown} follow{'s' if len(parts) == 1 else ''} "
+                    f"{_accepted_phrase(cand)}, {cand.title} (max relative error {worst:.1e} "
+                    "under it)",
                     *_printed_form_suggestion(cand),
                 ],
                 under,
@@ -373,6 +374,13 @@ def _judge_compare(
             next_step=spec.feedback.next_step or NEXT_STEPS["values"],
         )
     return _diagnosed(spec, found, evidence, comparisons)
+
+
+def _accepted_phrase(cand: Candidate) -> str:
+    """ "an accepted convention", or how many followed together (a combination's name joins
+    theirs with "+": grader.diagnose.combined), so the report says which explained the run."""
+    n = cand.name.count("+") + 1
+    return "an accepted convention" if n == 1 else f"{n} accepted conventions together"
 
 
 _PRINTED_NAMES = frozenset(c.name for c in PRINTED_CONVENTIONS)
