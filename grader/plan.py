@@ -154,6 +154,17 @@ def _envelope_inputs(
     }
 
 
+def _unsorted_first_seen(y: Array) -> Array:
+    """``y`` with its largest class seen first, so the classes' order of first appearance is
+    never the sorted one: an encoding that numbers classes as it meets them
+    (``one_hot_unsorted_classes``) otherwise passes on a draw whose labels happen to appear
+    in order (docs/conventions.md §4)."""
+    y = np.array(y, copy=True)
+    top = int(np.argmax(y == y.max()))  # the first instance of the largest class
+    y[[0, top]] = y[[top, 0]]
+    return y
+
+
 def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     """The canonical inputs of ``spec``'s probe, deterministic in its parameters.
 
@@ -182,7 +193,7 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     K = sizes[-1]
     out = {"X": X.T.copy(), "y": y, "Y": one_hot(y, K)}
     if call == "one_hot":
-        return {"y": y}
+        return {"y": _unsorted_first_seen(y)}
     if call == "train":
         out["perms"] = _permutations(seed + 1, len(y), int(p.get("epochs", 5)))
     return P.as_dict() | out
