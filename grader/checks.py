@@ -343,8 +343,9 @@ def _judge_compare(
             return _Verdict(
                 "passed",
                 [
-                    f"your {shown} follow{'s' if len(parts) == 1 else ''} an accepted convention, "
-                    f"{cand.title} (max relative error {worst:.1e} under it)",
+                    f"your {shown} follow{'s' if len(parts) == 1 else ''} "
+                    f"{_accepted_phrase(cand)}, {cand.title} (max relative error {worst:.1e} "
+                    "under it)",
                     *_printed_form_suggestion(cand),
                 ],
                 under,
@@ -373,6 +374,13 @@ def _judge_compare(
             next_step=spec.feedback.next_step or NEXT_STEPS["values"],
         )
     return _diagnosed(spec, found, evidence, comparisons)
+
+
+def _accepted_phrase(cand: Candidate) -> str:
+    """ "an accepted convention", or how many followed together (a combination's name joins
+    theirs with "+": grader.diagnose.combined), so the report says which explained the run."""
+    n = cand.name.count("+") + 1
+    return "an accepted convention" if n == 1 else f"{n} accepted conventions together"
 
 
 _PRINTED_NAMES = frozenset(c.name for c in PRINTED_CONVENTIONS)
@@ -514,8 +522,10 @@ def _shown_sentence(
 ) -> str:
     """Why a convention that needs the printed cost's evidence was credited or not ("" when
     none is at stake in this verdict)."""
-    conv = CONVENTIONS.get(verdict.convention or "")
-    if verdict.status == "passed" and conv is not None and conv.shown_by:
+    # a combination (the replay's "l2+inverse_time"): the part the printed cost must show
+    parts = [CONVENTIONS.get(n) for n in (verdict.convention or "").split("+")]
+    conv = next((c for c in parts if c is not None and c.shown_by), None)
+    if verdict.status == "passed" and conv is not None:
         form = CONVENTIONS[conv.shown_by]
         # "‖" where the title writes "||": a sentence in words, not a tolerance formula, to
         # the report (grader.report.view.is_raw)
@@ -527,7 +537,8 @@ def _shown_sentence(
     d = verdict.diagnosis
     if verdict.status != "failed" or d is None:
         return ""
-    at_stake = [n for n in withheld if n == d.name or n in d.alternatives]
+    named = {part for name in (d.name, *d.alternatives) for part in name.split("+")}
+    at_stake = [n for n in withheld if n in named]
     if not at_stake:
         return ""
     conv = CONVENTIONS[at_stake[0]]

@@ -52,7 +52,8 @@ class Convention:
     topic       : lecture topic
     probes      : probe calls on which it can show
     changes     : check parameters that compute it with the reference
-                  (``{"reduction": "mean_instances", "penalty": "l2_half_mean"}``)
+                  (``{"reduction": "mean_instances", "penalty": "l2_half_mean"}``,
+                  ``{"bias_momentum": True}``)
     next_step   : what to do when the rubric does not accept it
     used_in     : the course material (or library) that writes it this way, for the
                   student's report: "the course's 07a notebook" ("" when none)
@@ -68,7 +69,7 @@ class Convention:
     description: str
     topic: str
     probes: tuple[str, ...]
-    changes: Mapping[str, str]
+    changes: Mapping[str, Any]
     next_step: str
     used_in: str = ""
     shown_by: str = ""
@@ -167,6 +168,19 @@ CONVENTIONS: dict[str, Convention] = {
             {"optimizer": "adagrad_course"},
             "This assignment asks for the slide's AdaGrad: G = γ G + g²; W -= η g / sqrt(G + ε).",
             "the course notebook",
+        ),
+        # The course's 2022 08a TLPMiniBatch (cdab726) steps its biases with the same
+        # momentum as its weights (rho_b1_prev); the later classes step them plainly.
+        Convention(
+            "bias_momentum",
+            "momentum on the biases as well as the weights",
+            "the biases take the same momentum step as the weights (b -= r_b + α r_b_prev), "
+            "where the course's later classes step them plainly (b -= η g)",
+            "momentum",
+            ("optimizer", "train"),
+            {"bias_momentum": True},
+            "This assignment steps the biases without momentum: b -= η g.",
+            "the course's 2022 08a notebook",
         ),
         Convention(
             "inverse_time",
@@ -272,9 +286,14 @@ def combined(conventions: Sequence[Convention]) -> Convention:
         "; ".join(c.description for c in conventions),
         conventions[0].topic,
         tuple(p for p in conventions[0].probes if all(p in c.probes for c in conventions)),
-        {k: ",".join(c.changes[k] for c in conventions if k in c.changes) for k in keys},
+        {k: _joined([c.changes[k] for c in conventions if k in c.changes]) for k in keys},
         " ".join(c.next_step for c in conventions),
     )
+
+
+def _joined(values: Sequence[Any]) -> Any:
+    """One change's value in a combination: the value itself, or the printed forms joined."""
+    return values[0] if len(values) == 1 else ",".join(str(v) for v in values)
 
 
 def convention_title(name: str) -> str:

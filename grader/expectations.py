@@ -14,7 +14,7 @@ nothing here is computed while a student process lives.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +24,7 @@ from grader.diagnose import (
     CONVENTIONS,
     PRINTED_CONVENTIONS,
     Candidate,
+    Convention,
     combined,
     gradient_outputs,
     other_loss,
@@ -130,7 +131,7 @@ def _convention_variants(
         if value == getattr(ctx, field):
             continue
         try:
-            changed = replace(ctx, **{field: value})  # type: ignore[arg-type]
+            changed = replace(ctx, **{field: value})
             out.append(Candidate.from_convention(conv, compute(changed)))
         except _VARIANT_ERRORS:
             continue
@@ -144,7 +145,8 @@ def _variants_optimizer(ctx: ProbeContext) -> list[Candidate]:
             out.append(Candidate.from_misconception(m, optimizer_trail(ctx, m.impl)))
         except _VARIANT_ERRORS:
             continue
-    return out + _convention_variants(ctx, "optimizer", optimizer_trail)
+    out += _convention_variants(ctx, "optimizer", optimizer_trail)
+    return out + _convention_variants(ctx, "bias_momentum", optimizer_trail)
 
 
 def _variants_schedule(ctx: ProbeContext) -> list[Candidate]:
@@ -231,7 +233,9 @@ def _variants_cost(ctx: ProbeContext) -> list[Candidate]:
 
 
 _OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
-_TRAINING_FIELDS = ("optimizer", "schedule")
+_TRAINING_FIELDS = ("optimizer", "schedule", "bias_momentum")
+MAX_COMBINED = 3
+"""The most conventions one replayed candidate follows together (grader.expectations)."""
 
 
 def _plugged_replays(ctx: ProbeContext) -> list[Candidate]:
@@ -279,26 +283,74 @@ def _variants_timing(ctx: ProbeContext) -> list[Candidate]:
     return out
 
 
+def _training_under(ctx: ProbeContext, conventions: Iterable[Convention]) -> ProbeContext:
+    """The replay's context with every one of ``conventions`` followed (the objective it
+    differentiates, the optimiser, the schedule, the biases' momentum)."""
+    objective: dict[str, object] = {}
+    rest: dict[str, object] = {}
+    for conv in conventions:
+        objective |= {k: v for k, v in conv.changes.items() if k in _OBJECTIVE_FIELDS}
+        rest |= {k: v for k, v in conv.changes.items() if k in _TRAINING_FIELDS}
+    return replace(
+        ctx,
+        objective=ctx.objective.with_(**objective),
+        cost_objective=ctx.cost_objective.with_(**objective),
+        **rest,  # type: ignore[arg-type]
+    )
+
+
+def _training_key(ctx: ProbeContext) -> tuple[object, ...]:
+    """What a replay's run depends on among the fields a convention changes."""
+    return (ctx.objective, ctx.cost_objective, ctx.optimizer, ctx.schedule, ctx.bias_momentum)
+
+
+def _combinations(
+    singles: Sequence[Convention], credited: Collection[str]
+) -> list[tuple[Convention, ...]]:
+    """Conventions followed together, fewest first (each changes settings the others do
+    not): every pair with at least one credited convention (so a credited one beside an
+    uncredited one is named), and up to :data:`MAX_COMBINED` of the credited ones (the
+    course's 2022 08a cools inverse-time *and* steps its biases with momentum). Bounded:
+    a dozen or two replays of a few milliseconds each, computed only for a run that differs."""
+    out: list[tuple[Convention, ...]] = []
+    for r in range(2, MAX_COMBINED + 1):
+        for combo in itertools.combinations(singles, r):
+            keys = [set(c.changes) for c in combo]
+            if any(a & b for a, b in itertools.combinations(keys, 2)):
+                continue  # two conventions of one setting (two penalties, two schedules)
+            named = [c.name in credited for c in combo]
+            if all(named) or (r == 2 and any(named)):
+                out.append(combo)
+    return out
+
+
 def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
-    follows, the optimiser, the schedule): a convention the rubric accepts is credited;
-    and with each misconception plugged in (:func:`_plugged_replays`)."""
+    follows, the optimiser, the schedule, the biases' momentum), and under the credited
+    ones combined (:func:`_combinations`): a convention or combination the rubric accepts
+    is credited; and with each misconception plugged in (:func:`_plugged_replays`)."""
     out = _plugged_replays(ctx)
+    singles: list[Convention] = []
+    seen = {_training_key(ctx)}
     for conv in CONVENTIONS.values():
         if "train" not in conv.probes:
             continue
-        objective = {k: v for k, v in conv.changes.items() if k in _OBJECTIVE_FIELDS}
-        rest = {k: v for k, v in conv.changes.items() if k in _TRAINING_FIELDS}
         try:
-            changed = replace(
-                ctx,
-                objective=ctx.objective.with_(**objective),
-                cost_objective=ctx.cost_objective.with_(**objective),
-                **rest,  # type: ignore[arg-type]
-            )
-            if changed == ctx:
+            changed = _training_under(ctx, (conv,))
+            if _training_key(changed) in seen:
                 continue
             out.append(Candidate.from_convention(conv, expected(changed)))
+        except _VARIANT_ERRORS:
+            continue
+        seen.add(_training_key(changed))
+        singles.append(conv)
+    for combo in _combinations(singles, ctx.credited):
+        try:
+            changed = _training_under(ctx, combo)
+            if _training_key(changed) in seen:
+                continue
+            seen.add(_training_key(changed))
+            out.append(Candidate.from_convention(combined(combo), expected(changed)))
         except _VARIANT_ERRORS:
             continue
     # inputs shuffled, targets not: computed from the parent's own draws, so a match is the

@@ -101,12 +101,16 @@ def _to_diagnose(
 # it once. Keyed by the checks themselves (their question keys hold the seeds actually
 # used), not the rubric's content hash: the public rubric of a self-check (Rubric.public)
 # keeps the hash of the file it came from.
-_PLANS: dict[tuple[str, tuple[tuple[str, str], ...]], ReferencePlan] = {}
+_PLANS: dict[tuple[str, tuple[tuple[str, ...], ...]], ReferencePlan] = {}
 _MAX_PLANS = 16
 
 
 def _cached_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
-    key = (repr(binding), tuple((spec.id, question_key(spec)) for spec in rubric.checks))
+    # the credited conventions too: a plan's contexts carry them (grader.plan._credit)
+    key = (
+        repr(binding),
+        tuple((spec.id, question_key(spec), *spec.compare.accept) for spec in rubric.checks),
+    )
     found = _PLANS.get(key)
     if found is None:
         plan = make_plan(rubric, binding)

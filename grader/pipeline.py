@@ -608,6 +608,9 @@ def _views(
                 p.call.call, view.error_type, view.error_message, binding
             )
             view = replace(view, unsupported=unset)
+        if view.status == "error" and not view.unsupported:  # one step of fit refused
+            refused = support.fit_step_refused(binding, p.call.call, view.error_type)
+            view = replace(view, unsupported=refused)
         if p.call.call == "timing" and view.status == "ok":
             view = _timed(view, outcome.seconds, job.baselines.get(p.call.id))
             view = replace(view, measurements=(timings or {}).get(p.call.id, ()))

@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +32,7 @@ import numpy as np
 
 from grader.adapters.binding import AdapterBinding
 from grader.adapters.styles import style_of
+from grader.adapters.support import gradient_through_fit
 from grader.contract import HYPER_DEFAULTS, PROBE_SPECS, RUN_ORDER
 from grader.pipeline import JobPlan, PlannedCall
 from grader.probes import ProbeContext, output_specs, student_inputs
@@ -153,6 +154,17 @@ def _envelope_inputs(
     }
 
 
+def _unsorted_first_seen(y: Array) -> Array:
+    """``y`` with its largest class seen first, so the classes' order of first appearance is
+    never the sorted one: an encoding that numbers classes as it meets them
+    (``one_hot_unsorted_classes``) otherwise passes on a draw whose labels happen to appear
+    in order (docs/conventions.md §4)."""
+    y = np.array(y, copy=True)
+    top = int(np.argmax(y == y.max()))  # the first instance of the largest class
+    y[[0, top]] = y[[top, 0]]
+    return y
+
+
 def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     """The canonical inputs of ``spec``'s probe, deterministic in its parameters.
 
@@ -181,7 +193,7 @@ def canonical_inputs(spec: CheckSpec) -> dict[str, Array]:
     K = sizes[-1]
     out = {"X": X.T.copy(), "y": y, "Y": one_hot(y, K)}
     if call == "one_hot":
-        return {"y": y}
+        return {"y": _unsorted_first_seen(y)}
     if call == "train":
         out["perms"] = _permutations(seed + 1, len(y), int(p.get("epochs", 5)))
     return P.as_dict() | out
@@ -291,6 +303,22 @@ def _output_spec(binding: AdapterBinding, call: str, shape: tuple[int, ...]) -> 
     return OutputSpec(shape=None, ndim=len(shape), max_elements=max(4 * math.prod(shape), 4096))
 
 
+def _biases_zeroed(inputs: dict[str, Array]) -> dict[str, Array]:
+    """The canonical inputs with every bias zero: where the gradient is read off one step of
+    the student's fit, which sets its biases to zero itself (grader.adapters.support,
+    ``gradient_through_fit``)."""
+    return {
+        k: np.zeros_like(v) if k[:1] == "b" and k[1:].isdigit() else v for k, v in inputs.items()
+    }
+
+
+def _credit(ctx: ProbeContext, accept: Sequence[str]) -> ProbeContext:
+    """``ctx`` knowing the conventions one more of its checks credits (a probe shared by
+    checks: their union), so its candidates can combine them (grader.expectations)."""
+    more = tuple(a for a in accept if a not in ctx.credited)
+    return replace(ctx, credited=ctx.credited + more) if more else ctx
+
+
 def make_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
     """The distinct probes of ``rubric``'s checks, with their inputs in the student's layout.
 
@@ -309,10 +337,15 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
         if key in by_key:
             i = by_key[key]
             probes[i] = replace(probes[i], checks=(*probes[i].checks, spec.id))
-            probe_of[spec.id] = probes[i].call.id
+            probe_id = probes[i].call.id
+            contexts[probe_id] = _credit(contexts[probe_id], spec.compare.accept)
+            probe_of[spec.id] = probe_id
             continue
         try:
-            student, ctx = student_inputs(spec.probe, binding, spec.params, canonical_inputs(spec))
+            canonical = canonical_inputs(spec)
+            if gradient_through_fit(binding, spec.probe):
+                canonical = _biases_zeroed(canonical)
+            student, ctx = student_inputs(spec.probe, binding, spec.params, canonical)
             specs = {
                 name: _output_spec(binding, spec.probe, tuple(shape))
                 for name, shape in output_specs(spec.probe, binding, ctx.sizes).items()
@@ -335,7 +368,7 @@ def make_plan(rubric: Rubric, binding: AdapterBinding) -> ReferencePlan:
         )
         by_key[key] = len(probes)
         probes.append(PlannedCall(call, MappingProxyType(specs), (spec.id,)))
-        contexts[probe_id] = ctx
+        contexts[probe_id] = _credit(ctx, spec.compare.accept)
         probe_of[spec.id] = probe_id
     job = JobPlan(
         tuple(sorted(probes, key=lambda p: RUN_ORDER.index(p.call.call))),

@@ -136,6 +136,9 @@ class ProbeContext:
     sizes: Sizes = field(default_factory=Sizes)
     # the printed cost's variants a convention's candidate follows (the declared: none)
     printed_form: tuple[str, ...] = ()
+    # the conventions its checks credit (compare.accept): the variants worth combining
+    # (grader.expectations); never sent to the child
+    credited: tuple[str, ...] = ()
 
     def params(self) -> Params:
         """The canonical parameters among the inputs."""

@@ -302,6 +302,111 @@ class _Permutations:
         return p if np.ndim(x) == 0 else np.asarray(x)[p]
 
 
+class _StartDraws:
+    """Stands in for the random generator a ``fit`` draws its start from (the textbook's
+    ``self.random``, numpy's global draws): hands out the parent's weight matrices in order,
+    each by the shape asked (or its transpose, for a class storing (out, in)). Anything else
+    it is asked is recorded as ``refused`` and the probe says "not assessed" after fit: a
+    class that draws otherwise cannot be started where the grader asks, which is no error of
+    its code. The arrays are copies: nothing fit does to them reaches the parent's."""
+
+    def __init__(self, arrays: Sequence[Array]) -> None:
+        self.arrays = [np.array(a, dtype=np.float64) for a in arrays]
+        self.handed = 0
+        self.refused = ""
+
+    def _refuse(self, why: str) -> Any:
+        self.refused = self.refused or why
+        raise RuntimeError(why)
+
+    def _next(self, size: Any) -> Array:
+        try:
+            shape = tuple(int(n) for n in np.atleast_1d(np.asarray(size, dtype=np.int64)))
+        except (TypeError, ValueError, OverflowError):
+            return self._refuse(f"fit drew a random array of size {size!r}")
+        if self.handed >= len(self.arrays):
+            return self._refuse(
+                f"fit drew more than {len(self.arrays)} random arrays (one per weight matrix)"
+            )
+        a = self.arrays[self.handed]
+        if shape == a.shape:
+            out = a.copy()
+        elif a.ndim == 2 and shape == a.T.shape:
+            out = a.T.copy()
+        else:
+            return self._refuse(
+                f"fit drew a random array of shape {shape} where the grader's weight matrix "
+                f"{self.handed + 1} is {a.shape}"
+            )
+        self.handed += 1
+        return out
+
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Array:
+        return self._next(size)
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None) -> Array:
+        return self._next(size)
+
+    def standard_normal(self, size: Any = None, *args: Any, **kwargs: Any) -> Array:
+        return self._next(size)
+
+    def randn(self, *shape: Any) -> Array:
+        return self._next(shape)
+
+    def rand(self, *shape: Any) -> Array:
+        return self._next(shape)
+
+    def shuffle(self, x: Any) -> None:
+        self._refuse("fit shuffled although it was built with shuffle=False")
+
+    def permutation(self, x: Any) -> Array:
+        return self._refuse("fit drew a permutation although it was built with shuffle=False")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle, numpy's protocol probes: not a draw
+            raise AttributeError(name)
+        return self._refuse(f"fit asked its random generator for {name!r}")
+
+
+_DRAW_FUNCTIONS = (
+    "normal",
+    "uniform",
+    "standard_normal",
+    "randn",
+    "rand",
+    "permutation",
+    "shuffle",
+)
+# numpy's aliases of builtins, removed in numpy 1.24: the textbook's 2nd and 3rd editions
+# count accuracy with ``.astype(np.float)`` in fit. Restored only while the grader runs fit
+# for one step, and only where this numpy lacks them: the installed numpy's difference,
+# not the student's error.
+_REMOVED_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "complex": complex}
+
+
+def _run_fit_with_draws(net: Any, fit: Callable[[], Any], draws: _StartDraws) -> None:
+    """``fit()`` with ``draws`` standing in for every generator the instance holds and for
+    numpy's global draws, and numpy's removed aliases present; everything restored after."""
+    held = getattr(net, "__dict__", {})
+    generators = (np.random.RandomState, np.random.Generator)
+    for name, value in list(held.items()):
+        if isinstance(value, generators):
+            held[name] = draws
+    saved = {f: getattr(np.random, f) for f in _DRAW_FUNCTIONS}
+    added = [k for k in _REMOVED_ALIASES if k not in np.__dict__]
+    try:
+        for f in _DRAW_FUNCTIONS:
+            setattr(np.random, f, getattr(draws, f))
+        for k in added:
+            setattr(np, k, _REMOVED_ALIASES[k])
+        fit()
+    finally:
+        for f, fn in saved.items():
+            setattr(np.random, f, fn)
+        for k in added:
+            np.__dict__.pop(k, None)
+
+
 # ---------------------------------------------------------------------------
 # Adapters
 
@@ -906,6 +1011,11 @@ class CourseFolded(CourseSeparate):
         return [P[n][:, 1:] for n in weights], [P[n][:, :1] for n in weights]
 
 
+# the rate of the one step of fit that reads an inline gradient (TextbookRows._through_fit):
+# 1, so the step is the gradient itself and dividing by the rate loses nothing
+FIT_STEP_ETA = 1.0
+
+
 class TextbookRows(_ClassAdapter):
     """The textbook's ``NeuralNetMLP``: rows are instances, w_h (D, H), 1-D biases."""
 
@@ -1000,8 +1110,9 @@ class TextbookRows(_ClassAdapter):
         what = self.b["methods"].get("gradients", "")
         if not what:
             raise ProbeUnsupported(
-                f"{self.b['class']} back-propagates inline in fit; name a gradient method "
-                "(adapter.methods.gradients, e.g. the 4th edition's 'backward') to assess it"
+                f"{self.b['class']} back-propagates inline in fit, so its gradient is judged "
+                "through one step of fit, which cannot be timed on its own; name a gradient "
+                "method (adapter.methods.gradients, e.g. the 4th edition's 'backward') to time it"
             )
         out = self.call(
             net, "gradients", *self.args("gradient_args", self.values(net, inputs, params, X))
@@ -1018,7 +1129,67 @@ class TextbookRows(_ClassAdapter):
         return dict(zip(names, arrays, strict=True))
 
     def gradients(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        if not self.b["methods"].get("gradients", ""):
+            return self._through_fit(inputs, params)
         return self._gradients(self.ready(inputs, params), inputs, params, inputs["X"])
+
+    def _fit_once(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> dict[str, Array]:
+        """The parameters a fresh instance holds after ``fit(X, y, X, y)`` with the parent's
+        weight matrices standing in for its random draws (:class:`_StartDraws`)."""
+        net = self.net(params, sizes=False)
+        draws = _StartDraws([inputs["w_h"], inputs["w_out"]])
+        X, y = inputs["X"], inputs["y"]
+        _run_fit_with_draws(
+            net, lambda: self.call(net, "train", X.copy(), y.copy(), X.copy(), y.copy()), draws
+        )
+        if draws.refused or draws.handed < len(draws.arrays):
+            why = draws.refused or (
+                f"fit drew {draws.handed} random arrays, not one per weight matrix"
+            )
+            raise ProbeUnsupported(
+                f"{self.b['class']}.fit cannot be started from the grader's weights ({why}), so "
+                "its inline gradient cannot be read off one step of it"
+            )
+        out = {}
+        for k in self.keys:
+            value = _array(getattr(net, self.b["attributes"][k], None), self.b["attributes"][k])
+            given = inputs[k]
+            if value.ndim == 2 and value.shape != given.shape and value.shape == given.T.shape:
+                value = value.T.copy()  # a class storing (out, in)
+            out[k] = value
+        return out
+
+    def _through_fit(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
+        """The gradient of a class that back-propagates inline in ``fit`` (the textbook's 2nd
+        and 3rd editions), read off one step of its own fit: built with epochs=0 it must hold
+        exactly the start handed to it (the weights stood in for its draws, its biases as fit
+        sets them: the parent asks at zero biases); built with epochs=1, eta=1, no shuffling
+        and one mini-batch of all N instances, its step from that start is its whole
+        gradient, penalty included: (start - after) / eta."""
+        need = [
+            k
+            for k in ("epochs", "eta", "shuffle", "batch_size")
+            if not self.b["constructor"].get(k)
+        ]
+        if need or not self.b["methods"].get("train", ""):
+            raise ProbeUnsupported(
+                f"{self.b['class']} back-propagates inline in fit, and its constructor takes no "
+                f"keyword for {', '.join(need) or 'training'} (or it has no fit), so one step of "
+                "fit cannot be asked for; name a gradient method (adapter.methods.gradients)"
+            )
+        N = int(inputs["X"].shape[0])
+        step = {**params, "eta": FIT_STEP_ETA, "shuffle": False, "batch_size": N}
+        start = self._fit_once(inputs, {**step, "epochs": 0})
+        for k in self.keys:
+            if start[k].shape != inputs[k].shape or not np.array_equal(start[k], inputs[k]):
+                raise ProbeUnsupported(
+                    f"{self.b['class']}.fit with epochs=0 does not hold the start it was given "
+                    f"({self.b['attributes'][k]} differs: its biases start elsewhere than zero, or "
+                    "it changes the weights it draws), so its inline gradient cannot be read off "
+                    "one step of it"
+                )
+        after = self._fit_once(inputs, {**step, "epochs": 1})
+        return {self.grad_names[k]: (start[k] - after[k]) / FIT_STEP_ETA for k in self.keys}
 
     def cost(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         self.method_name("cost")  # a class without one says so before anything else

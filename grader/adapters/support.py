@@ -367,3 +367,33 @@ def probe_module(source: bytes) -> types.ModuleType:
 
 
 _OWN_SOURCE = Path(child_probes.__file__ or "").read_bytes()
+
+
+def gradient_through_fit(binding: AdapterBinding, call: str) -> bool:
+    """Whether the gradients probe reads the gradient off one step of the student's own fit
+    (a textbook-style class that back-propagates inline: ``TextbookRows._through_fit``). Its
+    fit sets the biases itself (to zero), so the plan asks at zero biases; the weights are
+    handed to it in place of its random draws."""
+    return (
+        call == "gradients"
+        and binding.adapter_style == "textbook_rows"
+        and binding.style != "custom"
+        and not binding.method("gradients")
+        and bool(binding.method("train"))
+    )
+
+
+def fit_step_refused(binding: AdapterBinding, call: str, error_type: str) -> str:
+    """The parent's reason when one step of fit could not be started where the grader asks
+    (``TextbookRows._through_fit`` raised ProbeUnsupported after running fit: it drew its start
+    otherwise, or did not hold it), else "". Only the exception's class name is read, never
+    its text; a submission that raises it itself turns its own failing gradient into "not
+    assessed", which earns no more (0 points either way)."""
+    if error_type != "ProbeUnsupported" or not gradient_through_fit(binding, call):
+        return ""
+    return (
+        f"{binding.class_name} back-propagates inline in fit, and its fit could not be started "
+        "from the grader's weights and zero biases (it draws or sets its start otherwise), so "
+        "its gradient cannot be read off one step of it. Instructors: name a gradient method "
+        "(adapter.methods.gradients) to assess it"
+    )

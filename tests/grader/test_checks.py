@@ -847,6 +847,29 @@ def test_l2_is_credited_only_where_the_printed_cost_shows_the_factor_c(problem):
     assert (right.status, right.convention) == ("passed", None)
 
 
+def test_l2_within_a_combination_needs_the_printed_cost_too(problem):
+    """The replay credits conventions together ("l2+inverse_time"): the l2 part is credited
+    only where the printed cost shows the factor C, and the report says why either way."""
+    expected, candidates = problem
+    spec = parse_rubric(SHOWN_RUBRIC, "shown_test.toml").check("grad_penalty")
+    spec = replace(
+        spec, compare=replace(spec.compare, accept=(*spec.compare.accept, "inverse_time"))
+    )
+    student = output_of(candidates, "l2")
+    both = Candidate.from_convention(
+        combined([CONVENTIONS["l2"], CONVENTIONS["inverse_time"]]), dict(student)
+    )
+    cands = [c for c in candidates if c.name != "l2"] + [both]
+    shown = evaluate_check(
+        spec, ok(student), expected, cands, printed=frozenset({"printed_full_C"})
+    )
+    assert (shown.status, shown.convention) == ("passed", "l2+inverse_time")
+    assert any("your own printed cost carries the same factor" in e for e in shown.evidence)
+    r = evaluate_check(spec, ok(student), expected, cands, printed=frozenset())
+    assert r.status == "failed" and r.convention is None
+    assert any("credits where the class's printed cost carries" in e for e in r.evidence)
+
+
 def test_a_printed_form_is_credited_by_name_with_the_course_form_as_an_option():
     rubric = parse_rubric(SHOWN_RUBRIC, "shown_test.toml")
     candidates = _printed_cost_candidates(1.0)

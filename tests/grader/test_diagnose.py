@@ -226,7 +226,8 @@ def test_diagnosis_dict_round_trip(problem):
 
 def test_convention_changes_name_real_settings():
     """Every convention's changes name an Objective field, a registered optimiser or schedule,
-    or a form of the printed cost (reference.objectives.PRINTED_FORMS)."""
+    whether the biases take momentum, or a form of the printed cost
+    (reference.objectives.PRINTED_FORMS)."""
     objective_fields = set(Objective.__dataclass_fields__)
     for c in CONVENTIONS.values():
         for key, value in c.changes.items():
@@ -236,6 +237,8 @@ def test_convention_changes_name_real_settings():
                 assert value in OPTIMIZERS, c.name
             elif key == "schedule":
                 assert value in SCHEDULES, c.name
+            elif key == "bias_momentum":  # a ProbeContext field: the biases' momentum
+                assert isinstance(value, bool), c.name
             else:
                 assert key in objective_fields, c.name
                 Objective().with_(**{key: value})  # a valid value

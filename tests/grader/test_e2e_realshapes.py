@@ -8,6 +8,7 @@ those are "not assessed" (never failed), with the binding's provenance in the re
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,8 @@ def test_each_shape_is_bound_and_gets_every_point_its_methods_allow(name: str) -
     named = {c.check_id: c.diagnosis.name for c in result.checks if c.diagnosis is not None}
     for check, name in label.get("named", {}).items():
         assert named.get(check) == name, (check, named)
-    credited = {c.check_id: c.convention for c in result.checks if c.convention}
-    for check, name in label.get("credited", {}).items():  # a convention, credited by name
-        assert credited.get(check) == name, (check, credited)
+    credited = {c.check_id: c.convention for c in result.checks if c.convention is not None}
+    assert credited == label.get("credited", {}), credited
     for c in result.checks:  # a not-assessed check always says why
         assert c.status != "not_assessed" or c.reason
     reasons = {c.check_id: c.reason for c in result.checks}
@@ -112,3 +112,70 @@ def test_signatures_a_class_claims_decide_no_binding_mismatch() -> None:
     mismatch = "a mismatch between the rubric's [adapter] binding"
     assert not any(mismatch in c.reason for c in result.checks), [c.reason for c in result.checks]
     assert result.score is not None and result.score.points == status["forward"].points
+
+
+def test_a_combination_is_credited_only_where_each_part_is() -> None:
+    """The 2022 08a shape follows inverse-time cooling and momentum on the biases together.
+    With the rubric crediting only inverse_time, the replay fails and names the
+    combination (computed because one part is credited), never one part alone."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    replay = rubric.check("replay")
+    narrowed = replace(
+        rubric,
+        checks=tuple(
+            replace(c, compare=replace(c.compare, accept=("inverse_time",))) if c is replay else c
+            for c in rubric.checks
+        ),
+    )
+    result = grade_submission(CORPUS / "course_08a_bias_momentum.py", narrowed)
+    check = next(c for c in result.checks if c.check_id == "replay")
+    assert check.status == "failed"
+    assert check.diagnosis is not None
+    assert check.diagnosis.name == "bias_momentum+inverse_time"
+    assert any("does not accept" in e for e in check.evidence), check.evidence
+
+
+def test_a_fit_that_games_the_one_step_reading_earns_no_gradient_point() -> None:
+    """submissions/hostile/fit_step_liar.py: a textbook-shaped class whose inline gradient is
+    read off one step of its fit asks the grader's stand-in generator for an enormous array,
+    swallows the refusal, scribbles on the arrays it was handed and steps by a made-up
+    gradient. The refusal is recorded whatever fit catches: every gradient check is "not
+    assessed" with the parent's own reason (never the child's text), and nothing is earned."""
+    rubric = load_rubric(ROOT / "rubrics" / "textbook_mlp.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "fit_step_liar.py", rubric)
+    assert result.status == "graded"
+    grads = [c for c in result.checks if rubric.check(c.check_id).probe == "gradients"]
+    assert grads
+    for c in grads:
+        assert c.status == "not_assessed" and c.points == 0, (c.check_id, c.status)
+        assert "could not be started from the grader's weights" in c.reason
+        assert "10**9" not in c.reason and "drew more than" not in c.reason  # the parent's words
+
+
+def test_one_step_of_fit_leaves_numpy_as_it_found_it() -> None:
+    """Reading a gradient off one step of fit restores numpy's generator functions and takes
+    the removed aliases (np.float) away again, also when fit raises."""
+    import numpy as np
+
+    from grader.adapters import child_probes
+
+    before = {f: getattr(np.random, f) for f in child_probes._DRAW_FUNCTIONS}
+    draws = child_probes._StartDraws([np.ones((2, 3))])
+
+    class Net:
+        def __init__(self) -> None:
+            self.random = np.random.RandomState(0)
+
+    net = Net()
+
+    def fit() -> None:
+        assert np.float is float  # type: ignore[attr-defined]
+        assert net.random is draws and np.random.normal is not before["normal"]
+        assert np.array_equal(net.random.normal(0, 1, size=(3, 2)), np.ones((3, 2)))
+        raise ValueError("the student's own error")
+
+    with pytest.raises(ValueError, match="own error"):
+        child_probes._run_fit_with_draws(net, fit, draws)
+    assert {f: getattr(np.random, f) for f in child_probes._DRAW_FUNCTIONS} == before
+    assert "float" not in np.__dict__
+    assert draws.handed == 1 and not draws.refused

@@ -102,6 +102,22 @@ def test_problems_are_non_square_with_every_class_and_non_zero_biases(rubric: Ru
     assert all(np.all(inputs[b] != 0) for b in ("b1", "b2"))
 
 
+def test_the_one_hot_problem_never_meets_its_classes_in_sorted_order(rubric: Rubric) -> None:
+    """An encoding that numbers classes as it meets them (one_hot_unsorted_classes) equals
+    the right one where the labels first appear sorted: no seed may draw such a problem."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    spec = rubric.check("one_hot")
+    K = int(np.max(canonical_inputs(spec)["y"])) + 1
+    for seed in range(200):
+        params = MappingProxyType({**spec.params, "seed": seed})
+        y = canonical_inputs(replace(spec, params=params))["y"]
+        _, first = np.unique(y, return_index=True)
+        assert len(first) == K  # every class present
+        assert not np.all(np.diff(first) > 0), (seed, y)  # met in another order than sorted
+
+
 def test_problems_are_deterministic_in_their_seed(rubric: Rubric) -> None:
     """The same check builds the same arrays twice (results are reproducible)."""
     a, b = (canonical_inputs(rubric.check("replay")) for _ in range(2))

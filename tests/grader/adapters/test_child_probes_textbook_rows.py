@@ -53,12 +53,35 @@ def test_timing_with_a_bound_backward(textbook_ns):
     assert_close(got, want, tol=1e-8)
 
 
-def test_gradients_unsupported_without_a_method(textbook_ns, canonical):
-    """The 3rd edition back-propagates inline in fit: not assessed unless a method is bound."""
+def _zero_biases(canonical):
+    return {k: np.zeros_like(v) if k.startswith("b") else v for k, v in canonical.items()}
+
+
+@pytest.mark.parametrize("C", [0.0, 25.0])
+def test_gradients_read_off_one_step_of_fit_without_a_method(textbook_ns, canonical, C):
+    """The 2nd/3rd editions back-propagate inline in fit: with no gradient method bound, the
+    gradient is read off one step of fit (its draws replaced by the given weights, at the
+    zero biases fit starts from) and equals the reference's, penalty included."""
+    b = binding_for("textbook_rows")
+    assert_close(*run_probe("gradients", b, textbook_ns, {"C": C}, _zero_biases(canonical)))
+
+
+def test_one_step_of_fit_needs_the_start_fit_holds(textbook_ns, canonical):
+    """Asked at non-zero biases, which this fit never starts from: unsupported, never a
+    gradient read off another start."""
     b = binding_for("textbook_rows")
     inputs, ctx = student_inputs("gradients", b, {}, canonical)
-    with pytest.raises(child_probes.ProbeUnsupported, match="inline in fit"):
+    with pytest.raises(child_probes.ProbeUnsupported, match="does not hold the start"):
         child_probes.gradients(textbook_ns, inputs, ctx.child_params())
+
+
+def test_one_step_of_fit_needs_the_training_keywords(textbook_ns, canonical):
+    """A class whose constructor takes no learning rate cannot be asked for one step: the
+    adapter says so before it runs anything of the student's (the parent can decide it)."""
+    b = binding_for("textbook_rows", constructor={"eta": ""})
+    inputs, ctx = student_inputs("gradients", b, {}, _zero_biases(canonical))
+    with pytest.raises(child_probes.ProbeUnsupported, match="no keyword for eta"):
+        child_probes.gradients({}, inputs, ctx.child_params())
 
 
 @pytest.mark.parametrize("call", ["train", "schedule", "optimizer"])

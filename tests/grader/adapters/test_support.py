@@ -53,12 +53,32 @@ def test_an_inventory_contradicted_by_an_answer_decides_nothing():
 
 def test_no_inventory_decides_nothing_but_the_binding_still_does():
     """Without an inventory (a setup answer forged or too large) only the binding's own
-    limits count: the textbook's 3rd edition binds no gradient method."""
+    limits count: a textbook class with no gradient method and no learning-rate keyword
+    cannot be asked for one step of fit either. (With the keywords, the 3rd edition's
+    inline gradient is read off one step of fit: that reaches the student, so the parent
+    decides nothing from the binding.)"""
     s = support(COURSE, {"g": "error"}, {}, g=probe("gradients", COURSE, C=0.1))
     assert s.reason("g") == ""
-    textbook = binding_for("textbook_rows")
+    textbook = binding_for("textbook_rows", constructor={"eta": ""})
     s = support(textbook, {"g": "error"}, {}, g=probe("gradients", textbook, C=0.1))
     assert "inline in fit" in s.reason("g")
+    stepped = binding_for("textbook_rows")
+    s = support(stepped, {"g": "error"}, {}, g=probe("gradients", stepped, C=0.1))
+    assert s.reason("g") == ""
+
+
+def test_a_fit_step_that_could_not_start_is_not_assessed_in_the_parents_words():
+    """One step of fit refused (the child's ProbeUnsupported after fit ran): the parent's own
+    reason, from the exception's class name only; any other exception stays the student's."""
+    from grader.adapters.support import fit_step_refused
+
+    textbook = binding_for("textbook_rows")
+    reason = fit_step_refused(textbook, "gradients", "ProbeUnsupported")
+    assert "could not be started from the grader's weights" in reason
+    assert fit_step_refused(textbook, "gradients", "ValueError") == ""
+    assert fit_step_refused(textbook, "cost", "ProbeUnsupported") == ""
+    backward = binding_for("textbook_rows", methods={"gradients": "backward"})
+    assert fit_step_refused(backward, "gradients", "ProbeUnsupported") == ""
 
 
 def test_a_class_without_the_bound_method_is_not_assessed():
