@@ -70,12 +70,12 @@ pipeline_of = cli._grade_submission
 def timed_pipeline():
     # grade-one imports the pipeline lazily: its phases are timed once it has
     grade_submission = pipeline_of()
-    import grader.grade as grade
+    import grader.reference_oracle as oracle
     import grader.pipeline as pipeline
     for name in ("load_submission", "prepare", "_run", "_judge", "score"):
         wrap(pipeline, name)
     for name in ("plan", "expectations"):
-        wrap(grade.ReferenceOracle, name)
+        wrap(oracle.ReferenceOracle, name)
     return grade_submission
 
 cli._grade_submission = timed_pipeline

@@ -370,7 +370,7 @@ def engine_modules() -> list[Any]:
     import importlib
 
     found = []
-    for name in ("grader.pipeline", "grader.grade"):
+    for name in ("grader.pipeline", "grader.reference_oracle"):
         with contextlib.suppress(ImportError):
             found.append(importlib.import_module(name))
     return found

@@ -47,7 +47,6 @@ import reference
 from grader import kit_check
 from grader.adapters import probe_module_source
 from grader.adapters.binding import AdapterBinding
-from grader.grade import reference_expectations
 from grader.import_graph import ImportGraph
 from grader.kit_check import (
     EXPECTATIONS,
@@ -62,6 +61,7 @@ from grader.kit_check import (
     sha256_file,
 )
 from grader.plan import make_plan
+from grader.reference_oracle import reference_expectations
 from grader.rubric import Rubric, plain
 from grader.rubric_file import load_rubric, parse_rubric
 

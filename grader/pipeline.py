@@ -7,7 +7,7 @@ load -> prepare the code -> the oracle's plan -> run it in the sandboxed child -
 checks -> score -> figures -> :class:`~grader.results.GradeResult`.
 
 An :class:`Oracle` says what to ask and what the answers should be. The
-instructor's (``grader.grade``) builds the plan and computes expected values
+instructor's (``grader.reference_oracle``) builds the plan and computes expected values
 with the reference; the student kit's (``grader.kit_check``) reads both from the
 kit's files. Everything else is this one function, so a submission gets the
 same verdicts either way. This module (like everything the kit ships) never

@@ -576,8 +576,8 @@ def _self_check(namespace):
 
     from grader.adapters import child_probes
     from grader.adapters.binding import AdapterBinding
-    from grader.grade import reference_expectations
     from grader.plan import make_plan
+    from grader.reference_oracle import reference_expectations
     from grader.rubric_file import load_rubric
 
     shipped = load_rubric(Path(__file__).parents[2] / "rubrics" / "mlp_backprop.toml")

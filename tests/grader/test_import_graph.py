@@ -24,7 +24,7 @@ REFERENCE = Path(reference.__file__).resolve().parent
 MAY_IMPORT_REFERENCE = {
     "grader.adapters.conventions",  # the conventions' optimisers and parameter rewrites
     "grader.expectations",  # the expected values and every candidate's outputs
-    "grader.grade",  # the instructor's oracle
+    "grader.reference_oracle",  # the instructor's oracle
     "grader.kit",  # builds a kit: computes its expectations now
     "grader.plan",  # the instructor's problems and their inputs
     "grader.probes",  # the reference side of each probe

@@ -29,7 +29,7 @@ from grader import plan as plan_module
 from grader.adapters.binding import AdapterBinding
 from grader.batch import GradeJob
 from grader.contract import MISCONCEPTION_KINDS
-from grader.grade import GradeSettings, ReferenceOracle, grade_submission, reference_expectations
+from grader.grade import GradeSettings, grade_submission
 from grader.kit import build_kit, public_rubric_toml
 from grader.kit_check import (
     EXPECTATIONS,
@@ -40,6 +40,7 @@ from grader.kit_check import (
     load_kit,
 )
 from grader.plan import ReferencePlan, make_plan
+from grader.reference_oracle import ReferenceOracle, reference_expectations
 from grader.results import GradeResult
 from grader.rubric import AS_WRITTEN, Rubric, read_rubric
 from grader.rubric_file import load_rubric, parse_rubric

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import grade as grade_module
-from grader import pipeline
+from grader import pipeline, reference_oracle
 from grader.adapters.binding import AdapterBinding
 from grader.expectations import candidates, expected_outputs, penalty_gradient
 from grader.grade import GradeSettings, grade_submission
@@ -77,7 +76,7 @@ def test_the_job_asks_public_probes_first_and_times_the_timing_probe(rubric: Rub
     """What the sandbox runs: every probe of a public check before any probe of a hidden
     one (what is printed meanwhile may be shown to the student), flagged so; the timing
     probe's baseline arrays go to its baseline run only."""
-    oracle = grade_module.ReferenceOracle(rubric)
+    oracle = reference_oracle.ReferenceOracle(rubric)
     plan = oracle.plan(AdapterBinding.from_table(rubric.adapter))
     hidden = pipeline._hidden_probes(rubric, plan)
     hidden_checks = {c.id for c in rubric.checks if c.visibility == "hidden"}
@@ -156,17 +155,17 @@ def test_a_process_makes_each_plan_once(
         made.append(r.content_hash)
         return make_plan(r, b)
 
-    monkeypatch.setattr(grade_module, "make_plan", counting)
-    monkeypatch.setattr(grade_module, "_PLANS", {})
-    first = grade_module.ReferenceOracle(rubric).plan(binding)
-    again = grade_module.ReferenceOracle(rubric).plan(binding)
+    monkeypatch.setattr(reference_oracle, "make_plan", counting)
+    monkeypatch.setattr(reference_oracle, "_PLANS", {})
+    first = reference_oracle.ReferenceOracle(rubric).plan(binding)
+    again = reference_oracle.ReferenceOracle(rubric).plan(binding)
     assert again is first and len(made) == 1
     assert not any(a.flags.writeable for a in first.inputs.values())
-    public = grade_module.ReferenceOracle(rubric.public()).plan(binding)  # same content hash
+    public = reference_oracle.ReferenceOracle(rubric.public()).plan(binding)  # same content hash
     assert len(made) == 2 and set(public.probe_of) < set(first.probe_of)
     text = TEMPLATE_RUBRIC.read_bytes().replace(b"seed = 1\n", b"seed = 101\n", 1)
     other = parse_rubric(text, TEMPLATE_RUBRIC)
-    grade_module.ReferenceOracle(other).plan(binding)
+    reference_oracle.ReferenceOracle(other).plan(binding)
     assert len(made) == 3
 
 
