@@ -12,6 +12,7 @@ import sqlite3
 import pytest
 
 from grader.grade import grade_submission
+from grader.results import GradeResult, SubmissionRef
 from grader.rubric_file import load_rubric
 from grader.serve.store import Store
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
@@ -20,7 +21,12 @@ from tests.grader.serve.test_uploads import NOTEBOOK, zip_of
 need_web_stack()
 from fastapi.testclient import TestClient  # noqa: E402
 
-from grader.serve.app import ServeConfig, create_app  # noqa: E402
+from grader.serve.app import (  # noqa: E402
+    RETRY_QUEUED_MAX,
+    RETRY_RUNNING_MAX,
+    ServeConfig,
+    create_app,
+)
 from grader.serve.uploads import UploadLimits  # noqa: E402
 
 LIMITS = UploadLimits(max_bytes=1 << 20)
@@ -57,6 +63,42 @@ def test_submit_answers_at_once_with_job_and_position(klass: Class) -> None:
     status = client.get(f"/api/jobs/{again['job']}", headers=klass.auth("alice")).json()
     assert status["position"] == 3  # bob's first comes before alice's second
     assert client.get(f"/api/jobs/{bob['job']}", headers=klass.auth("bob")).json()["position"] == 2
+
+
+def test_a_waiting_jobs_status_says_when_to_ask_again_and_a_done_jobs_does_not(
+    klass: Class,
+) -> None:
+    client, store = client_of(klass)
+    students = ["alice", "bob", "carol", "alice", "bob"]
+    jobs = [str(submit(client, klass, who)["job"]) for who in students]
+    first = jobs[0]
+
+    def asked(job: str, who: str) -> tuple[dict[str, object], int | None]:
+        answer = client.get(f"/api/jobs/{job}", headers=klass.auth(who))
+        assert answer.status_code == 200
+        wait = answer.headers.get("retry-after")
+        return answer.json(), None if wait is None else int(wait)
+
+    # queued: a whole number of seconds, bounded, never sooner for a job further back
+    waits = [asked(job, who)[1] or 0 for job, who in zip(jobs, students, strict=True)]
+    assert all(RETRY_QUEUED_MAX >= w >= 1 for w in waits), waits
+    assert waits == sorted(waits)
+    # from the recent grading times: one graded in 10 s puts the 4th in line 40 s away,
+    # one grading thread: ask again in half that
+    claimed = store.claim_next()
+    assert claimed is not None and claimed.id == first
+    failed = GradeResult(SubmissionRef("alice", "lab3.ipynb"), "ungradable", reason="a test")
+    assert store.finish(first, "graded", failed.to_json(indent=None), None, 10.0)
+    status, wait = asked(jobs[4], "bob")
+    assert status["position"] == 4 and wait == min(RETRY_QUEUED_MAX, round(4 * 10.0 / 2))
+    running = store.claim_next()
+    assert running is not None
+    status, wait = asked(running.id, running.student)
+    assert status["state"] == "running" and wait is not None and RETRY_RUNNING_MAX >= wait >= 1
+    # done: nothing to wait for
+    status, wait = asked(first, "alice")
+    assert status["state"] == "done" and wait is None
+    assert "retry-after" in client.get("/api/jobs", headers=klass.auth("bob")).headers
 
 
 @pytest.mark.parametrize(
