@@ -1,7 +1,7 @@
 """What a job's status costs the service, per request (issue 13: status polling).
 
     PYTHONPATH=. python bench/bench_status.py                 (50 students, 500 jobs)
-    PYTHONPATH=. python bench/bench_status.py --profile       (and cProfile's top entries)
+    PYTHONPATH=. python bench/bench_status.py --profile queued   (and cProfile's top entries)
 
 A class in a temporary folder, the store as ``grader serve`` keeps it under load:
 ``--students`` students with tokens, ``--jobs`` submissions, a third of them done (each
@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2000, help="requests per kind (default 2000)")
-    parser.add_argument("--profile", action="store_true", help="print cProfile's top entries")
+    parser.add_argument(
+        "--profile",
+        choices=["queued", "running", "done"],
+        help="then profile the status of such jobs (cProfile's top entries by cumulative time)",
+    )
     args = parser.parse_args(argv)
     if args.students < 1 or args.jobs < 9 or args.repeat < 1:
         parser.error("--students and --repeat at least 1, --jobs at least 9")
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             inline_routes()
             profile = cProfile.Profile()
-            calls = kinds["status queued"]
+            calls = kinds[f"status {args.profile}"]
             profile.enable()
             for i in range(min(args.repeat, 500)):
                 loop.run_until_complete(calls[i % len(calls)]())

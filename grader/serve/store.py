@@ -66,6 +66,7 @@ MAX_ATTEMPTS = 3  # a job whose grading was cut off this often by a server's dea
 LEASE = 60.0  # seconds: a server whose heartbeat is older is taken for dead, its jobs requeued
 CLOSE_WAIT = 5.0  # seconds close waits for transactions in flight (each takes milliseconds)
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+WHO_AGE = 10.0  # seconds a token found in the database is taken as valid without asking again
 VIEW_AGE = 1.0  # seconds a queue view serves status answers before it is read again
 RECENT = 20  # results whose median grading time the queue view reports
 
@@ -229,6 +230,7 @@ class Store:
         self._unreleased: set[str] = set()  # jobs whose result did not fit, to requeue
         self._view: QueueView | None = None  # queue_view's last reading
         self._view_lock = threading.Lock()
+        self._known: dict[str, tuple[tuple[str, str, str], float]] = {}  # who(): hash -> found
         self._generation = 0  # counts this process's write transactions (they void the view)
         if self.sqlite:
             (self.data / BLOBS).mkdir(exist_ok=True)
@@ -301,14 +303,27 @@ class Store:
         db.execute(stmt.on_conflict_do_update(index_elements=[conflict], set_=update))
 
     def set_token(self, name: str, role: str, hashed: str) -> None:
+        self._known.clear()  # the name's old token, if remembered, is no longer theirs
         with self._tx() as db:
             self._upsert(db, students_t, "name", name=name, role=role, token_hash=hashed)
 
     def who(self, hashed: str) -> tuple[str, str, str] | None:
-        """(name, role, stored hash) of the token whose hash is ``hashed``, or None."""
+        """(name, role, stored hash) of the token whose hash is ``hashed``, or None. A
+        token found is remembered for ``WHO_AGE`` seconds (every request of a polling
+        client asks; only tokens on the roster are kept, so it stays small): a token
+        reissued by another process stops working within that time, at once here."""
+        now = time.monotonic()
+        known = self._known.get(hashed)
+        if known is not None and now - known[1] <= WHO_AGE:
+            return known[0]
         with self._read() as db:
             row = db.execute(WHO, {"hashed": hashed}).first()
-        return None if row is None else (row.name, row.role, row.token_hash)
+        if row is None:
+            self._known.pop(hashed, None)
+            return None
+        found = (str(row.name), str(row.role), str(row.token_hash))
+        self._known[hashed] = (found, now)
+        return found
 
     def students(self) -> list[str]:
         s = students_t.c
@@ -645,12 +660,18 @@ class Store:
         )
 
     @staticmethod
+    @functools.cache
+    def _one_job() -> sa.Select[Any]:
+        return Store._job_query().where(jobs_t.c.id == sa.bindparam("job_id"))
+
+    @staticmethod
     def _job(row: sa.Row[Any]) -> Job:
         return Job(**row._asdict())
 
     def job(self, job_id: str) -> Job | None:
+        one = self._one_job()
         with self._read() as db:
-            row = db.execute(self._job_query().where(jobs_t.c.id == job_id)).first()
+            row = db.execute(one, {"job_id": job_id}).first()
         return None if row is None else self._job(row)
 
     def jobs(self, student: str | None = None, limit: int = 1000) -> list[Job]:

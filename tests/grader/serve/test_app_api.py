@@ -5,16 +5,20 @@ The application here has no runner (jobs only queue), except where a test grades
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from grader.grade import grade_submission
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric_file import load_rubric
-from grader.serve.store import Store
+from grader.serve.cli import main as serve_main
+from grader.serve.store import WHO_AGE, Store
+from grader.serve.tokens import issue_tokens
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import NOTEBOOK, zip_of
 
@@ -99,6 +103,39 @@ def test_a_waiting_jobs_status_says_when_to_ask_again_and_a_done_jobs_does_not(
     status, wait = asked(first, "alice")
     assert status["state"] == "done" and wait is None
     assert "retry-after" in client.get("/api/jobs", headers=klass.auth("bob")).headers
+
+
+def test_a_reissued_token_replaces_the_old_one_for_a_running_service(
+    klass: Class, tmp_path: Path
+) -> None:
+    """Tokens found are remembered for a few seconds (a polling client asks often): a
+    reissue by ``grader serve tokens`` (another process) shows within WHO_AGE, and one in
+    this process at once."""
+    client, store = client_of(klass)
+    old = klass.auth("alice")
+    assert client.get("/api/jobs", headers=old).status_code == 200  # now remembered
+    roster = tmp_path / "roster.csv"
+    out = tmp_path / "again.csv"
+    assert (
+        serve_main(
+            ["tokens", str(roster), "--data", str(klass.data), "--out", str(out), "--reissue"]
+        )
+        == 0
+    )
+    new = {"Authorization": "Bearer " + dict(csv.reader(out.read_text().splitlines()))["alice"]}
+    assert client.get("/api/jobs", headers=new).status_code == 200  # a new token: at once
+    assert client.get("/api/jobs", headers=old).status_code == 200  # remembered here ...
+    for hashed in store._known:  # ... until WHO_AGE has passed
+        name, when = store._known[hashed]
+        store._known[hashed] = (name, when - WHO_AGE - 1)
+    assert client.get("/api/jobs", headers=old).status_code == 401
+    issue_tokens(store, ["alice"], tmp_path / "third.csv", reissue=True)  # in this process
+    third = {
+        "Authorization": "Bearer "
+        + dict(csv.reader((tmp_path / "third.csv").read_text().splitlines()))["alice"]
+    }
+    assert client.get("/api/jobs", headers=third).status_code == 200
+    assert client.get("/api/jobs", headers=new).status_code == 401  # at once
 
 
 @pytest.mark.parametrize(
