@@ -270,9 +270,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if runner is not None:
-            runner.start()
         try:
+            if runner is not None:  # a start that fails midway is stopped and closed too
+                runner.start()
             yield
         finally:
             # a clean stop: no more jobs taken, then the store closed (its heartbeat row
