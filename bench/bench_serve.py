@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python bench/bench_serve.py                        (50 clients, 500 notebooks)
     PYTHONPATH=. python bench/bench_serve.py --clients 50 --notebooks 500 --within 0   (a burst)
+    PYTHONPATH=. python bench/bench_serve.py --polling both   (clients polling every second,
+                            then after Retry-After: the server's CPU and requests, as ratios)
 
 1. A class in a temporary folder: a roster of ``--clients`` students, their tokens issued by
    ``grader serve tokens``, and ``--notebooks`` submissions, a mix read from the samples'
@@ -15,8 +17,9 @@
    port, with ``--workers`` grading threads. One thread per client (the standard library's
    http.client, a kept-alive connection each) submits its notebooks over the HTTP API, paced
    so that the whole class has submitted after ``--within`` seconds (0: all at once), and
-   follows each of its jobs (``GET /api/jobs/<id>`` every ``--poll`` seconds) until it is
-   done, then fetches its report (``report.json``). Printed: submissions accepted per second,
+   follows each of its jobs (``GET /api/jobs/<id>``, again after the answer's
+   ``Retry-After``, or every ``--poll`` seconds with ``--polling fixed`` or without one)
+   until it is done, then fetches its report (``report.json``). Printed: submissions accepted per second,
    graded per second (first upload to last result), and the 50th/95th percentile time from
    the start of an upload to its report in the client's hands (which includes up to one poll
    interval), with the same from the server's own clock (accepted to recorded).
@@ -62,6 +65,7 @@ SUBMISSIONS = ROOT / "submissions"
 SHARES = {"correct": 0.60, "buggy": 0.25, "hostile": 0.15}
 HOSTILE_MAX_SECONDS = 15.0  # hostile samples bounded by this: no time-limit attacks
 DEFAULT_PER_HOUR = 30  # grader serve's default rate limit
+IDLE_REOPEN = 4.0  # s: uvicorn closes a kept-alive connection idle for 5 s
 
 
 # -- the class ------------------------------------------------------------------------------
@@ -250,11 +254,15 @@ class Http:
         self.conn: http.client.HTTPConnection | None = None
         self.requests = 0  # answered
         self.retry_after: float | None = None  # the last answer's Retry-After, seconds
+        self.used = 0.0  # time.monotonic() of the last answer
 
     def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
         tries = 1 if method == "POST" else 3  # a resent upload could be accepted twice
+        if self.conn is not None and time.monotonic() - self.used > IDLE_REOPEN:
+            self.conn.close()  # the server may be closing it: a POST would not be resent
+            self.conn = None
         for attempt in range(tries):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -262,6 +270,7 @@ class Http:
                 self.conn.request(method, path, body or None, {**self.headers, **(headers or {})})
                 answer = self.conn.getresponse()
                 self.requests += 1
+                self.used = time.monotonic()
                 wait = answer.getheader("Retry-After")
                 self.retry_after = float(wait) if wait and wait.isdigit() else None
                 return answer.status, answer.read()

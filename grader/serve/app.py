@@ -10,7 +10,8 @@ API (a token in ``Authorization: Bearer TOKEN``; JSON answers)::
     POST /api/submissions              multipart ``file``: a notebook, .py module or zip;
                                        202 with the job's id and place in the queue
     GET  /api/jobs                     your jobs (the instructor: everyone's)
-    GET  /api/jobs/{id}                queued (with its position), running, or done
+    GET  /api/jobs/{id}                queued (with its position), running, or done;
+                                       until done, ``Retry-After``: when to ask again
     GET  /api/jobs/{id}/report.{html,md,json}   when done: a student's public view
     GET  /api/jobs/{id}/file           the submitted bytes, as an attachment
     GET  /api/gradebook.csv            instructor: each student's latest result
