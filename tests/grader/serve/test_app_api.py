@@ -102,7 +102,13 @@ def test_a_waiting_jobs_status_says_when_to_ask_again_and_a_done_jobs_does_not(
     # done: nothing to wait for
     status, wait = asked(first, "alice")
     assert status["state"] == "done" and wait is None
-    assert "retry-after" in client.get("/api/jobs", headers=klass.auth("bob")).headers
+    listed = client.get("/api/jobs", headers=klass.auth("bob"))
+    bobs = [asked(j["job"], "bob")[1] for j in listed.json()]  # the soonest of bob's
+    assert listed.headers["retry-after"] == str(min(w for w in bobs if w is not None))
+    # without JavaScript the job's page reloads itself after the same wait
+    client.cookies.set("grader_session", klass.tokens["bob"])
+    page = client.get(f"/jobs/{jobs[4]}").text
+    assert f'http-equiv="refresh" content="{asked(jobs[4], "bob")[1]}"' in page
 
 
 def test_a_reissued_token_replaces_the_old_one_for_a_running_service(

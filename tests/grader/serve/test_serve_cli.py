@@ -107,6 +107,27 @@ def test_a_port_taken_after_the_store_was_opened_still_closes_it(
     assert not (klass.data / "service.db-wal").exists()  # checkpointed: no connection open
 
 
+def test_a_runner_that_fails_to_start_stops_the_service_and_closes_the_store(
+    klass: Class,
+    counted: type[Counted],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The application's start fails (the runner cannot start): uvicorn exits, which is one
+    sentence here; the store the runner had begun to use is closed."""
+    from grader.serve.runner import Runner
+
+    def broken(self: Runner) -> int:
+        self.store.recover()  # its heartbeat started, as a real start does first
+        raise RuntimeError("the work folder cannot be made")
+
+    monkeypatch.setattr(Runner, "start", broken)
+    assert serve(klass, "--port", str(_free_port()), "--workers", "1") == 2
+    assert "could not start on 127.0.0.1" in capsys.readouterr().err
+    assert len(counted.opened) == 1 and counted.opened[0] in counted.closed
+    assert counted.opened[0]._beating is None  # the heartbeat thread stopped
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
