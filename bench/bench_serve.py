@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python bench/bench_serve.py                        (50 clients, 500 notebooks)
     PYTHONPATH=. python bench/bench_serve.py --clients 50 --notebooks 500 --within 0   (a burst)
+    PYTHONPATH=. python bench/bench_serve.py --polling both   (clients polling every second,
+                            then after Retry-After: the server's CPU and requests, as ratios)
 
 1. A class in a temporary folder: a roster of ``--clients`` students, their tokens issued by
    ``grader serve tokens``, and ``--notebooks`` submissions, a mix read from the samples'
@@ -15,8 +17,9 @@
    port, with ``--workers`` grading threads. One thread per client (the standard library's
    http.client, a kept-alive connection each) submits its notebooks over the HTTP API, paced
    so that the whole class has submitted after ``--within`` seconds (0: all at once), and
-   follows each of its jobs (``GET /api/jobs/<id>`` every ``--poll`` seconds) until it is
-   done, then fetches its report (``report.json``). Printed: submissions accepted per second,
+   follows each of its jobs (``GET /api/jobs/<id>``, again after the answer's
+   ``Retry-After``, or every ``--poll`` seconds with ``--polling fixed`` or without one)
+   until it is done, then fetches its report (``report.json``). Printed: submissions accepted per second,
    graded per second (first upload to last result), and the 50th/95th percentile time from
    the start of an upload to its report in the client's hands (which includes up to one poll
    interval), with the same from the server's own clock (accepted to recorded).
@@ -62,6 +65,7 @@ SUBMISSIONS = ROOT / "submissions"
 SHARES = {"correct": 0.60, "buggy": 0.25, "hostile": 0.15}
 HOSTILE_MAX_SECONDS = 15.0  # hostile samples bounded by this: no time-limit attacks
 DEFAULT_PER_HOUR = 30  # grader serve's default rate limit
+IDLE_REOPEN = 4.0  # s: uvicorn closes a kept-alive connection idle for 5 s
 
 
 # -- the class ------------------------------------------------------------------------------
@@ -249,11 +253,16 @@ class Http:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.conn: http.client.HTTPConnection | None = None
         self.requests = 0  # answered
+        self.retry_after: float | None = None  # the last answer's Retry-After, seconds
+        self.used = 0.0  # time.monotonic() of the last answer
 
     def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
         tries = 1 if method == "POST" else 3  # a resent upload could be accepted twice
+        if self.conn is not None and time.monotonic() - self.used > IDLE_REOPEN:
+            self.conn.close()  # the server may be closing it: a POST would not be resent
+            self.conn = None
         for attempt in range(tries):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -261,6 +270,9 @@ class Http:
                 self.conn.request(method, path, body or None, {**self.headers, **(headers or {})})
                 answer = self.conn.getresponse()
                 self.requests += 1
+                self.used = time.monotonic()
+                wait = answer.getheader("Retry-After")
+                self.retry_after = float(wait) if wait and wait.isdigit() else None
                 return answer.status, answer.read()
             except (OSError, http.client.HTTPException):
                 self.conn.close()
@@ -310,10 +322,12 @@ def client(
     sent: list[Sent],
     lock: threading.Lock,
     requests: list[int] | None = None,
+    honour_retry: bool = True,
 ) -> None:
     """Submit ``mine`` (each at its time.time()), and follow the jobs to their reports.
     A student's jobs are graded in the order sent (the fair queue), so the oldest pending
-    one is the one to ask about."""
+    one is the one to ask about: after the status's ``Retry-After`` (``honour_retry``;
+    ``poll`` when it has none), else every ``poll`` seconds."""
     http_ = Http(port, token)
     todo = sorted(mine, key=lambda m: m[0])
     pending: list[Sent] = []
@@ -330,6 +344,8 @@ def client(
             if status == 202:
                 one.job = answer["job"]
                 pending.append(one)
+                if len(pending) == 1 and honour_retry and http_.retry_after is not None:
+                    next_poll = time.time() + http_.retry_after  # the first ask, as told
             else:
                 one.refusal = str(answer.get("detail", answer))[:200]
             with lock:
@@ -345,10 +361,11 @@ def client(
                     head.reports += 1
                 pending.pop(0)
                 continue  # the next may be done already
-            next_poll = now + poll
+            wait = http_.retry_after if honour_retry else None
+            next_poll = now + (poll if wait is None else wait)
         wake = [next_poll] if pending else []
         wake += [todo[0][0]] if todo else []
-        time.sleep(max(0.0, min(min(wake, default=now) - time.time(), poll)))
+        time.sleep(max(0.0, min(wake, default=now + poll) - time.time()))
     if requests is not None:
         with lock:
             requests.append(http_.requests)
@@ -437,6 +454,7 @@ class Figures:
     attempts: dict[int, int]
     load: dict[str, str]
     batch_first: bool = False
+    honour_retry: bool = True
 
     @property
     def accepted_per_s(self) -> float:
@@ -495,8 +513,12 @@ def run(
     limit: float = 1800.0,
     batch_first: bool = False,
     say: Any = print,
+    honour_retry: bool = True,
+    batch: bool = True,
 ) -> Figures:
-    """The whole benchmark (module doc) in a temporary folder; the figures and checks."""
+    """The whole benchmark (module doc) in a temporary folder; the figures and checks.
+    ``honour_retry``: the clients poll after each status's Retry-After (else every
+    ``poll`` s); ``batch``: False leaves out ``grader grade`` (its figures are nan)."""
     submissions = make_class(clients, notebooks)
     students = sorted({s.student for s in submissions})
     per_client = max(sum(1 for s in submissions if s.student == st) for st in students)
@@ -520,7 +542,8 @@ def run(
             loads["batch end"] = load()
             return seconds
 
-        if batch_first:
+        batch_seconds = math.nan
+        if batch and batch_first:
             batch_seconds = the_batch()
         server = Server(
             data,
@@ -542,7 +565,17 @@ def run(
         threads = [
             threading.Thread(
                 target=client,
-                args=(server.port, tokens[st], schedule[st], poll, deadline, sent, lock, counts),
+                args=(
+                    server.port,
+                    tokens[st],
+                    schedule[st],
+                    poll,
+                    deadline,
+                    sent,
+                    lock,
+                    counts,
+                    honour_retry,
+                ),
                 name=f"client-{st}",
                 daemon=True,
             )
@@ -573,21 +606,21 @@ def run(
         for state in jobs.values():
             attempts[state[1]] = attempts.get(state[1], 0) + 1
 
-        if not batch_first:
+        if batch and not batch_first:
             batch_seconds = the_batch()
-        batch = batch_scores(work / "graded", submissions)
+        graded = batch_scores(work / "graded", submissions) if batch else {}
         mismatches = []
         scores = {}
         for s in accepted:
-            if s.job not in rows:
+            if s.job not in rows or not batch:
                 continue
             outcome, points = rows[s.job][0], rows[s.job][1]
             status = "ungradable" if outcome == "failed" else outcome  # the result's status
-            scores[s.submission.filename] = ((status, points), batch[s.submission.index])
-            if (status, points) != batch[s.submission.index]:
+            scores[s.submission.filename] = ((status, points), graded[s.submission.index])
+            if (status, points) != graded[s.submission.index]:
                 mismatches.append(
                     f"{s.submission.filename} ({s.submission.sample}): service {status} "
-                    f"{points}, batch {batch[s.submission.index]}"
+                    f"{points}, batch {graded[s.submission.index]}"
                 )
     return Figures(
         clients=len(students),
@@ -620,6 +653,7 @@ def run(
         attempts=attempts,
         load=loads,
         batch_first=batch_first,
+        honour_retry=honour_retry,
     )
 
 
@@ -635,6 +669,8 @@ def report(f: Figures) -> None:
     )
     pace = f"paced over {f.within:g} s" if f.within > 0 else "all at once"
     row("submitted", f"{pace}; rate limit --per-hour {f.per_hour} (each client sends at most that)")
+    polls = "after each status's Retry-After" if f.honour_retry else "every --poll seconds"
+    row("clients ask about their oldest pending job", polls)
     row(
         "accepted",
         f"{f.accepted} of {f.notebooks}" + (f" ({len(f.refused)} refused)" if f.refused else ""),
@@ -646,12 +682,13 @@ def report(f: Figures) -> None:
         "graded per second (service)",
         f"{f.graded_per_s:.2f} (first upload to last result: {f.graded_seconds:.1f} s)",
     )
-    row(
-        "graded per second (grader grade, same files)",
-        f"{f.batch_per_s:.2f} ({f.batch_seconds:.1f} s)",
-    )
-    first = "the batch ran first" if f.batch_first else "the service ran first"
-    row("service / batch", f"{f.graded_per_s / f.batch_per_s:.2f}x ({first})")
+    if not math.isnan(f.batch_seconds):
+        row(
+            "graded per second (grader grade, same files)",
+            f"{f.batch_per_s:.2f} ({f.batch_seconds:.1f} s)",
+        )
+        first = "the batch ran first" if f.batch_first else "the service ran first"
+        row("service / batch", f"{f.graded_per_s / f.batch_per_s:.2f}x ({first})")
     row(
         "upload to report, client (p50 / p95)",
         f"{pct(f.client_latency, 50):.1f} s / {pct(f.client_latency, 95):.1f} s",
@@ -682,7 +719,8 @@ def report(f: Figures) -> None:
     for line in f.problems[:10]:
         row("", line)
     same = "yes" if not f.score_mismatches else f"NO ({len(f.score_mismatches)})"
-    row("same scores as grader grade", f"{same} ({len(f.scores)} compared)")
+    if f.scores or f.score_mismatches:
+        row("same scores as grader grade", f"{same} ({len(f.scores)} compared)")
     for line in f.score_mismatches[:10]:
         row("", line)
     row("load average (1, 5, 15 min)", "; ".join(f"{k}: {v}" for k, v in f.load.items()))
@@ -724,6 +762,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run grader grade before the service (default after; the order shows the drift)",
     )
+    parser.add_argument(
+        "--polling",
+        choices=["retry-after", "fixed", "both"],
+        default="retry-after",
+        help="the clients ask again after each status's Retry-After (default), every --poll "
+        "seconds (fixed: as before the service said), or both: the service run twice, "
+        "fixed first, then the ratios (grader grade runs once, with the first)",
+    )
     args = parser.parse_args(argv)
     if args.clients < 1 or args.notebooks < 1 or args.workers < 1:
         parser.error("--clients, --notebooks and --workers must be at least 1")
@@ -731,17 +777,42 @@ def main(argv: list[str] | None = None) -> int:
         f"bench_serve: {args.clients} clients, {args.notebooks} notebooks, {args.workers} workers, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load {load()}"
     )
-    figures = run(
-        args.clients,
-        args.notebooks,
-        args.workers,
-        args.within,
-        args.poll,
-        limit=args.limit,
-        batch_first=args.batch_first,
-    )
-    report(figures)
-    return 1 if figures.problems or figures.score_mismatches else 0
+    modes = {"retry-after": [True], "fixed": [False], "both": [False, True]}[args.polling]
+    runs = []
+    for n, honour in enumerate(modes):
+        figures = run(
+            args.clients,
+            args.notebooks,
+            args.workers,
+            args.within,
+            args.poll,
+            limit=args.limit,
+            batch_first=args.batch_first,
+            honour_retry=honour,
+            batch=n == 0,
+        )
+        report(figures)
+        runs.append(figures)
+    if len(runs) == 2:
+        compare_polling(*runs)
+    return 1 if any(f.problems or f.score_mismatches for f in runs) else 0
+
+
+def compare_polling(fixed: Figures, told: Figures) -> None:
+    """The same class twice in this process: clients polling every --poll s, then
+    clients asking after Retry-After; what the server spent, and what the clients waited."""
+
+    def per(f: Figures) -> tuple[float, float, float]:
+        accepted = max(1, f.accepted)
+        return f.requests / accepted, 1000 * f.server_cpu / accepted, pct(f.client_latency, 50)
+
+    (r0, c0, l0), (r1, c1, l1) = per(fixed), per(told)
+    print()
+    print("  polling every --poll s, then after Retry-After (the same class, this process):")
+    print(f"  {'HTTP requests per submission':<46} {r0:.1f} -> {r1:.1f} ({r1 / r0:.2f}x)")
+    print(f"  {'server CPU per submission':<46} {c0:.1f} ms -> {c1:.1f} ms ({c1 / c0:.2f}x)")
+    p95 = f"{pct(fixed.client_latency, 95):.1f} s -> {pct(told.client_latency, 95):.1f} s"
+    print(f"  {'upload to report, client p50; p95':<46} {l0:.1f} s -> {l1:.1f} s; {p95}")
 
 
 if __name__ == "__main__":

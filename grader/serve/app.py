@@ -10,7 +10,8 @@ API (a token in ``Authorization: Bearer TOKEN``; JSON answers)::
     POST /api/submissions              multipart ``file``: a notebook, .py module or zip;
                                        202 with the job's id and place in the queue
     GET  /api/jobs                     your jobs (the instructor: everyone's)
-    GET  /api/jobs/{id}                queued (with its position), running, or done
+    GET  /api/jobs/{id}                queued (with its position), running, or done;
+                                       until done, ``Retry-After``: when to ask again
     GET  /api/jobs/{id}/report.{html,md,json}   when done: a student's public view
     GET  /api/jobs/{id}/file           the submitted bytes, as an attachment
     GET  /api/gradebook.csv            instructor: each student's latest result
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -67,6 +69,12 @@ SESSION_COOKIE = "grader_session"
 LOGIN_COOKIE = "grader_login"
 FORM_OVERHEAD = 64 << 10  # a multipart body's headers and boundaries besides the file
 DRAIN = 4  # a body declared up to this many times the limit is read (and dropped) first
+# Retry-After while a job waits: half its expected wait (its place in the queue over the
+# grading threads, times the median grading time of the latest results), so a client
+# asks a few times per job, not once a second; bounded, so a wrong guess costs little
+RETRY_QUEUED_MAX = 30
+RETRY_RUNNING_MAX = 5
+GUESS_SECONDS = 2.0  # the grading time assumed before any result is recorded
 REPORTS = {
     "html": "text/html; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
@@ -263,9 +271,9 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if runner is not None:
-            runner.start()
         try:
+            if runner is not None:  # a start that fails midway is stopped and closed too
+                runner.start()
             yield
         finally:
             # a clean stop: no more jobs taken, then the store closed (its heartbeat row
@@ -327,7 +335,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             "page_url": f"/jobs/{job.id}",
         }
         if job.state == "queued":
-            out["position"] = store.position(job.id)
+            # from the queue view (read at most a second ago, once for every poller); a
+            # job queued since by another server is placed afresh
+            position = store.queue_view().positions.get(job.id)
+            out["position"] = position if position is not None else store.position(job.id)
         if job.state == "done":
             out.update(
                 outcome=job.outcome,
@@ -340,6 +351,27 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             if text is not None:
                 out.update(public_checks_of(GradeResult.from_json(text)))
         return out
+
+    def retry_after(job: Job, position: int | None) -> int | None:
+        """Seconds a client polling ``job`` should wait before asking again (RETRY_*);
+        None once it is done. Not in the status's body: a page's script reloads when
+        the body changes, and this changes every second while the job runs."""
+        if job.state == "done":
+            return None
+        seconds = store.queue_view().grading_seconds or GUESS_SECONDS
+        workers = max(1, runner.workers) if runner is not None else 1
+        if job.state == "queued":
+            wait = math.ceil((position or 1) / workers) * seconds
+            return min(RETRY_QUEUED_MAX, max(1, round(wait / 2)))
+        left = seconds - (time.time() - (job.started or time.time()))
+        return min(RETRY_RUNNING_MAX, max(1, round(left)))
+
+    def answer_status(job: Job, response: Response, public_checks: bool = False) -> dict[str, Any]:
+        status = status_of(job, public_checks)
+        wait = retry_after(job, status.get("position"))
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return status
 
     def result_for(job: Job, who: Identity) -> GradeResult:
         text = store.result(job.id)
@@ -360,7 +392,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             return str(render_markdown(result, audience))
         return result.to_json()
 
-    def submit(who: Identity, upload: UploadFile) -> dict[str, Any]:
+    def submit(who: Identity, upload: UploadFile) -> Job:
         if who.instructor:
             raise HTTPException(403, "the instructor's token does not submit; use a student's")
         content = upload.file.read(config.limits.max_bytes + 1)
@@ -381,7 +413,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             runner.wake()
         job = store.job(job_id)
         assert job is not None
-        return status_of(job)
+        return job
 
     # -- API --------------------------------------------------------------------------
 
@@ -393,21 +425,33 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             **errors(400, 401, 403, 413, 415, 422, 429, 507),
         },
     )
-    def api_submit(file: Annotated[UploadFile, File()], who: Caller) -> dict[str, Any]:
-        """Submit a notebook, .py module or zip (multipart field ``file``)."""
-        return submit(who, file)
+    def api_submit(
+        file: Annotated[UploadFile, File()], who: Caller, response: Response
+    ) -> dict[str, Any]:
+        """Submit a notebook, .py module or zip (multipart field ``file``); ``Retry-After``
+        says when to ask about the job first."""
+        return answer_status(submit(who, file), response)
 
     @app.get("/api/jobs", responses=errors(401))
-    def api_jobs(who: Caller) -> list[dict[str, Any]]:
-        """Your jobs, newest first (the instructor's token: everyone's)."""
-        return [status_of(j) for j in store.jobs(None if who.instructor else who.name)]
+    def api_jobs(who: Caller, response: Response) -> list[dict[str, Any]]:
+        """Your jobs, newest first (the instructor's token: everyone's); while one is
+        queued or running, ``Retry-After``: the soonest of theirs."""
+        jobs = store.jobs(None if who.instructor else who.name)
+        statuses = [status_of(j) for j in jobs]
+        waits = [retry_after(j, s.get("position")) for j, s in zip(jobs, statuses, strict=True)]
+        if any(w is not None for w in waits):
+            response.headers["Retry-After"] = str(min(w for w in waits if w is not None))
+        return statuses
 
     @app.get("/api/jobs/{job_id}", responses=errors(401, 404, 422))
-    def api_job(job_id: JobId, who: Caller) -> dict[str, Any]:
+    def api_job(job_id: JobId, who: Caller, response: Response) -> dict[str, Any]:
         """queued (with ``position``), running, or done; when done, the outcome, points,
         report links, and ``public_checks_passed`` (every public check passed: what the
-        student kit's check exits 0 on) with ``public_checks_not_passed`` (their ids)."""
-        return status_of(own_job(job_id, who), public_checks=True)
+        student kit's check exits 0 on) with ``public_checks_not_passed`` (their ids).
+        While queued or running, the header ``Retry-After``: the seconds to wait before
+        asking again, from the job's place in the queue and the recent grading times (1
+        to 30 while queued, 1 to 5 while running); none when done."""
+        return answer_status(own_job(job_id, who), response, public_checks=True)
 
     @app.get(
         "/api/jobs/{job_id}/report.{fmt}",
@@ -581,10 +625,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
     ) -> Response:
         who = check_form(request, csrf)
         try:
-            status = submit(who, file)
+            job = submit(who, file)
         except HTTPException as error:
             return student_page(request, who, str(error.detail), error.status_code)
-        return RedirectResponse(f"/jobs/{status['job']}", 303)
+        return RedirectResponse(f"/jobs/{job.id}", 303)
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
     def job_page(request: Request, job_id: str) -> Response:
@@ -597,7 +641,10 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             nav = pages.get_template("_report_nav.html.j2").render(job=status_of(job), who=who)
             html = html.replace("<body>", "<body>\n" + nav, 1)
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
-        return page("job.html.j2", job=status_of(job), who=who)
+        status = status_of(job)
+        # without JavaScript, the page reloads itself when the API would say to ask again
+        wait = retry_after(job, status.get("position")) or config.refresh_seconds
+        return page("job.html.j2", job=status, who=who, wait=wait)
 
     @app.get("/instructor", response_class=HTMLResponse, include_in_schema=False)
     def instructor_page(request: Request) -> Response:

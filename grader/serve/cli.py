@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -194,22 +195,37 @@ def _load(rubric_path: Path) -> Rubric:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 (here for the sentence; _serve uses it)
 
-        from grader.serve.app import ServeConfig, create_app
+        import grader.serve.app  # noqa: F401
     except ImportError as error:
         raise ServeError(
             f"the service needs its extra: python -m pip install -e '.[serve]' ({error})"
         ) from None
+
+    rubric = _load(args.rubric)
+    _check_port(args.host, args.port)  # before anything is opened: one sentence, nothing to undo
+    store = Store(args.data, url=args.db)
+    # closed on every way out: a refusal below, a start that fails, Ctrl-C, and a clean
+    # stop (the application's lifespan closes it first; a second close costs nothing)
+    try:
+        return _serve(args, rubric, store)
+    finally:
+        store.close()
+
+
+def _serve(args: argparse.Namespace, rubric: Rubric, store: Store) -> int:
+    """Check the store and the settings against each other, then serve until stopped."""
+    import uvicorn
+
     from grader.batch import GradeJob
     from grader.executors import ExecutorUnavailableError, default_workers
     from grader.grade import grade_submission
     from grader.pipeline import GradeSettings
     from grader.plan import time_bound
+    from grader.serve.app import ServeConfig, create_app
     from grader.serve.runner import Runner
 
-    rubric = _load(args.rubric)
-    store = Store(args.data, url=args.db)
     if store.meta("instructor_issued") is None:
         raise ServeError(
             f"{args.data} holds no tokens yet: run 'grader serve tokens roster.csv --data {args.data}' first."
@@ -250,8 +266,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"sandbox: {sandbox}", flush=True)
     if args.scheduler:
         print(f"grading on the Dask cluster {args.scheduler}, {runner.workers} at once", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    except SystemExit as stop:  # uvicorn's own exit when it cannot start (its log says why)
+        if stop.code not in (None, 0):
+            raise ServeError(
+                f"the service could not start on {args.host}:{args.port} (the reason is above)."
+            ) from None
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port already in use is one sentence, before the store is opened (uvicorn binds
+    it again, as it does, with SO_REUSEADDR: a restart's old connections are no bar)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({reason}); is another service using it? "
+            "Choose another with --port."
+        ) from None
 
 
 def main(argv: Sequence[str]) -> int:

@@ -37,11 +37,14 @@ them); a result that cannot be written leaves its job unfinished and queued agai
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import socket
+import statistics
 import threading
 import time
 import uuid
@@ -63,6 +66,9 @@ MAX_ATTEMPTS = 3  # a job whose grading was cut off this often by a server's dea
 LEASE = 60.0  # seconds: a server whose heartbeat is older is taken for dead, its jobs requeued
 CLOSE_WAIT = 5.0  # seconds close waits for transactions in flight (each takes milliseconds)
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+WHO_AGE = 10.0  # seconds a token found in the database is taken as valid without asking again
+VIEW_AGE = 1.0  # seconds a queue view serves status answers before it is read again
+RECENT = 20  # results whose median grading time the queue view reports
 
 metadata = sa.MetaData()
 students_t = sa.Table(
@@ -144,6 +150,12 @@ blobs_t = sa.Table(
 )
 
 
+# every authenticated request asks this: built once
+WHO = sa.select(students_t.c.name, students_t.c.role, students_t.c.token_hash).where(
+    students_t.c.token_hash == sa.bindparam("hashed")
+)
+
+
 class StoreError(RuntimeError):
     """The store cannot do what was asked (one sentence)."""
 
@@ -172,6 +184,16 @@ class Job:
     outcome: str | None = None
     points: float | None = None
     seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The queue as read at ``taken`` (time.monotonic()): each queued job's position (1 is
+    next), and the median grading seconds of the latest results (None before any)."""
+
+    positions: dict[str, int]
+    grading_seconds: float | None
+    taken: float
 
 
 def token_hash(token: str) -> str:
@@ -206,6 +228,10 @@ class Store:
         self._beating: threading.Thread | None = None
         self._stop = threading.Event()
         self._unreleased: set[str] = set()  # jobs whose result did not fit, to requeue
+        self._view: QueueView | None = None  # queue_view's last reading
+        self._view_lock = threading.Lock()
+        self._known: dict[str, tuple[tuple[str, str, str], float]] = {}  # who(): hash -> found
+        self._generation = 0  # counts this process's write transactions (they void the view)
         if self.sqlite:
             (self.data / BLOBS).mkdir(exist_ok=True)
         tables = [t for t in metadata.sorted_tables if not (self.sqlite and t is blobs_t)]
@@ -226,8 +252,12 @@ class Store:
         try:
             with self.engine.connect() as db:
                 db.execution_options(write=True)
-                with db.begin():
-                    yield db
+                try:
+                    with db.begin():
+                        yield db
+                finally:  # committed or not: the queue may have changed, read it afresh
+                    self._generation += 1
+                    self._view = None
         except sa.exc.DBAPIError as error:
             if _disk_full(error):
                 raise StoreError(
@@ -273,17 +303,27 @@ class Store:
         db.execute(stmt.on_conflict_do_update(index_elements=[conflict], set_=update))
 
     def set_token(self, name: str, role: str, hashed: str) -> None:
+        self._known.clear()  # the name's old token, if remembered, is no longer theirs
         with self._tx() as db:
             self._upsert(db, students_t, "name", name=name, role=role, token_hash=hashed)
 
     def who(self, hashed: str) -> tuple[str, str, str] | None:
-        """(name, role, stored hash) of the token whose hash is ``hashed``, or None."""
-        s = students_t.c
+        """(name, role, stored hash) of the token whose hash is ``hashed``, or None. A
+        token found is remembered for ``WHO_AGE`` seconds (every request of a polling
+        client asks; only tokens on the roster are kept, so it stays small): a token
+        reissued by another process stops working within that time, at once here."""
+        now = time.monotonic()
+        known = self._known.get(hashed)
+        if known is not None and now - known[1] <= WHO_AGE:
+            return known[0]
         with self._read() as db:
-            row = db.execute(
-                sa.select(s.name, s.role, s.token_hash).where(s.token_hash == hashed)
-            ).first()
-        return None if row is None else (row.name, row.role, row.token_hash)
+            row = db.execute(WHO, {"hashed": hashed}).first()
+        if row is None:
+            self._known.pop(hashed, None)
+            return None
+        found = (str(row.name), str(row.role), str(row.token_hash))
+        self._known[hashed] = (found, now)
+        return found
 
     def students(self) -> list[str]:
         s = students_t.c
@@ -595,6 +635,7 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     @staticmethod
+    @functools.cache  # built once: a status request runs it (SQLAlchemy caches the SQL too)
     def _job_query() -> sa.Select[Any]:
         j, sub, r = jobs_t.c, submissions_t.c, results_t.c
         return sa.select(
@@ -619,12 +660,18 @@ class Store:
         )
 
     @staticmethod
+    @functools.cache
+    def _one_job() -> sa.Select[Any]:
+        return Store._job_query().where(jobs_t.c.id == sa.bindparam("job_id"))
+
+    @staticmethod
     def _job(row: sa.Row[Any]) -> Job:
         return Job(**row._asdict())
 
     def job(self, job_id: str) -> Job | None:
+        one = self._one_job()
         with self._read() as db:
-            row = db.execute(self._job_query().where(jobs_t.c.id == job_id)).first()
+            row = db.execute(one, {"job_id": job_id}).first()
         return None if row is None else self._job(row)
 
     def jobs(self, student: str | None = None, limit: int = 1000) -> list[Job]:
@@ -668,48 +715,40 @@ class Store:
         return {"queued": 0, "running": 0, "done": 0, **{state: int(n) for state, n in rows}}
 
     def position(self, job_id: str) -> int | None:
-        """Where a queued job stands: 1 is next. Under round-robin, a job that is its
-        student's k-th queued one (from 0) comes after the first k (k+1 for students due
-        before its own) queued jobs of every other student. None once it left the queue."""
-        j, s = jobs_t.c, students_t.c
+        """Where a queued job stands now: 1 is next; None once it left the queue."""
         with self._read() as db:
-            me = db.execute(
-                sa.select(j.student, j.created, j.submission_id).where(
-                    j.id == job_id, j.state == "queued"
+            return _positions(db).get(job_id)
+
+    def queue_view(self, max_age: float = VIEW_AGE) -> QueueView:
+        """Every queued job's position and the recent grading time, as of at most
+        ``max_age`` seconds ago: what a status answer needs, read once for every client
+        polling in that time instead of three queries per request. A write by this
+        process (an upload, a claim, a result) makes the next call read afresh; another
+        server's writes show within ``max_age``."""
+        with self._view_lock:  # one thread reads; those arriving meanwhile use its view
+            view = self._view
+            if view is not None and time.monotonic() - view.taken <= max_age:
+                return view
+            generation = self._generation
+            r, j = results_t.c, jobs_t.c
+            with self._read() as db:
+                positions = _positions(db)
+                recent = (
+                    db.execute(
+                        sa.select(r.seconds)
+                        .join_from(results_t, jobs_t, j.id == r.job_id)
+                        .where(r.outcome != "failed")  # a timeout's or a death's time is no guide
+                        .order_by(j.finished.desc())
+                        .limit(RECENT)
+                    )
+                    .scalars()
+                    .all()
                 )
-            ).first()
-            if me is None:
-                return None
-            k = db.execute(
-                sa.select(sa.func.count()).where(
-                    j.student == me.student,
-                    j.state == "queued",
-                    sa.or_(
-                        j.created < me.created,
-                        sa.and_(j.created == me.created, j.submission_id < me.submission_id),
-                    ),
-                )
-            ).scalar_one()
-            queued = db.execute(
-                sa.select(
-                    s.name,
-                    s.last_served,
-                    sa.func.count().label("n"),
-                    sa.func.min(j.created).label("oldest"),
-                )
-                .join_from(jobs_t, students_t, s.name == j.student)
-                .where(j.state == "queued")
-                .group_by(s.name, s.last_served)
-            ).all()
-        # claim_next's order: least recently served, then whose oldest job is oldest
-        order = {q.name: (q.last_served, q.oldest) for q in queued}
-        ahead = int(k)
-        for other in queued:
-            if other.name == me.student:
-                continue
-            due_first = order[other.name] < order[me.student]
-            ahead += min(int(other.n), int(k) + (1 if due_first else 0))
-        return ahead + 1
+            seconds = statistics.median(recent) if recent else None
+            view = QueueView(positions, seconds, time.monotonic())
+            if generation == self._generation:  # no write of ours landed while reading
+                self._view = view
+            return view
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -718,6 +757,43 @@ class Store:
             "claim": self.claim,
             **self.counts(),
         }
+
+
+def _positions(db: Connection) -> dict[str, int]:
+    """Every queued job's place in the fair queue (1 is next), from one query.
+
+    claim_next serves the student served least recently (then whose oldest queued job is
+    oldest) among those with a queued job, one job a turn. So a student's k-th queued job
+    (from 0) comes after their first k, after the first k of every other student, and
+    after one more of each student due before theirs who still has one by then: with
+    ``f(k)`` the sum over all students of min(their queued jobs, k), and ``i`` the number
+    of students due first with more than k queued, it is at ``f(k) + i + 1``."""
+    j, s = jobs_t.c, students_t.c
+    rows = db.execute(
+        sa.select(j.id, j.student, j.created, s.last_served)
+        .join_from(jobs_t, students_t, s.name == j.student)
+        .where(j.state == "queued")
+        .order_by(j.student, j.created, j.submission_id)
+    ).all()
+    queues: dict[str, list[str]] = {}
+    due: dict[str, tuple[int, float]] = {}
+    for row in rows:
+        queues.setdefault(row.student, []).append(row.id)
+        due.setdefault(row.student, (int(row.last_served), float(row.created)))  # its oldest
+    positions: dict[str, int] = {}
+    f = 0  # sum over students of min(queued, k)
+    active = sorted(queues, key=due.__getitem__)  # the students with more than k queued
+    k = 0
+    while active:
+        keys = [due[name] for name in active]
+        for name in active:
+            # students due strictly first (ties: neither is due before the other)
+            i = bisect.bisect_left(keys, due[name])
+            positions[queues[name][k]] = f + i + 1
+        f += len(active)
+        k += 1
+        active = [name for name in active if len(queues[name]) > k]
+    return positions
 
 
 def _process_alive(pid: int) -> bool:

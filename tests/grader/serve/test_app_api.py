@@ -5,22 +5,32 @@ The application here has no runner (jobs only queue), except where a test grades
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from grader.grade import grade_submission
+from grader.results import GradeResult, SubmissionRef
 from grader.rubric_file import load_rubric
-from grader.serve.store import Store
+from grader.serve.cli import main as serve_main
+from grader.serve.store import WHO_AGE, Store
+from grader.serve.tokens import issue_tokens
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import NOTEBOOK, zip_of
 
 need_web_stack()
 from fastapi.testclient import TestClient  # noqa: E402
 
-from grader.serve.app import ServeConfig, create_app  # noqa: E402
+from grader.serve.app import (  # noqa: E402
+    RETRY_QUEUED_MAX,
+    RETRY_RUNNING_MAX,
+    ServeConfig,
+    create_app,
+)
 from grader.serve.uploads import UploadLimits  # noqa: E402
 
 LIMITS = UploadLimits(max_bytes=1 << 20)
@@ -57,6 +67,81 @@ def test_submit_answers_at_once_with_job_and_position(klass: Class) -> None:
     status = client.get(f"/api/jobs/{again['job']}", headers=klass.auth("alice")).json()
     assert status["position"] == 3  # bob's first comes before alice's second
     assert client.get(f"/api/jobs/{bob['job']}", headers=klass.auth("bob")).json()["position"] == 2
+
+
+def test_a_waiting_jobs_status_says_when_to_ask_again_and_a_done_jobs_does_not(
+    klass: Class,
+) -> None:
+    client, store = client_of(klass)
+    students = ["alice", "bob", "carol", "alice", "bob"]
+    jobs = [str(submit(client, klass, who)["job"]) for who in students]
+    first = jobs[0]
+
+    def asked(job: str, who: str) -> tuple[dict[str, object], int | None]:
+        answer = client.get(f"/api/jobs/{job}", headers=klass.auth(who))
+        assert answer.status_code == 200
+        wait = answer.headers.get("retry-after")
+        return answer.json(), None if wait is None else int(wait)
+
+    # queued: a whole number of seconds, bounded, never sooner for a job further back
+    waits = [asked(job, who)[1] or 0 for job, who in zip(jobs, students, strict=True)]
+    assert all(RETRY_QUEUED_MAX >= w >= 1 for w in waits), waits
+    assert waits == sorted(waits)
+    # from the recent grading times: one graded in 10 s puts the 4th in line 40 s away,
+    # one grading thread: ask again in half that
+    claimed = store.claim_next()
+    assert claimed is not None and claimed.id == first
+    failed = GradeResult(SubmissionRef("alice", "lab3.ipynb"), "ungradable", reason="a test")
+    assert store.finish(first, "graded", failed.to_json(indent=None), None, 10.0)
+    status, wait = asked(jobs[4], "bob")
+    assert status["position"] == 4 and wait == min(RETRY_QUEUED_MAX, round(4 * 10.0 / 2))
+    running = store.claim_next()
+    assert running is not None
+    status, wait = asked(running.id, running.student)
+    assert status["state"] == "running" and wait is not None and RETRY_RUNNING_MAX >= wait >= 1
+    # done: nothing to wait for
+    status, wait = asked(first, "alice")
+    assert status["state"] == "done" and wait is None
+    listed = client.get("/api/jobs", headers=klass.auth("bob"))
+    bobs = [asked(j["job"], "bob")[1] for j in listed.json()]  # the soonest of bob's
+    assert listed.headers["retry-after"] == str(min(w for w in bobs if w is not None))
+    # without JavaScript the job's page reloads itself after the same wait
+    client.cookies.set("grader_session", klass.tokens["bob"])
+    page = client.get(f"/jobs/{jobs[4]}").text
+    assert f'http-equiv="refresh" content="{asked(jobs[4], "bob")[1]}"' in page
+
+
+def test_a_reissued_token_replaces_the_old_one_for_a_running_service(
+    klass: Class, tmp_path: Path
+) -> None:
+    """Tokens found are remembered for a few seconds (a polling client asks often): a
+    reissue by ``grader serve tokens`` (another process) shows within WHO_AGE, and one in
+    this process at once."""
+    client, store = client_of(klass)
+    old = klass.auth("alice")
+    assert client.get("/api/jobs", headers=old).status_code == 200  # now remembered
+    roster = tmp_path / "roster.csv"
+    out = tmp_path / "again.csv"
+    assert (
+        serve_main(
+            ["tokens", str(roster), "--data", str(klass.data), "--out", str(out), "--reissue"]
+        )
+        == 0
+    )
+    new = {"Authorization": "Bearer " + dict(csv.reader(out.read_text().splitlines()))["alice"]}
+    assert client.get("/api/jobs", headers=new).status_code == 200  # a new token: at once
+    assert client.get("/api/jobs", headers=old).status_code == 200  # remembered here ...
+    for hashed in store._known:  # ... until WHO_AGE has passed
+        name, when = store._known[hashed]
+        store._known[hashed] = (name, when - WHO_AGE - 1)
+    assert client.get("/api/jobs", headers=old).status_code == 401
+    issue_tokens(store, ["alice"], tmp_path / "third.csv", reissue=True)  # in this process
+    third = {
+        "Authorization": "Bearer "
+        + dict(csv.reader((tmp_path / "third.csv").read_text().splitlines()))["alice"]
+    }
+    assert client.get("/api/jobs", headers=third).status_code == 200
+    assert client.get("/api/jobs", headers=new).status_code == 401  # at once
 
 
 @pytest.mark.parametrize(

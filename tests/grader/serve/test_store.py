@@ -195,6 +195,39 @@ def test_round_robin_one_burst_does_not_starve_the_class(tmp_path: Path, url: st
     assert [predicted[j] for j in order] == list(range(1, len(order) + 1))
 
 
+def test_positions_predict_the_claim_order_of_a_mixed_queue(
+    tmp_path: Path, url: str | None
+) -> None:
+    """The positions a status answers (read in one query for the whole queue) are the
+    order claim_next serves, after some students were served already, and the cached
+    view is read afresh after this process's own writes."""
+    import random
+
+    rng = random.Random(13)
+    names = [f"st{i}" for i in range(6)]
+    store = store_of(tmp_path, *names, url=url)
+    for i in range(8):  # some served before: their turns come later
+        store.accept(rng.choice(names), f"{i}.py", "py", f"# early {i}".encode())
+    for _ in range(3):
+        job = store.claim_next()
+        assert job is not None and store.finish(job.id, "graded", "{}", 1.0, 0.1)
+    view = store.queue_view()
+    for i in range(20):
+        store.accept(rng.choice(names[:4]), f"{i}.py", "py", f"# late {i}".encode())
+    assert store.queue_view() is not view  # this process's writes void the view
+    queued = [j.id for j in store.jobs() if j.state == "queued"]
+    predicted = {job: store.position(job) for job in queued}
+    assert predicted == store.queue_view().positions
+    order = []
+    while (job := store.claim_next()) is not None:
+        order.append(job.id)
+        assert store.finish(job.id, "graded", "{}", 1.0, 0.1)
+    assert sorted(order) == sorted(queued)
+    assert [predicted[j] for j in order] == list(range(1, len(order) + 1))
+    assert store.queue_view().positions == {}
+    store.close()
+
+
 def test_one_running_job_per_student(tmp_path: Path, url: str | None) -> None:
     store = store_of(tmp_path, "alice", "bob", url=url)
     first = store.accept("alice", "a.py", "py", b"# 1")
