@@ -344,8 +344,11 @@ def test_two_servers_claiming_at_once_never_share_a_job(tmp_path: Path, url: str
     taken: list[tuple[str, str]] = []
     errors: list[BaseException] = []
 
+    start = threading.Barrier(4)  # all four threads claim from the first job on
+
     def work(store: Store) -> None:
         try:
+            start.wait(timeout=60)
             serve(store)
         except BaseException as error:  # a thread's failure is the test's
             errors.append(error)
@@ -355,6 +358,7 @@ def test_two_servers_claiming_at_once_never_share_a_job(tmp_path: Path, url: str
             if job is None:
                 continue  # the rest belong to students whose job runs elsewhere
             taken.append((job.id, store.claim))
+            time.sleep(0.01)  # grading takes a while: a thread never drains the queue alone
             assert store.finish(job.id, "graded", json.dumps({"by": store.claim}), 1.0, 0.0)
 
     threads = [threading.Thread(target=work, args=(s,)) for s in (first, second) for _ in range(2)]
