@@ -83,11 +83,16 @@ def test_discovery_keeps_the_course_names_or_proposes_nothing_new():
     assert discover.instance_shape(named, "_feedforward") == {"params_in": "attributes"}
     passed = report({"Passed": Passed}, "Passed")["Passed"]
     assert discover.instance_shape(passed, "_feedforward") is None  # takes the weights
-    assert discover.propose({"style": "course_separate"}, {"Passed": passed})[0].binding.params_in == "arguments"
+    assert (
+        discover.propose({"style": "course_separate"}, {"Passed": passed})[0].binding.params_in
+        == "arguments"
+    )
     nowhere = report({"Nowhere": Nowhere}, "Nowhere")["Nowhere"]
     assert discover.instance_shape(nowhere, "_feedforward") is None
     # a rubric that pins a layout key decides it: no instance shape is proposed
-    pinned = discover.propose({"style": "course_separate", "params_in": "arguments"}, {"Named": named})
+    pinned = discover.propose(
+        {"style": "course_separate", "params_in": "arguments"}, {"Named": named}
+    )
     assert pinned[0].binding.params_in == "arguments"
 
 
