@@ -54,6 +54,11 @@ class ProbeUnsupported(Exception):  # noqa: N818 (the contract's name)
         self.reason = reason
 
 
+class ParametersNotHeld(ProbeUnsupported):
+    """An instance that does not hold the parameters the child set into it (``_set_paths``).
+    The parent reads only this class name (grader.adapters.support.params_refused)."""
+
+
 class AttributeUnset(Exception):  # noqa: N818 (the contract's name)
     """``fit`` returned without setting an attribute the binding reads from it (``score_``
     in a class that records it only with a validation set). Its message is exactly
@@ -482,7 +487,7 @@ def _set_paths(net: Any, values: Mapping[str, Array]) -> None:
         except Exception:  # the student's property raised: it does not hold it either
             held = None
         if held is not value:  # identity: no __eq__ of the student's is asked
-            raise ProbeUnsupported(
+            raise ParametersNotHeld(
                 f"attribute {path} does not hold the array the grader set there, so the class "
                 "cannot be asked with the grader's parameters"
             )

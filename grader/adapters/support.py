@@ -402,10 +402,11 @@ def fit_step_refused(binding: AdapterBinding, call: str, error_type: str) -> str
 def params_refused(binding: AdapterBinding, error_type: str) -> str:
     """The parent's reason when a class that reads its parameters from the instance
     (``params_in = "attributes"``) did not hold the arrays the child set into it
-    (``child_probes._set_paths`` raised ProbeUnsupported after the student's ``__setattr__``
-    or property ran), else "". As with :func:`fit_step_refused`, only the exception's class
-    name is read; raising it on purpose turns a failure into "not assessed", 0 points either way."""
-    if error_type != "ProbeUnsupported" or binding.params_in != "attributes":
+    (``child_probes._set_paths`` raised ``ParametersNotHeld`` after the student's
+    ``__setattr__`` or property ran), else "". As with :func:`fit_step_refused`, only the
+    exception's class name is read; raising it on purpose turns a failure into "not
+    assessed", 0 points either way."""
+    if error_type != "ParametersNotHeld" or binding.params_in != "attributes":
         return ""
     paths = ", ".join(f"{k} -> {binding.attributes.get(k, '')}" for k in binding.parameters)
     return (

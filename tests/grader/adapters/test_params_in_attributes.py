@@ -161,7 +161,7 @@ class Keeps:
 
 def test_an_instance_that_does_not_hold_what_was_set_cannot_be_asked():
     W = np.ones((2, 2))
-    with pytest.raises(child_probes.ProbeUnsupported, match="does not hold"):
+    with pytest.raises(child_probes.ParametersNotHeld, match="does not hold"):
         child_probes._set_paths(Keeps(), {"weights[0]": W, "weights[1]": W.copy()})
     plain = Named()
     child_probes._set_paths(plain, {"W1": W})
@@ -178,6 +178,6 @@ def test_lists_of_gradients_are_unpacked_and_other_returns_left_as_they_are():
 
 
 def test_only_the_attributes_binding_turns_a_refusal_into_not_assessed(bound):
-    assert "did not hold them" in support.params_refused(bound, "ProbeUnsupported")
-    assert support.params_refused(bound, "TypeError") == ""
-    assert support.params_refused(binding_for("course_separate"), "ProbeUnsupported") == ""
+    assert "did not hold them" in support.params_refused(bound, "ParametersNotHeld")
+    assert support.params_refused(bound, "ProbeUnsupported") == ""  # another refusal: its own
+    assert support.params_refused(binding_for("course_separate"), "ParametersNotHeld") == ""
