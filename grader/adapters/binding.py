@@ -32,6 +32,7 @@ b_out`` (textbook), ``W1..WL, b1..bL`` (template).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -41,6 +42,11 @@ STYLES = ("template", "course_separate", "course_folded", "textbook_rows", "cust
 BUILTIN_STYLES = STYLES[:-1]
 BIASES = ("separate", "folded")
 LAYOUTS = ("columns", "rows", "rows_out_in")
+# Where a course-style class's methods take the parameters from: as arguments (the course's
+# _feedforward(X, W1, W2, b1, b2)), or from the instance (a student's _feedforward(X) reading
+# self.weights): then the child sets them into the bound attributes first, whose paths may
+# index a list (W1 = "weights[0]").
+PARAMS_IN = ("arguments", "attributes")
 
 # Hyper-parameters a probe may hand to a student's constructor (canonical names).
 HYPER = (
@@ -188,6 +194,12 @@ _ALLOWED_BIAS: dict[str, tuple[str, ...]] = {
     "course_folded": ("folded",),
     "textbook_rows": ("separate",),
 }
+_ALLOWED_PARAMS_IN: dict[str, tuple[str, ...]] = {
+    "template": ("arguments",),
+    "course_separate": PARAMS_IN,
+    "course_folded": ("arguments",),
+    "textbook_rows": ("arguments",),
+}
 _ALLOWED_LAYOUT: dict[str, tuple[str, ...]] = {
     "template": ("columns",),
     "course_separate": ("columns",),
@@ -203,6 +215,7 @@ SHAPE_KEYS = (
     "gradient_args",
     "gradient_returns",
     "cost_args",
+    "params_in",
 )
 TABLE_KEYS = (
     "style",
@@ -248,6 +261,9 @@ class AdapterBinding:
                    checks declare, when it is not ``adapter_style``: discovery binds a class of
                    another shape (the textbook's first edition, folded biases and weights as
                    arguments, under the textbook's rubric) and the rubric's objective stays
+    params_in    : ``PARAMS_IN``: "attributes" for a course-separate class whose methods read
+                   the parameters from the instance (``_feedforward(X)``); its parameter
+                   attributes may then be list items, ``weights[0]``
     """
 
     style: str
@@ -266,6 +282,7 @@ class AdapterBinding:
     custom_like: str = ""
     conventions: Mapping[str, Any] = field(default_factory=dict)
     objective_style: str = ""
+    params_in: str = "arguments"
 
     def __post_init__(self) -> None:
         for name in ("methods", "attributes", "constructor", "conventions"):
@@ -315,7 +332,7 @@ class AdapterBinding:
             style=style,
             class_name=_string(table, "class", d["class"]),
             methods=_names(table, "methods", d["methods"]),
-            attributes=_names(table, "attributes", d["attributes"]),
+            attributes=_names(table, "attributes", d["attributes"], paths=d["parameters"]),
             # a constructor table merges into the default key by key ("" = not passed)
             constructor=_names(table, "constructor", d["constructor"], HYPER),
             bias=_choice(table, "bias", _ALLOWED_BIAS[like], d["bias"], f"style {like!r}"),
@@ -331,6 +348,9 @@ class AdapterBinding:
             custom_like=like if style == "custom" else "",
             conventions=_conventions(table),
             objective_style=_choice(table, "objective_style", ("", *BUILTIN_STYLES), ""),
+            params_in=_choice(
+                table, "params_in", _ALLOWED_PARAMS_IN[like], "arguments", f"style {like!r}"
+            ),
         )._checked()
 
     def _checked(self) -> AdapterBinding:
@@ -343,6 +363,12 @@ class AdapterBinding:
             raise BindingError(
                 "adapter.forward_returns must name 'a_out' (the output activation); "
                 f"got {list(self.forward_returns)}"
+            )
+        items = [r for r in self.parameters if _ITEM.fullmatch(self.attributes.get(r, ""))]
+        if self.params_in != "attributes" and items:
+            raise BindingError(
+                f"adapter.attributes.{items[0]} may index a list ({self.attributes[items[0]]!r}) "
+                'only with params_in = "attributes"'
             )
         return self
 
@@ -371,6 +397,8 @@ class AdapterBinding:
             out["conventions"] = dict(self.conventions)
         if self.objective_style:
             out["objective_style"] = self.objective_style
+        if self.params_in != "arguments":
+            out["params_in"] = self.params_in
         return out
 
 
@@ -424,13 +452,18 @@ def _choice(
     return str(value)
 
 
+_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\[[0-9]\]")  # a list's item: weights[0]
+
+
 def _names(
     table: Mapping[str, Any],
     key: str,
     defaults: Mapping[str, str],
     roles: Sequence[str] | None = None,
+    paths: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Defaults overridden by the table's sub-table; "" means "none"."""
+    """Defaults overridden by the table's sub-table; "" means "none". A role in ``paths``
+    may also name a list's item, ``weights[0]`` (checked against params_in by the binding)."""
     given = table.get(key, {})
     if not isinstance(given, Mapping):
         raise BindingError(f"adapter.{key} must be a table of names, got {given!r}")
@@ -441,9 +474,12 @@ def _names(
             raise BindingError(
                 f"adapter.{key}: unknown role {role!r}; allowed: {', '.join(allowed) or 'none'}"
             )
-        if not isinstance(name, str) or (name and not name.isidentifier()):
+        item = role in paths and isinstance(name, str) and _ITEM.fullmatch(name)
+        if not isinstance(name, str) or (name and not name.isidentifier() and not item):
             raise BindingError(
-                f'adapter.{key}.{role} must be a Python name (or "" for none), got {name!r}'
+                f'adapter.{key}.{role} must be a Python name (or "" for none'
+                + (", or a list's item: weights[0]" if role in paths else "")
+                + f"), got {name!r}"
             )
         out[role] = name
     return out

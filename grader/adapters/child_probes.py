@@ -30,6 +30,7 @@ with the rubric, defining these same functions, embedded in ``CUSTOM_SOURCES``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +52,11 @@ class ProbeUnsupported(Exception):  # noqa: N818 (the contract's name)
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ParametersNotHeld(ProbeUnsupported):
+    """An instance that does not hold the parameters the child set into it (``_set_paths``).
+    The parent reads only this class name (grader.adapters.support.params_refused)."""
 
 
 class AttributeUnset(Exception):  # noqa: N818 (the contract's name)
@@ -175,7 +181,7 @@ def _by_meaning(method: Any, values: Mapping[str, Any]) -> dict[str, Any] | None
         key = p.name.lower()
         if shift and re.fullmatch(r"z\d", key):
             key = f"z{int(key[1]) - 1}"
-        key = {"output": "a3", "y": "y_enc", "y_onehot": "y_enc"}.get(key, key)
+        key = {"output": "a3", "a_out": "a3", "y": "y_enc", "y_onehot": "y_enc"}.get(key, key)
         if key in lower:
             out[p.name] = lower[key]
         elif p.default is p.empty:
@@ -437,6 +443,62 @@ def _objective_parts(
     square = sum(float((W * W).sum()) for W in arrays)
     absolute = sum(float(np.abs(W).sum()) for W in arrays)
     return np.array([float(data), square, absolute])
+
+
+_FORWARD = ("A1", "Z1", "A2", "Z2", "A3")  # what the course's _feedforward returns
+_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[([0-9])\]")  # a list's item: weights[0]
+
+
+def _read_path(net: Any, path: str) -> Any:
+    """The instance's attribute ``path``: a plain name, or ``name[i]``, an item of a real
+    list or tuple (anything else is not indexed: its ``__getitem__`` is the student's)."""
+    item = _ITEM.fullmatch(path)
+    if item is None:
+        return getattr(net, path)
+    held = getattr(net, item[1])
+    if type(held) not in (list, tuple) or int(item[2]) >= len(held):
+        raise TypeError(
+            f"attribute {item[1]} is {type(held).__name__}"
+            + (f" of {len(held)} items" if type(held) in (list, tuple) else "")
+            + f", expected a list holding {path}"
+        )
+    return held[int(item[2])]
+
+
+def _set_paths(net: Any, values: Mapping[str, Array]) -> None:
+    """Set each array at its path (``W1`` or ``weights[0]``: the items of one list become a
+    fresh list), then read each back: an instance that does not hold exactly the arrays set
+    (a ``weights`` property or ``__setattr__`` that keeps something else) cannot be asked
+    with the grader's parameters, which is no error of the student's (ProbeUnsupported)."""
+    lists: dict[str, dict[int, Array]] = {}
+    for path, value in values.items():
+        item = _ITEM.fullmatch(path)
+        if item is None:
+            setattr(net, path, value)
+        else:
+            lists.setdefault(item[1], {})[int(item[2])] = value
+    for name, items in lists.items():
+        if sorted(items) != list(range(len(items))):
+            raise ProbeUnsupported(f"the binding's items of {name} are not 0..{len(items) - 1}")
+        setattr(net, name, [items[i] for i in range(len(items))])
+    for path, value in values.items():
+        try:
+            held = _read_path(net, path)
+        except Exception:  # the student's property raised: it does not hold it either
+            held = None
+        if held is not value:  # identity: no __eq__ of the student's is asked
+            raise ParametersNotHeld(
+                f"attribute {path} does not hold the array the grader set there, so the class "
+                "cannot be asked with the grader's parameters"
+            )
+
+
+def _flattened(value: Any) -> Any:
+    """``(grads_W, grads_b)``, lists of one array per layer, as one flat list (weights
+    first); anything else as it is (the unpacking then says what came back)."""
+    if isinstance(value, tuple | list) and all(type(v) in (list, tuple) for v in value):
+        return [g for v in value for g in v]
+    return value
 
 
 class _Adapter:
@@ -750,26 +812,58 @@ class CourseSeparate(_ClassAdapter):
     def self_check_names(self, inputs: Mapping[str, Array]) -> dict[str, str]:
         return {k: self.grad_names[k] for k in self.param_names()}
 
+    def from_instance(self) -> bool:
+        """Whether the class's methods read the parameters from the instance (``_feedforward(X)``
+        over ``self.weights``): binding ``params_in = "attributes"``."""
+        return self.b.get("params_in", "arguments") == "attributes"
+
     def set_params(self, net: Any, inputs: Mapping[str, Array]) -> None:
+        if self.from_instance():
+            _set_paths(net, {self.b["attributes"][k]: inputs[k].copy() for k in self.param_names()})
+            return
         for k in self.param_names():
             setattr(net, self.b["attributes"][k], inputs[k].copy())
 
-    def feedforward(self, net: Any, inputs: Mapping[str, Array], X: Array) -> list[Any]:
-        out = self.call(net, "forward", X.copy(), *self.params_of(inputs))
-        return _unpack(out, ["A1", "Z1", "A2", "Z2", "A3"], self.b["methods"]["forward"])
+    def param(self, net: Any, k: str) -> Array:
+        """The instance's parameter ``k`` as an array (a list's item where the binding says)."""
+        path = self.b["attributes"][k]
+        return _array(_read_path(net, path), f"attribute {path}")
+
+    def feedforward(self, net: Any, inputs: Mapping[str, Array], X: Array) -> dict[str, Any]:
+        """The forward pass's values by the course's names (A1, Z1, A2, Z2, A3); a class that
+        reads its parameters from the instance is called with X alone, and its list of
+        activations is kept whole too (``A``: what its gradient method takes back)."""
+        what = self.b["methods"]["forward"]
+        if not self.from_instance():
+            out = self.call(net, "forward", X.copy(), *self.params_of(inputs))
+            return dict(zip(_FORWARD, _unpack(out, _FORWARD, what), strict=True))
+        out = self.call(net, "forward", X.copy())
+        if isinstance(out, np.ndarray):
+            return {"A3": out, "X": X.copy()}
+        if not isinstance(out, list | tuple) or not out:
+            # never iterated: a generator may not end
+            raise TypeError(
+                f"{what} returned {type(out).__name__}, expected the output activation or the "
+                "list of activations, the output's last"
+            )
+        values: dict[str, Any] = {"A": out, "A3": out[-1], "X": X.copy()}
+        if len(out) == len(_FORWARD):
+            values |= dict(zip(_FORWARD, out, strict=True))
+        elif len(out) == 3:  # [A1, A2, A3]: the activations alone
+            values |= dict(zip(("A1", "A2", "A3"), out, strict=True))
+        return values
 
     def forward(self, inputs: Mapping[str, Array], params: Mapping[str, Any]) -> Outputs:
         net = self.net(params)
         self.set_params(net, inputs)
         A = self.feedforward(net, inputs, inputs["X"])
-        return {"A3": _array(A[4], self.b["methods"]["forward"])}
+        return {"A3": _array(A["A3"], self.b["methods"]["forward"])}
 
     def _gradients(self, net: Any, inputs: Mapping[str, Array], X: Array, Y: Array) -> Outputs:
-        A1, Z1, A2, Z2, A3 = self.feedforward(net, inputs, X)
+        given = self.feedforward(net, inputs, X)
         W1, W2 = inputs["W1"].copy(), inputs["W2"].copy()
-        given = {"A1": A1, "A2": A2, "A3": A3, "Z1": Z1, "Z2": Z2, "Y_enc": Y.copy()}
         method = getattr(net, self.method_name("gradients"), None)
-        values = {**given, "W1": W1, "W2": W2}
+        values = {**given, "Y_enc": Y.copy(), "W1": W1, "W2": W2}
         named = _by_meaning(method, values)
         out = self.call(
             net, "gradients", **(named if named is not None else _accepted(method, values))
@@ -777,6 +871,8 @@ class CourseSeparate(_ClassAdapter):
         roles = self.b["gradient_returns"]
         names = [self.grad_names[r] for r in roles]
         what = self.b["methods"]["gradients"]
+        if self.from_instance():
+            out = _flattened(out)  # (grads_W, grads_b): two lists, one array per layer
         arrays = [_array(g, what) for g in _unpack(out, names, what)]
         _check_order(arrays, [inputs[r].shape for r in roles], names, what)
         return dict(zip(names, arrays, strict=True))
@@ -790,7 +886,7 @@ class CourseSeparate(_ClassAdapter):
         self.method_name("cost")  # a class without one says so before anything else
         net = self.net(params)
         self.set_params(net, inputs)
-        A3 = self.feedforward(net, inputs, inputs["X"])[4]
+        A3 = self.feedforward(net, inputs, inputs["X"])["A3"]
         values = {"A3": A3, "Y_enc": inputs["Y"].copy()}
         values |= {"W1": inputs["W1"].copy(), "W2": inputs["W2"].copy()}
         named = _by_meaning(getattr(net, self.method_name("cost"), None), values)
@@ -857,12 +953,7 @@ class CourseSeparate(_ClassAdapter):
                 net, "optimizer", float(params["eta"]), *[inputs[f"d{k}"][t].copy() for k in keys]
             )
             for k in keys:
-                trail[k].append(
-                    _array(
-                        getattr(net, self.b["attributes"][k]),
-                        f"attribute {self.b['attributes'][k]}",
-                    )
-                )
+                trail[k].append(self.param(net, k))
         return {k: np.stack(v) for k, v in trail.items()}
 
     def another_shape(self) -> None:
@@ -899,6 +990,8 @@ class CourseSeparate(_ClassAdapter):
 
         def initialize_weights(*args: Any, **kwargs: Any) -> tuple[Array, ...]:
             injected["calls"] += 1
+            if self.from_instance():  # an initialiser that sets self.weights and returns None
+                self.set_params(net, dict(zip(keys, initial, strict=True)))
             return tuple(W.copy() for W in initial)
 
         net = self.net(params, sizes=False)
@@ -920,7 +1013,7 @@ class CourseSeparate(_ClassAdapter):
                 "fit never called np.random.permutation, so its batch order cannot be injected"
             )
         attrs = self.b["attributes"]
-        out = {k: _array(getattr(net, attrs[k]), f"attribute {attrs[k]}") for k in keys}
+        out = {k: self.param(net, k) for k in keys}
         out["cost_"] = self._epoch_costs(
             self._attribute(net, "cost"), E, int(params["minibatches"])
         )

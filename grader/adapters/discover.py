@@ -249,6 +249,34 @@ def folded_shape(api: ClassApi, forward: str) -> bool:
     )
 
 
+# Where a class whose methods read the parameters from the instance keeps them: the course's
+# own names, else one list of weight matrices and one of biases, per layer in order.
+PARAMETER_LISTS: dict[str, tuple[str, ...]] = {
+    "weights": ("weights", "Ws", "W", "weight_list", "layers_W"),
+    "biases": ("biases", "bs", "b", "bias_list", "layers_b"),
+}
+
+
+def instance_shape(api: ClassApi, forward: str) -> dict[str, Any] | None:
+    """The table keys for a course-style class whose forward pass takes X alone and reads its
+    parameters from the instance (a student's class of any depth: ``_feedforward(X)`` over
+    ``self.weights`` and ``self.biases``): ``params_in = "attributes"``, and, unless its code
+    names W1, W2, b1, b2, the parameters as the items of its two lists (W1 -> weights[0]).
+    None when the forward pass takes more, or the class names no place for the parameters."""
+    params = api.methods.get(forward)
+    if params is None or len(params) != 1:
+        return None
+    if all(n in api.attributes for n in ("W1", "W2", "b1", "b2")):
+        return {"params_in": "attributes"}
+    weights = _first(PARAMETER_LISTS["weights"], api.attributes)
+    biases = _first(PARAMETER_LISTS["biases"], api.attributes)
+    if not weights or not biases or weights == biases:
+        return None
+    items = {f"W{i + 1}": f"{weights}[{i}]" for i in range(2)}
+    items |= {f"b{i + 1}": f"{biases}[{i}]" for i in range(2)}
+    return {"params_in": "attributes", "attributes": items}
+
+
 def _shapes(style: str, api: ClassApi, table: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The class's possible array layouts under the rubric's style, as table keys to add:
     one, or (the textbook's weights (in, out) or (out, in), which only the class's answers
@@ -261,6 +289,9 @@ def _shapes(style: str, api: ClassApi, table: Mapping[str, Any]) -> list[dict[st
         # the rubric's objective and checks stay; the class is asked as the folded course
         # classes are (the same shape: weights passed in, bias in column 0)
         return [{"style": "course_folded", "objective_style": style}]
+    if style == "course_separate" and not pinned:
+        held = instance_shape(api, forward)
+        return [held] if held is not None else [{}]
     if style != "textbook_rows":
         return [{}]
     shape: dict[str, Any] = {}
@@ -336,9 +367,10 @@ def _proposal(
         if found:
             bound.append(f"{canonical}={found}")
     attributes: dict[str, str] = {}
+    held = dict(shape.get("attributes", {}))  # where the class keeps its parameters
     for role, default in defaults["attributes"].items():
-        if role in pinned_attrs:
-            attributes[role] = str(pinned_attrs[role])
+        if role in pinned_attrs or role in held:
+            attributes[role] = str(pinned_attrs.get(role, held.get(role)))
             continue
         found = _first((default, *ATTRIBUTES.get(role, ())), api.attributes)
         # parameters are set by the adapter itself; a role of fit's record may be absent
@@ -379,6 +411,7 @@ class Discovery:
     confirmed: str  # one sentence: the evidence that kept this binding
     candidates: tuple[str, ...] = ()
     shape: str = ""  # the class's own style when it is not the rubric's (the folded shape)
+    held_in: str = ""  # where the grader sets the parameters, when the methods read them there
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -389,6 +422,7 @@ class Discovery:
             "confirmed": self.confirmed,
             "candidates": list(self.candidates),
             **({"shape": self.shape} if self.shape else {}),
+            **({"params_in": self.held_in} if self.held_in else {}),
         }
 
     def sentence(self) -> str:
@@ -402,6 +436,11 @@ class Discovery:
                 f" It is of the {self.shape.replace('_', ' ')} shape: it is asked as those "
                 "classes are, under this rubric's objective, and its training, which follows "
                 "its own shape's conventions, is not judged here."
+            )
+        if self.held_in:
+            text += (
+                " Its methods read the parameters from the instance: the grader sets them "
+                f"there ({self.held_in}) and calls its forward pass with X alone."
             )
         if self.missing:
             text += (
@@ -426,6 +465,9 @@ def describe(proposal: Proposal, confirmed: str, others: Sequence[Proposal]) -> 
         confirmed,
         tuple(o.binding.class_name for o in others),
         b.style if b.objective_style and b.objective_style != b.style else "",
+        ", ".join(f"{k} = {b.attributes[k]}" for k in b.parameters)
+        if b.params_in == "attributes"
+        else "",
     )
 
 
@@ -433,11 +475,13 @@ __all__ = [
     "ATTRIBUTES",
     "FAMILIES",
     "KEYWORDS",
+    "PARAMETER_LISTS",
     "ClassApi",
     "Discovery",
     "Proposal",
     "describe",
     "enabled",
+    "instance_shape",
     "propose",
     "read_api",
 ]

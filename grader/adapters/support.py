@@ -397,3 +397,23 @@ def fit_step_refused(binding: AdapterBinding, call: str, error_type: str) -> str
         "its gradient cannot be read off one step of it. Instructors: name a gradient method "
         "(adapter.methods.gradients) to assess it"
     )
+
+
+def params_refused(binding: AdapterBinding, error_type: str) -> str:
+    """The parent's reason when a class that reads its parameters from the instance
+    (``params_in = "attributes"``) did not hold the arrays the child set into it
+    (``child_probes._set_paths`` raised ``ParametersNotHeld`` after the student's
+    ``__setattr__`` or property ran), else "". As with :func:`fit_step_refused`, only the
+    exception's class name is read; raising it on purpose turns a failure into "not
+    assessed", 0 points either way."""
+    if error_type != "ParametersNotHeld" or binding.params_in != "attributes":
+        return ""
+    paths = ", ".join(f"{k} -> {binding.attributes.get(k, '')}" for k in binding.parameters)
+    return (
+        f"{binding.class_name}'s methods read the parameters from the instance, and after the "
+        f"grader set them there ({paths}) the instance did not hold them (a property or "
+        "__setattr__ keeps something else), so it cannot be asked with the grader's parameters: "
+        "a mismatch between the binding and this class, not a verdict on its code. Instructors: "
+        "pin the attributes that hold the parameters in [adapter.attributes], or ask the student "
+        "to keep them in plain attributes or lists"
+    )

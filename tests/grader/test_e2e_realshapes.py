@@ -179,3 +179,35 @@ def test_one_step_of_fit_leaves_numpy_as_it_found_it() -> None:
     assert {f: getattr(np.random, f) for f in child_probes._DRAW_FUNCTIONS} == before
     assert "float" not in np.__dict__
     assert draws.handed == 1 and not draws.refused
+
+
+def test_parameter_lists_that_lie_about_what_was_set_earn_nothing() -> None:
+    """submissions/hostile/attribute_lists_liar.py: its weights and biases are properties that
+    keep made-up arrays and hand out a list subclass claiming to hold whatever is asked, with a
+    __len__ that never answers. Discovery binds it as a class reading its parameters from the
+    instance; the child reads back what it set (by identity, from a real list only), so every
+    check that needs the parameters is "not assessed" in the parent's words, grading ends, and
+    only the honest one-hot encoding earns its point."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "attribute_lists_liar.py", rubric)
+    assert result.status == "graded"
+    assert result.provenance["binding"]["params_in"].startswith("W1 = weights[0]")
+    checks = {c.check_id: c for c in result.checks}
+    for check in ("forward", "self_consistent"):
+        assert checks[check].status == "not_assessed", checks[check].reason
+        assert "did not hold them" in checks[check].reason
+        assert "your code raised" not in checks[check].reason
+    assert not any(c.status == "passed" for c in result.checks if c.check_id != "one_hot")
+    assert result.score is not None and result.score.points == checks["one_hot"].points
+
+
+def test_a_forward_pass_that_never_ends_is_never_iterated() -> None:
+    """submissions/hostile/forward_generator.py: _feedforward(X) returns an endless generator.
+    The child reads only a list or tuple as the activations: the forward check fails at once,
+    saying what came back, and nothing that needs the forward pass earns a point."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    result = grade_submission(ROOT / "submissions" / "hostile" / "forward_generator.py", rubric)
+    assert result.status == "graded"
+    forward = next(c for c in result.checks if c.check_id == "forward")
+    assert forward.status == "failed" and "returned generator" in forward.reason
+    assert not any(c.status == "passed" for c in result.checks if c.check_id != "one_hot")
