@@ -242,15 +242,37 @@ def _plugged_replays(ctx: ProbeContext) -> list[Candidate]:
     """The replay with each misconception that can stand in for a piece of the declared
     training (its gradient, one-hot encoding, optimiser, schedule, or the whole loop)
     plugged in: a loop whose only fault is a mistake diagnosed elsewhere follows one of
-    these exactly (grader.checks judges it there, so the loop is judged as a loop)."""
-    out = []
-    for m in all_misconceptions():
+    these exactly (grader.checks judges it there, so the loop is judged as a loop).
+
+    Also under each convention the check credits, one at a time: a class that cools
+    inverse-time (credited) with a sign flipped in its gradient (charged by the gradient
+    check) trains as neither the declared loop with the flip nor the convention without
+    it, and its replay must not charge the flip a second time."""
+    under: list[tuple[ProbeContext, Convention | None]] = [(ctx, None)]
+    seen = {_training_key(ctx)}
+    for name in ctx.credited:
+        conv = CONVENTIONS.get(name)
+        if conv is None or "train" not in conv.probes:
+            continue
         try:
-            if m.kind != "training":
-                substitutes_for(ctx, m)  # ValueError: not a piece of this check's training
-            out.append(Candidate.from_misconception(m, replay(ctx, m)[0]))
+            changed = _training_under(ctx, (conv,))
         except _VARIANT_ERRORS:
             continue
+        if _training_key(changed) not in seen:
+            seen.add(_training_key(changed))
+            under.append((changed, conv))
+    out = []
+    for m in all_misconceptions():
+        for run, conv in under:
+            try:
+                if m.kind != "training":
+                    substitutes_for(run, m)  # ValueError: not a piece of this check's training
+                cand = Candidate.from_misconception(m, replay(run, m)[0])
+            except _VARIANT_ERRORS:
+                continue
+            out.append(
+                cand if conv is None else replace(cand, title=f"{m.title} (under {conv.title})")
+            )
     return out
 
 
