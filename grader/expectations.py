@@ -35,6 +35,7 @@ from grader.probes import (
     objective_weights,
     optimizer_trail,
     rates_asked,
+    recorded_cost,
     replay,
     replay_targets_unshuffled,
     schedule_rates,
@@ -47,6 +48,7 @@ from reference.misconceptions.optimization import STANDS_IN_FOR
 from reference.network import Model
 from reference.objectives import Objective
 from reference.params import Params
+from reference.training import Trace
 
 Array = np.ndarray
 # the variant's own parameters can be invalid for a declared set-up (a convention that
@@ -233,7 +235,7 @@ def _variants_cost(ctx: ProbeContext) -> list[Candidate]:
 
 
 _OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
-_TRAINING_FIELDS = ("optimizer", "schedule", "bias_momentum")
+_TRAINING_FIELDS = ("optimizer", "schedule", "bias_momentum", "shuffle_scheme", "cost_at")
 MAX_COMBINED = 3
 """The most conventions one replayed candidate follows together (grader.expectations)."""
 
@@ -301,7 +303,19 @@ def _training_under(ctx: ProbeContext, conventions: Iterable[Convention]) -> Pro
 
 def _training_key(ctx: ProbeContext) -> tuple[object, ...]:
     """What a replay's run depends on among the fields a convention changes."""
-    return (ctx.objective, ctx.cost_objective, ctx.optimizer, ctx.schedule, ctx.bias_momentum)
+    # a scheme that cannot show is no variant: without shuffled draws every scheme visits
+    # the original order, and a cost_ that is the objective is already the whole set's
+    # after each epoch (probes._recorded_cost)
+    shuffled = bool(ctx.hyper.get("shuffle")) and ctx.inputs.get("perms") is not None
+    return (
+        ctx.objective,
+        ctx.cost_objective,
+        ctx.optimizer,
+        ctx.schedule,
+        ctx.bias_momentum,
+        ctx.shuffle_scheme if shuffled else "",
+        ctx.cost_at if ctx.cost_kind == "printed" else "",
+    )
 
 
 def _combinations(
@@ -332,6 +346,7 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     out = _plugged_replays(ctx)
     singles: list[Convention] = []
     seen = {_training_key(ctx)}
+    runs: dict[tuple[object, ...], tuple[dict[str, Array], Trace]] = {}
     for conv in CONVENTIONS.values():
         if "train" not in conv.probes:
             continue
@@ -339,7 +354,7 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             changed = _training_under(ctx, (conv,))
             if _training_key(changed) in seen:
                 continue
-            out.append(Candidate.from_convention(conv, expected(changed)))
+            out.append(Candidate.from_convention(conv, _replayed(changed, runs)))
         except _VARIANT_ERRORS:
             continue
         seen.add(_training_key(changed))
@@ -350,7 +365,7 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             if _training_key(changed) in seen:
                 continue
             seen.add(_training_key(changed))
-            out.append(Candidate.from_convention(combined(combo), expected(changed)))
+            out.append(Candidate.from_convention(combined(combo), _replayed(changed, runs)))
         except _VARIANT_ERRORS:
             continue
     # inputs shuffled, targets not: computed from the parent's own draws, so a match is the
@@ -362,6 +377,19 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             except _VARIANT_ERRORS:
                 continue
     return out + printed_variants(ctx)
+
+
+def _replayed(
+    ctx: ProbeContext, runs: dict[tuple[object, ...], tuple[dict[str, Array], Trace]]
+) -> dict[str, Array]:
+    """The replay's expected outputs under ``ctx``, one training run per trajectory: a
+    convention that changes only when cost_ is taken (``epoch_end_cost``) reads another
+    record of a run already made (``runs``: its trajectory's key -> (outputs, trace))."""
+    key = _training_key(replace(ctx, cost_at="batches"))
+    if key not in runs:
+        runs[key] = replay(ctx)
+    out, trace = runs[key]
+    return out | {"cost": recorded_cost(ctx, trace)}
 
 
 def _variants_gradcheck_self(ctx: ProbeContext) -> list[Candidate]:
