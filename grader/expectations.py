@@ -25,6 +25,7 @@ from grader.diagnose import (
     PRINTED_CONVENTIONS,
     Candidate,
     Convention,
+    accepted_by,
     combined,
     gradient_outputs,
     other_loss,
@@ -338,6 +339,10 @@ def _combinations(
     return out
 
 
+# a trajectory's key -> the run's outputs and trace (expectations._replayed)
+_Runs = dict[tuple[object, ...], tuple[dict[str, Array], Trace]]
+
+
 def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
     follows, the optimiser, the schedule, the biases' momentum), and under the credited
@@ -346,7 +351,10 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     out = _plugged_replays(ctx)
     singles: list[Convention] = []
     seen = {_training_key(ctx)}
-    runs: dict[tuple[object, ...], tuple[dict[str, Array], Trace]] = {}
+    runs: _Runs = {}
+    # where the inputs and targets can part: the declared run, and every credited one that
+    # orders its epochs another way (a fresh shuffle must not hide targets left unshuffled)
+    parting: list[tuple[ProbeContext, Convention | None]] = [(ctx, None)]
     for conv in CONVENTIONS.values():
         if "train" not in conv.probes:
             continue
@@ -354,40 +362,65 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             changed = _training_under(ctx, (conv,))
             if _training_key(changed) in seen:
                 continue
-            out.append(Candidate.from_convention(conv, _replayed(changed, runs)))
+            out.append(Candidate.from_convention(conv, _replayed(changed, runs, replay)))
         except _VARIANT_ERRORS:
             continue
         seen.add(_training_key(changed))
         singles.append(conv)
+        if changed.shuffle_scheme != ctx.shuffle_scheme and conv.name in ctx.credited:
+            parting.append((changed, conv))
     for combo in _combinations(singles, ctx.credited):
         try:
             changed = _training_under(ctx, combo)
             if _training_key(changed) in seen:
                 continue
             seen.add(_training_key(changed))
-            out.append(Candidate.from_convention(combined(combo), _replayed(changed, runs)))
+            conv = combined(combo)
+            out.append(Candidate.from_convention(conv, _replayed(changed, runs, replay)))
         except _VARIANT_ERRORS:
             continue
-    # inputs shuffled, targets not: computed from the parent's own draws, so a match is the
-    # student's final weights, not anything the child says about its shuffling
+        if changed.shuffle_scheme != ctx.shuffle_scheme and accepted_by(conv.name, ctx.credited):
+            parting.append((changed, conv))
+    return out + _targets_unshuffled(parting) + printed_variants(ctx)
+
+
+def _targets_unshuffled(
+    parting: Sequence[tuple[ProbeContext, Convention | None]],
+) -> list[Candidate]:
+    """Inputs shuffled, targets not (``xy_shuffled_separately``), in each run of ``parting``
+    (with the credited conventions it follows, named in the title): computed from the
+    parent's own draws, so a match is the student's final weights, not anything the child
+    says about its shuffling."""
+    out: list[Candidate] = []
+    runs: _Runs = {}
     for m in all_misconceptions("training"):
-        if m.name == "xy_shuffled_separately":
+        if m.name != "xy_shuffled_separately":
+            continue
+        for changed, conv in parting:
             try:
-                out.append(Candidate.from_misconception(m, replay_targets_unshuffled(ctx)))
+                cand = Candidate.from_misconception(
+                    m, _replayed(changed, runs, replay_targets_unshuffled)
+                )
             except _VARIANT_ERRORS:
                 continue
-    return out + printed_variants(ctx)
+            if conv is not None:
+                cand = replace(cand, title=f"{m.title} (under {conv.title})")
+            out.append(cand)
+    return out
 
 
 def _replayed(
-    ctx: ProbeContext, runs: dict[tuple[object, ...], tuple[dict[str, Array], Trace]]
+    ctx: ProbeContext,
+    runs: _Runs,
+    run: Callable[[ProbeContext], tuple[dict[str, Array], Trace]],
 ) -> dict[str, Array]:
-    """The replay's expected outputs under ``ctx``, one training run per trajectory: a
-    convention that changes only when cost_ is taken (``epoch_end_cost``) reads another
-    record of a run already made (``runs``: its trajectory's key -> (outputs, trace))."""
+    """``run``'s outputs under ``ctx`` (the replay, or a misconception's), one training run
+    per trajectory: a convention that changes only when cost_ is taken (``epoch_end_cost``)
+    reads another record of a run already made (``runs``: its trajectory's key -> (outputs,
+    trace))."""
     key = _training_key(replace(ctx, cost_at="batches"))
     if key not in runs:
-        runs[key] = replay(ctx)
+        runs[key] = run(ctx)
     out, trace = runs[key]
     return out | {"cost": recorded_cost(ctx, trace)}
 

@@ -354,7 +354,10 @@ def replay(
     """The train probe's expected outputs, and the reference's whole trace of the same run
     (with ``plugged``, a misconception, in place of the piece it replaces)."""
     P, trace = _reference_run(ctx, ctx.params(), ctx.inputs.get("perms"), plugged)
-    out = P.as_dict() | {"cost": recorded_cost(ctx, trace), "accuracy": np.array(trace.train_accuracy)}
+    out = P.as_dict() | {
+        "cost": recorded_cost(ctx, trace),
+        "accuracy": np.array(trace.train_accuracy),
+    }
     return out, trace
 
 
@@ -368,11 +371,11 @@ def recorded_cost(ctx: ProbeContext, trace: Trace) -> Array:
     return np.array(trace.printed_cost)
 
 
-def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
+def replay_targets_unshuffled(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     """The replay with the targets left in their original order while the inputs follow the
     injected draws (``xy_shuffled_separately``: X shuffled, Y not): the final W, b and the
-    cost, computed from the parent's own draws. No accuracy: it depends on which label array
-    the student shuffled with X, which the weights do not."""
+    cost, computed from the parent's own draws, and the run's trace. No accuracy: it depends
+    on which label array the student shuffled with X, which the weights do not."""
     X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     if not ctx.hyper["shuffle"] or ctx.hyper.get("batch_size"):
         raise ValueError("the targets can part from the inputs only where the batches are shuffled")
@@ -387,7 +390,7 @@ def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
         [[o[p] for p in parts] for o in orders],
         [list(parts) for _ in orders],
     )
-    return P.as_dict() | {"cost": recorded_cost(ctx, trace)}
+    return P.as_dict() | {"cost": recorded_cost(ctx, trace)}, trace
 
 
 def _ref_train(ctx: ProbeContext) -> dict[str, Array]:
