@@ -315,7 +315,8 @@ class Trace:
         return int(self.objective.shape[0])
 
     def as_arrays(self) -> dict[str, Array]:
-        """The fields by name, for ``np.savez`` (``val_accuracy`` only when present)."""
+        """The fields by name, for ``np.savez`` (``val_accuracy``, ``printed_cost_end`` only when
+        present)."""
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
@@ -327,7 +328,7 @@ class Trace:
         unknown = sorted(set(arrays) - names)
         if unknown:
             raise ValueError(f"unknown trace arrays {unknown}; expected {sorted(names)}")
-        missing = sorted(names - set(arrays) - {"val_accuracy"})
+        missing = sorted(names - set(arrays) - {"val_accuracy", "printed_cost_end"})
         if missing:
             raise ValueError(f"trace arrays missing: {missing}")
         return cls(**{name: np.asarray(arrays[name]) for name in arrays})
