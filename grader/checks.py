@@ -558,12 +558,17 @@ def _shown_sentence(
 
 
 def _cost_check_owns(
-    spec: CheckSpec, verdict: _Verdict, printed: frozenset[str] | None
+    spec: CheckSpec,
+    verdict: _Verdict,
+    printed: frozenset[str] | None,
+    view: ProbeView | None = None,
+    candidates: Sequence[Candidate] = (),
 ) -> _Verdict | None:
     """The replay passed on its trajectory where only its monitoring values (cost_) differ
     and the student's printed cost, on the cost check, is of no known form: the cost_ the
     class records comes from that same printed cost, so the difference is the cost check's
-    to charge, once (None: not that case)."""
+    to charge, once (None: not that case). The trajectory is the declared one's, or a
+    credited training convention's (:func:`_owned_under_convention`)."""
     if spec.probe != "train" or verdict.status != "failed" or printed is None:
         return None
     if UNKNOWN_PRINTED not in printed:
@@ -572,7 +577,9 @@ def _cost_check_owns(
     if not failed or any(
         c.stage != "values" or not _monitoring(spec.probe, c.name) for c in failed
     ):
-        return None
+        if view is None or any(c.stage != "values" for c in failed):
+            return None
+        return _owned_under_convention(spec, view, candidates)
     shown = join_names([c.display_name or c.name for c in failed])
     trajectory = join_names([c.display_name or c.name for c in verdict.comparisons if c.passed])
     return _Verdict(
@@ -586,6 +593,55 @@ def _cost_check_owns(
         ],
         verdict.comparisons,
     )
+
+
+def _owned_under_convention(
+    spec: CheckSpec, view: ProbeView, candidates: Sequence[Candidate]
+) -> _Verdict | None:
+    """:func:`_cost_check_owns` for a run that follows credited conventions (a fresh shuffle
+    each epoch, inverse-time cooling): the credited training candidate whose trajectory (every
+    output but the monitoring values) the student's run matches, the one whose cost_ comes
+    closest where several do (the same trajectory with cost_ recorded another way), credited;
+    its cost_ differs as the student's printed cost does on the cost check, which charges it."""
+    best: tuple[float, Candidate, tuple[Comparison, ...]] | None = None
+    for cand in candidates:
+        if cand.kind != "convention" or _printed_form(cand.name):
+            continue
+        if not accepted_by(cand.name, spec.compare.accept):
+            continue
+        parts = tuple(p for p in (spec.compare.parts or tuple(cand.arrays)) if p in cand.arrays)
+        trajectory = [p for p in parts if not _monitoring(spec.probe, p)]
+        if not trajectory or len(trajectory) == len(parts):
+            continue
+        try:
+            under = _compare_all(parts, view, cand.arrays, _tolerance(spec), spec)
+        except ValueError:  # a non-finite candidate: not this one
+            continue
+        if any(not c.passed for c in under if c.name in trajectory):
+            continue
+        gap = max(
+            (c.measures.max_abs_diff for c in under if not c.passed and c.measures is not None),
+            default=0.0,
+        )
+        if best is None or gap < best[0]:
+            best = (gap, cand, tuple(under))
+    if best is None:
+        return None
+    gap, cand, under = best
+    shown = join_names([c.display_name or c.name for c in under if not c.passed])
+    trajectory_names = join_names([c.display_name or c.name for c in under if c.passed])
+    evidence = [
+        f"your training run follows {_accepted_phrase(cand)}, {cand.title}: "
+        f"{trajectory_names} match epoch by epoch"
+    ]
+    if shown:
+        evidence.append(
+            f"your {shown} differs from the cost_ recorded that way by at most {gap:.2g}, as "
+            "your printed cost does on the cost check (a form no course notebook prints): the "
+            "cost check charges that difference, so the replay, which judges the training "
+            "itself, does not charge it again"
+        )
+    return _Verdict("passed", evidence, under, convention=cand.name)
 
 
 def _diagnosed(
@@ -1226,7 +1282,7 @@ def evaluate_check(
                 reason += f": the code's gradient follows another loss ({losses.pop()})"
             verdict = _Verdict("not_assessed", [reason], reason=reason)
             causes = roots
-    if (owned := _cost_check_owns(spec, verdict, printed)) is not None:
+    if (owned := _cost_check_owns(spec, verdict, printed, view, candidates)) is not None:
         verdict = owned
     if shown := _shown_sentence(verdict, spec, withheld, printed):
         verdict.evidence.append(shown)

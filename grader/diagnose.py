@@ -191,6 +191,37 @@ CONVENTIONS: dict[str, Convention] = {
             {"schedule": "inverse_time"},
             "Use the cooling schedule this assignment declares.",
         ),
+        # How a run orders its epochs and when it records cost_: real code's conventions that
+        # leave every update the lecture asks for intact (docs/conventions.md §2). The replay
+        # injects the same draws either way (the child's _Permutations); only the order they
+        # give, or the moment the cost is taken, differs.
+        Convention(
+            "fresh_shuffle",
+            "each epoch a fresh permutation of the original order",
+            "each epoch draws p_k = permutation(N) and visits X[p_k], y[p_k] of the ORIGINAL "
+            "arrays, where the course shuffles the already shuffled arrays (X_data = X_data[p_k], "
+            "so its epoch k visits order_{k-1}[p_k]); X and y still take the same permutation",
+            "mini-batch training",
+            ("train",),
+            {"shuffle_scheme": "fresh"},
+            "This assignment shuffles the already shuffled arrays each epoch: X_data, Y = "
+            "X_data[p], Y[:, p].",
+            "the textbook's NeuralNetMLP (2nd and 3rd editions: indices = np.arange(N); "
+            "self.random.shuffle(indices) each epoch)",
+        ),
+        Convention(
+            "epoch_end_cost",
+            "cost_ recorded on the whole training set after each epoch's updates",
+            "cost_ gets one value per epoch, the printed cost of the whole training set after "
+            "that epoch's updates, where the course appends the mean of its mini-batches' costs, "
+            "each taken before that batch's update",
+            "mini-batch training",
+            ("train",),
+            {"cost_at": "epoch_end"},
+            "This assignment records, per epoch, the mean of the mini-batches' costs, each "
+            "taken before that batch's update.",
+            "the textbook's NeuralNetMLP (2nd and 3rd editions: eval_['cost'] after each epoch)",
+        ),
         # The printed cost's own forms (reference.objectives.PRINTED_FORMS): a monitoring
         # value's details, invisible to the gradient and to training. On the replay the
         # cost check owns them: the replay never charges a cost curve one of them explains.

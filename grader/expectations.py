@@ -25,6 +25,7 @@ from grader.diagnose import (
     PRINTED_CONVENTIONS,
     Candidate,
     Convention,
+    accepted_by,
     combined,
     gradient_outputs,
     other_loss,
@@ -35,6 +36,7 @@ from grader.probes import (
     objective_weights,
     optimizer_trail,
     rates_asked,
+    recorded_cost,
     replay,
     replay_targets_unshuffled,
     schedule_rates,
@@ -47,6 +49,7 @@ from reference.misconceptions.optimization import STANDS_IN_FOR
 from reference.network import Model
 from reference.objectives import Objective
 from reference.params import Params
+from reference.training import Trace
 
 Array = np.ndarray
 # the variant's own parameters can be invalid for a declared set-up (a convention that
@@ -233,7 +236,7 @@ def _variants_cost(ctx: ProbeContext) -> list[Candidate]:
 
 
 _OBJECTIVE_FIELDS = ("loss", "reduction", "penalty")
-_TRAINING_FIELDS = ("optimizer", "schedule", "bias_momentum")
+_TRAINING_FIELDS = ("optimizer", "schedule", "bias_momentum", "shuffle_scheme", "cost_at")
 MAX_COMBINED = 3
 """The most conventions one replayed candidate follows together (grader.expectations)."""
 
@@ -323,7 +326,19 @@ def _training_under(ctx: ProbeContext, conventions: Iterable[Convention]) -> Pro
 
 def _training_key(ctx: ProbeContext) -> tuple[object, ...]:
     """What a replay's run depends on among the fields a convention changes."""
-    return (ctx.objective, ctx.cost_objective, ctx.optimizer, ctx.schedule, ctx.bias_momentum)
+    # a scheme that cannot show is no variant: without shuffled draws every scheme visits
+    # the original order, and a cost_ that is the objective is already the whole set's
+    # after each epoch (probes._recorded_cost)
+    shuffled = bool(ctx.hyper.get("shuffle")) and ctx.inputs.get("perms") is not None
+    return (
+        ctx.objective,
+        ctx.cost_objective,
+        ctx.optimizer,
+        ctx.schedule,
+        ctx.bias_momentum,
+        ctx.shuffle_scheme if shuffled else "",
+        ctx.cost_at if ctx.cost_kind == "printed" else "",
+    )
 
 
 def _combinations(
@@ -346,6 +361,10 @@ def _combinations(
     return out
 
 
+# a trajectory's key -> the run's outputs and trace (expectations._replayed)
+_Runs = dict[tuple[object, ...], tuple[dict[str, Array], Trace]]
+
+
 def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
     follows, the optimiser, the schedule, the biases' momentum), and under the credited
@@ -354,6 +373,10 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
     out = _plugged_replays(ctx)
     singles: list[Convention] = []
     seen = {_training_key(ctx)}
+    runs: _Runs = {}
+    # where the inputs and targets can part: the declared run, and every credited one that
+    # orders its epochs another way (a fresh shuffle must not hide targets left unshuffled)
+    parting: list[tuple[ProbeContext, Convention | None]] = [(ctx, None)]
     for conv in CONVENTIONS.values():
         if "train" not in conv.probes:
             continue
@@ -361,29 +384,67 @@ def _variants_train(ctx: ProbeContext) -> list[Candidate]:
             changed = _training_under(ctx, (conv,))
             if _training_key(changed) in seen:
                 continue
-            out.append(Candidate.from_convention(conv, expected(changed)))
+            out.append(Candidate.from_convention(conv, _replayed(changed, runs, replay)))
         except _VARIANT_ERRORS:
             continue
         seen.add(_training_key(changed))
         singles.append(conv)
+        if changed.shuffle_scheme != ctx.shuffle_scheme and conv.name in ctx.credited:
+            parting.append((changed, conv))
     for combo in _combinations(singles, ctx.credited):
         try:
             changed = _training_under(ctx, combo)
             if _training_key(changed) in seen:
                 continue
             seen.add(_training_key(changed))
-            out.append(Candidate.from_convention(combined(combo), expected(changed)))
+            conv = combined(combo)
+            out.append(Candidate.from_convention(conv, _replayed(changed, runs, replay)))
         except _VARIANT_ERRORS:
             continue
-    # inputs shuffled, targets not: computed from the parent's own draws, so a match is the
-    # student's final weights, not anything the child says about its shuffling
+        if changed.shuffle_scheme != ctx.shuffle_scheme and accepted_by(conv.name, ctx.credited):
+            parting.append((changed, conv))
+    return out + _targets_unshuffled(parting) + printed_variants(ctx)
+
+
+def _targets_unshuffled(
+    parting: Sequence[tuple[ProbeContext, Convention | None]],
+) -> list[Candidate]:
+    """Inputs shuffled, targets not (``xy_shuffled_separately``), in each run of ``parting``
+    (with the credited conventions it follows, named in the title): computed from the
+    parent's own draws, so a match is the student's final weights, not anything the child
+    says about its shuffling."""
+    out: list[Candidate] = []
+    runs: _Runs = {}
     for m in all_misconceptions("training"):
-        if m.name == "xy_shuffled_separately":
+        if m.name != "xy_shuffled_separately":
+            continue
+        for changed, conv in parting:
             try:
-                out.append(Candidate.from_misconception(m, replay_targets_unshuffled(ctx)))
+                cand = Candidate.from_misconception(
+                    m, _replayed(changed, runs, replay_targets_unshuffled)
+                )
             except _VARIANT_ERRORS:
                 continue
-    return out + printed_variants(ctx)
+            if conv is not None:
+                cand = replace(cand, title=f"{m.title} (under {conv.title})")
+            out.append(cand)
+    return out
+
+
+def _replayed(
+    ctx: ProbeContext,
+    runs: _Runs,
+    run: Callable[[ProbeContext], tuple[dict[str, Array], Trace]],
+) -> dict[str, Array]:
+    """``run``'s outputs under ``ctx`` (the replay, or a misconception's), one training run
+    per trajectory: a convention that changes only when cost_ is taken (``epoch_end_cost``)
+    reads another record of a run already made (``runs``: its trajectory's key -> (outputs,
+    trace))."""
+    key = _training_key(replace(ctx, cost_at="batches"))
+    if key not in runs:
+        runs[key] = run(ctx)
+    out, trace = runs[key]
+    return out | {"cost": recorded_cost(ctx, trace)}
 
 
 def _variants_gradcheck_self(ctx: ProbeContext) -> list[Candidate]:

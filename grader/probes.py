@@ -75,6 +75,7 @@ __all__ = [
     "optimizer_trail",
     "output_specs",
     "rates_asked",
+    "recorded_cost",
     "replay",
     "replay_targets_unshuffled",
     "schedule_rates",
@@ -139,6 +140,13 @@ class ProbeContext:
     # the conventions its checks credit (compare.accept): the variants worth combining
     # (grader.expectations); never sent to the child
     credited: tuple[str, ...] = ()
+    # how the replay's injected draws order each epoch (batch_orders: "course" composes them,
+    # "fresh" permutes the original order) and when its cost_ is taken ("batches": the mean of
+    # the batches' printed costs before each update, the course's; "epoch_end": the whole
+    # set's after the epoch's updates): conventions' candidates change them, the child never
+    # sees them (its draws are the same either way)
+    shuffle_scheme: str = "course"
+    cost_at: str = "batches"
 
     def params(self) -> Params:
         """The canonical parameters among the inputs."""
@@ -276,16 +284,26 @@ schedule_rates = _ref_schedule
 rates_asked = _ref_schedule_order
 
 
-def batch_orders(perms: Array | None, N: int, epochs: int, shuffle: bool) -> Array:
-    """Each epoch's order of the ORIGINAL instances, (E, N): the course composes its draws.
+SHUFFLE_SCHEMES = ("course", "fresh")
 
-    The course shuffles the already shuffled arrays, ``X_data = X_data[p_k]``, so
-    epoch k sees ``order_k = order_{k-1}[p_k]``.
+
+def batch_orders(
+    perms: Array | None, N: int, epochs: int, shuffle: bool, scheme: str = "course"
+) -> Array:
+    """Each epoch's order of the ORIGINAL instances, (E, N), from the per-epoch draws.
+
+    ``"course"``: the course shuffles the already shuffled arrays, ``X_data = X_data[p_k]``,
+    so epoch k sees ``order_k = order_{k-1}[p_k]``. ``"fresh"``: each draw permutes the
+    original order, ``X[p_k]`` (the textbook's ``NeuralNetMLP`` shuffles its indices
+    afresh each epoch), so epoch k sees ``p_k``; the same draws, another order from epoch 1.
+    (reference.training.batch_order's "course" and "seeded", on injected draws.)
     """
+    if scheme not in SHUFFLE_SCHEMES:
+        raise ValueError(f"unknown shuffle scheme {scheme!r}; known: {SHUFFLE_SCHEMES}")
     order, out = np.arange(N), []
     for k in range(epochs):
         if shuffle and perms is not None:
-            order = order[perms[k]]
+            order = order[perms[k]] if scheme == "course" else np.asarray(perms[k])
         out.append(order)
     return np.array(out, dtype=np.int64).reshape(epochs, N)
 
@@ -321,7 +339,7 @@ def _reference_run(
         parts = [np.arange(i, i + int(B)) for i in range(0, N - int(B) + 1, int(B))]
     else:
         parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
-    orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]))
+    orders = batch_orders(perms, N, E, bool(ctx.hyper["shuffle"]), ctx.shuffle_scheme)
     batches = [[o[p] for p in parts] for o in orders]
     if plugged is not None and plugged.kind == "training":
         run: tuple[Params, Trace] = plugged.impl(start, X.T, y, ctx.train_config(), batches)
@@ -336,22 +354,34 @@ def replay(
     """The train probe's expected outputs, and the reference's whole trace of the same run
     (with ``plugged``, a misconception, in place of the piece it replaces)."""
     P, trace = _reference_run(ctx, ctx.params(), ctx.inputs.get("perms"), plugged)
-    cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
-    out = P.as_dict() | {"cost": np.array(cost), "accuracy": np.array(trace.train_accuracy)}
+    out = P.as_dict() | {
+        "cost": recorded_cost(ctx, trace),
+        "accuracy": np.array(trace.train_accuracy),
+    }
     return out, trace
 
 
-def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
+def recorded_cost(ctx: ProbeContext, trace: Trace) -> Array:
+    """The cost_ the replay expects: the printed cost (averaged over the batches before each
+    update, or the whole set's after the epoch: ``ctx.cost_at``), or the objective."""
+    if ctx.cost_kind != "printed":
+        return np.array(trace.objective)  # the objective is the whole set's after the epoch
+    if ctx.cost_at == "epoch_end" and trace.printed_cost_end is not None:
+        return np.array(trace.printed_cost_end)
+    return np.array(trace.printed_cost)
+
+
+def replay_targets_unshuffled(ctx: ProbeContext) -> tuple[dict[str, Array], Trace]:
     """The replay with the targets left in their original order while the inputs follow the
     injected draws (``xy_shuffled_separately``: X shuffled, Y not): the final W, b and the
-    cost, computed from the parent's own draws. No accuracy: it depends on which label array
-    the student shuffled with X, which the weights do not."""
+    cost, computed from the parent's own draws, and the run's trace. No accuracy: it depends
+    on which label array the student shuffled with X, which the weights do not."""
     X, y, E = ctx.inputs["X"], ctx.inputs["y"], int(ctx.hyper["epochs"])
     if not ctx.hyper["shuffle"] or ctx.hyper.get("batch_size"):
         raise ValueError("the targets can part from the inputs only where the batches are shuffled")
     N = X.shape[1]
     parts = np.array_split(np.arange(N), int(ctx.hyper["minibatches"]))
-    orders = batch_orders(ctx.inputs.get("perms"), N, E, True)
+    orders = batch_orders(ctx.inputs.get("perms"), N, E, True, ctx.shuffle_scheme)
     P, trace = train_with_orders(
         ctx.params(),
         X.T,
@@ -360,8 +390,7 @@ def replay_targets_unshuffled(ctx: ProbeContext) -> dict[str, Array]:
         [[o[p] for p in parts] for o in orders],
         [list(parts) for _ in orders],
     )
-    cost = trace.printed_cost if ctx.cost_kind == "printed" else trace.objective
-    return P.as_dict() | {"cost": np.array(cost)}
+    return P.as_dict() | {"cost": recorded_cost(ctx, trace)}, trace
 
 
 def _ref_train(ctx: ProbeContext) -> dict[str, Array]:

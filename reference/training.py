@@ -271,6 +271,9 @@ class Trace:
     grad_magnitude : (E, L) mean over epoch k's batches of mean |grad W^(l)| per layer
     learning_rate  : (E,)   η used in epoch k
     val_accuracy   : (E+1,) held-out accuracy like ``train_accuracy``, or None
+    printed_cost_end : (E,) the printed cost of the whole training set after epoch k's
+                     updates (what a class that appends ``_cost(forward(X))`` once per epoch
+                     records, as the textbook's 2nd-4th editions do), or None
     """
 
     objective: Array
@@ -280,6 +283,7 @@ class Trace:
     grad_magnitude: Array
     learning_rate: Array
     val_accuracy: Array | None = None
+    printed_cost_end: Array | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -294,6 +298,8 @@ class Trace:
         expected["train_accuracy"] = (E + 1,)
         if self.val_accuracy is not None:
             expected["val_accuracy"] = (E + 1,)
+        if self.printed_cost_end is not None:
+            expected["printed_cost_end"] = (E,)
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(
@@ -309,7 +315,8 @@ class Trace:
         return int(self.objective.shape[0])
 
     def as_arrays(self) -> dict[str, Array]:
-        """The fields by name, for ``np.savez`` (``val_accuracy`` only when present)."""
+        """The fields by name, for ``np.savez`` (``val_accuracy``, ``printed_cost_end`` only when
+        present)."""
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
@@ -321,7 +328,7 @@ class Trace:
         unknown = sorted(set(arrays) - names)
         if unknown:
             raise ValueError(f"unknown trace arrays {unknown}; expected {sorted(names)}")
-        missing = sorted(names - set(arrays) - {"val_accuracy"})
+        missing = sorted(names - set(arrays) - {"val_accuracy", "printed_cost_end"})
         if missing:
             raise ValueError(f"trace arrays missing: {missing}")
         return cls(**{name: np.asarray(arrays[name]) for name in arrays})
@@ -454,7 +461,8 @@ def train_with_orders(
         else make_schedule(config.schedule, **config.schedule_hyper)
     )
     E, L = config.epochs, params.depth
-    J, data, cost, eta = (np.empty(E) for _ in range(4))
+    J, data, cost, eta, cost_end = (np.empty(E) for _ in range(5))
+    printed = config.printed()
     grad = np.empty((E, L))
     acc = np.empty(E + 1)
     val_acc = None if val is None else np.empty(E + 1)
@@ -472,11 +480,12 @@ def train_with_orders(
         A = forward(params, Xc, model).output
         data[k] = data_term(objective, A, Y)
         J[k] = data[k] + penalty_term(objective, params, N)
+        cost_end[k] = printed_cost(params, A, Y, *printed)
         acc[k + 1] = np.mean(np.argmax(A, axis=0) == yc)
         if val is not None and val_acc is not None:
             val_acc[k + 1] = _accuracy(params, *val, model)
         schedule.observe(float(J[k]))
-    return params, Trace(J, data, cost, acc, grad, eta, val_acc)
+    return params, Trace(J, data, cost, acc, grad, eta, val_acc, cost_end)
 
 
 def train(

@@ -883,3 +883,37 @@ def test_a_printed_form_is_credited_by_name_with_the_course_form_as_an_option():
         rubric.check("cost"), ok({"cost": np.array(7.0)}), {"cost": np.array(1.0)}, candidates
     )
     assert unknown.status == "failed" and unknown.convention is None
+
+
+def test_a_run_under_credited_conventions_leaves_a_printed_form_of_no_known_kind_to_the_cost_check():
+    """A class that shuffles afresh each epoch (fresh_shuffle, credited on the course replay)
+    and prints a cost of no known form: its weights and score_ follow the credited run, its
+    cost_ does not. The cost check charges the form, so the replay passes crediting the
+    convention; beside a printed cost of a known form (or none answered) it stays failed, and
+    a run that matches only an uncredited convention is never credited this way."""
+    from pathlib import Path
+
+    from grader.rubric_file import load_rubric
+
+    root = Path(__file__).resolve().parents[2]
+    spec = load_rubric(root / "rubrics" / "mlp_backprop_course.toml").check("replay")
+    spec = replace(spec, requires=())
+    rng = np.random.default_rng(0)
+    declared = {
+        "W1": rng.normal(size=(3, 2)),
+        "b1": rng.normal(size=(3, 1)),
+        "cost": np.array([0.5, 0.4, 0.3]),
+        "accuracy": np.array([0.1, 0.5, 0.6, 0.7]),
+    }
+    fresh = {k: v + (0.01 if k != "accuracy" else 0.0) for k, v in declared.items()}
+    student = {**fresh, "cost": fresh["cost"] * 1.1}  # its printed penalty: no course form
+    credited = Candidate.from_convention(CONVENTIONS["fresh_shuffle"], fresh)
+    r = evaluate_check(spec, ok(student), declared, [credited], printed=frozenset({"?"}))
+    assert (r.status, r.convention) == ("passed", "fresh_shuffle")
+    assert any("the cost check charges that difference" in e for e in r.evidence)
+    for printed in (frozenset(), None):  # the printed cost is the course's, or unknown
+        r = evaluate_check(spec, ok(student), declared, [credited], printed=printed)
+        assert r.status == "failed", printed
+    uncredited = Candidate.from_convention(CONVENTIONS["heavy_ball"], fresh)
+    r = evaluate_check(spec, ok(student), declared, [uncredited], printed=frozenset({"?"}))
+    assert r.status == "failed" and r.convention is None

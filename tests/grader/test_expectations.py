@@ -63,3 +63,30 @@ def test_the_replay_under_two_credited_conventions_is_a_candidate() -> None:
     both = cands["bias_momentum+inverse_time"].arrays
     for alone in ("bias_momentum", "inverse_time"):
         assert not np.array_equal(both["W1"], cands[alone].arrays["W1"]), alone
+
+
+def test_the_textbooks_shuffle_and_epoch_end_cost_are_replayed_and_combined() -> None:
+    """fresh_shuffle changes the trajectory (another order of the same draws); epoch_end_cost
+    changes only cost_, to the printed cost of the whole set after each epoch (read off the
+    same run: its weights equal the declared run's); both combine with inverse_time."""
+    from grader.probes import recorded_cost, replay
+
+    ctx = _context("train")
+    assert {"fresh_shuffle", "epoch_end_cost"} <= set(ctx.credited)
+    want = expectations.expected_outputs(ctx)
+    cands = {c.name: c for c in expectations.candidates(ctx)}
+    fresh, end = cands["fresh_shuffle"].arrays, cands["epoch_end_cost"].arrays
+    assert not np.array_equal(fresh["W1"], want["W1"])
+    for name in ("W1", "W2", "b1", "b2", "accuracy"):
+        np.testing.assert_array_equal(end[name], want[name])
+    assert not np.allclose(end["cost"], want["cost"])
+    _, trace = replay(ctx)
+    from dataclasses import replace
+
+    np.testing.assert_array_equal(
+        end["cost"], recorded_cost(replace(ctx, cost_at="epoch_end"), trace)
+    )
+    assert "inverse_time+fresh_shuffle+epoch_end_cost" in cands
+    # the targets left unshuffled beside a fresh shuffle is a candidate too, named as the bug
+    titles = [c.title for c in expectations.candidates(ctx) if c.name == "xy_shuffled_separately"]
+    assert any("fresh permutation" in t for t in titles) and len(titles) > 1

@@ -162,6 +162,20 @@ def test_batch_orders_compose_the_course_draws():
     np.testing.assert_array_equal(batch_orders(None, 3, 2, False), [[0, 1, 2], [0, 1, 2]])
 
 
+def test_batch_orders_fresh_permutes_the_original_order_each_epoch():
+    """The textbook's NeuralNetMLP shuffles its indices afresh: epoch k visits p_k itself. The
+    same draws as the course's, another order from epoch 1 on (epoch 0 is the same)."""
+    p = np.array([[1, 2, 0], [2, 0, 1]])
+    fresh = batch_orders(p, 3, 2, True, "fresh")
+    np.testing.assert_array_equal(fresh, p)
+    course = batch_orders(p, 3, 2, True)
+    np.testing.assert_array_equal(fresh[0], course[0])
+    assert not np.array_equal(fresh[1], course[1])
+    np.testing.assert_array_equal(batch_orders(p, 3, 2, False, "fresh"), [[0, 1, 2], [0, 1, 2]])
+    with pytest.raises(ValueError, match="shuffle scheme"):
+        batch_orders(p, 3, 2, True, "textbook")
+
+
 def test_conventions_can_be_overridden_per_probe(separate_ns, canonical):
     """Declaring the 2C penalty makes the faithful course gradient fail, as it should."""
     got, want = run_probe(

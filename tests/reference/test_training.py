@@ -13,7 +13,7 @@ from reference.datasets import blobs
 from reference.initializers import draw, initialize
 from reference.misconceptions import all_misconceptions, get
 from reference.misconceptions.training import separate_orders
-from reference.network import Model, gradients, objective_value
+from reference.network import Model, forward, gradients, objective_value
 from reference.objectives import Objective, printed_cost
 from reference.params import Params
 from reference.training import (
@@ -289,6 +289,20 @@ def test_trace_objective_is_the_declared_objective_of_the_final_params():
     assert trace.data_term[-1] < trace.objective[-1]
 
 
+def test_trace_printed_cost_end_is_the_whole_sets_printed_cost_after_each_epoch():
+    """What a class that appends _cost(forward(X)) once per epoch records (the textbook's
+    NeuralNetMLP): the printed cost of the whole training set at the final parameters, where
+    printed_cost averages the batches' costs before each update."""
+    X, y = learnable()
+    cfg = config(epochs=3, objective=Objective(penalty="l2_half", C=0.2))
+    params, trace = train(initialize("course_uniform", (4, 6, 3), 1), X, y, cfg)
+    A = forward(params, X.T, cfg.model).output
+    want = printed_cost(params, A, np.eye(3)[:, y], *cfg.printed())
+    assert trace.printed_cost_end is not None
+    assert trace.printed_cost_end[-1] == pytest.approx(want, rel=1e-12)
+    assert trace.printed_cost_end[-1] != pytest.approx(trace.printed_cost[-1], rel=1e-6)
+
+
 def test_train_does_not_mutate_the_initial_params():
     """params0 is left exactly as it was."""
     X, y = learnable()
@@ -403,6 +417,7 @@ def test_trace_has_the_documented_shapes():
         "train_accuracy": (E + 1,),
         "val_accuracy": (E + 1,),
         "grad_magnitude": (E, 3),
+        "printed_cost_end": (E,),
     }
     assert all(v.dtype == np.float64 for v in arrays.values())
     assert trace.epochs == E
