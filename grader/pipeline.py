@@ -611,6 +611,7 @@ def _views(
         if view.status == "error" and not view.unsupported:  # one step of fit refused
             refused = support.fit_step_refused(binding, p.call.call, view.error_type)
             refused = refused or support.params_refused(binding, view.error_type)
+            refused = refused or support.draws_refused(binding, p.call.call, view.error_type)
             view = replace(view, unsupported=refused)
         if p.call.call == "timing" and view.status == "ok":
             view = _timed(view, outcome.seconds, job.baselines.get(p.call.id))

@@ -59,6 +59,12 @@ class ParametersNotHeld(ProbeUnsupported):
     The parent reads only this class name (grader.adapters.support.params_refused)."""
 
 
+class DrawsRefused(ProbeUnsupported):
+    """``fit`` drew permutations the replay cannot hand out (more than one per epoch, one
+    with shuffling off, one of another length): the run cannot be replayed draw by draw.
+    The parent reads only this class name (grader.adapters.support.draws_refused)."""
+
+
 class AttributeUnset(Exception):  # noqa: N818 (the contract's name)
     """``fit`` returned without setting an attribute the binding reads from it (``score_``
     in a class that records it only with a validation set). Its message is exactly
@@ -290,19 +296,26 @@ class _Permutations:
     def __init__(self, perms: Array) -> None:
         self.perms = perms
         self.calls = 0
+        # why a draw was refused: the run cannot be replayed, which is no error of the
+        # student's (the probe says "not assessed" after fit, whatever fit did with the error)
+        self.refused = ""
+
+    def _refuse(self, why: str) -> Any:
+        self.refused = self.refused or why
+        raise RuntimeError(why)
 
     def __call__(self, x: Any) -> Array:
         N = self.perms.shape[1]
         n = int(x) if np.ndim(x) == 0 else len(x)
         if not len(self.perms):
-            raise RuntimeError("fit called np.random.permutation although shuffle=False")
+            return self._refuse("fit called np.random.permutation although shuffle=False")
         if self.calls >= len(self.perms):
-            raise RuntimeError(
+            return self._refuse(
                 f"fit called np.random.permutation more than once per epoch "
                 f"({len(self.perms)} epochs); the grader replays one permutation per epoch"
             )
         if n != N:
-            raise RuntimeError(f"fit asked np.random.permutation for {n} items; the data has {N}")
+            return self._refuse(f"fit asked np.random.permutation for {n} items; the data has {N}")
         p = self.perms[self.calls].copy()
         self.calls += 1
         return p if np.ndim(x) == 0 else np.asarray(x)[p]
@@ -1002,8 +1015,13 @@ class CourseSeparate(_ClassAdapter):
         np.random.permutation = perms
         try:
             self.call(net, "train", X.copy(), y.copy())
+        except Exception:
+            if not perms.refused:
+                raise
         finally:
             np.random.permutation = saved
+        if perms.refused:
+            raise DrawsRefused(f"{perms.refused}, so this training cannot be replayed draw by draw")
         if not injected["calls"]:
             raise ProbeUnsupported(
                 f"fit never called {init_name}, so initial weights cannot be injected"

@@ -417,3 +417,20 @@ def params_refused(binding: AdapterBinding, error_type: str) -> str:
         "pin the attributes that hold the parameters in [adapter.attributes], or ask the student "
         "to keep them in plain attributes or lists"
     )
+
+
+def draws_refused(binding: AdapterBinding, call: str, error_type: str) -> str:
+    """The parent's reason when the replay's fit drew permutations the grader cannot hand
+    out (``child_probes.DrawsRefused``: two draws an epoch, say X's and y's from a saved and
+    restored state), else "". As with :func:`fit_step_refused`, only the exception's class
+    name is read; raising it on purpose turns a failure into "not assessed", 0 points
+    either way."""
+    if error_type != "DrawsRefused" or call != "train":
+        return ""
+    return (
+        f"{binding.class_name}.fit drew np.random.permutation otherwise than once an epoch for "
+        "all the data (the grader hands out one permutation an epoch to replay the run), so its "
+        "training cannot be replayed draw by draw: a mismatch between the replay and this "
+        "class, not a verdict on its code. Instructors: the convergence check judges a run "
+        "as written, where the rubric has one"
+    )

@@ -152,6 +152,20 @@ def test_a_fit_that_games_the_one_step_reading_earns_no_gradient_point() -> None
         assert "10**9" not in c.reason and "drew more than" not in c.reason  # the parent's words
 
 
+def test_a_fit_that_swallows_the_permutation_refusal_earns_no_replay_point() -> None:
+    """submissions/hostile/permutation_refusal_swallowed.py: a course-shaped class draws an
+    extra permutation each epoch from the replay's stand-in, swallows the refusal once the
+    draws run out and trains on with made-up weights. The refusal is recorded whatever fit
+    catches: the replay is "not assessed" in the parent's words, and earns nothing."""
+    rubric = load_rubric(ROOT / "rubrics" / "mlp_backprop_course.toml")
+    path = ROOT / "submissions" / "hostile" / "permutation_refusal_swallowed.py"
+    result = grade_submission(path, rubric)
+    replay = next(c for c in result.checks if c.check_id == "replay")
+    assert replay.status == "not_assessed" and replay.points == 0
+    assert "cannot be replayed draw by draw" in replay.reason
+    assert "your code raised" not in replay.reason
+
+
 def test_one_step_of_fit_leaves_numpy_as_it_found_it() -> None:
     """Reading a gradient off one step of fit restores numpy's generator functions and takes
     the removed aliases (np.float) away again, also when fit raises."""
