@@ -241,7 +241,7 @@ MAX_COMBINED = 3
 """The most conventions one replayed candidate follows together (grader.expectations)."""
 
 
-def _plugged_replays(ctx: ProbeContext) -> list[Candidate]:
+def _plugged_replays(ctx: ProbeContext, under_credited: bool = True) -> list[Candidate]:
     """The replay with each misconception that can stand in for a piece of the declared
     training (its gradient, one-hot encoding, optimiser, schedule, or the whole loop)
     plugged in: a loop whose only fault is a mistake diagnosed elsewhere follows one of
@@ -250,10 +250,11 @@ def _plugged_replays(ctx: ProbeContext) -> list[Candidate]:
     Also under each convention the check credits, one at a time: a class that cools
     inverse-time (credited) with a sign flipped in its gradient (charged by the gradient
     check) trains as neither the declared loop with the flip nor the convention without
-    it, and its replay must not charge the flip a second time."""
+    it, and its replay must not charge the flip a second time. ``under_credited`` False:
+    the declared run only (no other probe's answer differs, so no mistake can be lent)."""
     under: list[tuple[ProbeContext, Convention | None]] = [(ctx, None)]
     seen = {_training_key(ctx)}
-    for name in ctx.credited:
+    for name in ctx.credited if under_credited else ():
         conv = CONVENTIONS.get(name)
         if conv is None or "train" not in conv.probes:
             continue
@@ -365,12 +366,14 @@ def _combinations(
 _Runs = dict[tuple[object, ...], tuple[dict[str, Array], Trace]]
 
 
-def _variants_train(ctx: ProbeContext) -> list[Candidate]:
+def _variants_train(ctx: ProbeContext, others_differ: bool = True) -> list[Candidate]:
     """The replay under each convention that can show in training (the objective it
     follows, the optimiser, the schedule, the biases' momentum), and under the credited
     ones combined (:func:`_combinations`): a convention or combination the rubric accepts
-    is credited; and with each misconception plugged in (:func:`_plugged_replays`)."""
-    out = _plugged_replays(ctx)
+    is credited; and with each misconception plugged in (:func:`_plugged_replays`; under
+    the credited conventions too where ``others_differ``: another probe's answer differs,
+    so a mistake diagnosed there may be lent to the replay)."""
+    out = _plugged_replays(ctx, under_credited=others_differ)
     singles: list[Convention] = []
     seen = {_training_key(ctx)}
     runs: _Runs = {}
@@ -467,9 +470,13 @@ _CANDIDATES: dict[str, Callable[[ProbeContext], list[Candidate]]] = {
 }
 
 
-def candidates(ctx: ProbeContext) -> list[Candidate]:
-    """Every known variant's output on the probe's inputs (empty where none applies)."""
+def candidates(ctx: ProbeContext, *, others_differ: bool = True) -> list[Candidate]:
+    """Every known variant's output on the probe's inputs (empty where none applies).
+    ``others_differ`` False: no other probe's answer differs from its expected values, so
+    the replay needs no mistake plugged in under its credited conventions (~130 runs)."""
     with np.errstate(all="ignore"):
+        if ctx.call == "train":
+            return _variants_train(ctx, others_differ)
         return _CANDIDATES.get(ctx.call, lambda _: [])(ctx)
 
 

@@ -46,20 +46,39 @@ def reference_expectations(
     candidates: dict[str, list[Candidate]] = {}
     penalties: dict[str, dict[str, Array]] = {}
     magnitudes: dict[str, Array] = {}
+    values: dict[str, dict[str, Array]] = {}
     for p in plan.job.probes:
         ctx = plan.contexts[p.call.id]
         if ctx.call == "train":  # one replay gives the expected values and the pictures
-            exp, trace = replay(ctx)
+            values[p.call.id], trace = replay(ctx)
             magnitudes |= {c: np.asarray(trace.grad_magnitude) for c in p.checks}
         else:
-            exp = expectations.expected_outputs(ctx)
-        cands = expectations.candidates(ctx) if _to_diagnose(p.checks, exp, views) else []
+            values[p.call.id] = expectations.expected_outputs(ctx)
+    differs = {p.call.id: _to_diagnose(p.checks, values[p.call.id], views) for p in plan.job.probes}
+    for p in plan.job.probes:
+        ctx, exp = plan.contexts[p.call.id], values[p.call.id]
+        # a mistake the replay may be lent is one of a piece it trains with: a gradient, the
+        # one-hot encoding, an optimiser, a schedule (a printed cost's form lends nothing)
+        others = any(
+            d and plan.contexts[pid].call in LENDING
+            for pid, d in differs.items()
+            if pid != p.call.id
+        )
+        cands = expectations.candidates(ctx, others_differ=others) if differs[p.call.id] else []
         pen = expectations.penalty_gradient(ctx)
         for c in p.checks:
             expected[c], candidates[c] = exp, cands
             if pen is not None:
                 penalties[c] = pen
     return Expectations(expected, candidates, penalties, magnitudes)
+
+
+LENDING = (
+    "gradients",
+    "one_hot",
+    "optimizer",
+    "schedule",
+)  # probes whose mistakes a replay plugs in
 
 
 def _to_diagnose(
