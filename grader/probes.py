@@ -66,7 +66,9 @@ Array = np.ndarray
 __all__ = [
     "CONVENTION_KEYS",
     "COST_KINDS",
+    "COST_TIMES",
     "REFERENCE",
+    "SHUFFLE_SCHEMES",
     "STYLE_CONVENTIONS",
     "ProbeContext",
     "Sizes",
@@ -285,6 +287,7 @@ rates_asked = _ref_schedule_order
 
 
 SHUFFLE_SCHEMES = ("course", "fresh")
+COST_TIMES = ("batches", "epoch_end")  # ProbeContext.cost_at
 
 
 def batch_orders(

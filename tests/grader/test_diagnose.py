@@ -18,6 +18,7 @@ from grader.diagnose import (
     gradient_outputs,
 )
 from grader.expectations import gradient_candidates
+from grader.probes import COST_TIMES, SHUFFLE_SCHEMES
 from reference import misconceptions
 from reference.network import Model, gradients
 from reference.objectives import PRINTED_FORMS, Objective, penalty_gradient
@@ -226,7 +227,8 @@ def test_diagnosis_dict_round_trip(problem):
 
 def test_convention_changes_name_real_settings():
     """Every convention's changes name an Objective field, a registered optimiser or schedule,
-    whether the biases take momentum, or a form of the printed cost
+    whether the biases take momentum, how the draws order the epochs, when cost_ is taken,
+    or a form of the printed cost
     (reference.objectives.PRINTED_FORMS)."""
     objective_fields = set(Objective.__dataclass_fields__)
     for c in CONVENTIONS.values():
@@ -239,6 +241,10 @@ def test_convention_changes_name_real_settings():
                 assert value in SCHEDULES, c.name
             elif key == "bias_momentum":  # a ProbeContext field: the biases' momentum
                 assert isinstance(value, bool), c.name
+            elif key == "shuffle_scheme":  # a ProbeContext field: how the draws order epochs
+                assert value in SHUFFLE_SCHEMES, c.name
+            elif key == "cost_at":  # a ProbeContext field: when cost_ is taken
+                assert value in COST_TIMES, c.name
             else:
                 assert key in objective_fields, c.name
                 Objective().with_(**{key: value})  # a valid value
