@@ -33,6 +33,11 @@ from grader.rubric import Rubric
 Array = np.ndarray
 
 
+# The probes whose diagnosed mistakes a replay plugs in (a gradient, the one-hot encoding,
+# an optimiser, a schedule: the pieces probes.substitutes_for replaces)
+LENDING = ("gradients", "one_hot", "optimizer", "schedule")
+
+
 def reference_expectations(
     plan: ReferencePlan, views: Mapping[str, ProbeView] | None = None
 ) -> Expectations:
@@ -57,8 +62,7 @@ def reference_expectations(
     differs = {p.call.id: _to_diagnose(p.checks, values[p.call.id], views) for p in plan.job.probes}
     for p in plan.job.probes:
         ctx, exp = plan.contexts[p.call.id], values[p.call.id]
-        # a mistake the replay may be lent is one of a piece it trains with: a gradient, the
-        # one-hot encoding, an optimiser, a schedule (a printed cost's form lends nothing)
+        # a printed cost's form, say, lends the replay nothing
         others = any(
             d and plan.contexts[pid].call in LENDING
             for pid, d in differs.items()
@@ -71,14 +75,6 @@ def reference_expectations(
             if pen is not None:
                 penalties[c] = pen
     return Expectations(expected, candidates, penalties, magnitudes)
-
-
-LENDING = (
-    "gradients",
-    "one_hot",
-    "optimizer",
-    "schedule",
-)  # probes whose mistakes a replay plugs in
 
 
 def _to_diagnose(
