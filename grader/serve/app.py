@@ -323,6 +323,15 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
     def status_of(job: Job, public_checks: bool = False) -> dict[str, Any]:
         """The job's status; with ``public_checks``, when done, whether every public check
         passed (what a CI job fails on; read from the result, so only for one job)."""
+        position = None
+        if job.state == "queued":
+            # from the queue view (read at most a second ago, once for every poller); a
+            # job queued since by another server is placed afresh; one claimed since it
+            # was read (the runner is that quick) is read again, so "queued" always comes
+            # with its position
+            position = store.queue_view().positions.get(job.id) or store.position(job.id)
+            if position is None:
+                job = store.job(job.id) or job
         base = f"/api/jobs/{job.id}"
         out: dict[str, Any] = {
             "job": job.id,
@@ -335,10 +344,7 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
             "page_url": f"/jobs/{job.id}",
         }
         if job.state == "queued":
-            # from the queue view (read at most a second ago, once for every poller); a
-            # job queued since by another server is placed afresh
-            position = store.queue_view().positions.get(job.id)
-            out["position"] = position if position is not None else store.position(job.id)
+            out["position"] = position
         if job.state == "done":
             out.update(
                 outcome=job.outcome,

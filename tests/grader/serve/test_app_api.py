@@ -17,7 +17,7 @@ from grader.grade import grade_submission
 from grader.results import GradeResult, SubmissionRef
 from grader.rubric_file import load_rubric
 from grader.serve.cli import main as serve_main
-from grader.serve.store import WHO_AGE, Store
+from grader.serve.store import WHO_AGE, Job, Store
 from grader.serve.tokens import issue_tokens
 from tests.grader.serve.conftest import DEMO, RUBRIC, Class, need_web_stack
 from tests.grader.serve.test_uploads import NOTEBOOK, zip_of
@@ -67,6 +67,26 @@ def test_submit_answers_at_once_with_job_and_position(klass: Class) -> None:
     status = client.get(f"/api/jobs/{again['job']}", headers=klass.auth("alice")).json()
     assert status["position"] == 3  # bob's first comes before alice's second
     assert client.get(f"/api/jobs/{bob['job']}", headers=klass.auth("bob")).json()["position"] == 2
+
+
+def test_a_job_claimed_before_its_answer_is_sent_is_answered_as_it_is_now(
+    klass: Class, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner can claim a job between the upload's insert and the answer (CI saw it):
+    the answer then says "running", never "queued" without a position."""
+    client, store = client_of(klass)
+    read = store.job
+    claims: list[Job | None] = []
+
+    def read_then_claimed(job_id: str) -> Job | None:
+        job = read(job_id)
+        if not claims:  # the upload's own read sees it queued; the runner claims it then
+            claims.append(store.claim_next())
+        return job
+
+    monkeypatch.setattr(store, "job", read_then_claimed)
+    answer = submit(client, klass, "alice")
+    assert answer["state"] == "running" and "position" not in answer
 
 
 def test_a_waiting_jobs_status_says_when_to_ask_again_and_a_done_jobs_does_not(

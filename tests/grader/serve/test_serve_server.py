@@ -222,7 +222,9 @@ def test_the_readme_commands_and_the_api_pages_curl_lines_run_as_written(
                 assert time.monotonic() < deadline, "the server did not answer"
                 time.sleep(0.2)
         answer = json.loads(shell(here(curls[0]), work, env))
-        assert answer["state"] == "queued" and answer["position"] == 1
+        # the service's runner may claim it before the answer is sent
+        assert answer["state"] in ("queued", "running", "done"), answer
+        assert answer.get("position", 1) == 1
         env["JOB"] = answer["job"]
         status = json.loads(shell(here(curls[1]), work, env))
         assert status["job"] == answer["job"] and status["state"] in ("queued", "running", "done")
