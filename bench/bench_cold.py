@@ -64,6 +64,8 @@ import grader.cli as cli
 imported = time.perf_counter() - T0
 for name in ("_sandbox", "prestart", "_rubric", "_job"):
     wrap(cli, name)
+import grader.sandbox.warm as warm
+wrap(warm.WarmWorker, "_await_ready")  # how long the job waits for the pre-started worker
 
 pipeline_of = cli._grade_submission
 
