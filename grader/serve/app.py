@@ -74,6 +74,7 @@ DRAIN = 4  # a body declared up to this many times the limit is read (and droppe
 # asks a few times per job, not once a second; bounded, so a wrong guess costs little
 RETRY_QUEUED_MAX = 30
 RETRY_RUNNING_MAX = 5
+RETRY_IDLE = 10  # the class page with nothing queued or running: only a new upload changes it
 GUESS_SECONDS = 2.0  # the grading time assumed before any result is recorded
 REPORTS = {
     "html": "text/html; charset=utf-8",
@@ -535,15 +536,21 @@ def create_app(store: Store, config: ServeConfig, runner: Runner | None = None) 
         )
 
     @app.get("/api/class", responses=errors(401, 403))
-    def api_class(_: Instructor) -> dict[str, Any]:
-        """Instructor: the assignment, the sandbox tier, and counts of jobs and students."""
+    def api_class(_: Instructor, response: Response) -> dict[str, Any]:
+        """Instructor: the assignment, the sandbox tier, and counts of jobs and students.
+        Retry-After: a running job's wait while any job waits or runs, else RETRY_IDLE."""
+        jobs = store.counts()
+        seconds = store.queue_view().grading_seconds or GUESS_SECONDS
+        busy = jobs["queued"] + jobs["running"] > 0
+        wait = min(RETRY_RUNNING_MAX, max(1, round(seconds))) if busy else RETRY_IDLE
+        response.headers["Retry-After"] = str(wait)
         return {
             "assignment": config.rubric.assignment.title,
             "sandbox": config.sandbox,
             "tier": config.tier,
-            "jobs": store.counts(),
+            "jobs": jobs,
             "students": len(store.students()),
-            "graded": len(store.latest_results()),
+            "graded": store.graded_count(),
         }
 
     # -- pages ------------------------------------------------------------------------

@@ -690,8 +690,9 @@ class Store:
             ).scalar()
         return None if text is None else str(text)
 
-    def latest_results(self) -> dict[str, tuple[str, str]]:
-        """Per student, the job id and result JSON of their latest finished job."""
+    @staticmethod
+    def _latest(*columns: Any) -> sa.Select[Any]:
+        """``columns`` of each student's latest finished job that has a result."""
         j, r = jobs_t.c, results_t.c
         k = jobs_t.alias("k")
         latest = (
@@ -699,14 +700,24 @@ class Store:
             .where(k.c.student == j.student, k.c.state == "done")
             .scalar_subquery()
         )
-        query = (
-            sa.select(j.student, j.id, r.result)
+        return (
+            sa.select(*columns)
             .join_from(jobs_t, results_t, r.job_id == j.id)
             .where(j.finished == latest)
-            .order_by(j.student)
         )
+
+    def latest_results(self) -> dict[str, tuple[str, str]]:
+        """Per student, the job id and result JSON of their latest finished job."""
+        j, r = jobs_t.c, results_t.c
+        query = self._latest(j.student, j.id, r.result).order_by(j.student)
         with self._read() as db:
             return {row.student: (row.id, row.result) for row in db.execute(query)}
+
+    def graded_count(self) -> int:
+        """How many students latest_results holds, without reading their results."""
+        inner = self._latest(jobs_t.c.student).subquery()
+        with self._read() as db:
+            return int(db.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
 
     def counts(self) -> dict[str, int]:
         j = jobs_t.c

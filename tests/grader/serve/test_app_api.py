@@ -26,6 +26,7 @@ need_web_stack()
 from fastapi.testclient import TestClient  # noqa: E402
 
 from grader.serve.app import (  # noqa: E402
+    RETRY_IDLE,
     RETRY_QUEUED_MAX,
     RETRY_RUNNING_MAX,
     ServeConfig,
@@ -193,6 +194,31 @@ def test_no_student_reads_another_students_job_report_or_file(klass: Class) -> N
     # the page of another student's job, signed in by cookie
     client.cookies.set("grader_session", klass.tokens["bob"])
     assert client.get(f"/jobs/{job}").status_code == 404
+
+
+def test_the_class_counts_say_when_to_ask_again(klass: Class) -> None:
+    """/api/class (the instructor page polls it): soon while jobs wait or run, seldom when
+    idle; its count of graded students agrees with the results it no longer reads."""
+    client, store = client_of(klass)
+
+    def asked() -> tuple[dict[str, object], int]:
+        answer = client.get("/api/class", headers=klass.auth("instructor"))
+        assert answer.status_code == 200
+        return answer.json(), int(answer.headers["retry-after"])
+
+    assert asked() == (asked()[0], RETRY_IDLE) and asked()[0]["graded"] == 0
+    jobs = [str(submit(client, klass, who)["job"]) for who in ("alice", "bob", "alice")]
+    busy, wait = asked()
+    assert RETRY_RUNNING_MAX >= wait >= 1 and busy["jobs"] == {"queued": 3, "running": 0, "done": 0}
+    for _ in jobs:
+        claimed = store.claim_next()
+        assert claimed is not None
+        result = GradeResult(
+            SubmissionRef(claimed.student, "lab3.ipynb"), "ungradable", reason="a test"
+        )
+        assert store.finish(claimed.id, "graded", result.to_json(indent=None), None, 1.0)
+    idle, wait = asked()
+    assert wait == RETRY_IDLE and idle["graded"] == len(store.latest_results()) == 2
 
 
 @pytest.mark.parametrize("route", ["/api/gradebook.csv", "/api/class", "/instructor/class"])

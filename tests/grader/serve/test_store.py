@@ -193,6 +193,7 @@ def test_round_robin_one_burst_does_not_starve_the_class(tmp_path: Path, url: st
     assert order[:3] == [burst[0], bob, carol]  # everyone served before alice's second
     assert order[3:] == burst[1:]
     assert [predicted[j] for j in order] == list(range(1, len(order) + 1))
+    assert store.graded_count() == len(store.latest_results()) == 3  # a count, one per student
 
 
 def test_positions_predict_the_claim_order_of_a_mixed_queue(
