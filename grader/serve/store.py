@@ -716,8 +716,9 @@ class Store:
     def graded_count(self) -> int:
         """How many students latest_results holds, without reading their results."""
         inner = self._latest(jobs_t.c.student).subquery()
+        count = sa.select(sa.func.count(sa.distinct(inner.c.student)))  # a tie counts once
         with self._read() as db:
-            return int(db.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
+            return int(db.execute(count).scalar() or 0)
 
     def counts(self) -> dict[str, int]:
         j = jobs_t.c
