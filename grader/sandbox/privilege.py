@@ -38,11 +38,11 @@ import csv
 import fcntl
 import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import os
 import pwd
+import re
 import signal
 import stat
 import struct
@@ -54,6 +54,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import installed
+from .installed import Installed
 from .jobs import SandboxError
 
 IDS_ENV = "GRADER_SANDBOX_IDS"
@@ -365,10 +367,10 @@ def installed_grader_dirs() -> list[Path]:
     installed distribution's (a wheel's in site-packages, an editable install's checkout)."""
     dirs = set(grader_dirs())
     for dist in grader_distributions():
-        for file in dist.files or ():
-            parts = Path(str(file)).parts
+        for file in dist.listed_files() or ():
+            parts = Path(file).parts
             if parts and parts[0] in GRADER_PACKAGES:
-                dirs.add(Path(os.path.realpath(str(dist.locate_file(parts[0])))))
+                dirs.add(Path(os.path.realpath(dist.locate(parts[0]))))
         with contextlib.suppress(Exception):  # direct_url.json: PEP 610
             url = json.loads(dist.read_text("direct_url.json") or "{}")
             if url.get("dir_info", {}).get("editable") and url["url"].startswith("file://"):
@@ -378,7 +380,7 @@ def installed_grader_dirs() -> list[Path]:
 
 
 @functools.cache
-def grader_distributions() -> tuple[importlib.metadata.Distribution, ...]:
+def grader_distributions() -> tuple[Installed, ...]:
     """Every installed distribution that provides the grader's packages (an editable
     install and a wheel can both be on the path). Once per process, for every module that
     needs the grader's own files (the shadow site here, the bwrap masks in tiers.py).
@@ -387,54 +389,47 @@ def grader_distributions() -> tuple[importlib.metadata.Distribution, ...]:
     of its file list, as ``importlib.metadata.packages_distributions`` decides; read
     here without parsing every distribution's METADATA (~20 ms for 150 distributions
     instead of 0.3-0.6 s), so a cold ``grade-one`` can afford to find them every time."""
-    every = list(importlib.metadata.distributions())
+    every = installed.distributions()
     providers = [d for d in every if _provides_grader(d)]
     # and every other install of the same distribution (a wheel over an editable install),
     # named by its metadata folder, whatever its own files say
-    names = {_folder_name(d) for d in providers} - {""}
-    return tuple(d for d in every if d in providers or _folder_name(d) in names)
-
-
-def _folder_name(dist: importlib.metadata.Distribution) -> str:
-    """The distribution's normalised name, from its metadata folder's name (no METADATA read)."""
-    return str(getattr(dist, "_normalized_name", "") or "")
+    names = {d.name for d in providers} - {""}
+    return tuple(d for d in every if d in providers or d.name in names)
 
 
 GRADER_PACKAGES_SET = frozenset(GRADER_PACKAGES)
 
 
-def _provides_grader(dist: importlib.metadata.Distribution) -> bool:
+def _provides_grader(dist: Installed) -> bool:
     """Whether ``dist`` installs one of the grader's top-level packages or modules: what
-    :func:`_top_level_names` says, without parsing a whole file list as CSV (a big wheel's
-    RECORD, torch's, is ~1.5 MB: ~40 ms through csv, a few ms by :func:`_lists_grader`)."""
+    :func:`_top_level_names` says, without decoding and parsing a whole file list as CSV
+    (a big wheel's RECORD, torch's, is ~1.5 MB: ~40 ms through csv, ~1.5 ms here)."""
     with contextlib.suppress(OSError, UnicodeDecodeError):
         declared = dist.read_text("top_level.txt")
         if declared is not None:
             return not GRADER_PACKAGES_SET.isdisjoint(declared.split())
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        return _lists_grader(dist.read_text("RECORD") or dist.read_text("SOURCES.txt") or "")
+    with contextlib.suppress(OSError):
+        return _lists_grader(dist.read_bytes("RECORD") or dist.read_bytes("SOURCES.txt") or b"")
     return False
 
 
-def _lists_grader(listing: str) -> bool:
+def _lists_grader(listing: bytes) -> bool:
     """Whether a RECORD (CSV, the path first, quoted when it holds a comma or a quote) or a
     SOURCES.txt (a bare path a line) has a row whose path is inside one of the grader's
     packages or is a module of that name."""
-    for name in GRADER_PACKAGES:
-        at = listing.find(name)
-        while at >= 0:
-            quoted = listing[at - 1 : at] == '"'
-            line_start = at - quoted
-            if line_start == 0 or listing[line_start - 1] == "\n":
-                after = listing[at + len(name) : at + len(name) + 4]
-                ends = ('.py"',) if quoted else (".py,", ".py\n", ".py\r")
-                if after.startswith(("/", *ends)) or (not quoted and after == ".py"):
-                    return True
-            at = listing.find(name, at + 1)
-    return False
+    return _GRADER_ROW.search(b"\n" + listing) is not None
 
 
-def _top_level_names(dist: importlib.metadata.Distribution) -> set[str]:
+_NAMES = "|".join(map(re.escape, GRADER_PACKAGES)).encode()
+# a row (after a newline: one is put first) starting with a package's folder or its module:
+# grader/..., reference.py,... or, quoted, "grader/a,b.py",...; a SOURCES.txt line ends at
+# the module's name. Anchored on the newline, the search skips to each row's start in C.
+_GRADER_ROW = re.compile(
+    rb'\n(?:"(?:' + _NAMES + rb')(?:/|\.py")|(?:' + _NAMES + rb")(?:/|\.py(?:[,\r\n]|\Z)))"
+)
+
+
+def _top_level_names(dist: Installed) -> set[str]:
     """The top-level packages and modules a distribution installs (the full reading, of
     which :func:`_provides_grader` is the fast question)."""
     with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -473,8 +468,8 @@ def _grader_entries(site_dir: Path) -> set[str]:
     names: set[str] = set()
     own = {d.resolve() for d in installed_grader_dirs()}
     for dist in grader_distributions():
-        for file in dist.files or ():
-            located = Path(os.path.realpath(file.locate()))
+        for file in dist.listed_files() or ():
+            located = Path(os.path.realpath(dist.locate(file)))
             with contextlib.suppress(ValueError):
                 rel = located.relative_to(site_dir)
                 if rel.parts and rel.parts[0] != "__pycache__":

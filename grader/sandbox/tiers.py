@@ -198,7 +198,7 @@ def grader_install_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     The child must import neither ``grader`` nor ``reference`` (the answer key).
     Found from where they really are: the distribution(s) that own this package
-    (importlib.metadata: a wheel's package folders and dist-info, an editable
+    (their metadata, ``installed.py``: a wheel's package folders and dist-info, an editable
     install's ``.pth`` and finder module) and every folder or module of one of
     their top-level packages on a mounted ``sys.path`` entry. Only paths inside
     :func:`python_roots` matter: nothing else is mounted.
@@ -216,8 +216,8 @@ def grader_install_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
             if os.path.isfile(os.path.join(entry, name + ".py")):
                 files.add(os.path.join(entry, name + ".py"))
     for dist in grader_distributions():
-        for f in dist.files or ():
-            where = os.path.realpath(str(f.locate()))
+        for f in dist.listed_files() or ():
+            where = os.path.realpath(dist.locate(f))
             if os.path.isfile(where):
                 files.add(where)
             # the dist-info folder itself: RECORD and direct_url.json name the install

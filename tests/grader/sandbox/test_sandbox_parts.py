@@ -120,15 +120,14 @@ def test_a_precompiled_module_is_not_compiled_again(monkeypatch):
 def test_the_fast_file_list_reading_finds_what_the_csv_reading_finds(rows, provides, tmp_path):
     """Which distributions provide the grader (and so are masked from the child) is decided
     by a substring scan of their RECORD: it agrees with the full CSV reading."""
-    import importlib.metadata
-
     from grader.sandbox import privilege
+    from grader.sandbox.installed import Installed
 
     for newline in ("\n", "\r\n"):
         info = tmp_path / f"d{len(newline)}" / "x-1.0.dist-info"
         info.mkdir(parents=True)
         (info / "RECORD").write_bytes(newline.join(rows).encode())
-        dist = importlib.metadata.PathDistribution(info)
+        dist = Installed(info)
         full = not privilege.GRADER_PACKAGES_SET.isdisjoint(privilege._top_level_names(dist))
         assert privilege._provides_grader(dist) == full == provides
 
