@@ -343,8 +343,10 @@ def cmd_grade_one(args: argparse.Namespace, grade_fn: GradeSubmission | None) ->
     closed = [args.submission, args.rubric, *(Path(p).parent for p in outputs if p is not None)]
     sandbox = _sandbox(args.min_tier, closed)
     if grade_fn is None:
+        from grader.adapters import CHILD_PROBES  # what every rubric but a custom one sends
+
         # the sandboxed interpreter boots while this one imports the pipeline and plans
-        prestart(_limits(args.memory), None)
+        prestart(_limits(args.memory), None, (CHILD_PROBES,))
     rubric = _rubric(rubric_path)
     overrides = _overrides(args.overrides, rubric)
     grade = grade_fn if grade_fn is not None else _grade_submission()

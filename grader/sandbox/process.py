@@ -51,11 +51,19 @@ def runner_files() -> dict[str, bytes]:
     files = {"launch.py": (CHILD_DIR / "launch.py").read_bytes()}
     for f in sorted(CHILD_DIR.glob("*.py")):
         if f.name != "launch.py":
-            source = f.read_bytes()
-            files[f"_grader_child/{f.name}"] = source
-            if (code := _bytecode(f, source)) is not None:
-                pyc = importlib.util.cache_from_source(f.name, optimization="")
-                files[f"_grader_child/{pyc}"] = code
+            files |= module_files(f"_grader_child/{f.name}", f)
+    return files
+
+
+def module_files(rel: str, path: Path) -> dict[str, bytes]:
+    """``path``'s source copied as ``rel``, with its bytecode beside it where this
+    installation has it (:func:`_bytecode`): {relative path: bytes}."""
+    source = path.read_bytes()
+    files = {rel: source}
+    if (code := _bytecode(path, source)) is not None:
+        folder, _, name = rel.rpartition("/")
+        pyc = importlib.util.cache_from_source(name, optimization="")
+        files[f"{folder}/{pyc}" if folder else pyc] = code
     return files
 
 

@@ -23,7 +23,8 @@ are not dumpable, so a submission running under the same uid can neither trace
 them nor open their file descriptors through /proc. A submission can kill them;
 the parent then sees a broken pipe, restarts the worker and retries cold.
 
-``launch.py worker <ctl in fd> <ctl out fd> <jobs dir> <preload,...>``
+``launch.py worker <ctl in fd> <ctl out fd> <jobs dir> <preload,...> isolated|shared
+<probe module files,...>``
 """
 
 from __future__ import annotations
@@ -40,7 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from . import cleanfs, proctree, wire
-from .runner import ERROR_CAP, Progress, apply_limits, load_module, precompile, run
+from .runner import (
+    ERROR_CAP,
+    Progress,
+    apply_limits,
+    load_module,
+    precompile,
+    precompile_file,
+    run,
+)
 from .session import supervise
 
 
@@ -214,8 +223,14 @@ def main(argv: list[str]) -> None:
             loaded.append(name)
         except Exception:
             continue  # not installed here: the submission will get an ImportError
+    # the probe module(s) the parent shipped with their bytecode: no job compiles them
+    compiled = []
+    for path in filter(None, (argv[5] if len(argv) > 5 else "").split(",")):
+        with contextlib.suppress(Exception):  # not compiled here: the job sends it
+            compiled.append(precompile_file("_grader_probes", path))
     baseline = cleanfs.Baseline.take(str(jobs), isolated)
-    wire.write_frame(ctl_out, {"hello": True, "preloaded": loaded, "pid": os.getpid()})
+    hello = {"hello": True, "preloaded": loaded, "compiled": compiled, "pid": os.getpid()}
+    wire.write_frame(ctl_out, hello)
     while True:
         try:
             command = wire.read_exact(ctl_in, 1)

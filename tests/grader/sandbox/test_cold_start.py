@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.adapters import CHILD_PROBES
 from grader.grade import grade_submission
 from grader.rubric_file import load_rubric
 from grader.sandbox import Limits, tiers, warm
@@ -130,6 +131,34 @@ def test_a_prestarted_worker_grades_as_a_cold_child_does() -> None:
     assert [(o.objective, o.level, o.points) for o in cold.score.objectives] == [
         (o.objective, o.level, o.points) for o in ahead.score.objectives
     ]
+
+
+@pytest.mark.parametrize("shipped", ["the job's", "another"])
+def test_a_probe_module_shipped_at_start_is_not_sent_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shipped: str
+) -> None:
+    """The worker compiles the probe module it was started with (from the installation's
+    bytecode): a job with that module sends no COMPILE; a job with another still does,
+    and both grade alike."""
+    other = tmp_path / "probes.py"
+    other.write_text("def unused():\n    return 0\n")
+    sent: list[bytes] = []
+    write_all = warm.wire.write_all
+
+    def recorded(fd: int, data: bytes, *args: object) -> None:
+        sent.append(bytes(data))
+        write_all(fd, data, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(warm.wire, "write_all", recorded)
+    rubric = load_rubric(RUBRIC)
+    warm.prestart(Limits(), None, (CHILD_PROBES if shipped == "the job's" else other,))
+    graded = grade_submission(TEMPLATE, rubric)
+    taken = warm._TAKEN.pop()
+    taken.close()
+    assert graded.provenance["worker"] == "warm"
+    assert graded.score is not None and graded.score.points == graded.score.max_points
+    assert warm.wire.JOB in sent
+    assert (warm.wire.COMPILE in sent) == (shipped == "another")
 
 
 def test_a_prestarted_worker_no_job_takes_is_closed() -> None:
