@@ -39,8 +39,8 @@ def one_hot(y: Array, n_classes: int | None = None) -> Array:
     """
     y = _labels(y)
     if n_classes is None:
-        cls = np.unique(y)
-        K, rows = cls.size, np.searchsorted(cls, y)
+        cls, rows = np.unique(y, return_inverse=True)
+        K = cls.size
     else:
         K, rows = n_classes, _class_indices(y, n_classes)
     Y = np.zeros((K, y.size))

