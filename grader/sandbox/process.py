@@ -29,6 +29,7 @@ import select
 import signal
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,18 +179,37 @@ class SandboxProcess:
             if info_w >= 0:
                 os.close(info_w)
         self.pid = self.popen.pid
-        table = proctree.processes()
-        self.born = table[self.pid].start if self.pid in table else 0
+        self.born = 0  # its start time: the plain and uid kills tell a recycled pid by it
+        if tier != "bwrap":
+            table = proctree.processes()
+            self.born = table[self.pid].start if self.pid in table else 0
         self.pidfd = _pidfd(self.pid)
-        # bwrap reports its init's pid before starting the command: hold it by a pidfd
-        # at once, so the kill can never hit a recycled pid
-        self.init_pid = _namespace_init(info_r) if tier == "bwrap" else None
-        self.init = _pidfd(self.init_pid)
+        # bwrap reports its init's pid once its namespaces are set up (~10 ms): a thread
+        # holds it by a pidfd the moment it is written, so the kill can never hit a
+        # recycled pid, while this one goes on (a cold grade-one prepares its job meanwhile)
+        self.init_pid: int | None = None
+        self.init: int | None = None
+        self._init_reader: threading.Thread | None = None
         if info_r >= 0:
+            self._init_reader = threading.Thread(
+                target=self._hold_init, args=(info_r,), name="bwrap-init", daemon=True
+            )
+            self._init_reader.start()
+
+    def _hold_init(self, info_r: int) -> None:
+        try:
+            pid = _namespace_init(info_r)
+            self.init, self.init_pid = _pidfd(pid), pid
+        except OSError:
+            pass  # no init known: the kill takes bwrap down (--die-with-parent)
+        finally:
             os.close(info_r)
 
     def kill_tree(self) -> None:
         """Kill the process and all it started; return once every one is gone."""
+        if self._init_reader is not None:
+            self._init_reader.join()  # bwrap has written its init's pid, or exited
+            self._init_reader = None
         if self.tier == "bwrap":
             if self.init is not None:
                 with contextlib.suppress(ProcessLookupError):
