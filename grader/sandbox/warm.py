@@ -240,9 +240,10 @@ class WarmWorker:
         _LIVE.add(self)
         self._tmp = Path(tempfile.mkdtemp(prefix="grader-worker-"))
         runner = self._tmp / "runner"
+        probe_names = [f"probes/probes_{i}.py" for i in range(len(self.probe_modules))]
         shipped: dict[str, bytes] = {}
-        for i, module in enumerate(self.probe_modules):
-            shipped |= module_files(f"probes/probes_{i}.py", module)
+        for name, module in zip(probe_names, self.probe_modules, strict=True):
+            shipped |= module_files(name, module)
         write_tree(runner, runner_files() | shipped)
         jobs = self._tmp / "jobs"
         jobs.mkdir()
@@ -258,11 +259,7 @@ class WarmWorker:
         argv = [*child_python_command(self.tier), f"{inside_runner}/launch.py", "worker"]
         argv += [str(to_r), str(from_w), inside_jobs, ",".join(self.preload)]
         argv += ["isolated" if bwrap else "shared"]
-        argv += [
-            ",".join(
-                f"{inside_runner}/probes/probes_{i}.py" for i in range(len(self.probe_modules))
-            )
-        ]
+        argv += [",".join(f"{inside_runner}/{name}" for name in probe_names)]
         # the worker and every job's processes; limited once the worker's own use is known
         self._cgroup = JobCgroup.create(START_MEMORY, START_TASKS)
         # the worker's own stderr goes to a log, for our error messages

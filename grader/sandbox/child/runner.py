@@ -143,8 +143,9 @@ def precompile_file(name: str, path: str) -> str:
     code = importlib.machinery.SourceFileLoader(name, path).get_code(name)
     if code is None:
         raise ImportError(f"{path}: no code")
-    COMPILED[_digest(source)] = code
-    return _digest(source).hex()
+    digest = _digest(source)
+    COMPILED[digest] = code
+    return digest.hex()
 
 
 def _digest(source: bytes) -> bytes:
