@@ -13,7 +13,15 @@
    submissions per second, the ratio against 1 worker and the efficiency (ratio / workers),
    the parent's CPU time per submission (user + system of this process only: what it does
    itself, planning, collecting rows, gradebook and class page, not the waiting), and the
-   parent's peak resident memory.
+   parent's peak resident memory. Then each run split in two: its start-up (until the first
+   result reaches the parent: the pool's processes, their warm sandbox workers, each one's
+   first job) and its steady rate (the results between the ``workers``-th and the
+   ``workers``-th from the end, so neither the start nor the draining tail), with the
+   steady ratio against 1 worker: what a long batch tends to. And the machine's CPU per
+   submission and cores busy (``/proc/stat``, every process on the machine, so read them
+   on a quiet one: the background is measured and printed first). One worker keeping ~1
+   core busy means none of a submission's work runs beside it, so W workers on W free
+   cores lose nothing to overlap; what a many-core machine adds is contention.
 3. The big run (only when ``--n`` exceeds ``--ladder-n``): ``--n`` submissions at the most
    workers, then the same command again with everything cached.
 4. The cold path: ``grader grade-one`` on the template notebook with the full rubric, a new
@@ -131,6 +139,60 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
+def machine_busy() -> float | None:
+    """Seconds of CPU every core of this machine has spent busy since boot (None off Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = sum(fields[3:5])  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is in user
+
+
+def background_cores(seconds: float = 1.0) -> float | None:
+    """Cores kept busy by everything else on the machine, over ``seconds`` of our idling."""
+    before = machine_busy()
+    time.sleep(seconds)
+    after = machine_busy()
+    return None if before is None or after is None else (after - before) / seconds
+
+
+class TimedPool:
+    """The pool executor, noting when each outcome reaches the parent (nothing else changes)."""
+
+    def __init__(self, workers: int) -> None:
+        from grader.executors import PoolExecutor
+
+        self.inner = PoolExecutor(workers=workers, timeout=TIMEOUT)
+        self.name = self.inner.name
+        self.stores_in_worker = self.inner.stores_in_worker
+        self.workers = workers
+        self.started = 0.0
+        self.arrivals: list[float] = []
+
+    def run(self, grade_fn: Any, tasks: Any) -> Any:
+        self.started = time.perf_counter()
+        outcomes = self.inner.run(grade_fn, tasks)
+        try:
+            for outcome in outcomes:
+                self.arrivals.append(time.perf_counter())
+                yield outcome
+        finally:
+            outcomes.close()
+
+    def start_up(self) -> float:
+        """Seconds until the first result reached the parent."""
+        return self.arrivals[0] - self.started if self.arrivals else float("nan")
+
+    def steady_rate(self) -> float:
+        """Results per second between the workers-th and the workers-th from the end."""
+        w, times = self.workers, self.arrivals
+        if len(times) < 2 * w + 2:
+            return float("nan")
+        return (len(times) - 2 * w) / (times[-w - 1] - times[w - 1])
+
+
 def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") -> dict[str, Any]:
     from grader.batch import BatchOutputs, GradeJob, run_batch
     from grader.grade import GradeSettings, grade_submission
@@ -138,12 +200,14 @@ def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") ->
 
     rubric = load_rubric(RUBRIC)
     job = GradeJob.from_file(grade_submission, RUBRIC, GradeSettings(warm=True))
+    timed = TimedPool(workers) if executor == "pool" else None
+    busy = machine_busy()
     cpu, wall = parent_cpu(), time.perf_counter()
     summary = run_batch(
         paths,
         job,
         out,
-        executor=executor,
+        executor=timed or executor,
         workers=workers,
         timeout=TIMEOUT,
         progress=False,
@@ -153,6 +217,8 @@ def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") ->
     )
     wall = time.perf_counter() - wall
     cpu = parent_cpu() - cpu
+    busy_after = machine_busy()
+    machine = None if busy is None or busy_after is None else busy_after - busy
     if summary.failed or summary.pending or summary.hook_errors:
         print(f"  !! {summary.describe()}; {summary.failures[:2]} {summary.hook_errors[:2]}")
     return {
@@ -162,6 +228,10 @@ def grade(paths: list[Path], out: Path, workers: int, executor: Any = "pool") ->
         "finished": summary.finished,
         "cached": summary.cached,
         "rss": peak_rss_mb(),
+        "start": timed.start_up() if timed else float("nan"),
+        "steady": timed.steady_rate() if timed else float("nan"),
+        "machine_ms": float("nan") if machine is None else machine / len(paths) * 1e3,
+        "cores": float("nan") if machine is None else machine / wall,
     }
 
 
@@ -291,23 +361,46 @@ def main(argv: list[str] | None = None) -> int:
         paths = make_class(tmp / "class", n_class)
         line("synthetic class", f"{n_class} submissions in {time.perf_counter() - start:.1f} s")
 
+        background = background_cores()
+        if background is not None:
+            line("background load", f"{background:.2f} cores busy before the runs")
         print("\nladder (pool executor, results + reports + class page, as `grader grade`):")
         print(
             f"  {'workers':>7} {'n':>6} {'per s':>8} {'vs 1':>6} {'effic.':>7} "
             f"{'parent ms/sub':>14} {'parent RSS MB':>14}"
         )
-        base = None
+        runs: dict[int, dict[str, Any]] = {}
         last_out = None
         for workers in ladder(args.max_workers):
             last_out = tmp / f"out-{workers}"
-            run = grade(paths[: args.ladder_n], last_out, workers)
-            base = base or run["rate"]
-            ratio = run["rate"] / base
+            run = runs[workers] = grade(paths[: args.ladder_n], last_out, workers)
+            ratio = run["rate"] / runs[1]["rate"]
             print(
                 f"  {workers:>7} {args.ladder_n:>6} {run['rate']:>8.1f} {ratio:>5.2f}x "
                 f"{ratio / workers:>6.0%} {run['parent_ms']:>14.2f} {run['rss']:>14.0f}",
                 flush=True,
             )
+        print(
+            "\nthe same runs split: start-up (to the first result) and the steady rate after it;"
+            "\nthe machine's CPU per submission and cores busy (every process, the background too):"
+        )
+        print(
+            f"  {'workers':>7} {'start s':>8} {'steady /s':>10} {'vs 1':>6} {'effic.':>7} "
+            f"{'machine ms/sub':>15} {'cores busy':>11}"
+        )
+        for workers, run in runs.items():
+            ratio = run["steady"] / runs[1]["steady"]
+            print(
+                f"  {workers:>7} {run['start']:>8.2f} {run['steady']:>10.1f} {ratio:>5.2f}x "
+                f"{ratio / workers:>6.0%} {run['machine_ms']:>15.1f} {run['cores']:>11.2f}"
+            )
+        widest = runs[max(runs)]
+        ceiling = 1e3 / widest["parent_ms"]
+        print(
+            f"  what bounds scaling: the parent's serial work ({widest['parent_ms']:.2f} ms per"
+            f" submission)\n  caps any batch at ~{ceiling:.0f} per second, the steady rate of"
+            f" ~{ceiling / runs[1]['steady']:.0f} single workers"
+        )
         if args.dask:
             dask_vs_pool(paths[: args.ladder_n], tmp, args.max_workers, args.dask_rounds)
         if args.n > args.ladder_n:
@@ -315,6 +408,19 @@ def main(argv: list[str] | None = None) -> int:
             last_out = tmp / "out-big"
             run = grade(paths, last_out, args.max_workers)
             line("per second", f"{run['rate']:.1f}  ({run['wall']:.0f} s)")
+            ratio = run["rate"] / runs[1]["rate"]
+            line("vs 1 worker (ladder)", f"{ratio:.2f}x, efficiency {ratio / args.max_workers:.0%}")
+            line("start-up", f"{run['start']:.2f} s")
+            steady = run["steady"] / runs[1]["steady"]
+            line(
+                "steady per second",
+                f"{run['steady']:.1f}  ({steady:.2f}x 1 worker's steady rate, "
+                f"efficiency {steady / args.max_workers:.0%})",
+            )
+            line(
+                "machine CPU per submission",
+                f"{run['machine_ms']:.1f} ms, {run['cores']:.2f} cores busy",
+            )
             line("parent CPU per submission", f"{run['parent_ms']:.2f} ms")
             line("parent peak RSS", f"{run['rss']:.0f} MB")
             cached_paths = paths
