@@ -275,7 +275,7 @@ def test_the_grader_is_not_importable_with_a_wheel_install(tmp_path):
         assert grader.__file__.startswith({str(tmp_path)!r}), grader.__file__
         from helpers import LIMITS, make_job, probe
         from grader.sandbox import run_job
-        from grader.sandbox.privilege import installed_grader_dirs
+        from grader.sandbox.privilege import GRADER_PACKAGES, installed_grader_dirs
         import importlib.metadata, json, pathlib
         # the editable checkout this venv sees through the system site-packages, found by
         # importlib.metadata: in a venv over an interpreter without one, there is none
@@ -284,7 +284,7 @@ def test_the_grader_is_not_importable_with_a_wheel_install(tmp_path):
             url = json.loads(dist.read_text("direct_url.json") or "{{}}")
             if dist.metadata["Name"] == "mlp-grader" and url.get("dir_info", {{}}).get("editable"):
                 project = pathlib.Path(url["url"].removeprefix("file://"))
-                checkouts += sum((project / top).is_dir() for top in ("grader", "reference"))
+                checkouts += sum((project / top).is_dir() for top in GRADER_PACKAGES)
         files = [str(d / "__init__.py") for d in installed_grader_dirs()]
         wheel = sum(f.startswith({str(tmp_path)!r}) for f in files)
         code = "PATHS = " + repr(files) + "\\n" + {WHO_AM_I!r}
